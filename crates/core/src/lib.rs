@@ -1,0 +1,13 @@
+//! Countersign's pure core: the domain model, validation of producer records, fact extraction
+//! from message bodies, text similarity, and claim verification.
+//!
+//! Architecture invariant: nothing here does IO, spawns, or reads a clock — every time is a
+//! parameter ([`model::Millis`]). Storage, HTTP and configuration live in other crates.
+
+pub mod extract;
+pub mod model;
+pub mod text;
+pub mod validate;
+pub mod verify;
+
+pub use model::*;
