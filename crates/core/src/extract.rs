@@ -112,7 +112,9 @@ pub fn parse_number_minor(raw: &str) -> Option<i64> {
         None => (s.as_str(), ""),
     };
     let int_digits: String = int_part.chars().filter(|c| c.is_ascii_digit()).collect();
-    if int_digits.is_empty() || int_digits.len() > 13 || !frac_part.chars().all(|c| c.is_ascii_digit())
+    if int_digits.is_empty()
+        || int_digits.len() > 13
+        || !frac_part.chars().all(|c| c.is_ascii_digit())
     {
         return None;
     }
@@ -190,25 +192,25 @@ pub fn normalize_phone(raw: &str, cfg: &ExtractConfig) -> Option<String> {
     if national.len() < 6 {
         return None;
     }
-    Some(
-        parsed
-            .format()
-            .mode(phonenumber::Mode::E164)
-            .to_string(),
-    )
+    Some(parsed.format().mode(phonenumber::Mode::E164).to_string())
 }
 
 /// Reduce a link or host to its registrable domain ("https://secure.acme-bank.co.uk/x" →
 /// "acme-bank.co.uk") using the public-suffix list. `None` for hosts under no known suffix.
 pub fn registrable_domain(link: &str) -> Option<String> {
-    let trimmed = link.trim().trim_end_matches(['.', ',', ')', '!', '?', ';', ':']);
+    let trimmed = link
+        .trim()
+        .trim_end_matches(['.', ',', ')', '!', '?', ';', ':']);
     let with_scheme = if trimmed.contains("://") {
         trimmed.to_string()
     } else {
         format!("http://{trimmed}")
     };
     let parsed = url::Url::parse(&with_scheme).ok()?;
-    let host = parsed.host_str()?.trim_end_matches('.').to_ascii_lowercase();
+    let host = parsed
+        .host_str()?
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
     if host.parse::<std::net::IpAddr>().is_ok() {
         return Some(host);
     }
@@ -216,7 +218,9 @@ pub fn registrable_domain(link: &str) -> Option<String> {
     if !domain.suffix().is_known() {
         return None;
     }
-    std::str::from_utf8(domain.as_bytes()).ok().map(str::to_string)
+    std::str::from_utf8(domain.as_bytes())
+        .ok()
+        .map(str::to_string)
 }
 
 fn push_unique(v: &mut Vec<String>, s: String) {
@@ -232,7 +236,10 @@ pub fn extract_from_body(body: &str, cfg: &ExtractConfig) -> Facts {
         ..Facts::default()
     };
 
-    if let Some(c) = CARD_WORDS.captures(body).or_else(|| CARD_MASK.captures(body)) {
+    if let Some(c) = CARD_WORDS
+        .captures(body)
+        .or_else(|| CARD_MASK.captures(body))
+    {
         facts.card_last4 = Some(c[1].to_string());
     }
 
@@ -276,7 +283,10 @@ pub fn extract_from_body(body: &str, cfg: &ExtractConfig) -> Facts {
     }
 
     if let Some(c) = TRACKING.captures(body) {
-        let t = c.get(1).or_else(|| c.get(2)).map(|m| m.as_str().to_string());
+        let t = c
+            .get(1)
+            .or_else(|| c.get(2))
+            .map(|m| m.as_str().to_string());
         if let Some(t) = t {
             // A tracking number has digits; "tracking UPDATE" is a word.
             if t.chars().any(|c| c.is_ascii_digit()) {
@@ -308,8 +318,10 @@ fn clean_merchant(raw: &str) -> Option<String> {
         }
         let upper = w.to_ascii_uppercase();
         // Stop at connective words that end a merchant name.
-        if ["ON", "FOR", "WAS", "IS", "WITH", "USING", "ENDING", "TODAY", "CALL", "REPLY"]
-            .contains(&upper.as_str())
+        if [
+            "ON", "FOR", "WAS", "IS", "WITH", "USING", "ENDING", "TODAY", "CALL", "REPLY",
+        ]
+        .contains(&upper.as_str())
         {
             break;
         }
@@ -364,7 +376,10 @@ pub struct FactError(pub String);
 
 /// Read facts from a producer's `variables`/`facts` object. Known keys become typed facts
 /// (validated); other scalar values are kept in `extra`.
-pub fn facts_from_object(obj: &Map<String, Value>, cfg: &ExtractConfig) -> Result<Facts, FactError> {
+pub fn facts_from_object(
+    obj: &Map<String, Value>,
+    cfg: &ExtractConfig,
+) -> Result<Facts, FactError> {
     let mut facts = Facts::default();
     let mut currency = None;
     let mut extra = BTreeMap::new();
@@ -373,12 +388,15 @@ pub fn facts_from_object(obj: &Map<String, Value>, cfg: &ExtractConfig) -> Resul
             if value.is_null() {
                 continue;
             }
-            return Err(FactError(format!("variable `{key}` must be a string or number")));
+            return Err(FactError(format!(
+                "variable `{key}` must be a string or number"
+            )));
         };
         match fact_key(key) {
             Some("amount") => {
-                let m = parse_amount(&s)
-                    .ok_or_else(|| FactError(format!("variable `{key}` is not an amount: {s:?}")))?;
+                let m = parse_amount(&s).ok_or_else(|| {
+                    FactError(format!("variable `{key}` is not an amount: {s:?}"))
+                })?;
                 facts.amount = Some(m);
             }
             Some("currency") => currency = Some(s.trim().to_ascii_uppercase()),
@@ -386,7 +404,9 @@ pub fn facts_from_object(obj: &Map<String, Value>, cfg: &ExtractConfig) -> Resul
             Some("card_last4") => {
                 let digits: String = s.chars().filter(|c| c.is_ascii_digit()).collect();
                 if digits.len() < 4 {
-                    return Err(FactError(format!("variable `{key}` needs 4 digits, got {s:?}")));
+                    return Err(FactError(format!(
+                        "variable `{key}` needs 4 digits, got {s:?}"
+                    )));
                 }
                 facts.card_last4 = Some(digits[digits.len() - 4..].to_string());
             }
@@ -430,7 +450,10 @@ mod tests {
     #[test]
     fn amounts_table() {
         let cases: &[(&str, Option<Money>)] = &[
-            ("Did you authorise $1,234.56 at Best Buy?", money(123456, Some("USD"))),
+            (
+                "Did you authorise $1,234.56 at Best Buy?",
+                money(123456, Some("USD")),
+            ),
             ("A charge of USD 480 was made", money(48000, Some("USD"))),
             ("Purchase 480.00 approved", money(48000, None)),
             ("Zahlung 1.234,56 € erfolgt", money(123456, Some("EUR"))),
@@ -487,12 +510,19 @@ mod tests {
         let cfg = ExtractConfig::default();
         for (text, want) in [
             ("Call 1-888-555-0134 now", vec!["+18885550134"]),
-            ("call (212) 555-0147 or +44 20 7946 0958", vec!["+12125550147", "+442079460958"]),
+            (
+                "call (212) 555-0147 or +44 20 7946 0958",
+                vec!["+12125550147", "+442079460958"],
+            ),
             ("Call 888.555.0199 if not you", vec!["+18885550199"]),
             ("Your code is 123456", vec![]),
             ("$1,234.56 at Best Buy", vec![]),
         ] {
-            assert_eq!(extract_from_body(text, &cfg).callback_numbers, want, "{text}");
+            assert_eq!(
+                extract_from_body(text, &cfg).callback_numbers,
+                want,
+                "{text}"
+            );
         }
         let gb = ExtractConfig {
             default_region: Region::GB,
@@ -507,10 +537,19 @@ mod tests {
     fn domains_table() {
         let cfg = ExtractConfig::default();
         for (text, want) in [
-            ("Verify at https://secure.acmebank.com/login?x=1", vec!["acmebank.com"]),
-            ("go to acme-verify.co.uk/help now", vec!["acme-verify.co.uk"]),
+            (
+                "Verify at https://secure.acmebank.com/login?x=1",
+                vec!["acmebank.com"],
+            ),
+            (
+                "go to acme-verify.co.uk/help now",
+                vec!["acme-verify.co.uk"],
+            ),
             ("visit www.example.github.io.", vec!["example.github.io"]),
-            ("bit.ly/3xYz and acmebank.com", vec!["bit.ly", "acmebank.com"]),
+            (
+                "bit.ly/3xYz and acmebank.com",
+                vec!["bit.ly", "acmebank.com"],
+            ),
             ("paid 479.99 today", vec![]),
             ("file report.pdfx", vec![]),
         ] {
@@ -521,7 +560,10 @@ mod tests {
     #[test]
     fn codes_tracking_merchant_table() {
         let cfg = ExtractConfig::default();
-        let f = extract_from_body("Your AcmeBank verification code is 482913. Never share it.", &cfg);
+        let f = extract_from_body(
+            "Your AcmeBank verification code is 482913. Never share it.",
+            &cfg,
+        );
         assert_eq!(f.code.as_deref(), Some("482913"));
         assert!(f.callback_numbers.is_empty());
         let f = extract_from_body("739201 is your Acme login code", &cfg);
@@ -529,13 +571,26 @@ mod tests {
         let f = extract_from_body("Your package shipped. Tracking: 1Z999AA10123456784", &cfg);
         assert_eq!(f.tracking_number.as_deref(), Some("1Z999AA10123456784"));
         for (text, want) in [
-            ("Did you authorise $480 at Best Buy? Call 888-555-0134", Some("Best Buy")),
-            ("ACME: $52.10 at WHOLEFDS MKT #10234 on card 1123", Some("WHOLEFDS MKT #10234")),
-            ("A payment of £40 from Tesco Stores was refunded", Some("Tesco Stores")),
+            (
+                "Did you authorise $480 at Best Buy? Call 888-555-0134",
+                Some("Best Buy"),
+            ),
+            (
+                "ACME: $52.10 at WHOLEFDS MKT #10234 on card 1123",
+                Some("WHOLEFDS MKT #10234"),
+            ),
+            (
+                "A payment of £40 from Tesco Stores was refunded",
+                Some("Tesco Stores"),
+            ),
             ("Reply STOP at any time", None),
             ("Sign-in at 10:42 from a new device", None),
         ] {
-            assert_eq!(extract_from_body(text, &cfg).merchant.as_deref(), want, "{text}");
+            assert_eq!(
+                extract_from_body(text, &cfg).merchant.as_deref(),
+                want,
+                "{text}"
+            );
         }
     }
 

@@ -5,6 +5,7 @@
 //! parameter ([`model::Millis`]). Storage, HTTP and configuration live in other crates.
 
 pub mod extract;
+pub mod lag;
 pub mod model;
 pub mod text;
 pub mod validate;

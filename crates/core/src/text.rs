@@ -124,7 +124,9 @@ pub fn sender_skeleton(s: &str) -> String {
 pub enum SenderRelation {
     Same,
     /// Looks like ours but is not: evidence of a spoof.
-    Lookalike { distance: usize },
+    Lookalike {
+        distance: usize,
+    },
     Different,
 }
 
@@ -176,11 +178,23 @@ mod tests {
     fn senders_table() {
         use SenderRelation::*;
         assert_eq!(sender_relation("ACMEBANK", "ACMEBANK"), Same);
-        assert_eq!(sender_relation("ACMEBNK", "ACMEBANK"), Lookalike { distance: 1 });
-        assert!(matches!(sender_relation("ACMEBANK-SEC", "ACMEBANK"), Lookalike { .. }));
-        assert!(matches!(sender_relation("ACME8ANK", "ACMEBANK"), Lookalike { .. }));
+        assert_eq!(
+            sender_relation("ACMEBNK", "ACMEBANK"),
+            Lookalike { distance: 1 }
+        );
+        assert!(matches!(
+            sender_relation("ACMEBANK-SEC", "ACMEBANK"),
+            Lookalike { .. }
+        ));
+        assert!(matches!(
+            sender_relation("ACME8ANK", "ACMEBANK"),
+            Lookalike { .. }
+        ));
         assert_eq!(sender_relation("SHOPNOW", "ACMEBANK"), Different);
-        assert_eq!(sender_relation("+18885550134", "+18885550135"), Lookalike { distance: 1 });
+        assert_eq!(
+            sender_relation("+18885550134", "+18885550135"),
+            Lookalike { distance: 1 }
+        );
         assert_eq!(sender_relation("+12025550188", "22622"), Different);
     }
 

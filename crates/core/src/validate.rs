@@ -10,9 +10,7 @@ use sha2::Sha256;
 use utoipa::ToSchema;
 
 use crate::extract::{extract_from_body, facts_from_object, normalize_phone, ExtractConfig};
-use crate::model::{
-    Channel, DeliveryStatus, Millis, Notification, StatusUpdate, BODY_MAC_LEN,
-};
+use crate::model::{Channel, DeliveryStatus, Millis, Notification, StatusUpdate, BODY_MAC_LEN};
 use crate::text::normalize_text;
 
 /// A notification as a producer sends it (the public wire shape).
@@ -120,7 +118,9 @@ pub fn parse_time(field: &str, s: &str) -> Result<Millis, Rejection> {
         .map_err(|e| {
             Rejection::new(
                 "invalid_time",
-                format!("`{field}` must be an RFC 3339 time like 2026-06-03T14:05:00Z ({e}): {s:?}"),
+                format!(
+                    "`{field}` must be an RFC 3339 time like 2026-06-03T14:05:00Z ({e}): {s:?}"
+                ),
             )
         })
 }
@@ -160,7 +160,9 @@ fn check_len(field: &str, s: &str, max: usize) -> Result<(), Rejection> {
             format!("`{field}` is {n} characters; the limit is {max}"),
         ));
     }
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+    if s.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
         return Err(Rejection::new(
             "invalid_characters",
             format!("`{field}` contains control characters"),
@@ -202,11 +204,19 @@ pub fn body_mac(key: &[u8], body: &str) -> [u8; BODY_MAC_LEN] {
     out
 }
 
-fn check_object(field: &str, obj: &Map<String, Value>, limits: &FieldLimits) -> Result<(), Rejection> {
+fn check_object(
+    field: &str,
+    obj: &Map<String, Value>,
+    limits: &FieldLimits,
+) -> Result<(), Rejection> {
     if obj.len() > limits.variables_max {
         return Err(Rejection::new(
             "too_many_variables",
-            format!("`{field}` has {} keys; the limit is {}", obj.len(), limits.variables_max),
+            format!(
+                "`{field}` has {} keys; the limit is {}",
+                obj.len(),
+                limits.variables_max
+            ),
         ));
     }
     for (k, v) in obj {
@@ -231,7 +241,9 @@ pub fn validate_notification(
     let channel: Channel = channel_raw.parse().map_err(|_| {
         Rejection::new(
             "invalid_channel",
-            format!("`channel` must be one of sms, push, email, voice, in_app; got {channel_raw:?}"),
+            format!(
+                "`channel` must be one of sms, push, email, voice, in_app; got {channel_raw:?}"
+            ),
         )
     })?;
     let sent_at = parse_time("sent_at", required("sent_at", &raw.sent_at, 64)?)?;
@@ -258,7 +270,12 @@ pub fn validate_notification(
     let category = optional("category", &raw.category, l.category_chars_max)?;
     let template_id = optional("template_id", &raw.template_id, l.id_chars_max)?;
     let body = optional("body", &raw.body, l.body_chars_max)?;
-    let status = match raw.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let status = match raw
+        .status
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         None => DeliveryStatus::Sent,
         Some(s) => s.parse().map_err(|_| {
             Rejection::new(
@@ -364,7 +381,10 @@ mod tests {
             channel: Some("sms".into()),
             sender: Some("acme bank".into()),
             sent_at: Some("2026-06-03T14:05:00Z".into()),
-            body: Some("ACME: Did you authorise $479.99 at BESTBUY #1123 on card ending 1123? Reply Y/N".into()),
+            body: Some(
+                "ACME: Did you authorise $479.99 at BESTBUY #1123 on card ending 1123? Reply Y/N"
+                    .into(),
+            ),
             ..Default::default()
         }
     }
@@ -376,13 +396,34 @@ mod tests {
         let c = cfg(BodyRetention::Full);
         let cases: Vec<(Box<dyn Fn(&mut NotificationIn)>, &str)> = vec![
             (Box::new(|r| r.source = None), "missing_field"),
-            (Box::new(|r| r.customer_id = Some("  ".into())), "missing_field"),
-            (Box::new(|r| r.channel = Some("pigeon".into())), "invalid_channel"),
-            (Box::new(|r| r.sent_at = Some("yesterday".into())), "invalid_time"),
-            (Box::new(|r| r.sent_at = Some("2026-06-03T15:30:00Z".into())), "sent_at_in_future"),
-            (Box::new(|r| r.sender = Some("X".repeat(65))), "field_too_long"),
-            (Box::new(|r| r.status = Some("lost".into())), "invalid_status"),
-            (Box::new(|r| r.id = Some("a\u{0}b".into())), "invalid_characters"),
+            (
+                Box::new(|r| r.customer_id = Some("  ".into())),
+                "missing_field",
+            ),
+            (
+                Box::new(|r| r.channel = Some("pigeon".into())),
+                "invalid_channel",
+            ),
+            (
+                Box::new(|r| r.sent_at = Some("yesterday".into())),
+                "invalid_time",
+            ),
+            (
+                Box::new(|r| r.sent_at = Some("2026-06-03T15:30:00Z".into())),
+                "sent_at_in_future",
+            ),
+            (
+                Box::new(|r| r.sender = Some("X".repeat(65))),
+                "field_too_long",
+            ),
+            (
+                Box::new(|r| r.status = Some("lost".into())),
+                "invalid_status",
+            ),
+            (
+                Box::new(|r| r.id = Some("a\u{0}b".into())),
+                "invalid_characters",
+            ),
         ];
         for (i, (mutate, code)) in cases.iter().enumerate() {
             let mut r = rec();

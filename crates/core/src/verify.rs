@@ -123,7 +123,10 @@ pub fn validate_claim(raw: &ClaimIn, extract: &ExtractConfig) -> Result<Claim, R
         .ok_or_else(|| Rejection::new("missing_field", "`customer_id` is required"))?
         .to_string();
     if customer_id.chars().count() > 128 {
-        return Err(Rejection::new("field_too_long", "`customer_id` is over 128 characters"));
+        return Err(Rejection::new(
+            "field_too_long",
+            "`customer_id` is over 128 characters",
+        ));
     }
     let channel = match opt_trim(&raw.channel) {
         None => None,
@@ -143,7 +146,10 @@ pub fn validate_claim(raw: &ClaimIn, extract: &ExtractConfig) -> Result<Claim, R
         Some(Value::Number(n)) => parse_amount(&n.to_string()),
         Some(Value::String(s)) if s.trim().is_empty() => None,
         Some(Value::String(s)) => Some(parse_amount(s).ok_or_else(|| {
-            Rejection::new("invalid_amount", format!("`mentions.amount` is not an amount: {s:?}"))
+            Rejection::new(
+                "invalid_amount",
+                format!("`mentions.amount` is not an amount: {s:?}"),
+            )
         })?),
         Some(_) => {
             return Err(Rejection::new(
@@ -153,7 +159,10 @@ pub fn validate_claim(raw: &ClaimIn, extract: &ExtractConfig) -> Result<Claim, R
         }
     };
     if matches!(&m.amount, Some(Value::Number(_))) && amount.is_none() {
-        return Err(Rejection::new("invalid_amount", "`mentions.amount` is not an amount"));
+        return Err(Rejection::new(
+            "invalid_amount",
+            "`mentions.amount` is not an amount",
+        ));
     }
     let card_last4 = match opt_trim(&m.card_last4) {
         None => None,
@@ -180,7 +189,10 @@ pub fn validate_claim(raw: &ClaimIn, extract: &ExtractConfig) -> Result<Claim, R
     let domain = match opt_trim(&m.url) {
         None => None,
         Some(s) => Some(registrable_domain(s).ok_or_else(|| {
-            Rejection::new("invalid_url", format!("`mentions.url` has no registrable domain: {s:?}"))
+            Rejection::new(
+                "invalid_url",
+                format!("`mentions.url` has no registrable domain: {s:?}"),
+            )
         })?),
     };
     let limit = |field: &str, v: Option<&str>, max: usize| -> Result<Option<String>, Rejection> {
@@ -216,7 +228,12 @@ pub struct Window {
 }
 
 /// The window to search: ±tolerance around `received_at`, else the whole retention window.
-pub fn claim_window(claim: &Claim, now: Millis, retention_ms: Millis, cfg: &VerifyConfig) -> Window {
+pub fn claim_window(
+    claim: &Claim,
+    now: Millis,
+    retention_ms: Millis,
+    cfg: &VerifyConfig,
+) -> Window {
     match claim.received_at {
         Some(t) => Window {
             from: t - cfg.time_tolerance_ms,
@@ -247,7 +264,10 @@ pub enum WatermarkKind {
 pub fn effective_watermark(s: &SourceState, cfg: &VerifyConfig) -> (Option<Millis>, WatermarkKind) {
     match (s.declared_watermark, s.last_sent_at) {
         (Some(w), _) => (Some(w), WatermarkKind::Declared),
-        (None, Some(last)) => (Some(last - cfg.derived_watermark_margin_ms), WatermarkKind::Derived),
+        (None, Some(last)) => (
+            Some(last - cfg.derived_watermark_margin_ms),
+            WatermarkKind::Derived,
+        ),
         (None, None) => (None, WatermarkKind::None),
     }
 }
@@ -270,7 +290,11 @@ pub struct Freshness {
     pub laggard: Option<String>,
 }
 
-pub fn freshness(sources: &[SourceState], channel: Option<Channel>, cfg: &VerifyConfig) -> Freshness {
+pub fn freshness(
+    sources: &[SourceState],
+    channel: Option<Channel>,
+    cfg: &VerifyConfig,
+) -> Freshness {
     let relevant: Vec<&SourceState> = sources
         .iter()
         .filter(|s| channel.is_none_or(|c| s.sends_on(c)))
@@ -455,7 +479,13 @@ struct Eval {
     failed: bool,
 }
 
-fn ev(cue: &'static str, result: CueResult, claimed: Option<String>, recorded: Option<String>, detail: String) -> Evidence {
+fn ev(
+    cue: &'static str,
+    result: CueResult,
+    claimed: Option<String>,
+    recorded: Option<String>,
+    detail: String,
+) -> Evidence {
     Evidence {
         cue,
         result,
@@ -512,9 +542,23 @@ fn evaluate(claim: &Claim, cand: &StoredNotification, cfg: &VerifyConfig, key: &
         let detail = if ok {
             format!("we sent a {}", c.spoken())
         } else {
-            format!("we sent this as a {}, not a {}", r.channel.spoken(), c.spoken())
+            format!(
+                "we sent this as a {}, not a {}",
+                r.channel.spoken(),
+                c.spoken()
+            )
         };
-        add(&mut e, ev("channel", if ok { Match } else { Mismatch }, Some(c.to_string()), Some(r.channel.to_string()), detail), weight::CHANNEL);
+        add(
+            &mut e,
+            ev(
+                "channel",
+                if ok { Match } else { Mismatch },
+                Some(c.to_string()),
+                Some(r.channel.to_string()),
+                detail,
+            ),
+            weight::CHANNEL,
+        );
     }
     if let Some(t) = claim.received_at {
         let dt = t - r.sent_at;
@@ -525,37 +569,83 @@ fn evaluate(claim: &Claim, cand: &StoredNotification, cfg: &VerifyConfig, key: &
             Match,
             Some(format_time(t)),
             Some(format_time(r.sent_at)),
-            format!("sent {} {} the time the caller gave", fmt_minutes(dt), if dt >= 0 { "before" } else { "after" }),
+            format!(
+                "sent {} {} the time the caller gave",
+                fmt_minutes(dt),
+                if dt >= 0 { "before" } else { "after" }
+            ),
         ));
     }
     if let Some(seen) = &claim.sender_seen {
         let evd = match &r.sender {
-            None => ev("sender", Absent, Some(seen.clone()), None, "we did not record the sender".into()),
+            None => ev(
+                "sender",
+                Absent,
+                Some(seen.clone()),
+                None,
+                "we did not record the sender".into(),
+            ),
             Some(ours) => match sender_relation(seen, ours) {
-                SenderRelation::Same => ev("sender", Match, Some(seen.clone()), Some(ours.clone()), "our sender".into()),
+                SenderRelation::Same => ev(
+                    "sender",
+                    Match,
+                    Some(seen.clone()),
+                    Some(ours.clone()),
+                    "our sender".into(),
+                ),
                 SenderRelation::Lookalike { distance } => {
                     e.lookalike = true;
                     ev("sender", Mismatch, Some(seen.clone()), Some(ours.clone()), format!(
                         "{seen} imitates our sender {ours} (edit distance {distance}): evidence of a spoofed text"
                     ))
                 }
-                SenderRelation::Different => ev("sender", Mismatch, Some(seen.clone()), Some(ours.clone()), format!("we sent it from {ours}, not {seen}")),
+                SenderRelation::Different => ev(
+                    "sender",
+                    Mismatch,
+                    Some(seen.clone()),
+                    Some(ours.clone()),
+                    format!("we sent it from {ours}, not {seen}"),
+                ),
             },
         };
         add(&mut e, evd, weight::SENDER);
     }
     if let Some(a) = &claim.amount {
         let evd = match &f.amount {
-            None => ev("amount", Mismatch, Some(a.to_string()), None, "our message named no amount".into()),
+            None => ev(
+                "amount",
+                Mismatch,
+                Some(a.to_string()),
+                None,
+                "our message named no amount".into(),
+            ),
             Some(ours) => {
                 let diff = (a.minor - ours.minor).abs() as f64;
                 let base = ours.minor.abs().max(1) as f64;
                 if diff <= 100.0_f64.max(0.02 * base) {
-                    ev("amount", Match, Some(a.to_string()), Some(ours.to_string()), "same amount, within rounding".into())
+                    ev(
+                        "amount",
+                        Match,
+                        Some(a.to_string()),
+                        Some(ours.to_string()),
+                        "same amount, within rounding".into(),
+                    )
                 } else if diff <= 0.10 * base {
-                    ev("amount", Close, Some(a.to_string()), Some(ours.to_string()), "close to the amount we sent".into())
+                    ev(
+                        "amount",
+                        Close,
+                        Some(a.to_string()),
+                        Some(ours.to_string()),
+                        "close to the amount we sent".into(),
+                    )
                 } else {
-                    ev("amount", Mismatch, Some(a.to_string()), Some(ours.to_string()), format!("we sent {ours}, not {a}"))
+                    ev(
+                        "amount",
+                        Mismatch,
+                        Some(a.to_string()),
+                        Some(ours.to_string()),
+                        format!("we sent {ours}, not {a}"),
+                    )
                 }
             }
         };
@@ -563,15 +653,39 @@ fn evaluate(claim: &Claim, cand: &StoredNotification, cfg: &VerifyConfig, key: &
     }
     if let Some(m) = &claim.merchant {
         let evd = match &f.merchant {
-            None => ev("merchant", Mismatch, Some(m.clone()), None, "our message named no merchant".into()),
+            None => ev(
+                "merchant",
+                Mismatch,
+                Some(m.clone()),
+                None,
+                "our message named no merchant".into(),
+            ),
             Some(ours) => {
                 let sim = merchant_similarity(m, ours);
                 if sim >= 0.9 {
-                    ev("merchant", Match, Some(m.clone()), Some(ours.clone()), "same merchant".into())
+                    ev(
+                        "merchant",
+                        Match,
+                        Some(m.clone()),
+                        Some(ours.clone()),
+                        "same merchant".into(),
+                    )
                 } else if sim >= 0.8 {
-                    ev("merchant", Close, Some(m.clone()), Some(ours.clone()), format!("similar merchant ({:.0}% alike)", sim * 100.0))
+                    ev(
+                        "merchant",
+                        Close,
+                        Some(m.clone()),
+                        Some(ours.clone()),
+                        format!("similar merchant ({:.0}% alike)", sim * 100.0),
+                    )
                 } else {
-                    ev("merchant", Mismatch, Some(m.clone()), Some(ours.clone()), format!("we named {ours}, not {m}"))
+                    ev(
+                        "merchant",
+                        Mismatch,
+                        Some(m.clone()),
+                        Some(ours.clone()),
+                        format!("we named {ours}, not {m}"),
+                    )
                 }
             }
         };
@@ -579,62 +693,175 @@ fn evaluate(claim: &Claim, cand: &StoredNotification, cfg: &VerifyConfig, key: &
     }
     if let Some(c) = &claim.card_last4 {
         let evd = match &f.card_last4 {
-            None => ev("card_last4", Mismatch, Some(c.clone()), None, "our message named no card".into()),
-            Some(ours) if ours == c => ev("card_last4", Match, Some(c.clone()), Some(ours.clone()), "same card ending".into()),
-            Some(ours) => ev("card_last4", Mismatch, Some(c.clone()), Some(ours.clone()), format!("we named the card ending {ours}")),
+            None => ev(
+                "card_last4",
+                Mismatch,
+                Some(c.clone()),
+                None,
+                "our message named no card".into(),
+            ),
+            Some(ours) if ours == c => ev(
+                "card_last4",
+                Match,
+                Some(c.clone()),
+                Some(ours.clone()),
+                "same card ending".into(),
+            ),
+            Some(ours) => ev(
+                "card_last4",
+                Mismatch,
+                Some(c.clone()),
+                Some(ours.clone()),
+                format!("we named the card ending {ours}"),
+            ),
         };
         add(&mut e, evd, weight::CARD);
     }
     if let Some(n) = &claim.callback_number {
         let evd = if f.callback_numbers.contains(n) {
-            ev("callback_number", Match, Some(n.clone()), Some(n.clone()), "a number in our message".into())
+            ev(
+                "callback_number",
+                Match,
+                Some(n.clone()),
+                Some(n.clone()),
+                "a number in our message".into(),
+            )
         } else if f.callback_numbers.is_empty() {
-            ev("callback_number", Mismatch, Some(n.clone()), None, format!("our message gave no number to call; {n} is not from us"))
+            ev(
+                "callback_number",
+                Mismatch,
+                Some(n.clone()),
+                None,
+                format!("our message gave no number to call; {n} is not from us"),
+            )
         } else {
-            ev("callback_number", Mismatch, Some(n.clone()), Some(f.callback_numbers.join(", ")), format!("{n} is not the number in our message"))
+            ev(
+                "callback_number",
+                Mismatch,
+                Some(n.clone()),
+                Some(f.callback_numbers.join(", ")),
+                format!("{n} is not the number in our message"),
+            )
         };
         add(&mut e, evd, weight::CALLBACK);
     }
     if let Some(d) = &claim.domain {
         let evd = if f.domains.contains(d) {
-            ev("url", Match, Some(d.clone()), Some(d.clone()), "a link in our message".into())
+            ev(
+                "url",
+                Match,
+                Some(d.clone()),
+                Some(d.clone()),
+                "a link in our message".into(),
+            )
         } else if f.domains.is_empty() {
-            ev("url", Mismatch, Some(d.clone()), None, format!("our message had no link; {d} is not ours"))
+            ev(
+                "url",
+                Mismatch,
+                Some(d.clone()),
+                None,
+                format!("our message had no link; {d} is not ours"),
+            )
         } else {
-            ev("url", Mismatch, Some(d.clone()), Some(f.domains.join(", ")), format!("{d} is not the link in our message"))
+            ev(
+                "url",
+                Mismatch,
+                Some(d.clone()),
+                Some(f.domains.join(", ")),
+                format!("{d} is not the link in our message"),
+            )
         };
         add(&mut e, evd, weight::DOMAIN);
     }
     if let Some(c) = &claim.code {
         let evd = match &f.code {
-            None => ev("code", Mismatch, Some(c.clone()), None, "our message had no code".into()),
-            Some(ours) if ours == c => ev("code", Match, Some(c.clone()), Some(ours.clone()), "same code".into()),
-            Some(_) => ev("code", Mismatch, Some(c.clone()), Some("(withheld)".into()), "not the code we sent".into()),
+            None => ev(
+                "code",
+                Mismatch,
+                Some(c.clone()),
+                None,
+                "our message had no code".into(),
+            ),
+            Some(ours) if ours == c => ev(
+                "code",
+                Match,
+                Some(c.clone()),
+                Some(ours.clone()),
+                "same code".into(),
+            ),
+            Some(_) => ev(
+                "code",
+                Mismatch,
+                Some(c.clone()),
+                Some("(withheld)".into()),
+                "not the code we sent".into(),
+            ),
         };
         add(&mut e, evd, weight::CODE);
     }
     if let Some(t) = &claim.text {
         let evd = match (&r.body, &r.body_mac) {
-            (_, Some(mac)) if body_mac(key, t) == *mac => {
-                ev("text", Match, Some(t.clone()), None, "word for word what we sent".into())
-            }
+            (_, Some(mac)) if body_mac(key, t) == *mac => ev(
+                "text",
+                Match,
+                Some(t.clone()),
+                None,
+                "word for word what we sent".into(),
+            ),
             (Some(body), _) => {
                 let c = containment(t, body);
                 if c >= 0.75 {
-                    ev("text", Match, Some(t.clone()), None, format!("{:.0}% of the quoted words are in our message", c * 100.0))
+                    ev(
+                        "text",
+                        Match,
+                        Some(t.clone()),
+                        None,
+                        format!("{:.0}% of the quoted words are in our message", c * 100.0),
+                    )
                 } else if c >= 0.4 {
-                    ev("text", Close, Some(t.clone()), None, format!("{:.0}% of the quoted words are in our message", c * 100.0))
+                    ev(
+                        "text",
+                        Close,
+                        Some(t.clone()),
+                        None,
+                        format!("{:.0}% of the quoted words are in our message", c * 100.0),
+                    )
                 } else {
-                    ev("text", Mismatch, Some(t.clone()), None, format!("only {:.0}% of the quoted words are in our message", c * 100.0))
+                    ev(
+                        "text",
+                        Mismatch,
+                        Some(t.clone()),
+                        None,
+                        format!(
+                            "only {:.0}% of the quoted words are in our message",
+                            c * 100.0
+                        ),
+                    )
                 }
             }
-            (None, _) => ev("text", Absent, Some(t.clone()), None, "message text is not retained; only a word-for-word quote can be checked".into()),
+            (None, _) => ev(
+                "text",
+                Absent,
+                Some(t.clone()),
+                None,
+                "message text is not retained; only a word-for-word quote can be checked".into(),
+            ),
         };
         add(&mut e, evd, weight::TEXT);
     }
     if r.status == DeliveryStatus::Failed {
         e.failed = true;
-        add(&mut e, ev("delivery", Mismatch, None, Some("failed".into()), "this notification was never delivered to the customer".into()), 2.0);
+        add(
+            &mut e,
+            ev(
+                "delivery",
+                Mismatch,
+                None,
+                Some("failed".into()),
+                "this notification was never delivered to the customer".into(),
+            ),
+            2.0,
+        );
     }
     if claim.channel.is_none() && claim.cue_count() == 0 {
         e.related = true;
@@ -651,10 +878,19 @@ fn window_view(w: Window) -> WindowView {
 
 /// Decide a claim. `ctx.candidates` must hold the customer's notifications in
 /// [`claim_window`] (any channel).
-pub fn decide(claim: &Claim, now: Millis, retention_ms: Millis, cfg: &VerifyConfig, ctx: &LedgerContext<'_>) -> Verification {
+pub fn decide(
+    claim: &Claim,
+    now: Millis,
+    retention_ms: Millis,
+    cfg: &VerifyConfig,
+    ctx: &LedgerContext<'_>,
+) -> Verification {
     let window = claim_window(claim, now, retention_ms, cfg);
     let fresh = freshness(ctx.sources, claim.channel, cfg);
-    let fresh_until = fresh.fresh_until.filter(|w| *w > Millis::MIN).map(format_time);
+    let fresh_until = fresh
+        .fresh_until
+        .filter(|w| *w > Millis::MIN)
+        .map(format_time);
     let cannot = |reason: &'static str, guidance: String| Verification {
         verdict: Verdict::CannotConfirm,
         reason: Some(reason),
@@ -672,11 +908,17 @@ pub fn decide(claim: &Claim, now: Millis, retention_ms: Millis, cfg: &VerifyConf
             return cannot("claim_time_in_future", format!("The time given is in the future; check the date and time zone with the caller. {NEUTRAL}"));
         }
         if t + cfg.time_tolerance_ms < ctx.retention_start {
-            return cannot("outside_retention", format!("That is older than the notification record we keep. {NEUTRAL}"));
+            return cannot(
+                "outside_retention",
+                format!("That is older than the notification record we keep. {NEUTRAL}"),
+            );
         }
     }
     if !ctx.customer_known {
-        return cannot("unknown_customer", format!("We hold no notification record for this customer. {NEUTRAL}"));
+        return cannot(
+            "unknown_customer",
+            format!("We hold no notification record for this customer. {NEUTRAL}"),
+        );
     }
 
     let key = ctx.body_hmac_key;
@@ -689,7 +931,8 @@ pub fn decide(claim: &Claim, now: Millis, retention_ms: Millis, cfg: &VerifyConf
         .max_by(|(a, ea), (b, eb)| {
             let sa = ea.positive - 1.5 * ea.negative;
             let sb = eb.positive - 1.5 * eb.negative;
-            sa.total_cmp(&sb).then(a.record.sent_at.cmp(&b.record.sent_at))
+            sa.total_cmp(&sb)
+                .then(a.record.sent_at.cmp(&b.record.sent_at))
         });
 
     if let Some((cand, e)) = best {
@@ -716,14 +959,25 @@ pub fn decide(claim: &Claim, now: Millis, retention_ms: Millis, cfg: &VerifyConf
         } else if e.lookalike {
             ("sender_lookalike", format!("We sent a {what} ({when}), but the sender the caller saw imitates ours: the message they describe may be a spoof."))
         } else if !e.channel_ok {
-            ("channel_mismatch", format!("We sent this as a {what} ({when}), not the way the caller describes."))
+            (
+                "channel_mismatch",
+                format!("We sent this as a {what} ({when}), not the way the caller describes."),
+            )
         } else {
-            let bad: Vec<&str> = e.evidence.iter().filter(|x| x.result == CueResult::Mismatch).map(|x| x.cue).collect();
+            let bad: Vec<&str> = e
+                .evidence
+                .iter()
+                .filter(|x| x.result == CueResult::Mismatch)
+                .map(|x| x.cue)
+                .collect();
             ("cue_mismatch", format!("We sent a {what} around then ({when}), but the caller's {} does not match what we sent.", bad.join(", ")))
         };
         let strong = e.lookalike
             || e.failed
-            || e.evidence.iter().any(|x| x.result == CueResult::Mismatch && matches!(x.cue, "callback_number" | "url" | "code"));
+            || e.evidence.iter().any(|x| {
+                x.result == CueResult::Mismatch
+                    && matches!(x.cue, "callback_number" | "url" | "code")
+            });
         let tail = if strong {
             "Do not act on the caller's request. Say: \"For your security I'll call you back on the number we have on file,\" end the call, and flag it to fraud."
         } else {
@@ -744,7 +998,10 @@ pub fn decide(claim: &Claim, now: Millis, retention_ms: Millis, cfg: &VerifyConf
 
     // Nothing we sent fits. Say `not_sent` only if the record is provably complete.
     if window.from < ctx.retention_start {
-        return cannot("outside_retention", format!("Part of that time is older than the notification record we keep. {NEUTRAL}"));
+        return cannot(
+            "outside_retention",
+            format!("Part of that time is older than the notification record we keep. {NEUTRAL}"),
+        );
     }
     if fresh.sources == 0 {
         return cannot("no_feed_for_channel", format!(
@@ -753,7 +1010,10 @@ pub fn decide(claim: &Claim, now: Millis, retention_ms: Millis, cfg: &VerifyConf
         ));
     }
     if fresh.complete_since.is_none_or(|cs| cs > window.from) {
-        return cannot("before_feed_start", format!("Our notification record does not reach back to that time. {NEUTRAL}"));
+        return cannot(
+            "before_feed_start",
+            format!("Our notification record does not reach back to that time. {NEUTRAL}"),
+        );
     }
     let needed = window.to.min(now - cfg.reaction_floor_ms);
     if fresh.fresh_until.is_none_or(|w| w < needed) {
@@ -771,7 +1031,9 @@ pub fn decide(claim: &Claim, now: Millis, retention_ms: Millis, cfg: &VerifyConf
         None,
         format!(
             "no {} to this customer between {} and {}; {} other notification(s) in that time",
-            claim.channel.map_or("notification".to_string(), |c| c.spoken().to_string()),
+            claim
+                .channel
+                .map_or("notification".to_string(), |c| c.spoken().to_string()),
             format_time(window.from),
             format_time(window.to),
             others

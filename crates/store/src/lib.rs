@@ -1,1 +1,146 @@
-//! placeholder
+//! The ledger store: the [`Store`] trait every backend implements, the embedded SQLite backend
+//! ([`sqlite::SqliteStore`]), and the shared contract test suite ([`contract`]) that every backend
+//! must pass. The store knows nothing of HTTP; it persists validated records from the core.
+//!
+//! Invariant: a method that writes returns `Ok` only once the write is durable (fsync'd).
+
+pub mod contract;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use countersign_core::lag::LagHistogram;
+use countersign_core::{Millis, Notification, SourceState, StatusUpdate, StoredNotification};
+
+/// What happened to one record of an ingest batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    Accepted,
+    /// The same record was already stored (a retry): nothing written.
+    Duplicate,
+    /// A different record is stored under the same `(source, id)`.
+    Conflict,
+}
+
+/// What happened to one status update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusOutcome {
+    Updated,
+    /// No notification with that `(source, id)`.
+    NotFound,
+}
+
+/// Everything verification needs from the store, read in one go.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerView {
+    pub customer_known: bool,
+    pub candidates: Vec<StoredNotification>,
+    pub sources: Vec<SourceState>,
+}
+
+/// A PII read or an administrative action, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: Millis,
+    /// The API key name (never the key).
+    pub actor: String,
+    /// e.g. `verify`, `timeline`, `purge`.
+    pub action: String,
+    pub customer_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// One source's recent ingest activity (records acknowledged, and their lag) since a time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceActivity {
+    pub source: String,
+    pub records: u64,
+    pub lag: LagHistogram,
+}
+
+/// Size of what is stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub notifications: i64,
+    /// Bytes on disk for the whole store (database and journal).
+    pub bytes_on_disk: u64,
+}
+
+/// Store failures. Input problems never reach the store (the core validates first).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The storage engine failed or is gone; nothing was acknowledged.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The ledger's persistence contract. Implemented by the embedded SQLite backend today and by a
+/// PostgreSQL backend for scale-out; [`contract`] holds the tests both must pass.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Persist a batch; one outcome per record, in order. Durable when it returns `Ok`.
+    async fn ingest(
+        &self,
+        batch: Vec<Notification>,
+        acked_at: Millis,
+    ) -> StoreResult<Vec<IngestOutcome>>;
+
+    /// Apply delivery-status updates; one outcome per update, in order. Durable on `Ok`.
+    async fn update_status(&self, updates: Vec<StatusUpdate>) -> StoreResult<Vec<StatusOutcome>>;
+
+    /// Record a source's watermark ("everything sent up to `watermark` is delivered"), and
+    /// optionally the time from which its record is complete. Watermarks never move back.
+    async fn set_watermark(
+        &self,
+        source: &str,
+        watermark: Millis,
+        complete_since: Option<Millis>,
+        now: Millis,
+    ) -> StoreResult<SourceState>;
+
+    /// Every known source.
+    async fn sources(&self) -> StoreResult<Vec<SourceState>>;
+
+    /// Per-source records acknowledged and ingest lag since `since` (minute resolution).
+    async fn source_activity(&self, since: Millis) -> StoreResult<Vec<SourceActivity>>;
+
+    /// The customer's notifications with `from <= sent_at <= to`, newest first, at most `limit`.
+    async fn customer_notifications(
+        &self,
+        customer_id: &str,
+        from: Millis,
+        to: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredNotification>>;
+
+    /// Verification's read: whether the customer is known, their notifications in the window,
+    /// and every source's state — in one round trip.
+    async fn ledger_view(
+        &self,
+        customer_id: &str,
+        from: Millis,
+        to: Millis,
+        limit: usize,
+    ) -> StoreResult<LedgerView>;
+
+    /// Delete notifications sent before `before`. Returns how many were deleted.
+    async fn purge(&self, before: Millis) -> StoreResult<u64>;
+
+    /// Append to the audit log. May be batched with the next durable write.
+    async fn audit(&self, entry: AuditEntry) -> StoreResult<()>;
+
+    /// The newest audit entries, newest first.
+    async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>>;
+
+    async fn stats(&self) -> StoreResult<StoreStats>;
+
+    /// Cheap liveness check of the engine (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+}
