@@ -1,1 +1,260 @@
-fn main() {}
+//! `countersign`: the one binary. A thin layer over the crates: parse the command line, load the
+//! configuration, and run a command (serve, demo, ingest, verify, purge, migrate, keygen, bench).
+
+mod bench;
+mod client;
+mod demo;
+mod settings;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use countersign_server::{now_ms, AppState};
+use countersign_store::sqlite::{SqliteOptions, SqliteStore};
+use countersign_store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "countersign",
+    version,
+    about = "Did we send this? A notification ledger and claim verification against paired smishing + vishing."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+/// Where the server configuration comes from.
+#[derive(clap::Args, Clone)]
+struct ConfigArgs {
+    /// TOML configuration file (see README); every key optional.
+    #[arg(long, env = "COUNTERSIGN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory of the embedded store (overrides the file and COUNTERSIGN_DATA_DIR).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the API server.
+    Serve {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Address to listen on, e.g. 127.0.0.1:7700 (port 0 picks a free one; the chosen
+        /// address is printed on stdout as `listening on http://ADDR`).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Seed a small realistic world into an embedded store, serve it, and print ready-to-paste
+    /// requests for a `confirmed` and a `not_sent` verification.
+    Demo {
+        /// Keep the demo's data here (default: a fresh temporary directory).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long, default_value = "127.0.0.1:7700")]
+        listen: String,
+        /// Seed, print, run the two verifications, and exit instead of serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Load notifications from an NDJSON or CSV file into a running server or a data directory.
+    Ingest(client::IngestArgs),
+    /// Ask a running server whether a claimed notification was sent.
+    Verify(client::VerifyArgs),
+    /// Delete notifications older than the retention window (or `--before`).
+    Purge {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// RFC 3339 cut-off; default: now minus `retention_days`.
+        #[arg(long)]
+        before: Option<String>,
+    },
+    /// Create or upgrade the data directory's schema, and report its version.
+    Migrate {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Generate an API key and print the configuration lines that grant it.
+    Keygen {
+        /// A name for the key, shown in the audit log.
+        #[arg(long)]
+        name: String,
+        /// Scopes, comma-separated: ingest, agent, admin.
+        #[arg(long, default_value = "agent")]
+        scopes: String,
+    },
+    /// Benchmarks against the real server and store (see BENCHMARKS.md).
+    Bench(bench::BenchArgs),
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("COUNTERSIGN_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd {
+        Cmd::Serve { cfg, listen } => {
+            let config = settings::load(
+                cfg.config.as_deref(),
+                cfg.data_dir.as_deref(),
+                listen.as_deref(),
+            )?;
+            if config.api_keys.is_empty() {
+                anyhow::bail!(
+                    "no API keys configured: every endpoint but health needs one. Create one with \
+                     `countersign keygen --name NAME --scopes ingest,agent` and add it to the config file or COUNTERSIGN_API_KEYS"
+                );
+            }
+            runtime()?.block_on(serve(config, None))
+        }
+        Cmd::Demo {
+            data_dir,
+            listen,
+            no_serve,
+        } => runtime()?.block_on(demo::run(data_dir, &listen, no_serve)),
+        Cmd::Ingest(args) => client::ingest(args),
+        Cmd::Verify(args) => client::verify(args),
+        Cmd::Purge { cfg, before } => {
+            let config = settings::load(cfg.config.as_deref(), cfg.data_dir.as_deref(), None)?;
+            let cut = match before {
+                Some(b) => countersign_core::validate::parse_time("--before", &b)
+                    .map_err(|r| anyhow::anyhow!(r.detail))?,
+                None => now_ms() - config.retention_ms(),
+            };
+            runtime()?.block_on(async {
+                let store = SqliteStore::open(&config.data_dir, SqliteOptions::default())?;
+                let n = store.purge(cut).await?;
+                store
+                    .audit(countersign_store::AuditEntry {
+                        at: now_ms(),
+                        actor: "cli".into(),
+                        action: "purge".into(),
+                        customer_id: None,
+                        detail: Some(format!(
+                            "before={} deleted={n}",
+                            countersign_core::validate::format_time(cut)
+                        )),
+                    })
+                    .await?;
+                // Closing drains the writer's queue: the audit entry is durable when this returns.
+                store.close();
+                println!(
+                    "purged {n} notifications sent before {}",
+                    countersign_core::validate::format_time(cut)
+                );
+                Ok(())
+            })
+        }
+        Cmd::Migrate { cfg } => {
+            let config = settings::load(cfg.config.as_deref(), cfg.data_dir.as_deref(), None)?;
+            std::fs::create_dir_all(&config.data_dir)?;
+            let path = config.data_dir.join(countersign_store::sqlite::DB_FILE);
+            let mut conn = rusqlite_open(&path)?;
+            let (before, after) = countersign_store::sqlite::migrate(&mut conn)?;
+            if before == after {
+                println!("{}: schema is current (version {after})", path.display());
+            } else {
+                println!("{}: migrated schema {before} -> {after}", path.display());
+            }
+            Ok(())
+        }
+        Cmd::Keygen { name, scopes } => {
+            let scopes: Vec<&str> = scopes
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            for s in &scopes {
+                if countersign_server::auth::Scope::parse(s).is_none() {
+                    anyhow::bail!("unknown scope {s:?}: use ingest, agent, admin");
+                }
+            }
+            let key = countersign_server::auth::generate_key()?;
+            let hash = countersign_server::auth::hash_key(&key);
+            println!("API key (give it to the client; it is not stored anywhere):\n  {key}\n");
+            println!("In the config file:\n  [[api_keys]]\n  name = \"{name}\"\n  sha256 = \"{hash}\"\n  scopes = [{}]\n",
+                scopes.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", "));
+            println!(
+                "Or in the environment:\n  COUNTERSIGN_API_KEYS='{name}:{}:{hash}'",
+                scopes.join("+")
+            );
+            Ok(())
+        }
+        Cmd::Bench(args) => bench::run(args),
+    }
+}
+
+fn rusqlite_open(path: &std::path::Path) -> anyhow::Result<countersign_store::sqlite::Connection> {
+    countersign_store::sqlite::Connection::open(path)
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// Open the store, bind, and serve until Ctrl-C or SIGTERM. `ready` receives the bound address.
+pub async fn serve(
+    config: countersign_server::config::ServerConfig,
+    ready: Option<tokio::sync::oneshot::Sender<std::net::SocketAddr>>,
+) -> anyhow::Result<()> {
+    let key = settings::body_hmac_key(&config)?;
+    let store = Arc::new(SqliteStore::open(
+        &config.data_dir,
+        SqliteOptions::default(),
+    )?);
+    let state = Arc::new(AppState::new(&config, store.clone(), key)?);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), retention_days = config.retention_days, "countersign serving");
+    if let Some(r) = ready {
+        let _ = r.send(addr);
+    }
+    let purge =
+        (config.purge_interval_secs > 0).then(|| Duration::from_secs(config.purge_interval_secs));
+    countersign_server::serve(listener, state, purge, shutdown_signal()).await?;
+    store.close();
+    tracing::info!("stopped; everything acknowledged is on disk");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,1 +1,181 @@
-//! placeholder
+//! Countersign's HTTP API: authentication, problem+json errors, ledger ingest, claim
+//! verification, feed health, operations endpoints and the OpenAPI document. Handlers are thin:
+//! they parse, call the pure core and the store, and shape the answer.
+
+pub use axum::http;
+
+pub mod auth;
+pub mod config;
+pub mod ingest;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
+pub mod problem;
+pub mod query;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use axum::Router;
+use countersign_core::validate::ValidationConfig;
+use countersign_core::verify::VerifyConfig;
+use countersign_core::Millis;
+use countersign_store::Store;
+use tokio::net::TcpListener;
+
+use crate::auth::{KeyRing, Principal, Scope};
+use crate::config::{Limits, ServerConfig};
+use crate::metrics::Metrics;
+use crate::problem::Problem;
+
+/// Wall-clock now, in ms since the epoch. The only clock read in the server.
+pub fn now_ms() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
+/// Everything a handler needs, shared.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub keys: KeyRing,
+    pub validation: ValidationConfig,
+    pub verify: VerifyConfig,
+    pub limits: Limits,
+    pub retention_ms: Millis,
+    pub metrics: Metrics,
+}
+
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    pub fn new(
+        cfg: &ServerConfig,
+        store: Arc<dyn Store>,
+        body_hmac_key: Vec<u8>,
+    ) -> anyhow::Result<AppState> {
+        cfg.validate()?;
+        Ok(AppState {
+            store,
+            keys: KeyRing::new(&cfg.api_keys).map_err(|e| anyhow::anyhow!(e))?,
+            validation: cfg.validation(body_hmac_key),
+            verify: cfg.verify_config(),
+            limits: cfg.limits.clone(),
+            retention_ms: cfg.retention_ms(),
+            metrics: Metrics::default(),
+        })
+    }
+}
+
+/// The authenticated caller, extracted from `Authorization: Bearer` or `X-Api-Key`.
+pub struct Auth(pub Principal);
+
+impl Auth {
+    pub fn require(&self, scope: Scope) -> Result<&Principal, Problem> {
+        if self.0.allows(scope) {
+            Ok(&self.0)
+        } else {
+            Err(Problem::forbidden(scope.as_str()))
+        }
+    }
+    /// Allowed when the key has any of `scopes`.
+    pub fn require_any(&self, scopes: &[Scope]) -> Result<&Principal, Problem> {
+        if scopes.iter().any(|s| self.0.allows(*s)) {
+            Ok(&self.0)
+        } else {
+            Err(Problem::forbidden(
+                &scopes
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join("` or `"),
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<SharedState> for Auth {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        let h = &parts.headers;
+        let presented = h
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .or_else(|| h.get("x-api-key").and_then(|v| v.to_str().ok()))
+            .map(str::trim)
+            .ok_or_else(Problem::unauthorized)?;
+        state.keys.authenticate(presented).map(Auth).ok_or_else(|| {
+            Problem::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the API key is not valid",
+            )
+        })
+    }
+}
+
+/// The API's routes.
+pub fn router(state: SharedState) -> Router {
+    Router::new()
+        .route("/v1/notifications", post(ingest::post_notifications))
+        .route("/v1/notifications/status", post(ingest::post_status))
+        .route(
+            "/v1/sources/{source}/watermark",
+            post(ingest::post_watermark),
+        )
+        .route("/v1/sources", get(query::get_sources))
+        .route("/v1/verify", post(query::post_verify))
+        .route(
+            "/v1/customers/{customer_id}/notifications",
+            get(query::get_timeline),
+        )
+        .route("/v1/audit-log", get(query::get_audit_log))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi_json))
+        .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
+        .with_state(state)
+}
+
+/// Serve until `shutdown` resolves; also runs the retention purge every `purge_interval`.
+pub async fn serve(
+    listener: TcpListener,
+    state: SharedState,
+    purge_interval: Option<Duration>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    if let Some(every) = purge_interval {
+        let st = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let cut = now_ms() - st.retention_ms;
+                match st.store.purge(cut).await {
+                    Ok(n) if n > 0 => tracing::info!(deleted = n, "retention purge"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "retention purge failed; will retry"),
+                }
+            }
+        });
+    }
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

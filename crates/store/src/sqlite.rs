@@ -18,7 +18,8 @@ use countersign_core::{
     Channel, DeliveryStatus, Facts, Millis, Notification, SourceState, StatusUpdate,
     StoredNotification, BODY_MAC_LEN,
 };
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transaction};
+pub use rusqlite::Connection;
+use rusqlite::{params, OpenFlags, OptionalExtension, Row, Transaction};
 use tokio::sync::mpsc::{channel, Receiver, Sender};
 use tokio::sync::oneshot;
 

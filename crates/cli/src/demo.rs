@@ -1,0 +1,227 @@
+//! `countersign demo`: a small realistic world — 40 customers, three days of SMS, push and email
+//! notifications from two sources — fed through the real HTTP API into an embedded store, then
+//! the two verifications a newcomer should see (`confirmed`, `not_sent`), printed as curl requests.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use countersign_core::validate::format_time;
+use countersign_core::Millis;
+use countersign_server::auth::{generate_key, hash_key, ApiKeyConfig, Scope};
+use countersign_server::config::ServerConfig;
+use countersign_server::now_ms;
+use serde_json::{json, Value};
+
+const HOUR: Millis = 3_600_000;
+const MERCHANTS: &[&str] = &[
+    "WHOLEFDS MKT #10233",
+    "SHELL OIL 57442",
+    "AMAZON MKTPLACE",
+    "TARGET T-1887",
+    "STARBUCKS #22871",
+    "UBER TRIP",
+    "COSTCO WHSE #0423",
+    "CVS/PHARMACY #4410",
+];
+
+/// The seeded notifications: `(source, record)`.
+pub fn world(now: Millis, seed: u64) -> Vec<Value> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut out = Vec::new();
+    for c in 1001..1041 {
+        let customer = format!("c-{c}");
+        let phone = format!("+1415555{:04}", c);
+        let card = format!("{:04}", rng.u32(1000..9999));
+        let n = rng.usize(6..13);
+        for k in 0..n {
+            // c-1002 is the forged text's victim: nothing by SMS in their last six hours.
+            let min_age = if c == 1002 { 6 * HOUR } else { 10 * 60_000 };
+            let sent = now - rng.i64(min_age..72 * HOUR);
+            let id = format!("{customer}-{k}");
+            let rec = match rng.u8(0..10) {
+                0..=4 => {
+                    let merchant = MERCHANTS[rng.usize(0..MERCHANTS.len())];
+                    let amount = format!("{}.{:02}", rng.u32(3..400), rng.u32(0..100));
+                    json!({"source": "card-alerts", "id": id, "customer_id": customer, "channel": "sms",
+                        "sender": "ACMEBANK", "recipient": phone, "sent_at": format_time(sent),
+                        "category": "card_auth", "template_id": "card-auth-v3",
+                        "variables": {"amount": format!("${amount}"), "merchant": merchant, "card_last4": card},
+                        "body": format!("ACME Bank: Did you authorise ${amount} at {merchant} on card ending {card}? Reply Y or N.")})
+                }
+                5..=6 => {
+                    let code = format!("{:06}", rng.u32(0..1_000_000));
+                    json!({"source": "card-alerts", "id": id, "customer_id": customer, "channel": "sms",
+                        "sender": "ACMEBANK", "recipient": phone, "sent_at": format_time(sent),
+                        "category": "otp", "template_id": "otp-v1",
+                        "body": format!("ACME Bank: your code is {code}. We will never call you to ask for it.")})
+                }
+                7..=8 => {
+                    json!({"source": "digital-channels", "id": id, "customer_id": customer, "channel": "push",
+                    "sender": "ACME Bank app", "sent_at": format_time(sent), "category": "login_alert",
+                    "template_id": "new-device-v2",
+                    "body": "New sign-in to your ACME account from an iPhone. Not you? Open the app and tap Secure account."})
+                }
+                _ => {
+                    json!({"source": "digital-channels", "id": id, "customer_id": customer, "channel": "email",
+                    "sender": "alerts@acmebank.com", "recipient": format!("{customer}@example.com"),
+                    "sent_at": format_time(sent), "category": "statement", "template_id": "estatement-v5",
+                    "body": "Your ACME Bank statement is ready. Sign in at https://secure.acmebank.com/statements to view it."})
+                }
+            };
+            out.push(rec);
+        }
+    }
+    // The featured genuine alert, three hours ago, for c-1001.
+    out.push(json!({"source": "card-alerts", "id": "c-1001-featured", "customer_id": "c-1001", "channel": "sms",
+        "sender": "ACMEBANK", "recipient": "+14155551001", "sent_at": format_time(now - 3 * HOUR),
+        "category": "card_auth", "template_id": "card-auth-v3",
+        "variables": {"amount": "$479.99", "merchant": "BESTBUY #1123", "card_last4": "4417"},
+        "body": "ACME Bank: Did you authorise $479.99 at BESTBUY #1123 on card ending 4417? Reply Y or N. Questions: call 1-800-555-0199."}));
+    out
+}
+
+/// The genuine customer's claim, as a caller would put it: rounded amount, plain merchant name,
+/// a time off by half an hour.
+pub fn confirmed_claim(now: Millis) -> Value {
+    json!({"customer_id": "c-1001", "channel": "sms", "received_at": format_time(now - 150 * 60_000),
+        "sender_seen": "ACMEBANK", "mentions": {"amount": "$480", "merchant": "Best Buy", "card_last4": "4417"}})
+}
+
+/// The attacker's claim: a forged text from a lookalike sender with the attacker's callback number.
+pub fn forged_claim(now: Millis) -> Value {
+    json!({"customer_id": "c-1002", "channel": "sms", "received_at": format_time(now - 60 * 60_000),
+        "sender_seen": "ACMEBNK", "mentions": {"amount": "$480", "merchant": "Best Buy",
+        "callback_number": "(888) 555-0142", "text": "Did you authorise $480 at Best Buy? Call 888-555-0142"}})
+}
+
+fn post(base: &str, key: &str, path: &str, body: &Value) -> anyhow::Result<Value> {
+    ureq::post(&format!("{base}{path}"))
+        .set("authorization", &format!("Bearer {key}"))
+        .send_json(body.clone())
+        .map_err(|e| anyhow::anyhow!("{path}: {e}"))?
+        .into_json()
+        .context("unreadable answer")
+}
+
+fn curl(base: &str, body: &Value) -> String {
+    format!(
+        "curl -s {base}/v1/verify -H \"authorization: Bearer $COUNTERSIGN_API_KEY\" -H 'content-type: application/json' \\\n  -d '{}'",
+        body
+    )
+}
+
+pub async fn run(data_dir: Option<PathBuf>, listen: &str, no_serve: bool) -> anyhow::Result<()> {
+    let (dir, _tmp) = match data_dir {
+        Some(d) => (d, None),
+        None => {
+            let t = tempfile_dir()?;
+            (t.clone(), Some(TempDirGuard(t)))
+        }
+    };
+    let key = generate_key()?;
+    let config = ServerConfig {
+        data_dir: dir.clone(),
+        listen: listen
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--listen {listen:?}: expected HOST:PORT"))?,
+        api_keys: vec![ApiKeyConfig {
+            name: "demo-admin".into(),
+            sha256: hash_key(&key),
+            scopes: vec![Scope::Admin],
+        }],
+        ..ServerConfig::default()
+    };
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(crate::serve(config, Some(ready_tx)));
+    let addr =
+        match ready_rx.await {
+            Ok(a) => a,
+            Err(_) => return match server.await {
+                Ok(Err(e)) => Err(e.context(
+                    "the demo server did not start (is the port taken? try --listen 127.0.0.1:0)",
+                )),
+                _ => Err(anyhow::anyhow!("the demo server did not start")),
+            },
+        };
+    let base = format!("http://{addr}");
+    let now = now_ms();
+    let records = world(now, 7);
+    let (b2, k2) = (base.clone(), key.clone());
+    let (confirmed, forged) = tokio::task::spawn_blocking(move || -> anyhow::Result<(Value, Value)> {
+        let body = Value::Array(records);
+        let r = post(&b2, &k2, "/v1/notifications", &body)?;
+        eprintln!("seeded {} notifications from 2 sources for 40 customers", r["accepted"]);
+        for s in ["card-alerts", "digital-channels"] {
+            post(&b2, &k2, &format!("/v1/sources/{s}/watermark"),
+                &json!({"watermark": format_time(now_ms()), "complete_since": format_time(now - 96 * HOUR)}))?;
+        }
+        Ok((
+            post(&b2, &k2, "/v1/verify", &confirmed_claim(now))?,
+            post(&b2, &k2, "/v1/verify", &forged_claim(now))?,
+        ))
+    })
+    .await??;
+
+    println!("\nCountersign demo at {base}   (data: {})", dir.display());
+    println!("\nAPI key (admin scope):\n  export COUNTERSIGN_API_KEY={key}");
+    println!(
+        "\nA genuine customer cites a real text, remembered imperfectly — expect `confirmed`:\n{}",
+        curl(&base, &confirmed_claim(now))
+    );
+    println!(
+        "\nA caller cites a forged text the bank never sent — expect `not_sent`:\n{}",
+        curl(&base, &forged_claim(now))
+    );
+    println!("\nThe same two checks, asked just now:");
+    for v in [&confirmed, &forged] {
+        for line in crate::client::describe(v).lines() {
+            println!("  {line}");
+        }
+        println!();
+    }
+    println!(
+        "Also try: curl -s {base}/v1/sources -H \"authorization: Bearer $COUNTERSIGN_API_KEY\""
+    );
+    println!("          curl -s {base}/v1/customers/c-1001/notifications -H \"authorization: Bearer $COUNTERSIGN_API_KEY\"");
+    if no_serve {
+        return Ok(());
+    }
+    println!("\nServing until Ctrl-C. The demo's producers declare fresh watermarks every 15 s.");
+    let (b3, k3) = (base.clone(), key.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(15)).await;
+            let (b, k) = (b3.clone(), k3.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                for s in ["card-alerts", "digital-channels"] {
+                    let _ = post(
+                        &b,
+                        &k,
+                        &format!("/v1/sources/{s}/watermark"),
+                        &json!({"watermark": format_time(now_ms())}),
+                    );
+                }
+            })
+            .await;
+        }
+    });
+    server.await.context("server task")?
+}
+
+/// A fresh temporary directory, removed when the demo exits.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let mut b = [0u8; 6];
+    countersign_server::auth::getrandom_fill(&mut b)?;
+    let p = std::env::temp_dir().join(format!("countersign-demo-{}", hex::encode(b)));
+    std::fs::create_dir_all(&p)?;
+    Ok(p)
+}
+
+struct TempDirGuard(PathBuf);
+
+impl Drop for TempDirGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,299 @@
+//! Server configuration: one TOML file (every key optional, unknown keys rejected), overridden by
+//! `COUNTERSIGN_*` environment variables, validated as a whole before the server starts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use countersign_core::extract::{parse_region, ExtractConfig};
+use countersign_core::validate::{BodyRetention, FieldLimits, ValidationConfig};
+use countersign_core::verify::VerifyConfig;
+use countersign_core::Millis;
+use serde::Deserialize;
+
+use crate::auth::{ApiKeyConfig, Scope};
+
+/// Request limits. Each breach is answered with a specific 413 or 422 problem.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Most records in one ingest request.
+    pub max_records_per_request: usize,
+    /// Largest single record (one JSON object), in bytes.
+    pub max_record_bytes: usize,
+    /// Per-field limits on records (`[limits.fields]`).
+    pub fields: FieldLimits,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 32 * 1024 * 1024,
+            max_records_per_request: 50_000,
+            max_record_bytes: 16 * 1024,
+            fields: FieldLimits::default(),
+        }
+    }
+}
+
+/// Everything `countersign serve` needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Data directory of the embedded store.
+    pub data_dir: PathBuf,
+    /// How long notifications are kept, in days; older ones are purged.
+    pub retention_days: u32,
+    /// How often the background purge runs, in seconds (0 disables it).
+    pub purge_interval_secs: u64,
+    /// `full` keeps message bodies; `facts_only` keeps only extracted facts and a keyed hash.
+    pub body_retention: BodyRetention,
+    /// Hex-encoded key for the body HMAC (≥ 32 hex chars). When absent, a key is generated in
+    /// the data directory on first start (`body-hmac.key`) and reused after.
+    pub body_hmac_key: Option<String>,
+    /// ISO 3166 region for phone numbers written without a country code.
+    pub default_region: String,
+    /// How far in the future a `sent_at` may be before it is rejected, in seconds.
+    pub future_skew_secs: i64,
+    /// Claim matching.
+    pub verify: VerifySettings,
+    pub limits: Limits,
+    /// API keys (hashed). More can come from `COUNTERSIGN_API_KEYS`.
+    pub api_keys: Vec<ApiKeyConfig>,
+}
+
+/// Claim-matching settings, in human units.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifySettings {
+    /// Tolerance around a claimed time, in minutes.
+    pub time_tolerance_mins: i64,
+    /// For a source that never declares a watermark: how far behind its newest record the
+    /// derived watermark is placed, in minutes.
+    pub derived_watermark_margin_mins: i64,
+    /// Most candidate notifications examined per claim.
+    pub candidates_max: usize,
+}
+
+impl Default for VerifySettings {
+    fn default() -> Self {
+        let d = VerifyConfig::default();
+        VerifySettings {
+            time_tolerance_mins: d.time_tolerance_ms / 60_000,
+            derived_watermark_margin_mins: d.derived_watermark_margin_ms / 60_000,
+            candidates_max: d.candidates_max,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7700)),
+            data_dir: PathBuf::from("countersign-data"),
+            retention_days: 90,
+            purge_interval_secs: 3600,
+            body_retention: BodyRetention::Full,
+            body_hmac_key: None,
+            default_region: "US".into(),
+            future_skew_secs: 300,
+            verify: VerifySettings::default(),
+            limits: Limits::default(),
+            api_keys: Vec::new(),
+        }
+    }
+}
+
+/// Environment variables read by [`ServerConfig::apply_env`], documented in the README.
+pub const ENV_VARS: &[&str] = &[
+    "COUNTERSIGN_LISTEN",
+    "COUNTERSIGN_DATA_DIR",
+    "COUNTERSIGN_RETENTION_DAYS",
+    "COUNTERSIGN_BODY_RETENTION",
+    "COUNTERSIGN_BODY_HMAC_KEY",
+    "COUNTERSIGN_DEFAULT_REGION",
+    "COUNTERSIGN_API_KEYS",
+];
+
+impl ServerConfig {
+    /// Parse a TOML configuration file's text.
+    pub fn from_toml(text: &str) -> anyhow::Result<ServerConfig> {
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+    }
+
+    /// Override from the environment (`get` is `std::env::var` in production).
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        let bad = |k: &str, v: &str, why: &str| anyhow::anyhow!("{k}={v:?}: {why}");
+        if let Some(v) = get("COUNTERSIGN_LISTEN") {
+            self.listen = v
+                .parse()
+                .map_err(|_| bad("COUNTERSIGN_LISTEN", &v, "expected HOST:PORT"))?;
+        }
+        if let Some(v) = get("COUNTERSIGN_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("COUNTERSIGN_RETENTION_DAYS") {
+            self.retention_days = v.parse().map_err(|_| {
+                bad(
+                    "COUNTERSIGN_RETENTION_DAYS",
+                    &v,
+                    "expected a number of days",
+                )
+            })?;
+        }
+        if let Some(v) = get("COUNTERSIGN_BODY_RETENTION") {
+            self.body_retention = match v.as_str() {
+                "full" => BodyRetention::Full,
+                "facts_only" => BodyRetention::FactsOnly,
+                _ => {
+                    return Err(bad(
+                        "COUNTERSIGN_BODY_RETENTION",
+                        &v,
+                        "expected full or facts_only",
+                    ))
+                }
+            };
+        }
+        if let Some(v) = get("COUNTERSIGN_BODY_HMAC_KEY") {
+            self.body_hmac_key = Some(v);
+        }
+        if let Some(v) = get("COUNTERSIGN_DEFAULT_REGION") {
+            self.default_region = v;
+        }
+        if let Some(v) = get("COUNTERSIGN_API_KEYS") {
+            for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                self.api_keys.push(ApiKeyConfig::parse_compact(item).map_err(|e| {
+                    anyhow::anyhow!("COUNTERSIGN_API_KEYS: {e} (expected name:scope+scope:sha256hex, comma-separated)")
+                })?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Check the whole configuration; every problem is reported, not just the first.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        if self.retention_days == 0 {
+            problems.push("retention_days must be at least 1".to_string());
+        }
+        if parse_region(&self.default_region).is_none() {
+            problems.push(format!(
+                "default_region {:?} is not an ISO 3166 region code",
+                self.default_region
+            ));
+        }
+        if self.future_skew_secs < 0 {
+            problems.push("future_skew_secs must not be negative".into());
+        }
+        if let Some(k) = &self.body_hmac_key {
+            match hex::decode(k) {
+                Ok(b) if b.len() >= 16 => {}
+                _ => problems.push("body_hmac_key must be at least 32 hex characters".into()),
+            }
+        }
+        let l = &self.limits;
+        if l.max_body_bytes < 1024 || l.max_records_per_request == 0 || l.max_record_bytes < 256 {
+            problems.push("limits are too small to accept a single record".into());
+        }
+        if self.verify.time_tolerance_mins <= 0 || self.verify.candidates_max == 0 {
+            problems.push(
+                "verify.time_tolerance_mins and verify.candidates_max must be positive".into(),
+            );
+        }
+        let mut names = std::collections::HashSet::new();
+        for k in &self.api_keys {
+            if !names.insert(k.name.as_str()) {
+                problems.push(format!("api key name {:?} appears twice", k.name));
+            }
+            if let Err(e) = k.hash_bytes() {
+                problems.push(format!("api key {:?}: {e}", k.name));
+            }
+            if k.scopes.is_empty() {
+                problems.push(format!("api key {:?} has no scopes", k.name));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("invalid configuration:\n  - {}", problems.join("\n  - "))
+        }
+    }
+
+    pub fn retention_ms(&self) -> Millis {
+        self.retention_days as Millis * 86_400_000
+    }
+
+    pub fn extract(&self) -> ExtractConfig {
+        ExtractConfig {
+            default_region: parse_region(&self.default_region)
+                .unwrap_or(ExtractConfig::default().default_region),
+        }
+    }
+
+    pub fn verify_config(&self) -> VerifyConfig {
+        VerifyConfig {
+            time_tolerance_ms: self.verify.time_tolerance_mins * 60_000,
+            derived_watermark_margin_ms: self.verify.derived_watermark_margin_mins * 60_000,
+            candidates_max: self.verify.candidates_max,
+            ..VerifyConfig::default()
+        }
+    }
+
+    /// The validation settings, given the resolved body HMAC key.
+    pub fn validation(&self, body_hmac_key: Vec<u8>) -> ValidationConfig {
+        ValidationConfig {
+            limits: self.limits.fields,
+            retention: self.body_retention,
+            future_skew_ms: self.future_skew_secs * 1000,
+            extract: self.extract(),
+            body_hmac_key,
+        }
+    }
+
+    /// True when any configured key has `scope` (or admin).
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        self.api_keys
+            .iter()
+            .any(|k| k.scopes.contains(&scope) || k.scopes.contains(&Scope::Admin))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_reported() {
+        assert!(ServerConfig::from_toml("listen = \"127.0.0.1:1\"\nbogus = 1").is_err());
+        let mut c = ServerConfig::from_toml("retention_days = 0\ndefault_region = \"XX\"").unwrap();
+        c.apply_env(|k| (k == "COUNTERSIGN_API_KEYS").then(|| "desk:agent:abcd".to_string()))
+            .unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("retention_days"), "{err}");
+        assert!(err.contains("default_region"), "{err}");
+        assert!(err.contains("desk"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let mut c =
+            ServerConfig::from_toml("retention_days = 30\n[limits]\nmax_records_per_request = 10")
+                .unwrap();
+        c.apply_env(|k| match k {
+            "COUNTERSIGN_RETENTION_DAYS" => Some("7".into()),
+            "COUNTERSIGN_BODY_RETENTION" => Some("facts_only".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.retention_days, 7);
+        assert_eq!(c.body_retention, BodyRetention::FactsOnly);
+        assert_eq!(c.limits.max_records_per_request, 10);
+        assert!(c.validate().is_ok());
+        assert!(c
+            .apply_env(|k| (k == "COUNTERSIGN_BODY_RETENTION").then(|| "some".to_string()))
+            .is_err());
+    }
+}

@@ -1,0 +1,140 @@
+//! In-process metrics, exposed at `/metrics` in the Prometheus text format: request counts,
+//! records by outcome, and latency quantiles measured inside the server (HdrHistogram).
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// A latency distribution in microseconds.
+pub struct Latency {
+    hist: Mutex<Histogram<u64>>,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency {
+            // 1 µs .. 60 s at 3 significant digits.
+            hist: Mutex::new(
+                Histogram::new_with_bounds(1, 60_000_000, 3)
+                    .expect("constant, valid histogram bounds"),
+            ),
+        }
+    }
+}
+
+impl Latency {
+    pub fn record(&self, d: Duration) {
+        if let Ok(mut h) = self.hist.lock() {
+            h.saturating_record((d.as_micros() as u64).max(1));
+        }
+    }
+
+    /// `(count, p50, p99, p999, max)` in microseconds.
+    pub fn summary(&self) -> (u64, u64, u64, u64, u64) {
+        match self.hist.lock() {
+            Ok(h) => (
+                h.len(),
+                h.value_at_quantile(0.5),
+                h.value_at_quantile(0.99),
+                h.value_at_quantile(0.999),
+                h.max(),
+            ),
+            Err(_) => (0, 0, 0, 0, 0),
+        }
+    }
+
+    pub fn reset(&self) {
+        if let Ok(mut h) = self.hist.lock() {
+            h.reset();
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    pub ingest_requests: AtomicU64,
+    pub records_accepted: AtomicU64,
+    pub records_duplicate: AtomicU64,
+    pub records_rejected: AtomicU64,
+    pub verifications: AtomicU64,
+    /// Verdicts answered, by verdict.
+    pub verdicts: Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    /// Verification time inside the server: parse, store read, decision.
+    pub verify_latency: Latency,
+    /// Ingest request time inside the server: parse, validate, durable commit.
+    pub ingest_latency: Latency,
+}
+
+impl Metrics {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn count_verdict(&self, verdict: &'static str) {
+        Self::add(&self.verifications, 1);
+        if let Ok(mut v) = self.verdicts.lock() {
+            *v.entry(verdict).or_default() += 1;
+        }
+    }
+
+    pub fn render(&self, stored: i64, bytes: u64) -> String {
+        let verdicts: Vec<(&str, u64)> = self
+            .verdicts
+            .lock()
+            .map(|v| v.iter().map(|(k, n)| (*k, *n)).collect())
+            .unwrap_or_default();
+        let mut s = String::new();
+        let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let _ = writeln!(s, "# TYPE countersign_ingest_requests_total counter");
+        let _ = writeln!(
+            s,
+            "countersign_ingest_requests_total {}",
+            c(&self.ingest_requests)
+        );
+        let _ = writeln!(s, "# TYPE countersign_ingest_records_total counter");
+        for (outcome, v) in [
+            ("accepted", &self.records_accepted),
+            ("duplicate", &self.records_duplicate),
+            ("rejected", &self.records_rejected),
+        ] {
+            let _ = writeln!(
+                s,
+                "countersign_ingest_records_total{{outcome=\"{outcome}\"}} {}",
+                c(v)
+            );
+        }
+        let _ = writeln!(s, "# TYPE countersign_verifications_total counter");
+        let _ = writeln!(
+            s,
+            "countersign_verifications_total {}",
+            c(&self.verifications)
+        );
+        let _ = writeln!(s, "# TYPE countersign_verdicts_total counter");
+        for (verdict, n) in verdicts {
+            let _ = writeln!(s, "countersign_verdicts_total{{verdict=\"{verdict}\"}} {n}");
+        }
+        for (name, l) in [
+            ("verify", &self.verify_latency),
+            ("ingest", &self.ingest_latency),
+        ] {
+            let (count, p50, p99, p999, _max) = l.summary();
+            let _ = writeln!(s, "# TYPE countersign_{name}_seconds summary");
+            for (q, v) in [("0.5", p50), ("0.99", p99), ("0.999", p999)] {
+                let _ = writeln!(
+                    s,
+                    "countersign_{name}_seconds{{quantile=\"{q}\"}} {}",
+                    v as f64 / 1e6
+                );
+            }
+            let _ = writeln!(s, "countersign_{name}_seconds_count {count}");
+        }
+        let _ = writeln!(s, "# TYPE countersign_notifications_stored gauge");
+        let _ = writeln!(s, "countersign_notifications_stored {stored}");
+        let _ = writeln!(s, "# TYPE countersign_store_bytes gauge");
+        let _ = writeln!(s, "countersign_store_bytes {bytes}");
+        s
+    }
+}

@@ -1,0 +1,48 @@
+//! The OpenAPI 3.1 document, generated from the handlers' and types' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key with the scope the endpoint needs: ingest, agent or admin.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Countersign", description = "Did we send this? A ledger of every notification the institution sent, and claim verification against it."),
+    paths(
+        crate::ingest::post_notifications,
+        crate::ingest::post_status,
+        crate::ingest::post_watermark,
+        crate::query::get_sources,
+        crate::query::post_verify,
+        crate::query::get_timeline,
+        crate::query::get_audit_log,
+        crate::ops::healthz,
+        crate::ops::readyz,
+        crate::ops::metrics,
+        crate::ops::openapi_json,
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "ledger", description = "Feeding the notification ledger"),
+        (name = "verification", description = "Did we send this?"),
+        (name = "operations", description = "Health, metrics, audit"),
+    )
+)]
+pub struct ApiDoc;

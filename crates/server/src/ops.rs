@@ -1,0 +1,75 @@
+//! Operations endpoints: liveness, readiness, Prometheus metrics, the OpenAPI document, and the
+//! problem answers for unknown routes and methods.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::auth::Scope;
+use crate::problem::Problem;
+use crate::{Auth, SharedState};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+    pub version: &'static str,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process is up", body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "The store answers", body = Health),
+    (status = 503, description = "`store_unavailable`", body = Problem, content_type = "application/problem+json")))]
+pub async fn readyz(State(st): State<SharedState>) -> Result<Json<Health>, Problem> {
+    st.store.ping().await.map_err(Problem::store)?;
+    Ok(Json(Health {
+        status: "ready",
+        version: env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")),
+    security(("api_key" = [])))]
+pub async fn metrics(State(st): State<SharedState>, auth: Auth) -> Result<Response, Problem> {
+    auth.require(Scope::Admin)?;
+    let stats = st.store.stats().await.map_err(Problem::store)?;
+    let text = st.metrics.render(stats.notifications, stats.bytes_on_disk);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "This document")))]
+pub async fn openapi_json() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::ApiDoc::openapi()
+            .to_pretty_json()
+            .unwrap_or_default(),
+    )
+        .into_response()
+}
+
+pub async fn not_found() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; see /openapi.json",
+    )
+}
+
+pub async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method; see /openapi.json",
+    )
+}

@@ -1,0 +1,98 @@
+//! The one error envelope: RFC 9457 `application/problem+json` with a stable machine `code`.
+//! Codes are part of the public contract; the catalogue is in the README.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use countersign_core::validate::Rejection;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A problem answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type (`urn:countersign:problem:<code>`).
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    /// Stable machine-readable code, e.g. `body_too_large`.
+    pub code: String,
+    /// What went wrong and how to fix it, for a human.
+    pub detail: String,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            type_: format!("urn:countersign:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            code: code.to_string(),
+            detail: detail.into(),
+        }
+    }
+
+    pub fn unauthorized() -> Problem {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "an API key is required: send `Authorization: Bearer <key>`",
+        )
+    }
+
+    pub fn forbidden(scope: &str) -> Problem {
+        Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this API key lacks the `{scope}` scope needed here"),
+        )
+    }
+
+    pub fn store(e: countersign_store::StoreError) -> Problem {
+        tracing::error!(error = %e, "store error");
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the ledger store is unavailable; nothing was acknowledged, retry later",
+        )
+    }
+
+    pub fn invalid(r: Rejection) -> Problem {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, r.code, r.detail)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut resp = (status, body).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        resp
+    }
+}
+
+/// Parse a JSON request body into `T`, mapping every failure to a specific problem.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    serde_json::from_slice(body).map_err(|e| {
+        let code = if e.is_data() {
+            "invalid_request"
+        } else {
+            "malformed_json"
+        };
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            format!("request body: {e}"),
+        )
+    })
+}
