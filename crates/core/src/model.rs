@@ -63,7 +63,18 @@ impl Channel {
         1 << self.code()
     }
 
-    /// What a person calls it ("a text", "an email").
+    /// What a person calls it, with its article ("a text message", "an email").
+    pub fn spoken_a(self) -> &'static str {
+        match self {
+            Channel::Sms => "a text message",
+            Channel::Push => "an app notification",
+            Channel::Email => "an email",
+            Channel::Voice => "an automated call",
+            Channel::InApp => "an in-app message",
+        }
+    }
+
+    /// What a person calls it ("text message", "email").
     pub fn spoken(self) -> &'static str {
         match self {
             Channel::Sms => "text message",
@@ -274,7 +285,7 @@ pub struct StoredNotification {
     pub record: Notification,
     /// When the ledger acknowledged it.
     pub acked_at: Millis,
-    /// When the status last changed (or `acked_at`).
+    /// When the status last changed (initially `sent_at`: the record states its status as of sending).
     pub status_at: Millis,
 }
 

@@ -540,12 +540,12 @@ fn evaluate(claim: &Claim, cand: &StoredNotification, cfg: &VerifyConfig, key: &
         e.channel_ok = ok;
         e.related |= ok;
         let detail = if ok {
-            format!("we sent a {}", c.spoken())
+            format!("we sent {}", c.spoken_a())
         } else {
             format!(
-                "we sent this as a {}, not a {}",
-                r.channel.spoken(),
-                c.spoken()
+                "we sent this as {}, not {}",
+                r.channel.spoken_a(),
+                c.spoken_a()
             )
         };
         add(
@@ -939,6 +939,7 @@ pub fn decide(
         let view = NotificationView::from_stored(cand, false);
         let when = format_time(cand.record.sent_at);
         let what = cand.record.channel.spoken();
+        let a_what = cand.record.channel.spoken_a();
         if e.negative == 0.0 && e.channel_ok {
             let confidence = (1.0 - 0.5 * (-e.positive / 1.5).exp()).min(0.99);
             return Verification {
@@ -955,13 +956,13 @@ pub fn decide(
             };
         }
         let (reason, lead) = if e.failed {
-            ("delivery_failed", format!("We tried to send a {what} ({when}) but it was never delivered, yet the caller knows of it."))
+            ("delivery_failed", format!("We tried to send {a_what} ({when}) but it was never delivered, yet the caller knows of it."))
         } else if e.lookalike {
-            ("sender_lookalike", format!("We sent a {what} ({when}), but the sender the caller saw imitates ours: the message they describe may be a spoof."))
+            ("sender_lookalike", format!("We sent {a_what} ({when}), but the sender the caller saw imitates ours: the message they describe may be a spoof."))
         } else if !e.channel_ok {
             (
                 "channel_mismatch",
-                format!("We sent this as a {what} ({when}), not the way the caller describes."),
+                format!("We sent this as {a_what} ({when}), not the way the caller describes."),
             )
         } else {
             let bad: Vec<&str> = e
@@ -970,7 +971,7 @@ pub fn decide(
                 .filter(|x| x.result == CueResult::Mismatch)
                 .map(|x| x.cue)
                 .collect();
-            ("cue_mismatch", format!("We sent a {what} around then ({when}), but the caller's {} does not match what we sent.", bad.join(", ")))
+            ("cue_mismatch", format!("We sent {a_what} around then ({when}), but the caller's {} does not match what we sent.", bad.join(", ")))
         };
         let strong = e.lookalike
             || e.failed

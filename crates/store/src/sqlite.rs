@@ -587,7 +587,7 @@ fn apply(
                     .prepare_cached(
                         "INSERT INTO notifications (source_id, ext_id, customer_id, channel, sender, recipient, sent_at,
                             acked_at, category, template_id, facts, body, body_mac, status, status_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?8)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?7)
                          ON CONFLICT (source_id, ext_id) DO NOTHING",
                     )?
                     .execute(params![

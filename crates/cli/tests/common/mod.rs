@@ -1,0 +1,188 @@
+//! Test harness: starts the real `countersign serve` binary on `127.0.0.1:0` with its own data
+//! directory and API keys, and talks to it over HTTP like any client.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+pub const INGEST_KEY: &str = "cs_test_ingest_key";
+pub const AGENT_KEY: &str = "cs_test_agent_key";
+pub const ADMIN_KEY: &str = "cs_test_admin_key";
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub dir: PathBuf,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+pub fn rfc3339(ms: i64) -> String {
+    countersign_core::validate::format_time(ms)
+}
+
+fn keys_env() -> String {
+    use countersign_server::auth::hash_key;
+    format!(
+        "ingest:ingest:{},agent:agent:{},admin:admin:{}",
+        hash_key(INGEST_KEY),
+        hash_key(AGENT_KEY),
+        hash_key(ADMIN_KEY)
+    )
+}
+
+impl Server {
+    /// Start a server on `dir` with an optional TOML config text.
+    pub fn start(dir: &Path, config: Option<&str>) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_countersign"));
+        cmd.args(["serve", "--data-dir"])
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0"]);
+        if let Some(text) = config {
+            let p = dir.with_extension("toml");
+            std::fs::write(&p, text).unwrap();
+            cmd.arg("--config").arg(p);
+        }
+        let mut child = cmd
+            .env("COUNTERSIGN_API_KEYS", keys_env())
+            .env("COUNTERSIGN_LOG", "warn")
+            .env_remove("COUNTERSIGN_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        Server {
+            child,
+            base: addr.to_string(),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// POST a raw body; returns (status, content-type, JSON body).
+    pub fn post_raw(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        ctype: &str,
+        body: &[u8],
+    ) -> (u16, String, Value) {
+        let mut req = ureq::post(&self.url(path))
+            .set("content-type", ctype)
+            .timeout(Duration::from_secs(60));
+        if let Some(k) = key {
+            req = req.set("authorization", &format!("Bearer {k}"));
+        }
+        answer(req.send_bytes(body))
+    }
+
+    pub fn post(&self, path: &str, key: &str, body: &Value) -> (u16, Value) {
+        let (s, _, v) = self.post_raw(
+            path,
+            Some(key),
+            "application/json",
+            body.to_string().as_bytes(),
+        );
+        (s, v)
+    }
+
+    pub fn get(&self, path: &str, key: Option<&str>) -> (u16, String, Value) {
+        let mut req = ureq::get(&self.url(path)).timeout(Duration::from_secs(30));
+        if let Some(k) = key {
+            req = req.set("authorization", &format!("Bearer {k}"));
+        }
+        answer(req.call())
+    }
+
+    pub fn ingest(&self, records: &[Value]) -> Value {
+        let (s, v) = self.post(
+            "/v1/notifications",
+            INGEST_KEY,
+            &Value::Array(records.to_vec()),
+        );
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+
+    pub fn watermark(&self, source: &str, at: i64, complete_since: Option<i64>) -> Value {
+        let mut body = serde_json::json!({"watermark": rfc3339(at)});
+        if let Some(c) = complete_since {
+            body["complete_since"] = rfc3339(c).into();
+        }
+        let (s, v) = self.post(
+            &format!("/v1/sources/{source}/watermark"),
+            INGEST_KEY,
+            &body,
+        );
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+
+    pub fn verify(&self, claim: &Value) -> Value {
+        let (s, v) = self.post("/v1/verify", AGENT_KEY, claim);
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+
+    pub fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn answer(r: Result<ureq::Response, ureq::Error>) -> (u16, String, Value) {
+    let resp = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("transport error: {e}"),
+    };
+    let status = resp.status();
+    let ctype = resp.header("content-type").unwrap_or("").to_string();
+    let text = resp.into_string().unwrap();
+    let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, ctype, v)
+}
+
+/// A card-authorisation SMS record.
+pub fn sms(
+    source: &str,
+    id: &str,
+    customer: &str,
+    sent_at: i64,
+    amount: &str,
+    merchant: &str,
+    card: &str,
+) -> Value {
+    serde_json::json!({
+        "source": source, "id": id, "customer_id": customer, "channel": "sms", "sender": "ACMEBANK",
+        "recipient": "+14155550100", "sent_at": rfc3339(sent_at), "category": "card_auth",
+        "template_id": "card-auth-v3",
+        "body": format!("ACME Bank: Did you authorise {amount} at {merchant} on card ending {card}? Reply Y or N. Call 1-800-555-0199 if not you.")
+    })
+}
