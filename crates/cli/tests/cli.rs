@@ -17,7 +17,9 @@ const HOUR: i64 = 3_600_000;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_countersign"));
-    c.env("COUNTERSIGN_LOG", "warn").env_remove("COUNTERSIGN_CONFIG").env_remove("COUNTERSIGN_API_KEYS");
+    c.env("COUNTERSIGN_LOG", "warn")
+        .env_remove("COUNTERSIGN_CONFIG")
+        .env_remove("COUNTERSIGN_API_KEYS");
     c
 }
 
@@ -41,7 +43,18 @@ fn kill_9_during_a_large_ingest_loses_nothing_acknowledged() {
     let now = now_ms();
     let batch = move |b: usize| -> String {
         (0..2000)
-            .map(|i| sms("cards", &format!("b{b}-{i}"), &format!("c{}", i % 300), now - HOUR, "$4.20", "SHELL", "1111").to_string())
+            .map(|i| {
+                sms(
+                    "cards",
+                    &format!("b{b}-{i}"),
+                    &format!("c{}", i % 300),
+                    now - HOUR,
+                    "$4.20",
+                    "SHELL",
+                    "1111",
+                )
+                .to_string()
+            })
             .collect::<Vec<_>>()
             .join("\n")
     };
@@ -82,21 +95,47 @@ fn kill_9_during_a_large_ingest_loses_nothing_acknowledged() {
 
     let s = Server::start(&data, None);
     let after = stored(&s);
-    assert!(after >= acked.len() as i64 * 2000, "{after} stored, {} acknowledged", acked.len() * 2000);
+    assert!(
+        after >= acked.len() as i64 * 2000,
+        "{after} stored, {} acknowledged",
+        acked.len() * 2000
+    );
     // Retry everything, including the batches that were in flight: acknowledged batches come back
     // entirely as duplicates, and nothing is ever stored twice.
     let mut total_accepted = 0;
-    for b in acked.iter().copied().chain(in_flight.iter().copied().filter(|b| *b < 3000)) {
-        let (_, _, v) = s.post_raw("/v1/notifications", Some(INGEST_KEY), "application/x-ndjson", batch(b).as_bytes());
+    for b in acked
+        .iter()
+        .copied()
+        .chain(in_flight.iter().copied().filter(|b| *b < 3000))
+    {
+        let (_, _, v) = s.post_raw(
+            "/v1/notifications",
+            Some(INGEST_KEY),
+            "application/x-ndjson",
+            batch(b).as_bytes(),
+        );
         if acked.contains(&b) {
-            assert_eq!((v["accepted"].as_u64(), v["duplicates"].as_u64()), (Some(0), Some(2000)), "batch {b}: {v}");
+            assert_eq!(
+                (v["accepted"].as_u64(), v["duplicates"].as_u64()),
+                (Some(0), Some(2000)),
+                "batch {b}: {v}"
+            );
         }
         assert_eq!(v["rejected"], 0);
         total_accepted += v["accepted"].as_i64().unwrap();
     }
     assert_eq!(stored(&s), after + total_accepted);
-    let distinct: HashSet<usize> = acked.iter().chain(in_flight.iter()).copied().filter(|b| *b < 3000).collect();
-    assert_eq!(stored(&s), distinct.len() as i64 * 2000, "every record exactly once");
+    let distinct: HashSet<usize> = acked
+        .iter()
+        .chain(in_flight.iter())
+        .copied()
+        .filter(|b| *b < 3000)
+        .collect();
+    assert_eq!(
+        stored(&s),
+        distinct.len() as i64 * 2000,
+        "every record exactly once"
+    );
 }
 
 #[test]
@@ -105,7 +144,18 @@ fn ingest_files_into_a_server_and_into_a_data_dir() {
     let now = now_ms();
     let ndjson = dir.path().join("n.ndjson");
     let mut lines: Vec<String> = (0..25)
-        .map(|i| sms("cards", &format!("f{i}"), "maria", now - HOUR, "$1.00", "X", "1111").to_string())
+        .map(|i| {
+            sms(
+                "cards",
+                &format!("f{i}"),
+                "maria",
+                now - HOUR,
+                "$1.00",
+                "X",
+                "1111",
+            )
+            .to_string()
+        })
         .collect();
     lines.insert(3, "{broken".into());
     std::fs::write(&ndjson, lines.join("\n")).unwrap();
@@ -131,30 +181,67 @@ fn ingest_files_into_a_server_and_into_a_data_dir() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("25 accepted, 0 duplicates, 1 rejected"), "{text}");
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("25 accepted, 0 duplicates, 1 rejected"),
+        "{text}"
+    );
     assert!(text.contains("line 4: malformed_json"), "{text}");
 
-    let out = bin().args(["ingest"]).arg(&csv).args(["--server", &s.base, "--key", INGEST_KEY]).output().unwrap();
+    let out = bin()
+        .args(["ingest"])
+        .arg(&csv)
+        .args(["--server", &s.base, "--key", INGEST_KEY])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("2 accepted, 0 duplicates, 1 rejected"), "{text}");
+    assert!(
+        text.contains("2 accepted, 0 duplicates, 1 rejected"),
+        "{text}"
+    );
     assert!(text.contains("line 3: invalid_time"), "{text}");
     let (_, _, t) = s.get("/v1/customers/maria/notifications", Some(AGENT_KEY));
-    let k1 = t["notifications"].as_array().unwrap().iter().find(|n| n["id"] == "k1").unwrap().clone();
+    let k1 = t["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == "k1")
+        .unwrap()
+        .clone();
     assert_eq!(k1["facts"]["merchant"], "BESTBUY #1123");
     assert_eq!(k1["facts"]["amount"]["minor"], 47999);
 
     // No key: a clear error, not a crash.
-    let out = bin().args(["ingest"]).arg(&csv).args(["--server", &s.base]).env_remove("COUNTERSIGN_API_KEY").output().unwrap();
+    let out = bin()
+        .args(["ingest"])
+        .arg(&csv)
+        .args(["--server", &s.base])
+        .env_remove("COUNTERSIGN_API_KEY")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("API key"));
     drop(s);
 
     // Straight into a data directory, then served.
     let d2 = dir.path().join("d2");
-    let out = bin().args(["ingest"]).arg(&csv).arg("--data-dir").arg(&d2).output().unwrap();
+    let out = bin()
+        .args(["ingest"])
+        .arg(&csv)
+        .arg("--data-dir")
+        .arg(&d2)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("2 accepted"), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("2 accepted"),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s2 = Server::start(&d2, None);
     let (_, _, t) = s2.get("/v1/customers/john/notifications", Some(AGENT_KEY));
     assert_eq!(t["notifications"][0]["body"], "Your statement, at last");
@@ -165,19 +252,51 @@ fn verify_command_answers_in_words() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(&dir.path().join("d"), None);
     let now = now_ms();
-    s.ingest(&[sms("cards", "n1", "maria", now - 3 * HOUR, "$479.99", "BESTBUY #1123", "4417")]);
+    s.ingest(&[sms(
+        "cards",
+        "n1",
+        "maria",
+        now - 3 * HOUR,
+        "$479.99",
+        "BESTBUY #1123",
+        "4417",
+    )]);
     s.watermark("cards", now, Some(now - 72 * HOUR));
     let out = bin()
-        .args(["verify", "--server", &s.base, "--key", AGENT_KEY, "--customer", "maria", "--channel", "sms"])
+        .args([
+            "verify",
+            "--server",
+            &s.base,
+            "--key",
+            AGENT_KEY,
+            "--customer",
+            "maria",
+            "--channel",
+            "sms",
+        ])
         .args(["--amount", "$480", "--merchant", "best buy"])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.starts_with("CONFIRMED"), "{text}");
     assert!(text.contains("matched: sms from ACMEBANK"), "{text}");
     let out = bin()
-        .args(["verify", "--server", &s.base, "--key", AGENT_KEY, "--customer", "maria", "--channel", "carrier-pigeon"])
+        .args([
+            "verify",
+            "--server",
+            &s.base,
+            "--key",
+            AGENT_KEY,
+            "--customer",
+            "maria",
+            "--channel",
+            "carrier-pigeon",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -186,48 +305,107 @@ fn verify_command_answers_in_words() {
 
 #[test]
 fn demo_shows_a_confirmed_and_a_not_sent_verdict() {
-    let out = bin().args(["demo", "--listen", "127.0.0.1:0", "--no-serve"]).output().unwrap();
+    let out = bin()
+        .args(["demo", "--listen", "127.0.0.1:0", "--no-serve"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("export COUNTERSIGN_API_KEY=cs_"), "{text}");
     assert!(text.contains("curl -s http://127.0.0.1:"), "{text}");
-    let verdicts: Vec<&str> = text.lines().map(str::trim).filter(|l| l.starts_with("CONFIRMED") || l.starts_with("NOT SENT")).collect();
+    let verdicts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("CONFIRMED") || l.starts_with("NOT SENT"))
+        .collect();
     assert_eq!(verdicts.len(), 2, "{text}");
-    assert!(verdicts[0].starts_with("CONFIRMED") && verdicts[1].starts_with("NOT SENT"), "{text}");
+    assert!(
+        verdicts[0].starts_with("CONFIRMED") && verdicts[1].starts_with("NOT SENT"),
+        "{text}"
+    );
 }
 
 #[test]
 fn purge_migrate_keygen_and_config_errors() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
-    let out = bin().args(["migrate", "--data-dir"]).arg(&data).output().unwrap();
+    let out = bin()
+        .args(["migrate", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("migrated schema 0 -> 1"));
-    let out = bin().args(["migrate", "--data-dir"]).arg(&data).output().unwrap();
+    let out = bin()
+        .args(["migrate", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("schema is current (version 1)"));
 
     let now = now_ms();
     {
         let s = Server::start(&data, None);
         s.ingest(&[
-            sms("cards", "old", "maria", now - 100 * 24 * HOUR, "$1", "X", "1111"),
+            sms(
+                "cards",
+                "old",
+                "maria",
+                now - 100 * 24 * HOUR,
+                "$1",
+                "X",
+                "1111",
+            ),
             sms("cards", "new", "maria", now - HOUR, "$1", "X", "1111"),
         ]);
     }
-    let out = bin().args(["purge", "--data-dir"]).arg(&data).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("purged 1 notifications"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .args(["purge", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("purged 1 notifications"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = Server::start(&data, None);
-    let (_, _, t) = s.get("/v1/customers/maria/notifications?since=2000-01-01T00:00:00Z", Some(AGENT_KEY));
+    let (_, _, t) = s.get(
+        "/v1/customers/maria/notifications?since=2000-01-01T00:00:00Z",
+        Some(AGENT_KEY),
+    );
     assert_eq!(t["notifications"].as_array().unwrap().len(), 1);
     let (_, _, log) = s.get("/v1/audit-log", Some(ADMIN_KEY));
-    assert!(log.as_array().unwrap().iter().any(|e| e["action"] == "purge"), "{log}");
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "purge"),
+        "{log}"
+    );
     drop(s);
 
-    let out = bin().args(["keygen", "--name", "desk", "--scopes", "agent,ingest"]).output().unwrap();
+    let out = bin()
+        .args(["keygen", "--name", "desk", "--scopes", "agent,ingest"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("COUNTERSIGN_API_KEYS='desk:agent+ingest:"), "{text}");
+    assert!(
+        text.contains("COUNTERSIGN_API_KEYS='desk:agent+ingest:"),
+        "{text}"
+    );
     let key = text.lines().nth(1).unwrap().trim().to_string();
-    let line = text.lines().find(|l| l.contains("COUNTERSIGN_API_KEYS=")).unwrap();
-    let env_val = line.trim().trim_start_matches("COUNTERSIGN_API_KEYS='").trim_end_matches('\'');
+    let line = text
+        .lines()
+        .find(|l| l.contains("COUNTERSIGN_API_KEYS="))
+        .unwrap();
+    let env_val = line
+        .trim()
+        .trim_start_matches("COUNTERSIGN_API_KEYS='")
+        .trim_end_matches('\'');
     // The generated key works against a server configured with the printed line.
     let mut child = bin()
         .args(["serve", "--data-dir"])
@@ -238,24 +416,45 @@ fn purge_migrate_keygen_and_config_errors() {
         .spawn()
         .unwrap();
     let mut first = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut first).unwrap();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
     let base = first.trim().trim_start_matches("listening on ");
-    let r = ureq::get(&format!("{base}/v1/sources")).set("authorization", &format!("Bearer {key}")).call();
+    let r = ureq::get(&format!("{base}/v1/sources"))
+        .set("authorization", &format!("Bearer {key}"))
+        .call();
     assert_eq!(r.unwrap().status(), 200);
     child.kill().unwrap();
     child.wait().unwrap();
 
     // Serving with no key, or with a bad configuration, fails before start with the reason.
-    let out = bin().args(["serve", "--data-dir"]).arg(dir.path().join("x")).output().unwrap();
+    let out = bin()
+        .args(["serve", "--data-dir"])
+        .arg(dir.path().join("x"))
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no API keys configured"));
     let cfg = dir.path().join("bad.toml");
     std::fs::write(&cfg, "retention_days = 0\nbody_retention = \"sometimes\"\n").unwrap();
-    let out = bin().args(["serve", "--config"]).arg(&cfg).output().unwrap();
+    let out = bin()
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("body_retention"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("body_retention"),
+        "{err}"
+    );
     std::fs::write(&cfg, "retention_days = 0\n").unwrap();
-    let out = bin().args(["serve", "--config"]).arg(&cfg).output().unwrap();
+    let out = bin()
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("retention_days must be at least 1"));
     let _ = json!({});
 }

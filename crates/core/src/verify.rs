@@ -935,6 +935,38 @@ pub fn decide(
                 .then(a.record.sent_at.cmp(&b.record.sent_at))
         });
 
+    // Why the record may be incomplete for the claimed channel over the window, if it may be.
+    let incomplete = || -> Option<Verification> {
+        if window.from < ctx.retention_start {
+            return Some(cannot(
+                "outside_retention",
+                format!(
+                    "Part of that time is older than the notification record we keep. {NEUTRAL}"
+                ),
+            ));
+        }
+        if fresh.sources == 0 {
+            return Some(cannot("no_feed_for_channel", format!(
+                "No notification feed for {} is connected, so we cannot tell whether we sent it. {NEUTRAL}",
+                claim.channel.map_or("any channel".to_string(), |c| format!("{c} messages"))
+            )));
+        }
+        if fresh.complete_since.is_none_or(|cs| cs > window.from) {
+            return Some(cannot(
+                "before_feed_start",
+                format!("Our notification record does not reach back to that time. {NEUTRAL}"),
+            ));
+        }
+        let needed = window.to.min(now - cfg.reaction_floor_ms);
+        if fresh.fresh_until.is_none_or(|w| w < needed) {
+            return Some(cannot("ledger_stale", format!(
+                "Our notification record is behind (feed `{}` is delayed), so a recent message may be missing. {NEUTRAL}",
+                fresh.laggard.as_deref().unwrap_or("?")
+            )));
+        }
+        None
+    };
+
     if let Some((cand, e)) = best {
         let view = NotificationView::from_stored(cand, false);
         let when = format_time(cand.record.sent_at);
@@ -954,6 +986,13 @@ pub fn decide(
                 ledger_fresh_until: fresh_until,
                 window: window_view(window),
             };
+        }
+        // The caller names another channel than the one we used: only a complete record for the
+        // claimed channel can say no such message exists there.
+        if !e.channel_ok && !e.lookalike && !e.failed {
+            if let Some(v) = incomplete() {
+                return v;
+            }
         }
         let (reason, lead) = if e.failed {
             ("delivery_failed", format!("We tried to send {a_what} ({when}) but it was never delivered, yet the caller knows of it."))
@@ -998,30 +1037,8 @@ pub fn decide(
     }
 
     // Nothing we sent fits. Say `not_sent` only if the record is provably complete.
-    if window.from < ctx.retention_start {
-        return cannot(
-            "outside_retention",
-            format!("Part of that time is older than the notification record we keep. {NEUTRAL}"),
-        );
-    }
-    if fresh.sources == 0 {
-        return cannot("no_feed_for_channel", format!(
-            "No notification feed for {} is connected, so we cannot tell whether we sent it. {NEUTRAL}",
-            claim.channel.map_or("any channel".to_string(), |c| format!("{c} messages"))
-        ));
-    }
-    if fresh.complete_since.is_none_or(|cs| cs > window.from) {
-        return cannot(
-            "before_feed_start",
-            format!("Our notification record does not reach back to that time. {NEUTRAL}"),
-        );
-    }
-    let needed = window.to.min(now - cfg.reaction_floor_ms);
-    if fresh.fresh_until.is_none_or(|w| w < needed) {
-        return cannot("ledger_stale", format!(
-            "Our notification record is behind (feed `{}` is delayed), so a recent message may be missing. {NEUTRAL}",
-            fresh.laggard.as_deref().unwrap_or("?")
-        ));
+    if let Some(v) = incomplete() {
+        return v;
     }
     let mut evidence = Vec::new();
     let others = ctx.candidates.len();
