@@ -262,21 +262,29 @@ fn verify_command_answers_in_words() {
         "4417",
     )]);
     s.watermark("cards", now, Some(now - 72 * HOUR));
-    let out = bin()
-        .args([
-            "verify",
-            "--server",
-            &s.base,
-            "--key",
-            AGENT_KEY,
-            "--customer",
-            "maria",
-            "--channel",
-            "sms",
-        ])
-        .args(["--amount", "$480", "--merchant", "best buy"])
-        .output()
-        .unwrap();
+    let verify = |extra: &[&str]| {
+        bin()
+            .args([
+                "verify",
+                "--server",
+                &s.base,
+                "--key",
+                AGENT_KEY,
+                "--customer",
+                "maria",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = verify(&[
+        "--channel",
+        "sms",
+        "--amount",
+        "$480",
+        "--merchant",
+        "best buy",
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -285,20 +293,7 @@ fn verify_command_answers_in_words() {
     );
     assert!(text.starts_with("CONFIRMED"), "{text}");
     assert!(text.contains("matched: sms from ACMEBANK"), "{text}");
-    let out = bin()
-        .args([
-            "verify",
-            "--server",
-            &s.base,
-            "--key",
-            AGENT_KEY,
-            "--customer",
-            "maria",
-            "--channel",
-            "carrier-pigeon",
-        ])
-        .output()
-        .unwrap();
+    let out = verify(&["--channel", "carrier-pigeon"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid_channel"));
 }

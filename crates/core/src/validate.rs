@@ -394,7 +394,8 @@ mod tests {
     #[test]
     fn rejections_table() {
         let c = cfg(BodyRetention::Full);
-        let cases: Vec<(Box<dyn Fn(&mut NotificationIn)>, &str)> = vec![
+        type Mutate = Box<dyn Fn(&mut NotificationIn)>;
+        let cases: Vec<(Mutate, &str)> = vec![
             (Box::new(|r| r.source = None), "missing_field"),
             (
                 Box::new(|r| r.customer_id = Some("  ".into())),

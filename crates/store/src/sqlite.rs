@@ -18,8 +18,8 @@ use countersign_core::{
     Channel, DeliveryStatus, Facts, Millis, Notification, SourceState, StatusUpdate,
     StoredNotification, BODY_MAC_LEN,
 };
-pub use rusqlite::Connection;
-use rusqlite::{params, OpenFlags, OptionalExtension, Row, Transaction};
+pub use rusqlite::{params, Connection};
+use rusqlite::{OpenFlags, OptionalExtension, Row, Transaction};
 use tokio::sync::mpsc::{channel, Receiver, Sender};
 use tokio::sync::oneshot;
 
@@ -121,6 +121,10 @@ pub struct SqliteOptions {
     pub group_commit_max: usize,
     /// Depth of the writer's queue before callers wait.
     pub queue_depth: usize,
+    /// Page size of a new database, in bytes.
+    pub page_size: u32,
+    /// Checkpoint the WAL into the database once it holds this many pages.
+    pub wal_autocheckpoint_pages: u32,
 }
 
 impl Default for SqliteOptions {
@@ -130,6 +134,8 @@ impl Default for SqliteOptions {
             reader_cache_mib: 64,
             group_commit_max: 512,
             queue_depth: 1024,
+            page_size: 4096,
+            wal_autocheckpoint_pages: 8192,
         }
     }
 }
@@ -189,7 +195,19 @@ fn unavailable(what: &str) -> StoreError {
     StoreError::Unavailable(format!("{what}: the store's writer has stopped"))
 }
 
-fn open_conn(path: &Path, cache_mib: i64, read_only: bool) -> rusqlite::Result<Connection> {
+/// Pragmas of the writer connection.
+#[derive(Clone, Copy)]
+struct WriterPragmas {
+    page_size: u32,
+    wal_autocheckpoint_pages: u32,
+}
+
+fn open_conn(
+    path: &Path,
+    cache_mib: i64,
+    writer: Option<WriterPragmas>,
+) -> rusqlite::Result<Connection> {
+    let read_only = writer.is_none();
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
@@ -200,11 +218,15 @@ fn open_conn(path: &Path, cache_mib: i64, read_only: bool) -> rusqlite::Result<C
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "cache_size", -(cache_mib * 1024))?;
-    if !read_only {
+    if let Some(w) = writer {
+        // Only takes effect on a new database (before the first table exists).
+        conn.pragma_update(None, "page_size", w.page_size)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: the WAL is fsync'd at every commit, so an acknowledged write survives power loss.
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
+        conn.pragma_update(None, "wal_autocheckpoint", w.wal_autocheckpoint_pages)?;
+        // The WAL is reset after each full checkpoint; cap what it keeps on disk meanwhile.
+        conn.pragma_update(None, "journal_size_limit", 1i64 << 30)?;
     }
     Ok(conn)
 }
@@ -216,7 +238,11 @@ impl SqliteStore {
             anyhow::anyhow!("cannot create data directory {}: {e}", data_dir.display())
         })?;
         let path = data_dir.join(DB_FILE);
-        let mut conn = open_conn(&path, opts.writer_cache_mib, false)
+        let pragmas = WriterPragmas {
+            page_size: opts.page_size,
+            wal_autocheckpoint_pages: opts.wal_autocheckpoint_pages,
+        };
+        let mut conn = open_conn(&path, opts.writer_cache_mib, Some(pragmas))
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
         let (before, after) = migrate(&mut conn)?;
         if before != after {
@@ -280,7 +306,7 @@ impl SqliteStore {
             let conn = readers.lock().ok().and_then(|mut r| r.pop());
             let conn = match conn {
                 Some(c) => c,
-                None => open_conn(&path, cache, true)?,
+                None => open_conn(&path, cache, None)?,
             };
             let result = {
                 let sh = shared
