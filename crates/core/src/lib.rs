@@ -10,6 +10,7 @@ pub mod model;
 pub mod sender;
 pub mod text;
 pub mod validate;
+pub mod variants;
 pub mod verify;
 
 pub use model::*;

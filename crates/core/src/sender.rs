@@ -8,6 +8,8 @@ use std::collections::{HashMap, HashSet};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::{Regex, RegexSet};
 use serde::{Deserialize, Serialize};
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
 use utoipa::ToSchema;
 
 use crate::extract::{extract_from_body, normalize_phone, registrable_domain, ExtractConfig};
@@ -106,6 +108,22 @@ pub fn validate_sender_id(
 /// The canonical form two visually confusable sender IDs share: case folded, UTS #39 skeleton,
 /// GSM-7 confusions (0/O, 1/l/I, 5/S, 8/B, rn/m, vv/w, cl/d) merged, separators dropped.
 pub fn fold(s: &str) -> String {
+    merge_multi(fold_light(s))
+}
+
+/// Merge the multi-character confusions (rn/m, vv/w, cl/d), to a fixed point.
+fn merge_multi(mut out: String) -> String {
+    for (from, to) in [("rn", "m"), ("vv", "w"), ("cl", "d")] {
+        while out.contains(from) {
+            out = out.replace(from, to);
+        }
+    }
+    out
+}
+
+/// [`fold`] without the multi-character merges: an edit next to a `c` or an `r` ("ACLEBK" for
+/// "ACMEBK") must not look like two edits because the fold merged `cl` into `d`.
+pub fn fold_light(s: &str) -> String {
     // The skeleton table is case-sensitive (Cyrillic `А` → Latin `A`, `m` → `rn`), so take the
     // skeleton of the text as written, then fold case; the extras below are case-free.
     let skel: String = if s.is_ascii() {
@@ -116,22 +134,18 @@ pub fn fold(s: &str) -> String {
             .to_lowercase()
     };
     let mut out = String::with_capacity(skel.len());
-    for c in skel.chars() {
+    // Accents are dropped (GSM-7's Ø, Ö, Ä, Ñ, Ü, É look like their base letters).
+    for c in skel.nfd().filter(|c| !is_combining_mark(*c)) {
         let m = match c {
             '0' => 'o',
             '1' | 'i' | '|' | '!' | 'ı' => 'l',
+            'ø' => 'o',
             '5' | '$' => 's',
             '8' => 'b',
             c if c.is_alphanumeric() => c,
             _ => continue, // separators, spaces, punctuation
         };
         out.push(m);
-    }
-    // Multi-character confusions, to a fixed point ("rrnn" → "rm" → …).
-    for (from, to) in [("rn", "m"), ("vv", "w"), ("cl", "d")] {
-        while out.contains(from) {
-            out = out.replace(from, to);
-        }
     }
     out
 }
@@ -146,14 +160,34 @@ pub fn radius(len: usize) -> usize {
     }
 }
 
-/// Words scammers bolt onto a brand ("ACMEBANK-SEC", "ACMEALERT"), folded.
-pub const AFFIXES: &[&str] = &[
-    "sec", "secure", "security", "alert", "alerts", "support", "verify", "help", "info", "service",
-    "svc", "team", "care", "notify", "auth", "otp", "bank", "card", "pay", "online", "mobile",
-    "app", "id", "acct", "account", "fraud", "safe", "uk", "us", "usa", "hq", "official", "msg",
-    "sms", "txt", "noreply", "reply", "cs", "desk", "text", "notice", "update", "login", "verif",
-    "my", "the", "get",
+/// Words scammers bolt onto a brand ("ACMEBANK-SEC", "ACMEALERT").
+pub const AFFIXES_RAW: &[&str] = &[
+    "SEC", "SECURE", "SECURITY", "ALERT", "ALERTS", "SUPPORT", "VERIFY", "HELP", "INFO", "SERVICE",
+    "SVC", "TEAM", "CARE", "NOTIFY", "AUTH", "OTP", "BANK", "CARD", "PAY", "ONLINE", "MOBILE",
+    "APP", "ID", "ACCT", "ACCOUNT", "FRAUD", "SAFE", "UK", "US", "USA", "HQ", "OFFICIAL", "MSG",
+    "SMS", "TXT", "NOREPLY", "REPLY", "CS", "DESK", "TEXT", "NOTICE", "UPDATE", "LOGIN", "VERIF",
+    "MY", "THE", "GET",
 ];
+
+/// `s` with one prefix, one suffix, or both removed, for every affix that fits.
+fn strip_affixes<S: AsRef<str>>(s: &str, affixes: &[S]) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in affixes {
+        let a = a.as_ref();
+        if let Some(rest) = s.strip_prefix(a) {
+            out.push(rest.to_string());
+            for b in affixes {
+                if let Some(r2) = rest.strip_suffix(b.as_ref()) {
+                    out.push(r2.to_string());
+                }
+            }
+        }
+        if let Some(rest) = s.strip_suffix(a) {
+            out.push(rest.to_string());
+        }
+    }
+    out
+}
 
 /// Optimal-string-alignment distance (Damerau with adjacent transpositions), bounded.
 pub fn osa(a: &str, b: &str) -> usize {
@@ -204,7 +238,7 @@ fn deletions(s: &str, depth: usize, out: &mut HashSet<String>) {
 impl LookalikeIndex {
     pub fn new() -> Self {
         LookalikeIndex {
-            affixes: AFFIXES.iter().map(|s| s.to_string()).collect(),
+            affixes: AFFIXES_RAW.iter().map(|s| fold(s)).collect(),
             ..Default::default()
         }
     }
@@ -231,8 +265,13 @@ impl LookalikeIndex {
         }
     }
 
+    /// Distinct protected IDs.
     pub fn protected_count(&self) -> usize {
-        self.ids.len()
+        self.ids
+            .iter()
+            .map(|(_, id, _)| id)
+            .collect::<HashSet<_>>()
+            .len()
     }
 
     /// The brand that registered exactly this sender, if any.
@@ -259,8 +298,7 @@ impl LookalikeIndex {
                     }
                 }
             }
-            let qlen = core.chars().count();
-            if qlen < 4 {
+            if core.chars().count() < 3 {
                 return;
             }
             let mut probes = HashSet::new();
@@ -297,26 +335,30 @@ impl LookalikeIndex {
             }
         };
         consider(&q, "homoglyph", &mut best);
+        let light = fold_light(sender);
+        if light != q {
+            consider(&light, "homoglyph", &mut best);
+        }
         if best.is_none_or(|b| b.0 > 0) {
-            // Strip one known prefix and/or suffix and look again.
-            let mut cores = Vec::new();
-            for a in &self.affixes {
-                if let Some(rest) = q.strip_prefix(a.as_str()) {
-                    cores.push(rest.to_string());
-                    for b in &self.affixes {
-                        if let Some(r2) = rest.strip_suffix(b.as_str()) {
-                            cores.push(r2.to_string());
-                        }
-                    }
-                }
-                if let Some(rest) = q.strip_suffix(a.as_str()) {
-                    cores.push(rest.to_string());
-                }
+            // Strip one known prefix and/or suffix — on the raw ID (so a fold across the
+            // boundary, "SEC"+"LITWARE" → "sedltware", does not hide it) and on the fold.
+            let raw: String = sender
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_uppercase)
+                .collect();
+            let mut cores: Vec<String> = Vec::new();
+            for core in strip_affixes(&raw, AFFIXES_RAW) {
+                cores.push(fold(&core));
+                cores.push(fold_light(&core));
             }
+            cores.extend(strip_affixes(&q, &self.affixes));
             // Plurals.
             if let Some(rest) = q.strip_suffix('s') {
                 cores.push(rest.to_string());
             }
+            cores.sort();
+            cores.dedup();
             for c in cores.iter().filter(|c| c.chars().count() >= 3) {
                 consider(c, "affix", &mut best);
             }
