@@ -2,6 +2,7 @@
 //! configuration, and run a command (serve, demo, ingest, verify, purge, migrate, keygen, bench).
 
 mod bench;
+mod brands;
 mod client;
 mod demo;
 mod settings;
@@ -83,12 +84,31 @@ enum Cmd {
         /// A name for the key, shown in the audit log.
         #[arg(long)]
         name: String,
-        /// Scopes, comma-separated: ingest, agent, admin.
+        /// Scopes, comma-separated: ingest, agent, sms, admin.
         #[arg(long, default_value = "agent")]
         scopes: String,
     },
+    /// The sender-ID brand registry.
+    #[command(subcommand)]
+    Brands(BrandsCmd),
+    /// Audits: `audit sender-ids --brand X` generates a brand's lookalike sender IDs, runs them
+    /// through the filter, and reports coverage, misses and false positives.
+    #[command(subcommand)]
+    Audit(AuditCmd),
     /// Benchmarks against the real server and store (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum BrandsCmd {
+    /// PUT every brand of a registry file into a running server.
+    Load(brands::LoadArgs),
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// The sender-ID lookalike audit of one brand.
+    SenderIds(brands::AuditArgs),
 }
 
 fn main() {
@@ -187,7 +207,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .collect();
             for s in &scopes {
                 if countersign_server::auth::Scope::parse(s).is_none() {
-                    anyhow::bail!("unknown scope {s:?}: use ingest, agent, admin");
+                    anyhow::bail!("unknown scope {s:?}: use ingest, agent, sms, admin");
                 }
             }
             let key = countersign_server::auth::generate_key()?;
@@ -201,6 +221,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Cmd::Brands(BrandsCmd::Load(args)) => brands::load(args),
+        Cmd::Audit(AuditCmd::SenderIds(args)) => brands::audit_sender_ids(args),
         Cmd::Bench(args) => bench::run(args),
     }
 }

@@ -326,7 +326,16 @@ impl LookalikeIndex {
                             continue;
                         }
                         let d = osa(core, f);
-                        if d <= r && best.is_none_or(|b| d < b.0) {
+                        // Ties go to the protected ID closest in length, then the longer one.
+                        let key = |h: u32| {
+                            let n = self.ids[h as usize].2.chars().count();
+                            (n.abs_diff(core.chars().count()), usize::MAX - n)
+                        };
+                        if d <= r
+                            && best.is_none_or(|b| {
+                                d < b.0 || (d == b.0 && b.0 > 0 && key(h) < key(b.1))
+                            })
+                        {
                             *best =
                                 Some((d, h, if how == "affix" { "affix+edit" } else { "edit" }));
                         }
@@ -621,7 +630,7 @@ pub fn validate_brand(
         .display_names
         .iter()
         .chain(spec.aliases.iter())
-        .map(|n| fold(n))
+        .map(|n| fold_text(n))
         .chain(
             senders
                 .iter()

@@ -11,6 +11,24 @@ use utoipa::ToSchema;
 use crate::extract::ExtractConfig;
 use crate::sender::{evaluate, is_gsm7, Registry, SmsAction, ALPHANUMERIC_MAX};
 
+/// Built-in corpus of legitimate sender IDs of unrelated organisations (near misses included),
+/// for the audit's false-positive check. One per line; `#` starts a comment.
+pub const LEGIT_SENDER_IDS: &str = include_str!("../data/legit_sender_ids.txt");
+
+/// The built-in corpus as a list.
+pub fn legit_sender_ids() -> Vec<String> {
+    parse_id_list(LEGIT_SENDER_IDS)
+}
+
+/// Parse a list of sender IDs: one per line, blank lines and `#` comments ignored.
+pub fn parse_id_list(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
 /// Variant families, in report order.
 pub const FAMILIES: &[&str] = &[
     "addition",

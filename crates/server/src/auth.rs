@@ -13,7 +13,9 @@ pub enum Scope {
     Ingest,
     /// Contact-centre agents and their tools: verify claims, read timelines and feed health.
     Agent,
-    /// Operators: everything, including the audit log and metrics.
+    /// Carriers and SMS gateways: evaluate messages in transit, read the registry and its variants.
+    Sms,
+    /// Operators: everything, including the audit log, metrics and the brand registry.
     Admin,
 }
 
@@ -22,6 +24,7 @@ impl Scope {
         match self {
             Scope::Ingest => "ingest",
             Scope::Agent => "agent",
+            Scope::Sms => "sms",
             Scope::Admin => "admin",
         }
     }
@@ -29,6 +32,7 @@ impl Scope {
         match s {
             "ingest" => Some(Scope::Ingest),
             "agent" => Some(Scope::Agent),
+            "sms" => Some(Scope::Sms),
             "admin" => Some(Scope::Admin),
             _ => None,
         }
@@ -56,7 +60,7 @@ impl ApiKeyConfig {
             .split('+')
             .map(|x| {
                 Scope::parse(x.trim())
-                    .ok_or_else(|| format!("unknown scope {x:?} (ingest, agent, admin)"))
+                    .ok_or_else(|| format!("unknown scope {x:?} (ingest, agent, sms, admin)"))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ApiKeyConfig {

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use countersign_core::extract::{parse_region, ExtractConfig};
+use countersign_core::sender::FilterPolicy;
 use countersign_core::validate::{BodyRetention, FieldLimits, ValidationConfig};
 use countersign_core::verify::VerifyConfig;
 use countersign_core::Millis;
@@ -63,6 +64,11 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// API keys (hashed). More can come from `COUNTERSIGN_API_KEYS`.
     pub api_keys: Vec<ApiKeyConfig>,
+    /// The SMS filter's global policy (`[sms]`).
+    pub sms: FilterPolicy,
+    /// Legitimate sender IDs of other organisations for the audit's false-positive check, one per
+    /// line; default: the built-in corpus.
+    pub sms_legit_ids_file: Option<PathBuf>,
 }
 
 /// Claim-matching settings, in human units.
@@ -103,6 +109,8 @@ impl Default for ServerConfig {
             verify: VerifySettings::default(),
             limits: Limits::default(),
             api_keys: Vec::new(),
+            sms: FilterPolicy::default(),
+            sms_legit_ids_file: None,
         }
     }
 }
@@ -219,6 +227,18 @@ impl ServerConfig {
             Ok(())
         } else {
             anyhow::bail!("invalid configuration:\n  - {}", problems.join("\n  - "))
+        }
+    }
+
+    /// The false-positive corpus: the configured file, else the built-in one.
+    pub fn legit_sender_ids(&self) -> anyhow::Result<Vec<String>> {
+        match &self.sms_legit_ids_file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| anyhow::anyhow!("sms_legit_ids_file {}: {e}", p.display()))?;
+                Ok(countersign_core::variants::parse_id_list(&text))
+            }
+            None => Ok(countersign_core::variants::legit_sender_ids()),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod ops;
 pub mod problem;
 pub mod query;
+pub mod sms;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -49,6 +50,11 @@ pub struct AppState {
     pub limits: Limits,
     pub retention_ms: Millis,
     pub metrics: Metrics,
+    /// The compiled sender-ID registry, swapped whole on every change.
+    pub registry: std::sync::RwLock<Arc<countersign_core::sender::Registry>>,
+    pub sms_policy: countersign_core::sender::FilterPolicy,
+    /// Legitimate IDs of other organisations, for the audit's false-positive check.
+    pub legit_sender_ids: Arc<Vec<String>>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -68,6 +74,12 @@ impl AppState {
             limits: cfg.limits.clone(),
             retention_ms: cfg.retention_ms(),
             metrics: Metrics::default(),
+            registry: std::sync::RwLock::new(Arc::new(countersign_core::sender::Registry::new(
+                Vec::new(),
+                cfg.sms.clone(),
+            ))),
+            sms_policy: cfg.sms.clone(),
+            legit_sender_ids: Arc::new(cfg.legit_sender_ids()?),
         })
     }
 }
@@ -143,6 +155,15 @@ pub fn router(state: SharedState) -> Router {
             get(query::get_timeline),
         )
         .route("/v1/audit-log", get(query::get_audit_log))
+        .route("/v1/brands", get(sms::list_brands))
+        .route(
+            "/v1/brands/{brand}",
+            get(sms::get_brand)
+                .put(sms::put_brand)
+                .delete(sms::delete_brand),
+        )
+        .route("/v1/brands/{brand}/variants", get(sms::get_variants))
+        .route("/v1/sms/evaluate", post(sms::post_evaluate))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -159,6 +180,9 @@ pub async fn serve(
     purge_interval: Option<Duration>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    sms::reload_registry(&state)
+        .await
+        .map_err(|p| anyhow::anyhow!("cannot load the brand registry: {}", p.detail))?;
     if let Some(every) = purge_interval {
         let st = state.clone();
         tokio::spawn(async move {

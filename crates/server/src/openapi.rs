@@ -33,6 +33,12 @@ impl Modify for Security {
         crate::query::post_verify,
         crate::query::get_timeline,
         crate::query::get_audit_log,
+        crate::sms::put_brand,
+        crate::sms::list_brands,
+        crate::sms::get_brand,
+        crate::sms::delete_brand,
+        crate::sms::post_evaluate,
+        crate::sms::get_variants,
         crate::ops::healthz,
         crate::ops::readyz,
         crate::ops::metrics,
@@ -42,6 +48,7 @@ impl Modify for Security {
     tags(
         (name = "ledger", description = "Feeding the notification ledger"),
         (name = "verification", description = "Did we send this?"),
+        (name = "sender-ids", description = "Brand registry, SMS verdicts, lookalike audit"),
         (name = "operations", description = "Health, metrics, audit"),
     )
 )]

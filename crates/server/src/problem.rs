@@ -82,7 +82,7 @@ impl IntoResponse for Problem {
 }
 
 /// Parse a JSON request body into `T`, mapping every failure to a specific problem.
-pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+pub fn parse_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, Problem> {
     serde_json::from_slice(body).map_err(|e| {
         let code = if e.is_data() {
             "invalid_request"

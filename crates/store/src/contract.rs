@@ -381,6 +381,34 @@ async fn futures_join_all<F: std::future::Future<Output = usize>>(
     out.into_iter().map(|v| v.unwrap_or(0)).collect()
 }
 
+/// The brand registry: create, replace, list, delete.
+pub async fn brands(s: &dyn Store) {
+    assert!(s.brands().await.unwrap().is_empty());
+    assert!(s
+        .put_brand("acme", "{\"sender_ids\":[\"ACMEBANK\"]}".into(), T0)
+        .await
+        .unwrap());
+    assert!(s.put_brand("northwind", "{}".into(), T0).await.unwrap());
+    assert!(
+        !s.put_brand("acme", "{\"sender_ids\":[\"ACME\"]}".into(), T0 + 1)
+            .await
+            .unwrap(),
+        "a replace"
+    );
+    let all = s.brands().await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        all[0],
+        (
+            "acme".to_string(),
+            "{\"sender_ids\":[\"ACME\"]}".to_string()
+        )
+    );
+    assert!(s.delete_brand("northwind").await.unwrap());
+    assert!(!s.delete_brand("northwind").await.unwrap());
+    assert_eq!(s.brands().await.unwrap().len(), 1);
+}
+
 /// Generates one `#[tokio::test]` per contract case. `$make` is an async expression giving
 /// `(store, guard)`: a fresh, empty store and whatever must live as long as it (a temp dir).
 #[macro_export]
@@ -388,7 +416,7 @@ macro_rules! store_contract_tests {
     ($make:expr) => {
         $crate::store_contract_tests!(@each $make;
             ingest_outcomes, facts_only_round_trip, status_updates, watermarks_and_sources,
-            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest);
+            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands);
     };
     (@each $make:expr; $($case:ident),*) => {
         $(

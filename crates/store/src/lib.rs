@@ -133,6 +133,16 @@ pub trait Store: Send + Sync + 'static {
     /// Delete notifications sent before `before`. Returns how many were deleted.
     async fn purge(&self, before: Millis) -> StoreResult<u64>;
 
+    /// Create or replace a brand's registry entry (its validated spec, as JSON). Durable on
+    /// `Ok`; `true` when the brand is new.
+    async fn put_brand(&self, name: &str, spec_json: String, now: Millis) -> StoreResult<bool>;
+
+    /// Remove a brand; `false` when there was none.
+    async fn delete_brand(&self, name: &str) -> StoreResult<bool>;
+
+    /// Every brand as `(name, spec JSON)`, by name.
+    async fn brands(&self) -> StoreResult<Vec<(String, String)>>;
+
     /// Append to the audit log. May be batched with the next durable write.
     async fn audit(&self, entry: AuditEntry) -> StoreResult<()>;
 

@@ -84,6 +84,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
     INSERT INTO meta (key, value) VALUES ('notifications_live', 0);",
+    // 2: the sender-ID brand registry.
+    "CREATE TABLE brands (
+        name TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.
@@ -179,6 +185,16 @@ enum Cmd {
         reply: Reply<u64>,
     },
     Audit(AuditEntry),
+    PutBrand {
+        name: String,
+        spec: String,
+        now: Millis,
+        reply: Reply<bool>,
+    },
+    DeleteBrand {
+        name: String,
+        reply: Reply<bool>,
+    },
 }
 
 /// The embedded SQLite store.
@@ -366,6 +382,7 @@ enum Pending {
     Status(Reply<Vec<StatusOutcome>>, Vec<StatusOutcome>),
     Watermark(Reply<SourceState>, String),
     Delete(Reply<u64>, u64),
+    Flag(Reply<bool>, bool),
     None,
 }
 
@@ -377,6 +394,7 @@ impl Pending {
             Pending::Status(r, _) => drop(r.send(Err(err()))),
             Pending::Watermark(r, _) => drop(r.send(Err(err()))),
             Pending::Delete(r, _) => drop(r.send(Err(err()))),
+            Pending::Flag(r, _) => drop(r.send(Err(err()))),
             Pending::None => {}
         }
     }
@@ -453,6 +471,7 @@ fn writer_loop(
                             drop(r.send(Ok(st)))
                         }
                         Pending::Delete(r, n) => drop(r.send(Ok(n))),
+                        Pending::Flag(r, b) => drop(r.send(Ok(b))),
                         Pending::None => {}
                     }
                 }
@@ -732,6 +751,27 @@ fn apply(
             *live_delta -= n as i64;
             Ok(Pending::Delete(reply, n))
         }
+        Cmd::PutBrand {
+            name,
+            spec,
+            now,
+            reply,
+        } => {
+            let existed = tx
+                .prepare_cached("SELECT 1 FROM brands WHERE name = ?1")?
+                .exists([&name])?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO brands (name, spec, updated_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![name, spec, now])?;
+            Ok(Pending::Flag(reply, !existed))
+        }
+        Cmd::DeleteBrand { name, reply } => {
+            let n = tx
+                .prepare_cached("DELETE FROM brands WHERE name = ?1")?
+                .execute([&name])?;
+            Ok(Pending::Flag(reply, n > 0))
+        }
         Cmd::Audit(e) => {
             tx.prepare_cached("INSERT INTO audit_log (at, actor, action, customer_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?
                 .execute(params![e.at, e.actor, e.action, e.customer_id, e.detail])?;
@@ -915,6 +955,31 @@ impl Store for SqliteStore {
             after = last;
         }
         Ok(deleted)
+    }
+
+    async fn put_brand(&self, name: &str, spec_json: String, now: Millis) -> StoreResult<bool> {
+        let name = name.to_string();
+        self.call(|reply| Cmd::PutBrand {
+            name,
+            spec: spec_json,
+            now,
+            reply,
+        })
+        .await
+    }
+
+    async fn delete_brand(&self, name: &str) -> StoreResult<bool> {
+        let name = name.to_string();
+        self.call(|reply| Cmd::DeleteBrand { name, reply }).await
+    }
+
+    async fn brands(&self) -> StoreResult<Vec<(String, String)>> {
+        self.read(|conn, _| {
+            let mut stmt = conn.prepare_cached("SELECT name, spec FROM brands ORDER BY name")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+        .await
     }
 
     async fn audit(&self, entry: AuditEntry) -> StoreResult<()> {

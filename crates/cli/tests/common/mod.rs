@@ -12,6 +12,7 @@ use serde_json::Value;
 pub const INGEST_KEY: &str = "cs_test_ingest_key";
 pub const AGENT_KEY: &str = "cs_test_agent_key";
 pub const ADMIN_KEY: &str = "cs_test_admin_key";
+pub const SMS_KEY: &str = "cs_test_sms_key";
 
 pub struct Server {
     pub child: Child,
@@ -33,10 +34,11 @@ pub fn rfc3339(ms: i64) -> String {
 fn keys_env() -> String {
     use countersign_server::auth::hash_key;
     format!(
-        "ingest:ingest:{},agent:agent:{},admin:admin:{}",
+        "ingest:ingest:{},agent:agent:{},admin:admin:{},carrier:sms:{}",
         hash_key(INGEST_KEY),
         hash_key(AGENT_KEY),
-        hash_key(ADMIN_KEY)
+        hash_key(ADMIN_KEY),
+        hash_key(SMS_KEY)
     )
 }
 
@@ -102,6 +104,17 @@ impl Server {
             "application/json",
             body.to_string().as_bytes(),
         );
+        (s, v)
+    }
+
+    pub fn send(&self, method: &str, path: &str, key: &str, body: Option<&Value>) -> (u16, Value) {
+        let req = ureq::request(method, &self.url(path))
+            .set("authorization", &format!("Bearer {key}"))
+            .timeout(Duration::from_secs(60));
+        let (s, _, v) = answer(match body {
+            Some(b) => req.send_json(b.clone()),
+            None => req.call(),
+        });
         (s, v)
     }
 
