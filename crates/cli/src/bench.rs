@@ -64,8 +64,11 @@ pub struct BenchArgs {
     /// WAL pages between checkpoints.
     #[arg(long, default_value_t = SqliteOptions::default().wal_autocheckpoint_pages)]
     pub wal_autocheckpoint: u32,
-    /// Only these parts: any of preload, ingest, verify, visibility, size (comma-separated).
-    #[arg(long, default_value = "preload,ingest,verify,visibility,size")]
+    /// SMS verdicts over HTTP in the measured run (batches of 1,000; 1,000 brands, 5,000 IDs).
+    #[arg(long, default_value_t = 500_000)]
+    pub sms: usize,
+    /// Only these parts: any of preload, ingest, verify, visibility, size, sms (comma-separated).
+    #[arg(long, default_value = "preload,ingest,verify,visibility,size,sms")]
     pub only: String,
 }
 
@@ -244,6 +247,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if parts.contains(&"visibility") {
         rt.block_on(visibility(&main_dir, &args))?;
+    }
+    if parts.contains(&"sms") {
+        rt.block_on(sms_http(&args.data_dir.join("sms"), &args))?;
     }
     if parts.contains(&"size") {
         rt.block_on(size(&args.data_dir.join("size"), &args, now))?;
@@ -583,6 +589,74 @@ async fn size(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
         args.size_records,
         bytes as f64 / 1e6,
         bytes as f64 / args.size_records as f64
+    );
+    Ok(())
+}
+
+/// SMS verdicts over HTTP: 1,000 brands with 5 IDs each, batches of 1,000 mixed messages.
+async fn sms_http(dir: &Path, args: &BenchArgs) -> anyhow::Result<()> {
+    let _ = std::fs::remove_dir_all(dir);
+    let running = start(dir, BodyRetention::Full, opts(args)).await?;
+    let base = running.base.clone();
+    let total = args.sms;
+    let clients = args.clients;
+    let (rate, ids) = tokio::task::spawn_blocking(move || -> anyhow::Result<(f64, usize)> {
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
+        let syll = ["AC", "ME", "NOR", "TH", "WIN", "DO", "CON", "TO", "SO", "FAB", "RI", "KAM", "LIT", "WA", "RE", "PRO", "SE", "VAL", "TEK", "ZU"];
+        let mut rng = fastrand::Rng::with_seed(42);
+        let mut used = std::collections::HashSet::new();
+        let mut all_ids = Vec::new();
+        for b in 0..1000 {
+            let mut ids = Vec::new();
+            while ids.len() < 5 {
+                let id: String = (0..rng.usize(3..6)).map(|_| syll[rng.usize(0..syll.len())]).collect::<String>().chars().take(11).collect();
+                if id.len() >= 6 && used.insert(id.clone()) {
+                    ids.push(id);
+                }
+            }
+            all_ids.extend(ids.iter().cloned());
+            agent
+                .put(&format!("{base}/v1/brands/b{b}"))
+                .set("authorization", &format!("Bearer {BENCH_KEY}"))
+                .send_json(json!({"display_names": [format!("{} Group", ids[0])], "sender_ids": ids, "domains": [format!("brand{b}.com")]}))?;
+        }
+        let batch: Vec<serde_json::Value> = (0..1000)
+            .map(|i| {
+                let id = &all_ids[(i * 7) % all_ids.len()];
+                match i % 4 {
+                    0 => json!({"sender": id, "body": format!("{id}: your code is {:06}. Never share it.", i * 7919 % 1_000_000)}),
+                    1 => json!({"sender": id.replacen('O', "0", 1), "body": "Your account is on hold. Verify now"}),
+                    2 => json!({"sender": format!("SHOP{}", i % 97), "body": "Spring sale: 20% off everything this weekend"}),
+                    _ => json!({"sender": "+14155550123", "body": format!("Hi, it's Sam. Running late, see you at {}", i % 12 + 1)}),
+                }
+            })
+            .collect();
+        let body = Arc::new(serde_json::to_string(&batch)?);
+        let next = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
+        let mut threads = Vec::new();
+        for _ in 0..clients {
+            let (body, next, url) = (body.clone(), next.clone(), format!("{base}/v1/sms/evaluate"));
+            threads.push(std::thread::spawn(move || -> anyhow::Result<usize> {
+                let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
+                let mut done = 0;
+                while next.fetch_add(1000, Ordering::Relaxed) < total {
+                    let v = post(&agent, &url, "application/json", &body)?;
+                    done += v["results"].as_array().map_or(0, Vec::len);
+                }
+                Ok(done)
+            }));
+        }
+        let mut done = 0;
+        for t in threads {
+            done += t.join().map_err(|_| anyhow::anyhow!("client thread panicked"))??;
+        }
+        Ok((done as f64 / started.elapsed().as_secs_f64(), all_ids.len()))
+    })
+    .await??;
+    running.shutdown().await?;
+    println!(
+        "sms verdicts over HTTP: {total} messages in batches of 1000, {clients} clients, 1000 brands / {ids} protected IDs: {rate:.0}/s"
     );
     Ok(())
 }

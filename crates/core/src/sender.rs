@@ -126,9 +126,23 @@ fn merge_multi(mut out: String) -> String {
 pub fn fold_light(s: &str) -> String {
     // The skeleton table is case-sensitive (Cyrillic `А` → Latin `A`, `m` → `rn`), so take the
     // skeleton of the text as written, then fold case; the extras below are case-free.
-    let skel: String = if s.is_ascii() {
-        s.to_ascii_lowercase()
-    } else {
+    if s.is_ascii() {
+        // Fast path: no skeleton or decomposition needed for ASCII.
+        let mut out = String::with_capacity(s.len());
+        for b in s.bytes() {
+            let m = match b.to_ascii_lowercase() {
+                b'0' => 'o',
+                b'1' | b'i' | b'|' | b'!' => 'l',
+                b'5' | b'$' => 's',
+                b'8' => 'b',
+                c if c.is_ascii_alphanumeric() => c as char,
+                _ => continue,
+            };
+            out.push(m);
+        }
+        return out;
+    }
+    let skel: String = {
         unicode_security::skeleton(s)
             .collect::<String>()
             .to_lowercase()
@@ -194,6 +208,31 @@ pub fn osa(a: &str, b: &str) -> usize {
     strsim::osa_distance(a, b)
 }
 
+/// FNV-1a: a fast, deterministic hasher for the index's short string keys (the keys come from
+/// the registry, not from attackers, so flooding resistance is not needed here).
+#[derive(Default, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= *b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
 /// What a lookalike hit looks like.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Lookalike {
@@ -213,13 +252,57 @@ pub struct Lookalike {
 /// query costs O(len²) hash lookups whatever the number of protected IDs.
 #[derive(Debug, Default, Clone)]
 pub struct LookalikeIndex {
-    /// (brand, original id, fold)
-    ids: Vec<(String, String, String)>,
-    by_fold: HashMap<String, Vec<u32>>,
-    by_deletion: HashMap<String, Vec<u32>>,
+    /// (brand, original id, fold, fold length in characters)
+    ids: Vec<(String, String, String, usize)>,
+    by_fold: FastMap<String, Vec<u32>>,
+    by_deletion: FastMap<String, Vec<u32>>,
     /// Exact registered senders (normalised) → brand.
-    registered: HashMap<String, String>,
+    /// Exact registered senders by kind (alphanumeric, short code, long number) → brand.
+    registered: [FastMap<String, String>; 3],
     affixes: Vec<String>,
+}
+
+/// Call `f` with `s` itself and every string `s` with one (or, at depth 2, two) characters
+/// deleted. ASCII queries use a stack buffer: no allocation per probe.
+fn for_each_probe(s: &str, depth: usize, f: &mut dyn FnMut(&str)) {
+    f(s);
+    let n = s.len();
+    if s.is_ascii() && n <= 32 {
+        let b = s.as_bytes();
+        let mut buf = [0u8; 32];
+        for i in 0..n {
+            let mut k = 0;
+            for (x, c) in b.iter().enumerate() {
+                if x != i {
+                    buf[k] = *c;
+                    k += 1;
+                }
+            }
+            if let Ok(p) = std::str::from_utf8(&buf[..k]) {
+                f(p);
+            }
+            if depth >= 2 && n > 2 {
+                for j in i + 1..n {
+                    let mut k = 0;
+                    for (x, c) in b.iter().enumerate() {
+                        if x != i && x != j {
+                            buf[k] = *c;
+                            k += 1;
+                        }
+                    }
+                    if let Ok(p) = std::str::from_utf8(&buf[..k]) {
+                        f(p);
+                    }
+                }
+            }
+        }
+        return;
+    }
+    let mut set = HashSet::new();
+    deletions(s, depth, &mut set);
+    for p in &set {
+        f(p);
+    }
 }
 
 fn deletions(s: &str, depth: usize, out: &mut HashSet<String>) {
@@ -246,7 +329,8 @@ impl LookalikeIndex {
     /// Register a sender ID of `brand`.
     pub fn add(&mut self, brand: &str, kind: SenderKind, id: &str) {
         self.registered
-            .insert(registered_key(kind, id), brand.to_string());
+            .get_mut(kind_slot(kind))
+            .map(|m| m.insert(id.trim().to_string(), brand.to_string()));
         if kind != SenderKind::Alphanumeric {
             return;
         }
@@ -254,14 +338,20 @@ impl LookalikeIndex {
         if f.is_empty() {
             return;
         }
-        let n = self.ids.len() as u32;
-        self.ids
-            .push((brand.to_string(), id.to_string(), f.clone()));
-        self.by_fold.entry(f.clone()).or_default().push(n);
-        let mut dels = HashSet::new();
-        deletions(&f, radius(f.chars().count()), &mut dels);
-        for d in dels {
-            self.by_deletion.entry(d).or_default().push(n);
+        // Index the light fold too, so an edit next to a merged pair still counts as one edit.
+        let light = fold_light(id);
+        let forms = if light != f { vec![f, light] } else { vec![f] };
+        for form in forms {
+            let n = self.ids.len() as u32;
+            let len = form.chars().count();
+            self.ids
+                .push((brand.to_string(), id.to_string(), form.clone(), len));
+            self.by_fold.entry(form.clone()).or_default().push(n);
+            let mut dels = HashSet::new();
+            deletions(&form, radius(len), &mut dels);
+            for d in dels {
+                self.by_deletion.entry(d).or_default().push(n);
+            }
         }
     }
 
@@ -269,7 +359,7 @@ impl LookalikeIndex {
     pub fn protected_count(&self) -> usize {
         self.ids
             .iter()
-            .map(|(_, id, _)| id)
+            .map(|(_, id, _, _)| id)
             .collect::<HashSet<_>>()
             .len()
     }
@@ -277,13 +367,15 @@ impl LookalikeIndex {
     /// The brand that registered exactly this sender, if any.
     pub fn registered_brand(&self, kind: SenderKind, id: &str) -> Option<&str> {
         self.registered
-            .get(&registered_key(kind, id))
+            .get(kind_slot(kind))
+            .and_then(|m| m.get(id.trim()))
             .map(String::as_str)
     }
 
     /// Which protected ID does `sender` imitate? Best (smallest distance) hit, if any.
     pub fn untwist(&self, sender: &str) -> Option<Lookalike> {
-        let q = fold(sender);
+        let light = fold_light(sender);
+        let q = merge_multi(light.clone());
         if q.is_empty() {
             return None;
         }
@@ -301,35 +393,30 @@ impl LookalikeIndex {
             if core.chars().count() < 3 {
                 return;
             }
-            let mut probes = HashSet::new();
-            probes.insert(core.to_string());
-            deletions(core, 2, &mut probes);
-            for p in &probes {
-                let Some(hits) = self
-                    .by_deletion
-                    .get(p)
-                    .into_iter()
-                    .chain(self.by_fold.get(p))
-                    .next()
-                else {
-                    continue;
-                };
-                let _ = hits;
+            let qlen = core.chars().count();
+            // A protected ID within radius 2 has ≥ 8 characters, so a query under 6 needs one.
+            let depth = if qlen >= 6 { 2 } else { 1 };
+            let mut seen: Vec<u32> = Vec::new();
+            for_each_probe(core, depth, &mut |p: &str| {
                 for list in [self.by_deletion.get(p), self.by_fold.get(p)]
                     .into_iter()
                     .flatten()
                 {
                     for &h in list {
-                        let f = &self.ids[h as usize].2;
-                        let r = radius(f.chars().count());
-                        if r == 0 {
+                        if seen.contains(&h) {
+                            continue;
+                        }
+                        seen.push(h);
+                        let (_, _, f, flen) = &self.ids[h as usize];
+                        let r = radius(*flen);
+                        if r == 0 || flen.abs_diff(qlen) > r {
                             continue;
                         }
                         let d = osa(core, f);
                         // Ties go to the protected ID closest in length, then the longer one.
                         let key = |h: u32| {
-                            let n = self.ids[h as usize].2.chars().count();
-                            (n.abs_diff(core.chars().count()), usize::MAX - n)
+                            let n = self.ids[h as usize].3;
+                            (n.abs_diff(qlen), usize::MAX - n)
                         };
                         if d <= r
                             && best.is_none_or(|b| {
@@ -341,10 +428,9 @@ impl LookalikeIndex {
                         }
                     }
                 }
-            }
+            });
         };
         consider(&q, "homoglyph", &mut best);
-        let light = fold_light(sender);
         if light != q {
             consider(&light, "homoglyph", &mut best);
         }
@@ -373,7 +459,7 @@ impl LookalikeIndex {
             }
         }
         let (d, h, how) = best?;
-        let (brand, id, f) = &self.ids[h as usize];
+        let (brand, id, f, _) = &self.ids[h as usize];
         // An exact registered sender is not a lookalike of itself.
         if d == 0 && how == "homoglyph" && sender.trim() == id {
             return None;
@@ -400,11 +486,11 @@ fn fold_plain(s: &str) -> String {
         .collect()
 }
 
-fn registered_key(kind: SenderKind, id: &str) -> String {
+fn kind_slot(kind: SenderKind) -> usize {
     match kind {
-        SenderKind::Alphanumeric => format!("a:{}", id.trim()),
-        SenderKind::ShortCode => format!("s:{id}"),
-        SenderKind::LongNumber => format!("n:{id}"),
+        SenderKind::Alphanumeric => 0,
+        SenderKind::ShortCode => 1,
+        SenderKind::LongNumber => 2,
     }
 }
 
@@ -695,7 +781,7 @@ pub struct Registry {
     /// Folded brand names in bodies → brand.
     mentions: Option<AhoCorasick>,
     mention_brand: Vec<String>,
-    generic: HashSet<String>,
+    generic: FastMap<String, ()>,
     /// Every official domain → brand, for "lookalike of an official domain".
     domain_index: LookalikeIndex,
     pub policy: FilterPolicy,
@@ -729,7 +815,11 @@ impl Registry {
                 .ok()
         };
         Registry {
-            generic: policy.generic_senders.iter().map(|g| fold(g)).collect(),
+            generic: policy
+                .generic_senders
+                .iter()
+                .map(|g| (fold(g), ()))
+                .collect(),
             brands: brands.into_iter().map(|b| (b.name.clone(), b)).collect(),
             index,
             mentions,
@@ -763,6 +853,30 @@ impl Registry {
 
 /// Fold a message body word by word (keeping word boundaries as single spaces).
 pub fn fold_text(body: &str) -> String {
+    if body.is_ascii() {
+        let mut out = String::with_capacity(body.len());
+        let mut space = false;
+        for b in body.bytes() {
+            if b.is_ascii_whitespace() {
+                space = !out.is_empty();
+                continue;
+            }
+            let m = match b.to_ascii_lowercase() {
+                b'0' => 'o',
+                b'1' | b'i' | b'|' | b'!' => 'l',
+                b'5' | b'$' => 's',
+                b'8' => 'b',
+                c if c.is_ascii_alphanumeric() => c as char,
+                _ => continue,
+            };
+            if space {
+                out.push(' ');
+                space = false;
+            }
+            out.push(m);
+        }
+        return merge_multi(out);
+    }
     let mut out = String::with_capacity(body.len());
     for w in body.split(|c: char| c.is_whitespace()) {
         let f = fold(w);
@@ -846,7 +960,7 @@ pub fn evaluate(sender: &str, body: &str, reg: &Registry, extract: &ExtractConfi
                     ),
                     lookalike: Some(l),
                 });
-            } else if reg.generic.contains(&fold(&norm)) {
+            } else if reg.generic.contains_key(&fold(&norm)) {
                 reasons.push(SmsReason {
                     code: "generic_sender",
                     action: p.generic_action,
@@ -867,7 +981,12 @@ pub fn evaluate(sender: &str, body: &str, reg: &Registry, extract: &ExtractConfi
         None => {}
     }
 
-    let mentioned = reg.mentioned_brands(body);
+    // A registered sender speaks for its own brand; others are checked for naming a brand.
+    let mentioned = if registered.is_none() {
+        reg.mentioned_brands(body)
+    } else {
+        Vec::new()
+    };
     if registered.is_none() {
         for b in &mentioned {
             let action = reg
@@ -895,12 +1014,8 @@ pub fn evaluate(sender: &str, body: &str, reg: &Registry, extract: &ExtractConfi
         )
         .filter_map(|b| reg.brands.get(b))
         .collect();
-    let facts = if body.is_empty() {
-        Default::default()
-    } else {
-        extract_from_body(body, extract)
-    };
-    if !speaking_for.is_empty() {
+    if !speaking_for.is_empty() && !body.is_empty() {
+        let facts = extract_from_body(body, extract);
         for n in &facts.callback_numbers {
             if !speaking_for.iter().any(|b| b.callback_numbers.contains(n)) {
                 let b = speaking_for[0];
