@@ -347,6 +347,8 @@ impl LookalikeIndex {
             self.ids
                 .push((brand.to_string(), id.to_string(), form.clone(), len));
             self.by_fold.entry(form.clone()).or_default().push(n);
+            // The form itself is in the deletion index too, so a probe is one lookup.
+            self.by_deletion.entry(form.clone()).or_default().push(n);
             let mut dels = HashSet::new();
             deletions(&form, radius(len), &mut dels);
             for d in dels {
@@ -398,10 +400,7 @@ impl LookalikeIndex {
             let depth = if qlen >= 6 { 2 } else { 1 };
             let mut seen: Vec<u32> = Vec::new();
             for_each_probe(core, depth, &mut |p: &str| {
-                for list in [self.by_deletion.get(p), self.by_fold.get(p)]
-                    .into_iter()
-                    .flatten()
-                {
+                if let Some(list) = self.by_deletion.get(p) {
                     for &h in list {
                         if seen.contains(&h) {
                             continue;
