@@ -81,6 +81,12 @@ pub fn world(now: Millis, seed: u64) -> Vec<Value> {
     out
 }
 
+/// The demo bank in the sender-ID registry.
+pub fn acme_brand() -> Value {
+    json!({"display_names": ["ACME Bank"], "sender_ids": ["ACMEBANK", "72263"],
+        "callback_numbers": ["1-800-555-0199"], "domains": ["acmebank.com"], "unregistered_policy": "block"})
+}
+
 /// The genuine customer's claim, as a caller would put it: rounded amount, plain merchant name,
 /// a time off by half an hour.
 pub fn confirmed_claim(now: Millis) -> Value {
@@ -156,6 +162,11 @@ pub async fn run(data_dir: Option<PathBuf>, listen: &str, no_serve: bool) -> any
             post(&b2, &k2, &format!("/v1/sources/{s}/watermark"),
                 &json!({"watermark": format_time(now_ms()), "complete_since": format_time(now - 96 * HOUR)}))?;
         }
+        // The bank's sender IDs, so lookalikes are recognised (in verification and the SMS filter).
+        ureq::put(&format!("{b2}/v1/brands/acme"))
+            .set("authorization", &format!("Bearer {k2}"))
+            .send_json(acme_brand())
+            .map_err(|e| anyhow::anyhow!("/v1/brands/acme: {e}"))?;
         Ok((
             post(&b2, &k2, "/v1/verify", &confirmed_claim(now))?,
             post(&b2, &k2, "/v1/verify", &forged_claim(now))?,
@@ -180,6 +191,10 @@ pub async fn run(data_dir: Option<PathBuf>, listen: &str, no_serve: bool) -> any
         }
         println!();
     }
+    let sms = json!({"sender": "ACMEBNK", "body": "ACME Bank: did you authorise $480 at Best Buy? If not call 888-555-0142"});
+    println!(
+        "A carrier checks a text in transit from a lookalike sender — expect `block`:\ncurl -s {base}/v1/sms/evaluate -H \"authorization: Bearer $COUNTERSIGN_API_KEY\" -H 'content-type: application/json' \\\n  -d '{sms}'\n"
+    );
     println!(
         "Also try: curl -s {base}/v1/sources -H \"authorization: Bearer $COUNTERSIGN_API_KEY\""
     );

@@ -185,6 +185,34 @@ fn registry_evaluate_audit_export() {
     );
     assert_eq!(v["reasons"][0]["code"], "unregistered_alphanumeric");
 
+    // A caller citing a text from a lookalike sender: the verification names the spoof even
+    // though no stored notification was there to compare with.
+    let now = now_ms();
+    s.ingest(&[sms(
+        "cards",
+        "n1",
+        "maria",
+        now - 30 * 3_600_000,
+        "$12.40",
+        "STARBUCKS",
+        "4417",
+    )]);
+    s.watermark("cards", now, Some(now - 72 * 3_600_000));
+    let v = s.verify(&json!({"customer_id": "maria", "channel": "sms", "received_at": rfc3339(now - 1_800_000), "sender_seen": "ACMEBNK"}));
+    assert_eq!(v["verdict"], "not_sent", "{v}");
+    let ev = v["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["cue"] == "sender")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (ev["result"].as_str(), ev["recorded"].as_str()),
+        (Some("mismatch"), Some("ACMEBANK")),
+        "{ev}"
+    );
+
     // The registry survives a restart.
     drop(s);
     let s = Server::start(&dir.path().join("d"), None);

@@ -143,7 +143,8 @@ pub async fn post_verify(
         retention_start: now - st.retention_ms,
         body_hmac_key: &st.validation.body_hmac_key,
     };
-    let v = decide(&claim, now, st.retention_ms, &st.verify, &ctx);
+    let mut v = decide(&claim, now, st.retention_ms, &st.verify, &ctx);
+    add_sender_registry_evidence(&st, &claim, &mut v);
     st.store
         .audit(AuditEntry {
             at: now,
@@ -157,6 +158,38 @@ pub async fn post_verify(
     st.metrics.count_verdict(v.verdict.as_str());
     st.metrics.verify_latency.record(started.elapsed());
     Ok(Json(v))
+}
+
+/// When no stored notification was compared with the sender the caller saw, the brand registry
+/// still knows whether that sender imitates one of ours: say so (it is evidence of a spoof).
+fn add_sender_registry_evidence(
+    st: &SharedState,
+    claim: &countersign_core::verify::Claim,
+    v: &mut Verification,
+) {
+    let Some(seen) = claim.sender_seen.as_deref() else {
+        return;
+    };
+    if v.evidence.iter().any(|e| e.cue == "sender") {
+        return;
+    }
+    let reg = st
+        .registry
+        .read()
+        .map(|r| r.clone())
+        .unwrap_or_else(|p| p.into_inner().clone());
+    if let Some(l) = reg.index.untwist(seen) {
+        v.evidence.push(countersign_core::verify::Evidence {
+            cue: "sender",
+            result: countersign_core::verify::CueResult::Mismatch,
+            claimed: Some(seen.to_string()),
+            recorded: Some(l.protected_id.clone()),
+            detail: format!(
+                "{seen} is not our sender: it imitates {}'s registered sender {} ({}): evidence of a spoofed text",
+                l.brand, l.protected_id, l.transformation
+            ),
+        });
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
