@@ -180,12 +180,7 @@ fn ingest_files_into_a_server_and_into_a_data_dir() {
         .env("COUNTERSIGN_API_KEY", INGEST_KEY)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = ok_stdout(&out);
     assert!(
         text.contains("25 accepted, 0 duplicates, 1 rejected"),
         "{text}"

@@ -270,12 +270,7 @@ fn cli_loads_a_registry_and_audits_online_and_offline() {
         .arg(&json_out)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = ok_stdout(&out);
     assert!(
         text.contains("Sender-ID audit: acme") && text.contains("false positives on"),
         "{text}"

@@ -111,6 +111,18 @@ pub fn fold(s: &str) -> String {
     merge_multi(fold_light(s))
 }
 
+/// One ASCII byte folded: lower case, GSM-7 visual confusions merged, separators dropped.
+fn fold_ascii(b: u8) -> Option<char> {
+    match b.to_ascii_lowercase() {
+        b'0' => Some('o'),
+        b'1' | b'i' | b'|' | b'!' => Some('l'),
+        b'5' | b'$' => Some('s'),
+        b'8' => Some('b'),
+        c if c.is_ascii_alphanumeric() => Some(c as char),
+        _ => None,
+    }
+}
+
 /// Merge the multi-character confusions (rn/m, vv/w, cl/d), to a fixed point.
 fn merge_multi(mut out: String) -> String {
     for (from, to) in [("rn", "m"), ("vv", "w"), ("cl", "d")] {
@@ -129,17 +141,7 @@ pub fn fold_light(s: &str) -> String {
     if s.is_ascii() {
         // Fast path: no skeleton or decomposition needed for ASCII.
         let mut out = String::with_capacity(s.len());
-        for b in s.bytes() {
-            let m = match b.to_ascii_lowercase() {
-                b'0' => 'o',
-                b'1' | b'i' | b'|' | b'!' => 'l',
-                b'5' | b'$' => 's',
-                b'8' => 'b',
-                c if c.is_ascii_alphanumeric() => c as char,
-                _ => continue,
-            };
-            out.push(m);
-        }
+        out.extend(s.bytes().filter_map(fold_ascii));
         return out;
     }
     let skel: String = {
@@ -860,14 +862,7 @@ pub fn fold_text(body: &str) -> String {
                 space = !out.is_empty();
                 continue;
             }
-            let m = match b.to_ascii_lowercase() {
-                b'0' => 'o',
-                b'1' | b'i' | b'|' | b'!' => 'l',
-                b'5' | b'$' => 's',
-                b'8' => 'b',
-                c if c.is_ascii_alphanumeric() => c as char,
-                _ => continue,
-            };
+            let Some(m) = fold_ascii(b) else { continue };
             if space {
                 out.push(' ');
                 space = false;

@@ -199,3 +199,14 @@ pub fn sms(
         "body": format!("ACME Bank: Did you authorise {amount} at {merchant} on card ending {card}? Reply Y or N. Call 1-800-555-0199 if not you.")
     })
 }
+
+/// The stdout of a command that must have succeeded (stderr shown when it did not).
+pub fn ok_stdout(out: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
