@@ -20,6 +20,8 @@ use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
+/// The preloaded history spans 30 days.
+const HISTORY_MS: Millis = 30 * 86_400_000;
 const BENCH_KEY: &str = "cs_bench_key_not_secret";
 const MERCHANTS: &[&str] = &[
     "BESTBUY #1123",
@@ -84,12 +86,14 @@ fn customer(i: usize) -> String {
     format!("cust-{i:07}")
 }
 
-/// A realistic card-authorisation SMS, already validated (the preload skips HTTP).
+/// A realistic card-authorisation SMS, already validated (the preload skips HTTP), sent up to
+/// `spread_ms` before `now` (30 days for the history, a minute for live traffic).
 fn notification(
     tag: &str,
     i: usize,
     customers: usize,
     now: Millis,
+    spread_ms: Millis,
     rng: &mut fastrand::Rng,
 ) -> Notification {
     let minor = rng.i64(100..100_000);
@@ -102,7 +106,7 @@ fn notification(
         channel: Channel::Sms,
         sender: Some("ACMEBANK".into()),
         recipient: Some(format!("+1415{:07}", rng.u32(0..10_000_000))),
-        sent_at: now - rng.i64(0..30 * 86_400_000),
+        sent_at: now - rng.i64(0..spread_ms.max(1)),
         category: Some("card_auth".into()),
         template_id: Some("card-auth-v3".into()),
         facts: Facts {
@@ -275,7 +279,7 @@ async fn preload(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Result<()
     while i < args.preload {
         let n = 20_000.min(args.preload - i);
         let batch: Vec<Notification> = (i..i + n)
-            .map(|k| notification("pre", k, args.customers, now, &mut rng))
+            .map(|k| notification("pre", k, args.customers, now, HISTORY_MS, &mut rng))
             .collect();
         store.ingest(batch, now).await?;
         i += n;
@@ -308,7 +312,8 @@ async fn ingest_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Resul
     let mut rng = fastrand::Rng::with_seed(now as u64);
     let mut rows: Vec<Notification> = Vec::with_capacity(args.ingest);
     for k in 0..args.ingest {
-        rows.push(notification(&tag, k, args.customers, now, &mut rng));
+        // Live traffic: sent within the last minute, as a producer streams it.
+        rows.push(notification(&tag, k, args.customers, now, 60_000, &mut rng));
     }
     let bodies: Vec<String> = rows
         .chunks(args.batch)
@@ -392,8 +397,11 @@ async fn ingest_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Resul
         {
             let mut st = tx.prepare_cached(
                 "INSERT INTO notifications (source_id, ext_id, customer_id, channel, sender, recipient, sent_at, acked_at,
-                    category, template_id, facts, body, body_mac, status, status_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?7)",
+                    category, template_id, facts, body, body_mac, status, status_at, sent_day)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?7, ?15)",
+            )?;
+            let mut known = tx.prepare_cached(
+                "INSERT OR IGNORE INTO customers (customer_id, first_sent_at) VALUES (?1, ?2)",
             )?;
             for n in chunk {
                 st.execute(countersign_store::sqlite::params![
@@ -410,8 +418,10 @@ async fn ingest_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Resul
                     serde_json::to_string(&n.facts)?,
                     n.body,
                     n.body_mac.as_ref().map(|m| m.as_slice()),
-                    n.status.code()
+                    n.status.code(),
+                    countersign_store::sqlite::day_of(n.sent_at)
                 ])?;
+                known.execute(countersign_store::sqlite::params![n.customer_id, n.sent_at])?;
             }
         }
         tx.commit()?;
@@ -564,7 +574,7 @@ async fn size(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
         let n = 20_000.min(args.size_records - i);
         let batch: Vec<Notification> = (i..i + n)
             .map(|k| {
-                let mut r = notification("size", k, args.customers, now, &mut rng);
+                let mut r = notification("size", k, args.customers, now, HISTORY_MS, &mut rng);
                 r.body = None; // facts_only: the body never reaches the store
                 r
             })

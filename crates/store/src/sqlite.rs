@@ -90,7 +90,22 @@ const MIGRATIONS: &[&str] = &[
         spec TEXT NOT NULL,
         updated_at INTEGER NOT NULL
     ) WITHOUT ROWID;",
+    // 3: the customer index leads with the day a notification was sent, so live ingest (random
+    // customers, today's date) only touches today's region of the index instead of a random
+    // page of all of it; customers get their own table for "is this customer known?".
+    "ALTER TABLE notifications ADD COLUMN sent_day INTEGER NOT NULL DEFAULT 0;
+    UPDATE notifications SET sent_day = (sent_at - ((sent_at % 86400000) + 86400000) % 86400000) / 86400000;
+    CREATE INDEX notifications_day_customer ON notifications (sent_day, customer_id, sent_at);
+    DROP INDEX notifications_customer;
+    CREATE TABLE customers (customer_id TEXT PRIMARY KEY, first_sent_at INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT OR IGNORE INTO customers (customer_id, first_sent_at)
+        SELECT customer_id, MIN(sent_at) FROM notifications GROUP BY customer_id;",
 ];
+
+/// Days since the epoch (UTC) of a time: the leading key of the customer index.
+pub fn day_of(t: Millis) -> i64 {
+    t.div_euclid(86_400_000)
+}
 
 /// The schema version this build writes.
 pub fn schema_version() -> u32 {
@@ -631,8 +646,8 @@ fn apply(
                 let inserted = tx
                     .prepare_cached(
                         "INSERT INTO notifications (source_id, ext_id, customer_id, channel, sender, recipient, sent_at,
-                            acked_at, category, template_id, facts, body, body_mac, status, status_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?7)
+                            acked_at, category, template_id, facts, body, body_mac, status, status_at, sent_day)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?7, ?15)
                          ON CONFLICT (source_id, ext_id) DO NOTHING",
                     )?
                     .execute(params![
@@ -650,9 +665,13 @@ fn apply(
                         n.body,
                         n.body_mac.as_ref().map(|m| m.as_slice()),
                         n.status.code(),
+                        day_of(n.sent_at),
                     ])?;
                 if inserted == 1 {
                     *live_delta += 1;
+                    // A no-op for a customer already known: no page is written.
+                    tx.prepare_cached("INSERT OR IGNORE INTO customers (customer_id, first_sent_at) VALUES (?1, ?2)")?
+                        .execute(params![n.customer_id, n.sent_at])?;
                     touched.push(sid);
                     let minute = acked_at.div_euclid(60_000) * 60_000;
                     let m = minutes.entry((sid, minute)).or_default();
@@ -788,14 +807,37 @@ fn customer_rows(
     to: Millis,
     limit: usize,
 ) -> rusqlite::Result<Vec<StoredNotification>> {
+    // One index seek per day, newest day first, within the days that hold any data.
+    // Two statements: SQLite answers a lone MIN() or MAX() from the index in O(log n), but not
+    // both in one query.
+    let lo: Option<i64> = conn
+        .prepare_cached("SELECT MIN(sent_day) FROM notifications")?
+        .query_row([], |r| r.get(0))?;
+    let hi: Option<i64> = conn
+        .prepare_cached("SELECT MAX(sent_day) FROM notifications")?
+        .query_row([], |r| r.get(0))?;
+    let (Some(lo), Some(hi)) = (lo, hi) else {
+        return Ok(Vec::new());
+    };
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {SELECT_COLS} FROM notifications
-         WHERE customer_id = ?1 AND sent_at >= ?2 AND sent_at <= ?3 ORDER BY sent_at DESC LIMIT ?4"
+         WHERE sent_day = ?1 AND customer_id = ?2 AND sent_at >= ?3 AND sent_at <= ?4
+         ORDER BY sent_at DESC LIMIT ?5"
     ))?;
-    let rows = stmt.query_map(params![customer_id, from, to, limit as i64], |r| {
-        row_to_stored(r, names)
-    })?;
-    rows.collect()
+    let mut out = Vec::new();
+    let mut day = day_of(to).min(hi);
+    let first = day_of(from).max(lo);
+    while day >= first && out.len() < limit {
+        let rows = stmt.query_map(
+            params![day, customer_id, from, to, (limit - out.len()) as i64],
+            |r| row_to_stored(r, names),
+        )?;
+        for r in rows {
+            out.push(r?);
+        }
+        day -= 1;
+    }
+    Ok(out)
 }
 
 #[async_trait]
@@ -902,7 +944,7 @@ impl Store for SqliteStore {
             let candidates = customer_rows(conn, &sh.names, &customer_id, from, to, limit)?;
             let customer_known = !candidates.is_empty()
                 || conn
-                    .prepare_cached("SELECT 1 FROM notifications WHERE customer_id = ?1 LIMIT 1")?
+                    .prepare_cached("SELECT 1 FROM customers WHERE customer_id = ?1")?
                     .exists([&customer_id])?;
             Ok(LedgerView {
                 customer_known,
@@ -914,45 +956,34 @@ impl Store for SqliteStore {
     }
 
     async fn purge(&self, before: Millis) -> StoreResult<u64> {
-        // Scan on a reader in primary-key order, delete in bounded chunks through the writer so
-        // that ingest keeps flowing between chunks.
-        let mut after = 0i64;
+        // Find old rows through the day-leading index on a reader, delete them in bounded
+        // chunks through the writer so that ingest keeps flowing between chunks.
         let mut deleted = 0u64;
+        let last_day = day_of(before);
         loop {
-            let (pks, last, done) = self
+            let pks = self
                 .read(move |conn, _| {
-                    let mut stmt =
-                        conn.prepare_cached("SELECT pk, sent_at FROM notifications WHERE pk > ?1 ORDER BY pk LIMIT 50000")?;
-                    let mut rows = stmt.query([after])?;
-                    let mut pks = Vec::new();
-                    let mut last = after;
-                    let mut n = 0;
-                    while let Some(r) = rows.next()? {
-                        let pk: i64 = r.get(0)?;
-                        let sent_at: i64 = r.get(1)?;
-                        last = pk;
-                        n += 1;
-                        if sent_at < before {
-                            pks.push(pk);
-                        }
-                    }
-                    Ok((pks, last, n < 50000))
+                    let mut stmt = conn.prepare_cached(
+                        "SELECT pk FROM notifications WHERE sent_day <= ?1 AND sent_at < ?2 LIMIT 10000",
+                    )?;
+                    let rows = stmt.query_map(params![last_day, before], |r| r.get::<_, i64>(0))?;
+                    rows.collect::<rusqlite::Result<Vec<i64>>>()
                 })
                 .await?;
-            for chunk in pks.chunks(10_000) {
-                let pks = chunk.to_vec();
-                deleted += self
-                    .call(|reply| Cmd::Delete {
-                        pks,
-                        minutes_before: before,
-                        reply,
-                    })
-                    .await?;
-            }
-            if done {
+            if pks.is_empty() {
                 break;
             }
-            after = last;
+            let n = self
+                .call(|reply| Cmd::Delete {
+                    pks,
+                    minutes_before: before,
+                    reply,
+                })
+                .await?;
+            deleted += n;
+            if n == 0 {
+                break;
+            }
         }
         Ok(deleted)
     }
