@@ -574,7 +574,14 @@ async fn size(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
         let n = 20_000.min(args.size_records - i);
         let batch: Vec<Notification> = (i..i + n)
             .map(|k| {
-                let mut r = notification("size", k, (args.size_records / 10).max(1), now, HISTORY_MS, &mut rng);
+                let mut r = notification(
+                    "size",
+                    k,
+                    (args.size_records / 10).max(1),
+                    now,
+                    HISTORY_MS,
+                    &mut rng,
+                );
                 r.body = None; // facts_only: the body never reaches the store
                 r
             })
