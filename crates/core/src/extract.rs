@@ -229,6 +229,52 @@ fn push_unique(v: &mut Vec<String>, s: String) {
     }
 }
 
+/// Phone numbers (E.164) and registrable link domains in a body — the contact points a scam
+/// text gives. `code`, when known, is a one-time code that must not be read as a number.
+pub fn extract_contacts(
+    body: &str,
+    cfg: &ExtractConfig,
+    code: Option<&str>,
+) -> (Vec<String>, Vec<String>) {
+    let mut numbers = Vec::new();
+    let mut domains = Vec::new();
+    // Cheap exit: no digit and no dot means no number and no link.
+    if !body.bytes().any(|b| b.is_ascii_digit() || b == b'.') {
+        return (numbers, domains);
+    }
+    let mut url_spans = Vec::new();
+    for m in URL_CANDIDATE.find_iter(body) {
+        // "1.234,56" or "479.99" are not hosts; require a letter in the host part.
+        let host_part = m.as_str().split('/').next().unwrap_or_default();
+        if !host_part.chars().any(|c| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        // The local part of an e-mail address ("help@acme.com") still names the domain.
+        if let Some(d) = registrable_domain(m.as_str()) {
+            push_unique(&mut domains, d);
+            url_spans.push(m.range());
+        }
+    }
+    for m in PHONE_CANDIDATE.find_iter(body) {
+        if url_spans.iter().any(|r| r.contains(&m.start())) {
+            continue;
+        }
+        let text = m.as_str();
+        let digits: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
+        // Skip amounts, codes and card endings that happen to be digit runs.
+        if digits.len() < 10 && !text.starts_with('+') {
+            continue;
+        }
+        if Some(digits.as_str()) == code {
+            continue;
+        }
+        if let Some(e164) = normalize_phone(text, cfg) {
+            push_unique(&mut numbers, e164);
+        }
+    }
+    (numbers, domains)
+}
+
 /// Extract facts from a message body.
 pub fn extract_from_body(body: &str, cfg: &ExtractConfig) -> Facts {
     let mut facts = Facts {
@@ -243,20 +289,6 @@ pub fn extract_from_body(body: &str, cfg: &ExtractConfig) -> Facts {
         facts.card_last4 = Some(c[1].to_string());
     }
 
-    let mut url_spans = Vec::new();
-    for m in URL_CANDIDATE.find_iter(body) {
-        // "1.234,56" or "479.99" are not hosts; require a letter in the host part.
-        let host_part = m.as_str().split('/').next().unwrap_or_default();
-        if !host_part.chars().any(|c| c.is_ascii_alphabetic()) {
-            continue;
-        }
-        // The local part of an e-mail address ("help@acme.com") still names the domain.
-        if let Some(d) = registrable_domain(m.as_str()) {
-            push_unique(&mut facts.domains, d);
-            url_spans.push(m.range());
-        }
-    }
-
     let code = CODE.captures(body);
     let code_value = code
         .as_ref()
@@ -264,23 +296,9 @@ pub fn extract_from_body(body: &str, cfg: &ExtractConfig) -> Facts {
         .map(|m| m.as_str().to_string());
     facts.code = code_value.clone();
 
-    for m in PHONE_CANDIDATE.find_iter(body) {
-        if url_spans.iter().any(|r| r.contains(&m.start())) {
-            continue;
-        }
-        let text = m.as_str();
-        let digits: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
-        // Skip amounts, codes and card endings that happen to be digit runs.
-        if digits.len() < 10 && !text.starts_with('+') {
-            continue;
-        }
-        if Some(&digits) == code_value.as_ref() {
-            continue;
-        }
-        if let Some(e164) = normalize_phone(text, cfg) {
-            push_unique(&mut facts.callback_numbers, e164);
-        }
-    }
+    let (numbers, domains) = extract_contacts(body, cfg, code_value.as_deref());
+    facts.callback_numbers = numbers;
+    facts.domains = domains;
 
     if let Some(c) = TRACKING.captures(body) {
         let t = c

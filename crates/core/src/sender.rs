@@ -12,7 +12,7 @@ use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 use utoipa::ToSchema;
 
-use crate::extract::{extract_from_body, normalize_phone, registrable_domain, ExtractConfig};
+use crate::extract::{extract_contacts, normalize_phone, registrable_domain, ExtractConfig};
 use crate::validate::Rejection;
 
 /// Longest alphanumeric sender ID (3GPP TS 23.040 TP-OA: 11 GSM-7 characters).
@@ -394,7 +394,8 @@ impl LookalikeIndex {
                     }
                 }
             }
-            if core.chars().count() < 3 {
+            // An exact (distance 0) hit cannot be beaten; short cores have no edit radius.
+            if best.is_some_and(|b| b.0 == 0) || core.chars().count() < 3 {
                 return;
             }
             let qlen = core.chars().count();
@@ -432,7 +433,7 @@ impl LookalikeIndex {
             });
         };
         consider(&q, "homoglyph", &mut best);
-        if light != q {
+        if light != q && best.is_none_or(|b| b.0 > 0) {
             consider(&light, "homoglyph", &mut best);
         }
         if best.is_none_or(|b| b.0 > 0) {
@@ -1009,8 +1010,8 @@ pub fn evaluate(sender: &str, body: &str, reg: &Registry, extract: &ExtractConfi
         .filter_map(|b| reg.brands.get(b))
         .collect();
     if !speaking_for.is_empty() && !body.is_empty() {
-        let facts = extract_from_body(body, extract);
-        for n in &facts.callback_numbers {
+        let (numbers, domains) = extract_contacts(body, extract, None);
+        for n in &numbers {
             if !speaking_for.iter().any(|b| b.callback_numbers.contains(n)) {
                 let b = speaking_for[0];
                 reasons.push(SmsReason {
@@ -1022,7 +1023,7 @@ pub fn evaluate(sender: &str, body: &str, reg: &Registry, extract: &ExtractConfi
                 });
             }
         }
-        for d in &facts.domains {
+        for d in &domains {
             if !speaking_for.iter().any(|b| b.domains.contains(d)) {
                 let b = speaking_for[0];
                 let label = d.split('.').next().unwrap_or(d);
