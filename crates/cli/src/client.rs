@@ -155,7 +155,45 @@ fn axum_headers_ndjson() -> axum_http::HeaderMap {
 
 use countersign_server::http as axum_http;
 
+/// What a file holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Notifications,
+    /// Customer profiles (`POST /v1/customers`).
+    Customers,
+}
+
+/// A CSV profile row: `phones` / `emails` hold `;`-separated lists, `app_installed` a boolean.
+fn profile_record(mut v: Value) -> Value {
+    if let Value::Object(o) = &mut v {
+        for k in ["phones", "emails"] {
+            if let Some(Value::String(s)) = o.get(k).cloned() {
+                let list: Vec<Value> = s
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|x| !x.is_empty())
+                    .map(|x| Value::String(x.into()))
+                    .collect();
+                o.insert(k.into(), Value::Array(list));
+            }
+        }
+        if let Some(Value::String(s)) = o.get("app_installed").cloned() {
+            let b = matches!(
+                s.trim().to_ascii_lowercase().as_str(),
+                "true" | "yes" | "1" | "y"
+            );
+            o.insert("app_installed".into(), Value::Bool(b));
+        }
+    }
+    v
+}
+
 pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    load(args, Target::Notifications)
+}
+
+/// Load a file of notifications or customer profiles.
+pub fn load(args: IngestArgs, target: Target) -> anyhow::Result<()> {
     let stdin = args.file.as_os_str() == "-";
     let format = match args.format.as_str() {
         "ndjson" | "jsonl" => Format::Ndjson,
@@ -181,6 +219,9 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         (Box::new(f), len)
     };
+    if target == Target::Customers && args.data_dir.is_some() {
+        anyhow::bail!("customer profiles are imported through a server: use --server and --key");
+    }
     let sink = match &args.data_dir {
         Some(dir) => {
             let cfg = settings::load(args.config.as_deref(), Some(dir), None)?;
@@ -204,7 +245,15 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
                 agent: ureq::AgentBuilder::new()
                     .timeout(Duration::from_secs(120))
                     .build(),
-                url: format!("{}/v1/notifications", args.server.trim_end_matches('/')),
+                url: format!(
+                    "{}/v1/{}",
+                    args.server.trim_end_matches('/'),
+                    if target == Target::Customers {
+                        "customers"
+                    } else {
+                        "notifications"
+                    }
+                ),
                 key,
             }
         }
@@ -291,7 +340,13 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
                 let line = i + 2;
                 match row {
                     Ok(row) => {
-                        serde_json::to_writer(&mut buf, &csv_record(&headers, &row))?;
+                        let rec = csv_record(&headers, &row);
+                        let rec = if target == Target::Customers {
+                            profile_record(rec)
+                        } else {
+                            rec
+                        };
+                        serde_json::to_writer(&mut buf, &rec)?;
                         buf.push(b'\n');
                         lines.push(line);
                     }

@@ -88,6 +88,9 @@ enum Cmd {
         #[arg(long, default_value = "agent")]
         scopes: String,
     },
+    /// Customer profiles.
+    #[command(subcommand)]
+    Customers(CustomersCmd),
     /// The sender-ID brand registry.
     #[command(subcommand)]
     Brands(BrandsCmd),
@@ -97,6 +100,13 @@ enum Cmd {
     Audit(AuditCmd),
     /// Benchmarks against the real server and store (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum CustomersCmd {
+    /// Import profiles (NDJSON, or CSV with customer_id, phones and emails as `;`-separated
+    /// lists, locale, app_installed) into a running server.
+    Import(client::IngestArgs),
 }
 
 #[derive(Subcommand)]
@@ -221,6 +231,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Cmd::Customers(CustomersCmd::Import(args)) => client::load(args, client::Target::Customers),
         Cmd::Brands(BrandsCmd::Load(args)) => brands::load(args),
         Cmd::Audit(AuditCmd::SenderIds(args)) => brands::audit_sender_ids(args),
         Cmd::Bench(args) => bench::run(args),

@@ -7,6 +7,7 @@
 pub mod extract;
 pub mod lag;
 pub mod model;
+pub mod profile;
 pub mod sender;
 pub mod text;
 pub mod validate;

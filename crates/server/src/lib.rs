@@ -6,6 +6,7 @@ pub use axum::http;
 
 pub mod auth;
 pub mod config;
+pub mod customers;
 pub mod ingest;
 pub mod metrics;
 pub mod openapi;
@@ -153,6 +154,11 @@ pub fn router(state: SharedState) -> Router {
         .route(
             "/v1/customers/{customer_id}/notifications",
             get(query::get_timeline),
+        )
+        .route("/v1/customers", post(customers::post_customers))
+        .route(
+            "/v1/customers/{customer_id}",
+            get(customers::get_customer).put(customers::put_customer),
         )
         .route("/v1/audit-log", get(query::get_audit_log))
         .route("/v1/brands", get(sms::list_brands))

@@ -33,6 +33,9 @@ impl Modify for Security {
         crate::query::post_verify,
         crate::query::get_timeline,
         crate::query::get_audit_log,
+        crate::customers::put_customer,
+        crate::customers::post_customers,
+        crate::customers::get_customer,
         crate::sms::put_brand,
         crate::sms::list_brands,
         crate::sms::get_brand,
@@ -48,6 +51,7 @@ impl Modify for Security {
     tags(
         (name = "ledger", description = "Feeding the notification ledger"),
         (name = "verification", description = "Did we send this?"),
+        (name = "customers", description = "Customer profiles: numbers and e-mails on file"),
         (name = "sender-ids", description = "Brand registry, SMS verdicts, lookalike audit"),
         (name = "operations", description = "Health, metrics, audit"),
     )

@@ -409,6 +409,37 @@ pub async fn brands(s: &dyn Store) {
     assert_eq!(s.brands().await.unwrap().len(), 1);
 }
 
+/// Profiles: a profile alone makes a customer known; replace reports not-created.
+pub async fn profiles(s: &dyn Store) {
+    assert!(
+        !s.ledger_view("newbie", 0, Millis::MAX, 10)
+            .await
+            .unwrap()
+            .customer_known
+    );
+    let out = s
+        .put_profiles(
+            vec![
+                ("newbie".into(), "{\"phones\":[\"+14155550100\"]}".into()),
+                ("other".into(), "{}".into()),
+            ],
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out, vec![true, true]);
+    assert_eq!(
+        s.put_profiles(vec![("newbie".into(), "{}".into())], T0 + 1)
+            .await
+            .unwrap(),
+        vec![false]
+    );
+    assert_eq!(s.profile("newbie").await.unwrap().as_deref(), Some("{}"));
+    assert_eq!(s.profile("nobody").await.unwrap(), None);
+    let v = s.ledger_view("newbie", 0, Millis::MAX, 10).await.unwrap();
+    assert!(v.customer_known && v.candidates.is_empty());
+}
+
 /// Generates one `#[tokio::test]` per contract case. `$make` is an async expression giving
 /// `(store, guard)`: a fresh, empty store and whatever must live as long as it (a temp dir).
 #[macro_export]
@@ -416,7 +447,7 @@ macro_rules! store_contract_tests {
     ($make:expr) => {
         $crate::store_contract_tests!(@each $make;
             ingest_outcomes, facts_only_round_trip, status_updates, watermarks_and_sources,
-            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands);
+            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands, profiles);
     };
     (@each $make:expr; $($case:ident),*) => {
         $(

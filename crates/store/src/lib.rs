@@ -120,7 +120,8 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<StoredNotification>>;
 
-    /// Verification's read: whether the customer is known, their notifications in the window,
+    /// Verification's read: whether the customer is known (a notification or a profile), their
+    /// notifications in the window,
     /// and every source's state — in one round trip.
     async fn ledger_view(
         &self,
@@ -142,6 +143,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every brand as `(name, spec JSON)`, by name.
     async fn brands(&self) -> StoreResult<Vec<(String, String)>>;
+
+    /// Create or replace customer profiles `(customer_id, validated profile JSON)`; durable on
+    /// `Ok`. One flag per profile: `true` when the customer had none.
+    async fn put_profiles(
+        &self,
+        profiles: Vec<(String, String)>,
+        now: Millis,
+    ) -> StoreResult<Vec<bool>>;
+
+    /// A customer's profile JSON, if any.
+    async fn profile(&self, customer_id: &str) -> StoreResult<Option<String>>;
 
     /// Append to the audit log. May be batched with the next durable write.
     async fn audit(&self, entry: AuditEntry) -> StoreResult<()>;

@@ -100,6 +100,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE customers (customer_id TEXT PRIMARY KEY, first_sent_at INTEGER NOT NULL) WITHOUT ROWID;
     INSERT OR IGNORE INTO customers (customer_id, first_sent_at)
         SELECT customer_id, MIN(sent_at) FROM notifications GROUP BY customer_id;",
+    // 4: customer profiles (numbers and e-mails on file, locale, app installed).
+    "CREATE TABLE profiles (
+        customer_id TEXT PRIMARY KEY,
+        profile TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// Days since the epoch (UTC) of a time: the leading key of the customer index.
@@ -209,6 +215,11 @@ enum Cmd {
     DeleteBrand {
         name: String,
         reply: Reply<bool>,
+    },
+    PutProfiles {
+        profiles: Vec<(String, String)>,
+        now: Millis,
+        reply: Reply<Vec<bool>>,
     },
 }
 
@@ -398,6 +409,7 @@ enum Pending {
     Watermark(Reply<SourceState>, String),
     Delete(Reply<u64>, u64),
     Flag(Reply<bool>, bool),
+    Flags(Reply<Vec<bool>>, Vec<bool>),
     None,
 }
 
@@ -410,6 +422,7 @@ impl Pending {
             Pending::Watermark(r, _) => drop(r.send(Err(err()))),
             Pending::Delete(r, _) => drop(r.send(Err(err()))),
             Pending::Flag(r, _) => drop(r.send(Err(err()))),
+            Pending::Flags(r, _) => drop(r.send(Err(err()))),
             Pending::None => {}
         }
     }
@@ -487,6 +500,7 @@ fn writer_loop(
                         }
                         Pending::Delete(r, n) => drop(r.send(Ok(n))),
                         Pending::Flag(r, b) => drop(r.send(Ok(b))),
+                        Pending::Flags(r, b) => drop(r.send(Ok(b))),
                         Pending::None => {}
                     }
                 }
@@ -791,6 +805,24 @@ fn apply(
                 .execute([&name])?;
             Ok(Pending::Flag(reply, n > 0))
         }
+        Cmd::PutProfiles {
+            profiles,
+            now,
+            reply,
+        } => {
+            let mut created = Vec::with_capacity(profiles.len());
+            for (customer, profile) in profiles {
+                let existed = tx
+                    .prepare_cached("SELECT 1 FROM profiles WHERE customer_id = ?1")?
+                    .exists([&customer])?;
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO profiles (customer_id, profile, updated_at) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![customer, profile, now])?;
+                created.push(!existed);
+            }
+            Ok(Pending::Flags(reply, created))
+        }
         Cmd::Audit(e) => {
             tx.prepare_cached("INSERT INTO audit_log (at, actor, action, customer_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?
                 .execute(params![e.at, e.actor, e.action, e.customer_id, e.detail])?;
@@ -945,6 +977,9 @@ impl Store for SqliteStore {
             let customer_known = !candidates.is_empty()
                 || conn
                     .prepare_cached("SELECT 1 FROM customers WHERE customer_id = ?1")?
+                    .exists([&customer_id])?
+                || conn
+                    .prepare_cached("SELECT 1 FROM profiles WHERE customer_id = ?1")?
                     .exists([&customer_id])?;
             Ok(LedgerView {
                 customer_known,
@@ -1009,6 +1044,32 @@ impl Store for SqliteStore {
             let mut stmt = conn.prepare_cached("SELECT name, spec FROM brands ORDER BY name")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
+        })
+        .await
+    }
+
+    async fn put_profiles(
+        &self,
+        profiles: Vec<(String, String)>,
+        now: Millis,
+    ) -> StoreResult<Vec<bool>> {
+        if profiles.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.call(|reply| Cmd::PutProfiles {
+            profiles,
+            now,
+            reply,
+        })
+        .await
+    }
+
+    async fn profile(&self, customer_id: &str) -> StoreResult<Option<String>> {
+        let customer_id = customer_id.to_string();
+        self.read(move |conn, _| {
+            conn.prepare_cached("SELECT profile FROM profiles WHERE customer_id = ?1")?
+                .query_row([&customer_id], |r| r.get(0))
+                .optional()
         })
         .await
     }

@@ -1,0 +1,235 @@
+//! Customer profiles over HTTP: `PUT /v1/customers/{id}`, bulk `POST /v1/customers` (object,
+//! array or NDJSON, per-record errors), and `GET /v1/customers/{id}` — the profile plus the numbers
+//! the ledger has texted, marked as learned rather than on file. Reads are audit-logged.
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use countersign_core::profile::{validate_profile, Profile, ProfileIn};
+use countersign_core::Channel;
+use countersign_store::AuditEntry;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::Scope;
+use crate::ingest::{read_body, split_records, IngestResponse, RecordError};
+use crate::problem::{parse_json, Problem};
+use crate::{now_ms, Auth, SharedState};
+
+fn check_id(id: &str) -> Result<(), Problem> {
+    if id.trim().is_empty() || id.chars().count() > 128 {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_customer_id",
+            "a customer id is 1–128 characters",
+        ));
+    }
+    Ok(())
+}
+
+fn encode(p: &Profile) -> Result<String, Problem> {
+    serde_json::to_string(p)
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+}
+
+#[utoipa::path(put, path = "/v1/customers/{customer_id}", tag = "customers",
+    params(("customer_id" = String, Path)),
+    request_body = ProfileIn,
+    responses(
+        (status = 201, description = "Created", body = Profile),
+        (status = 200, description = "Replaced", body = Profile),
+        (status = 422, description = "`invalid_phone`, `invalid_email`, `invalid_locale`, `too_many_contacts`, `invalid_request`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn put_customer(
+    State(st): State<SharedState>,
+    auth: Auth,
+    Path(customer_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    auth.require(Scope::Ingest)?;
+    check_id(&customer_id)?;
+    let bytes = read_body(&headers, body, 64 * 1024).await?;
+    let raw: ProfileIn = parse_json(&bytes)?;
+    if raw.customer_id.as_deref().is_some_and(|c| c != customer_id) {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "`customer_id` in the body differs from the path",
+        ));
+    }
+    let profile = validate_profile(&raw, &st.validation.extract).map_err(Problem::invalid)?;
+    let created = st
+        .store
+        .put_profiles(vec![(customer_id, encode(&profile)?)], now_ms())
+        .await
+        .map_err(Problem::store)?;
+    let status = if created.first() == Some(&true) {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(profile)).into_response())
+}
+
+#[utoipa::path(post, path = "/v1/customers", tag = "customers",
+    request_body(description = "Profiles with `customer_id`: one object, a JSON array, or NDJSON.",
+        content((Vec<ProfileIn> = "application/json"), (ProfileIn = "application/x-ndjson"))),
+    responses(
+        (status = 200, description = "`accepted` profiles written (created or replaced), each rejected one by index", body = IngestResponse),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn post_customers(
+    State(st): State<SharedState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<IngestResponse>, Problem> {
+    auth.require(Scope::Ingest)?;
+    let bytes = read_body(&headers, body, st.limits.max_body_bytes).await?;
+    let raws = split_records(&headers, &bytes, st.limits.max_records_per_request)?;
+    let mut errors = Vec::new();
+    let mut good = Vec::new();
+    for raw in &raws {
+        let err = |code: &str, detail: String, id: Option<String>| RecordError {
+            index: raw.index,
+            line: raw.line,
+            source: None,
+            id,
+            code: code.into(),
+            detail,
+        };
+        let text = match raw.text {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(err("invalid_utf8", e.into(), None));
+                continue;
+            }
+        };
+        let p: ProfileIn = match serde_json::from_str(text) {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(err(
+                    if e.is_data() {
+                        "invalid_record"
+                    } else {
+                        "malformed_json"
+                    },
+                    e.to_string(),
+                    None,
+                ));
+                continue;
+            }
+        };
+        let Some(id) = p
+            .customer_id
+            .clone()
+            .filter(|c| !c.trim().is_empty() && c.chars().count() <= 128)
+        else {
+            errors.push(err(
+                "missing_field",
+                "`customer_id` (1–128 characters) is required".into(),
+                None,
+            ));
+            continue;
+        };
+        match validate_profile(&p, &st.validation.extract) {
+            Ok(v) => good.push((id, encode(&v)?)),
+            Err(r) => errors.push(err(r.code, r.detail, Some(id))),
+        }
+    }
+    let written = st
+        .store
+        .put_profiles(good, now_ms())
+        .await
+        .map_err(Problem::store)?;
+    Ok(Json(IngestResponse {
+        accepted: written.len(),
+        duplicates: 0,
+        rejected: errors.len(),
+        errors,
+    }))
+}
+
+/// What the institution knows about a customer's contact points.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CustomerView {
+    pub customer_id: String,
+    /// The profile on file, if any.
+    pub profile: Option<Profile>,
+    /// Numbers the ledger has sent SMS to that are not on file: learned, not verified.
+    pub learned_numbers: Vec<String>,
+    /// Notifications held for the customer (at most the last 1,000 looked at).
+    pub notifications_seen: usize,
+}
+
+#[utoipa::path(get, path = "/v1/customers/{customer_id}", tag = "customers",
+    params(("customer_id" = String, Path)),
+    responses(
+        (status = 200, body = CustomerView),
+        (status = 404, description = "`unknown_customer`: no profile and no notification", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn get_customer(
+    State(st): State<SharedState>,
+    auth: Auth,
+    Path(customer_id): Path<String>,
+) -> Result<Json<CustomerView>, Problem> {
+    let who = auth.require(Scope::Agent)?.name.clone();
+    let now = now_ms();
+    let profile: Option<Profile> = match st
+        .store
+        .profile(&customer_id)
+        .await
+        .map_err(Problem::store)?
+    {
+        Some(json) => serde_json::from_str(&json).ok(),
+        None => None,
+    };
+    let recent = st
+        .store
+        .customer_notifications(
+            &customer_id,
+            now - st.retention_ms,
+            now + st.validation.future_skew_ms,
+            1000,
+        )
+        .await
+        .map_err(Problem::store)?;
+    if profile.is_none() && recent.is_empty() {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "unknown_customer",
+            format!("no profile and no notification for {customer_id:?}"),
+        ));
+    }
+    st.store
+        .audit(AuditEntry {
+            at: now,
+            actor: who,
+            action: "profile".into(),
+            customer_id: Some(customer_id.clone()),
+            detail: None,
+        })
+        .await
+        .map_err(Problem::store)?;
+    let on_file: BTreeSet<&String> = profile.iter().flat_map(|p| p.phones.iter()).collect();
+    let learned: BTreeSet<String> = recent
+        .iter()
+        .filter(|n| n.record.channel == Channel::Sms)
+        .filter_map(|n| n.record.recipient.clone())
+        .filter(|r| r.starts_with('+') && !on_file.contains(r))
+        .collect();
+    Ok(Json(CustomerView {
+        customer_id,
+        profile,
+        learned_numbers: learned.into_iter().collect(),
+        notifications_seen: recent.len(),
+    }))
+}
