@@ -440,6 +440,80 @@ pub async fn profiles(s: &dyn Store) {
     assert!(v.customer_known && v.candidates.is_empty());
 }
 
+/// Calls, velocities, account events and claim verdicts.
+pub async fn calls(s: &dyn Store) {
+    use crate::CallRecord;
+    let call = |id: &str, cust: Option<&str>, ani: &str, at: Millis| CallRecord {
+        call_id: id.into(),
+        customer_id: cust.map(str::to_string),
+        ani: ani.into(),
+        started_at: at,
+        doc: "{}".into(),
+    };
+    assert!(s
+        .put_call(call("k1", Some("c1"), "+14155550100", T0))
+        .await
+        .unwrap());
+    assert!(
+        !s.put_call(call("k1", Some("c9"), "+1", T0)).await.unwrap(),
+        "call ids are unique"
+    );
+    for (i, c) in ["c2", "c3", "c3"].iter().enumerate() {
+        s.put_call(call(
+            &format!("k{}", i + 2),
+            Some(c),
+            "+14155550100",
+            T0 + MIN,
+        ))
+        .await
+        .unwrap();
+    }
+    s.put_call(call("k9", Some("c1"), "+16285550177", T0 + MIN))
+        .await
+        .unwrap();
+    s.put_call(call("k10", None, "+14155550100", T0 + MIN))
+        .await
+        .unwrap();
+    assert_eq!(s.ani_customers("+14155550100", T0).await.unwrap(), 3);
+    assert_eq!(s.ani_customers("+14155550100", T0 + 1).await.unwrap(), 2);
+    assert_eq!(s.customer_anis("c1", T0).await.unwrap(), 2);
+    assert!(s
+        .update_call("k1", "{\"outcome\":\"fraud\"}".into())
+        .await
+        .unwrap());
+    assert!(!s.update_call("nope", "{}".into()).await.unwrap());
+    assert_eq!(
+        s.get_call("k1").await.unwrap().unwrap().doc,
+        "{\"outcome\":\"fraud\"}"
+    );
+    assert_eq!(s.get_call("nope").await.unwrap(), None);
+
+    s.add_account_events(vec![
+        ("c1".into(), "sim_swap".into(), T0 - HOUR),
+        ("c1".into(), "new_device".into(), T0 - 30 * HOUR),
+    ])
+    .await
+    .unwrap();
+    let ev = s.account_events("c1", T0 - 2 * HOUR).await.unwrap();
+    assert_eq!(ev, vec![("sim_swap".to_string(), T0 - HOUR)]);
+
+    s.add_claim_verdict("k1", "not_sent", T0).await.unwrap();
+    s.add_claim_verdict("k2", "not_sent", T0 + HOUR)
+        .await
+        .unwrap();
+    s.add_claim_verdict("k3", "confirmed", T0).await.unwrap();
+    assert_eq!(
+        s.claim_verdicts("not_sent", T0, T0 + HOUR).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        s.claim_verdicts("not_sent", T0, T0 + HOUR + 1)
+            .await
+            .unwrap(),
+        2
+    );
+}
+
 /// Generates one `#[tokio::test]` per contract case. `$make` is an async expression giving
 /// `(store, guard)`: a fresh, empty store and whatever must live as long as it (a temp dir).
 #[macro_export]
@@ -447,7 +521,7 @@ macro_rules! store_contract_tests {
     ($make:expr) => {
         $crate::store_contract_tests!(@each $make;
             ingest_outcomes, facts_only_round_trip, status_updates, watermarks_and_sources,
-            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands, profiles);
+            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands, profiles, calls);
     };
     (@each $make:expr; $($case:ident),*) => {
         $(

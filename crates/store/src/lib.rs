@@ -57,6 +57,17 @@ pub struct SourceActivity {
     pub lag: LagHistogram,
 }
 
+/// An inbound call as stored: indexed columns plus the call's document (its facts, claims,
+/// score history and outcome, as JSON owned by the server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRecord {
+    pub call_id: String,
+    pub customer_id: Option<String>,
+    pub ani: String,
+    pub started_at: Millis,
+    pub doc: String,
+}
+
 /// Size of what is stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StoreStats {
@@ -154,6 +165,36 @@ pub trait Store: Send + Sync + 'static {
 
     /// A customer's profile JSON, if any.
     async fn profile(&self, customer_id: &str) -> StoreResult<Option<String>>;
+
+    /// Record a new call; `false` (nothing written) when the call id exists.
+    async fn put_call(&self, call: CallRecord) -> StoreResult<bool>;
+
+    /// Replace a call's document; `false` when there is no such call.
+    async fn update_call(&self, call_id: &str, doc: String) -> StoreResult<bool>;
+
+    async fn get_call(&self, call_id: &str) -> StoreResult<Option<CallRecord>>;
+
+    /// Distinct customers calls from `ani` were about since `since`.
+    async fn ani_customers(&self, ani: &str, since: Millis) -> StoreResult<u32>;
+
+    /// Distinct ANIs that called about `customer_id` since `since`.
+    async fn customer_anis(&self, customer_id: &str, since: Millis) -> StoreResult<u32>;
+
+    /// Record account events `(customer_id, kind, at)`. Durable on `Ok`.
+    async fn add_account_events(&self, events: Vec<(String, String, Millis)>) -> StoreResult<()>;
+
+    /// A customer's account events since `since`, as `(kind, at)`.
+    async fn account_events(
+        &self,
+        customer_id: &str,
+        since: Millis,
+    ) -> StoreResult<Vec<(String, Millis)>>;
+
+    /// Record a claim verdict of a call, for the `not_sent` surge signal.
+    async fn add_claim_verdict(&self, call_id: &str, verdict: &str, at: Millis) -> StoreResult<()>;
+
+    /// How many claims had `verdict` in `[from, to)`.
+    async fn claim_verdicts(&self, verdict: &str, from: Millis, to: Millis) -> StoreResult<u64>;
 
     /// Append to the audit log. May be batched with the next durable write.
     async fn audit(&self, entry: AuditEntry) -> StoreResult<()>;

@@ -106,6 +106,30 @@ const MIGRATIONS: &[&str] = &[
         profile TEXT NOT NULL,
         updated_at INTEGER NOT NULL
     ) WITHOUT ROWID;",
+    // 5: inbound calls, account events and claim verdicts, for call scoring.
+    "CREATE TABLE calls (
+        call_id TEXT PRIMARY KEY,
+        customer_id TEXT,
+        ani TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX calls_ani ON calls (ani, started_at);
+    CREATE INDEX calls_customer ON calls (customer_id, started_at);
+    CREATE TABLE account_events (
+        id INTEGER PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX account_events_customer ON account_events (customer_id, at);
+    CREATE TABLE claim_verdicts (
+        id INTEGER PRIMARY KEY,
+        call_id TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX claim_verdicts_at ON claim_verdicts (verdict, at);",
 ];
 
 /// Days since the epoch (UTC) of a time: the leading key of the customer index.
@@ -220,6 +244,25 @@ enum Cmd {
         profiles: Vec<(String, String)>,
         now: Millis,
         reply: Reply<Vec<bool>>,
+    },
+    PutCall {
+        call: crate::CallRecord,
+        reply: Reply<bool>,
+    },
+    UpdateCall {
+        call_id: String,
+        doc: String,
+        reply: Reply<bool>,
+    },
+    AccountEvents {
+        events: Vec<(String, String, Millis)>,
+        reply: Reply<bool>,
+    },
+    ClaimVerdict {
+        call_id: String,
+        verdict: String,
+        at: Millis,
+        reply: Reply<bool>,
     },
 }
 
@@ -823,6 +866,46 @@ fn apply(
             }
             Ok(Pending::Flags(reply, created))
         }
+        Cmd::PutCall { call, reply } => {
+            let n = tx
+                .prepare_cached(
+                    "INSERT INTO calls (call_id, customer_id, ani, started_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (call_id) DO NOTHING",
+                )?
+                .execute(params![call.call_id, call.customer_id, call.ani, call.started_at, call.doc])?;
+            Ok(Pending::Flag(reply, n == 1))
+        }
+        Cmd::UpdateCall {
+            call_id,
+            doc,
+            reply,
+        } => {
+            let n = tx
+                .prepare_cached("UPDATE calls SET doc = ?2 WHERE call_id = ?1")?
+                .execute(params![call_id, doc])?;
+            Ok(Pending::Flag(reply, n == 1))
+        }
+        Cmd::AccountEvents { events, reply } => {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO account_events (customer_id, kind, at) VALUES (?1, ?2, ?3)",
+            )?;
+            for (c, k, at) in events {
+                stmt.execute(params![c, k, at])?;
+            }
+            Ok(Pending::Flag(reply, true))
+        }
+        Cmd::ClaimVerdict {
+            call_id,
+            verdict,
+            at,
+            reply,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO claim_verdicts (call_id, verdict, at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![call_id, verdict, at])?;
+            Ok(Pending::Flag(reply, true))
+        }
         Cmd::Audit(e) => {
             tx.prepare_cached("INSERT INTO audit_log (at, actor, action, customer_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?
                 .execute(params![e.at, e.actor, e.action, e.customer_id, e.detail])?;
@@ -1070,6 +1153,110 @@ impl Store for SqliteStore {
             conn.prepare_cached("SELECT profile FROM profiles WHERE customer_id = ?1")?
                 .query_row([&customer_id], |r| r.get(0))
                 .optional()
+        })
+        .await
+    }
+
+    async fn put_call(&self, call: crate::CallRecord) -> StoreResult<bool> {
+        self.call(|reply| Cmd::PutCall { call, reply }).await
+    }
+
+    async fn update_call(&self, call_id: &str, doc: String) -> StoreResult<bool> {
+        let call_id = call_id.to_string();
+        self.call(|reply| Cmd::UpdateCall {
+            call_id,
+            doc,
+            reply,
+        })
+        .await
+    }
+
+    async fn get_call(&self, call_id: &str) -> StoreResult<Option<crate::CallRecord>> {
+        let call_id = call_id.to_string();
+        self.read(move |conn, _| {
+            conn.prepare_cached(
+                "SELECT call_id, customer_id, ani, started_at, doc FROM calls WHERE call_id = ?1",
+            )?
+            .query_row([&call_id], |r| {
+                Ok(crate::CallRecord {
+                    call_id: r.get(0)?,
+                    customer_id: r.get(1)?,
+                    ani: r.get(2)?,
+                    started_at: r.get(3)?,
+                    doc: r.get(4)?,
+                })
+            })
+            .optional()
+        })
+        .await
+    }
+
+    async fn ani_customers(&self, ani: &str, since: Millis) -> StoreResult<u32> {
+        let ani = ani.to_string();
+        self.read(move |conn, _| {
+            conn.prepare_cached(
+                "SELECT COUNT(DISTINCT customer_id) FROM calls WHERE ani = ?1 AND started_at >= ?2 AND customer_id IS NOT NULL",
+            )?
+            .query_row(params![ani, since], |r| r.get(0))
+        })
+        .await
+    }
+
+    async fn customer_anis(&self, customer_id: &str, since: Millis) -> StoreResult<u32> {
+        let customer_id = customer_id.to_string();
+        self.read(move |conn, _| {
+            conn.prepare_cached(
+                "SELECT COUNT(DISTINCT ani) FROM calls WHERE customer_id = ?1 AND started_at >= ?2",
+            )?
+            .query_row(params![customer_id, since], |r| r.get(0))
+        })
+        .await
+    }
+
+    async fn add_account_events(&self, events: Vec<(String, String, Millis)>) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.call(|reply| Cmd::AccountEvents { events, reply })
+            .await
+            .map(|_| ())
+    }
+
+    async fn account_events(
+        &self,
+        customer_id: &str,
+        since: Millis,
+    ) -> StoreResult<Vec<(String, Millis)>> {
+        let customer_id = customer_id.to_string();
+        self.read(move |conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT kind, at FROM account_events WHERE customer_id = ?1 AND at >= ?2 ORDER BY at DESC LIMIT 100",
+            )?;
+            let rows = stmt.query_map(params![customer_id, since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn add_claim_verdict(&self, call_id: &str, verdict: &str, at: Millis) -> StoreResult<()> {
+        let (call_id, verdict) = (call_id.to_string(), verdict.to_string());
+        self.call(|reply| Cmd::ClaimVerdict {
+            call_id,
+            verdict,
+            at,
+            reply,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn claim_verdicts(&self, verdict: &str, from: Millis, to: Millis) -> StoreResult<u64> {
+        let verdict = verdict.to_string();
+        self.read(move |conn, _| {
+            conn.prepare_cached(
+                "SELECT COUNT(*) FROM claim_verdicts WHERE verdict = ?1 AND at >= ?2 AND at < ?3",
+            )?
+            .query_row(params![verdict, from, to], |r| r.get(0))
         })
         .await
     }
