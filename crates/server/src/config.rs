@@ -69,6 +69,9 @@ pub struct ServerConfig {
     /// Legitimate sender IDs of other organisations for the audit's false-positive check, one per
     /// line; default: the built-in corpus.
     pub sms_legit_ids_file: Option<PathBuf>,
+    /// The call-scoring policy (TOML); default: the built-in policy. Reload with
+    /// `POST /v1/policy/reload`.
+    pub policy_file: Option<PathBuf>,
 }
 
 /// Claim-matching settings, in human units.
@@ -111,6 +114,7 @@ impl Default for ServerConfig {
             api_keys: Vec::new(),
             sms: FilterPolicy::default(),
             sms_legit_ids_file: None,
+            policy_file: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 pub use axum::http;
 
 pub mod auth;
+pub mod calls;
 pub mod config;
 pub mod customers;
 pub mod ingest;
@@ -56,6 +57,9 @@ pub struct AppState {
     pub sms_policy: countersign_core::sender::FilterPolicy,
     /// Legitimate IDs of other organisations, for the audit's false-positive check.
     pub legit_sender_ids: Arc<Vec<String>>,
+    /// The call-scoring policy in force (reloadable).
+    pub policy: std::sync::RwLock<Arc<countersign_core::score::Policy>>,
+    pub policy_file: Option<std::path::PathBuf>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -81,6 +85,11 @@ impl AppState {
             ))),
             sms_policy: cfg.sms.clone(),
             legit_sender_ids: Arc::new(cfg.legit_sender_ids()?),
+            policy: std::sync::RwLock::new(Arc::new(match &cfg.policy_file {
+                Some(p) => calls::load_policy(p)?,
+                None => countersign_core::score::Policy::default(),
+            })),
+            policy_file: cfg.policy_file.clone(),
         })
     }
 }
@@ -161,6 +170,13 @@ pub fn router(state: SharedState) -> Router {
             get(customers::get_customer).put(customers::put_customer),
         )
         .route("/v1/audit-log", get(query::get_audit_log))
+        .route("/v1/calls", post(calls::post_call))
+        .route("/v1/calls/{call_id}", get(calls::get_call))
+        .route("/v1/calls/{call_id}/claims", post(calls::post_claim))
+        .route("/v1/calls/{call_id}/outcome", post(calls::post_outcome))
+        .route("/v1/account-events", post(calls::post_account_events))
+        .route("/v1/policy", get(calls::get_policy))
+        .route("/v1/policy/reload", post(calls::reload_policy))
         .route("/v1/brands", get(sms::list_brands))
         .route(
             "/v1/brands/{brand}",

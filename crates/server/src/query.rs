@@ -124,8 +124,19 @@ pub async fn post_verify(
     let bytes = read_body(&headers, body, 64 * 1024).await?;
     let raw: ClaimIn = parse_json(&bytes)?;
     let claim = validate_claim(&raw, &st.validation.extract).map_err(Problem::invalid)?;
+    let v = verify_claim(&st, &claim, &who).await?;
+    st.metrics.verify_latency.record(started.elapsed());
+    Ok(Json(v))
+}
+
+/// Verify a validated claim against the ledger (and the brand registry), audit-logged as `who`.
+pub async fn verify_claim(
+    st: &SharedState,
+    claim: &countersign_core::verify::Claim,
+    who: &str,
+) -> Result<Verification, Problem> {
     let now = now_ms();
-    let window = claim_window(&claim, now, st.retention_ms, &st.verify);
+    let window = claim_window(claim, now, st.retention_ms, &st.verify);
     let view = st
         .store
         .ledger_view(
@@ -143,12 +154,12 @@ pub async fn post_verify(
         retention_start: now - st.retention_ms,
         body_hmac_key: &st.validation.body_hmac_key,
     };
-    let mut v = decide(&claim, now, st.retention_ms, &st.verify, &ctx);
-    add_sender_registry_evidence(&st, &claim, &mut v);
+    let mut v = decide(claim, now, st.retention_ms, &st.verify, &ctx);
+    add_sender_registry_evidence(st, claim, &mut v);
     st.store
         .audit(AuditEntry {
             at: now,
-            actor: who,
+            actor: who.to_string(),
             action: "verify".into(),
             customer_id: Some(claim.customer_id.clone()),
             detail: Some(format!("verdict={}", v.verdict.as_str())),
@@ -156,8 +167,7 @@ pub async fn post_verify(
         .await
         .map_err(Problem::store)?;
     st.metrics.count_verdict(v.verdict.as_str());
-    st.metrics.verify_latency.record(started.elapsed());
-    Ok(Json(v))
+    Ok(v)
 }
 
 /// When no stored notification was compared with the sender the caller saw, the brand registry

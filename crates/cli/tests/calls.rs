@@ -1,0 +1,252 @@
+//! Inbound-call scoring end to end through the public API: the paired attack, a spoofed own
+//! number, one ANI calling about ten customers, a genuine customer, a stale feed, account events,
+//! outcomes, and policy reload.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+const HOUR: i64 = 3_600_000;
+
+fn world(s: &Server, now: i64) {
+    s.send(
+        "PUT",
+        "/v1/customers/maria",
+        INGEST_KEY,
+        Some(&json!({"phones": ["+14155550100"]})),
+    );
+    s.ingest(&[sms(
+        "cards",
+        "n1",
+        "maria",
+        now - 3 * HOUR,
+        "$479.99",
+        "BESTBUY #1123",
+        "4417",
+    )]);
+    s.watermark("cards", now, Some(now - 72 * HOUR));
+}
+
+fn start(s: &Server, body: Value) -> Value {
+    let (st, v) = s.send("POST", "/v1/calls", AGENT_KEY, Some(&body));
+    assert_eq!(st, 200, "{v}");
+    v
+}
+
+#[test]
+fn the_paired_pattern_and_the_genuine_customer() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("d"), None);
+    let now = now_ms();
+    world(&s, now);
+
+    // The attacker: unknown number, B attestation, cites a forged text seconds into the call.
+    let v = start(
+        &s,
+        json!({"call_id": "atk-1", "customer_id": "maria", "ani": "+1 (628) 555-0142",
+        "verstat": "TN-Validation-Passed-B", "intent": "wire"}),
+    );
+    let signals: Vec<&str> = v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["signal"].as_str().unwrap())
+        .collect();
+    assert_eq!(signals.len(), 2, "{v}");
+    assert!(
+        signals.contains(&"ani_not_on_file") && signals.contains(&"high_risk_intent"),
+        "{v}"
+    );
+    assert_eq!(v["band"], "medium");
+    let (st, a) = s.send("POST", "/v1/calls/atk-1/claims", AGENT_KEY, Some(&json!({"channel": "sms",
+        "received_at": rfc3339(now - 40 * 60_000), "sender_seen": "ACMEBNK",
+        "mentions": {"amount": "$480", "merchant": "Best Buy", "callback_number": "888-555-0142"}})));
+    assert_eq!(st, 200, "{a}");
+    assert_eq!(a["verification"]["verdict"], "not_sent");
+    assert!(
+        matches!(a["score"]["band"].as_str(), Some("high") | Some("critical")),
+        "{a}"
+    );
+    assert_eq!(
+        a["score"]["action"],
+        if a["score"]["band"] == "high" {
+            "callback"
+        } else {
+            "block"
+        }
+    );
+    assert_eq!(a["score"]["reasons"][0]["signal"], "claim_not_sent");
+    assert!(a["score"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["signal"] == "claim_not_sent_early"));
+    let (_, call) = s.send("GET", "/v1/calls/atk-1", AGENT_KEY, None);
+    assert_eq!(call["scores"].as_array().unwrap().len(), 2);
+    assert_eq!(call["claims"][0]["verdict"], "not_sent");
+    let (st, _) = s.send(
+        "POST",
+        "/v1/calls/atk-1/outcome",
+        AGENT_KEY,
+        Some(&json!({"outcome": "fraud", "note": "hung up at callback"})),
+    );
+    assert_eq!(st, 200);
+    let (st, v) = s.send(
+        "POST",
+        "/v1/calls/atk-1/outcome",
+        AGENT_KEY,
+        Some(&json!({"outcome": "maybe"})),
+    );
+    assert_eq!((st, v["code"].as_str()), (422, Some("invalid_outcome")));
+
+    // The genuine customer: own number, A attestation, a real text with imperfect recall.
+    start(
+        &s,
+        json!({"call_id": "ok-1", "customer_id": "maria", "ani": "415-555-0100",
+        "verstat": "TN-Validation-Passed-A", "intent": "dispute"}),
+    );
+    let (_, a) = s.send(
+        "POST",
+        "/v1/calls/ok-1/claims",
+        AGENT_KEY,
+        Some(&json!({"channel": "sms",
+        "mentions": {"amount": "480", "merchant": "best buy"}})),
+    );
+    assert_eq!(a["verification"]["verdict"], "confirmed", "{a}");
+    assert_eq!(
+        (a["score"]["band"].as_str(), a["score"]["action"].as_str()),
+        (Some("low"), Some("proceed")),
+        "{a}"
+    );
+
+    // Duplicates and unknown calls.
+    let (st, v) = s.send(
+        "POST",
+        "/v1/calls",
+        AGENT_KEY,
+        Some(&json!({"call_id": "ok-1", "ani": "+14155550100"})),
+    );
+    assert_eq!((st, v["code"].as_str()), (409, Some("call_exists")));
+    assert_eq!(
+        s.send("GET", "/v1/calls/nope", AGENT_KEY, None).1["code"],
+        "unknown_call"
+    );
+    let (st, v) = s.send(
+        "POST",
+        "/v1/calls",
+        AGENT_KEY,
+        Some(&json!({"call_id": "x"})),
+    );
+    assert_eq!((st, v["code"].as_str()), (422, Some("missing_field")));
+}
+
+#[test]
+fn spoofed_own_number_velocity_events_stale_feed_and_policy_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../policy/default.toml"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let s = Server::start(
+        &dir.path().join("d"),
+        Some(&format!("policy_file = {:?}\n", policy.to_str().unwrap())),
+    );
+    let now = now_ms();
+    world(&s, now);
+
+    // The customer's own number, unattested, after a SIM swap yesterday.
+    let (_, ev) = s.send(
+        "POST",
+        "/v1/account-events",
+        INGEST_KEY,
+        Some(&json!([
+            {"customer_id": "maria", "kind": "sim_swap", "at": rfc3339(now - 20 * HOUR)},
+            {"customer_id": "maria", "kind": "teleport", "at": rfc3339(now)},
+        ])),
+    );
+    assert_eq!(
+        (ev["accepted"].as_u64(), ev["errors"][0]["code"].as_str()),
+        (Some(1), Some("invalid_kind")),
+        "{ev}"
+    );
+    let v = start(
+        &s,
+        json!({"call_id": "sp-1", "customer_id": "maria", "ani": "+14155550100", "verstat": "No-TN-Validation", "intent": "change_phone"}),
+    );
+    let signals: Vec<&str> = v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["signal"].as_str().unwrap())
+        .collect();
+    assert!(
+        signals.contains(&"ani_on_file_unattested") && signals.contains(&"sim_swap"),
+        "{v}"
+    );
+    assert!(
+        matches!(v["band"].as_str(), Some("high") | Some("critical")),
+        "{v}"
+    );
+
+    // One number calling about ten customers.
+    let mut last = Value::Null;
+    for i in 0..10 {
+        last = start(
+            &s,
+            json!({"call_id": format!("vel-{i}"), "customer_id": format!("cust-{i}"), "ani": "+16285550199", "verstat": "TN-Validation-Passed-A"}),
+        );
+    }
+    assert_eq!(last["reasons"][0]["signal"], "ani_velocity", "{last}");
+    assert!(last["band"] != "low", "{last}");
+
+    // A stale feed: the claim cannot be checked, so it escalates nothing on its own.
+    s.send(
+        "PUT",
+        "/v1/customers/john",
+        INGEST_KEY,
+        Some(&json!({"phones": ["+14155550111"]})),
+    );
+    s.ingest(&[json!({"source": "mailer", "id": "e1", "customer_id": "john", "channel": "email", "sent_at": rfc3339(now - 30 * HOUR)})]);
+    s.watermark("mailer", now - 6 * HOUR, Some(now - 72 * HOUR));
+    start(
+        &s,
+        json!({"call_id": "st-1", "customer_id": "john", "ani": "+14155550111", "verstat": "TN-Validation-Passed-A", "intent": "balance"}),
+    );
+    let (_, a) = s.send(
+        "POST",
+        "/v1/calls/st-1/claims",
+        AGENT_KEY,
+        Some(&json!({"channel": "email", "received_at": rfc3339(now - HOUR)})),
+    );
+    assert_eq!(a["verification"]["verdict"], "cannot_confirm", "{a}");
+    assert_eq!(a["score"]["band"], "low", "{a}");
+
+    // Policy reload: a broken file is refused and the old policy stays; a good one applies.
+    let (_, p) = s.send("GET", "/v1/policy", AGENT_KEY, None);
+    assert_eq!(p["version"], "default-2026-11");
+    std::fs::write(&policy, "version = \"v2\"\n[weights]\nsim_swapp = 1.0\n").unwrap();
+    let (st, v) = s.send("POST", "/v1/policy/reload", ADMIN_KEY, None);
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (422, Some("invalid_policy")),
+        "{v}"
+    );
+    assert!(v["detail"].as_str().unwrap().contains("sim_swapp"));
+    std::fs::write(&policy, "version = \"v2\"\n[weights]\nsim_swap = 4.0\n").unwrap();
+    let (st, v) = s.send("POST", "/v1/policy/reload", ADMIN_KEY, None);
+    assert_eq!((st, v["version"].as_str()), (200, Some("v2")));
+    let v = start(
+        &s,
+        json!({"call_id": "sp-2", "customer_id": "maria", "ani": "+14155550100", "verstat": "TN-Validation-Passed-A"}),
+    );
+    assert_eq!(v["policy_version"], "v2");
+    assert_eq!(s.send("POST", "/v1/policy/reload", AGENT_KEY, None).0, 403);
+}

@@ -1,0 +1,540 @@
+//! Inbound calls over HTTP: a call starts and is scored (`POST /v1/calls`), the caller cites a
+//! notification and the claim is verified and the call re-scored (`/claims`), the agent records
+//! the outcome as a label (`/outcome`), and account events feed later calls. The scoring itself is
+//! `countersign_core::score`; this module gathers the facts and keeps the call's history.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use countersign_core::extract::normalize_phone;
+use countersign_core::profile::Profile;
+use countersign_core::score::{
+    parse_attestation, score, AccountEventKind, CallFacts, Policy, Score,
+};
+use countersign_core::validate::{format_time, parse_time};
+use countersign_core::verify::{validate_claim, ClaimIn, Verdict, Verification};
+use countersign_core::{Channel, Millis};
+use countersign_store::CallRecord;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::auth::Scope;
+use crate::ingest::{read_body, split_records};
+use crate::problem::{parse_json, Problem};
+use crate::query::verify_claim;
+use crate::{now_ms, Auth, SharedState};
+
+const HOUR: Millis = 3_600_000;
+
+/// Read and check a policy file (TOML; unknown keys rejected).
+pub fn load_policy(path: &std::path::Path) -> anyhow::Result<Policy> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("policy file {}: {e}", path.display()))?;
+    let p: Policy = toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("policy file {}: {e}", path.display()))?;
+    p.check()
+        .map_err(|e| anyhow::anyhow!("policy file {}: {e}", path.display()))?;
+    Ok(p)
+}
+
+fn policy(st: &SharedState) -> Arc<Policy> {
+    st.policy
+        .read()
+        .map(|p| p.clone())
+        .unwrap_or_else(|p| p.into_inner().clone())
+}
+
+/// A call as the contact-centre platform reports it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallIn {
+    pub call_id: Option<String>,
+    /// As identified by the IVR; may be absent.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    /// The calling number.
+    pub ani: Option<String>,
+    /// The number called.
+    #[serde(default)]
+    pub dnis: Option<String>,
+    /// RFC 3339; default: now.
+    #[serde(default)]
+    pub started_at: Option<String>,
+    /// STIR/SHAKEN verification status as carriers send it, e.g. `TN-Validation-Passed-A`.
+    #[serde(default)]
+    pub verstat: Option<String>,
+    /// `A`, `B` or `C`.
+    #[serde(default)]
+    pub attestation: Option<String>,
+    /// mobile, landline, fixedVoip, nonFixedVoip, tollFree.
+    #[serde(default)]
+    pub line_type: Option<String>,
+    /// What the caller wants: change_phone, change_email, reset_password, add_payee, wire,
+    /// card_replace, balance, dispute, …
+    #[serde(default)]
+    pub intent: Option<String>,
+}
+
+/// A claim cited during a call.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ClaimEntry {
+    pub at: String,
+    pub seconds_into_call: i64,
+    pub verdict: Verdict,
+    pub reason: Option<String>,
+}
+
+/// The agent's outcome: a label for calibration.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeIn {
+    /// `fraud`, `legitimate` or `unsure`.
+    pub outcome: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Everything kept about a call.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CallDoc {
+    pub call_id: String,
+    pub customer_id: Option<String>,
+    pub ani: String,
+    pub dnis: Option<String>,
+    pub started_at: String,
+    pub verstat: Option<String>,
+    pub attestation: Option<String>,
+    pub line_type: Option<String>,
+    pub intent: Option<String>,
+    pub claims: Vec<ClaimEntry>,
+    /// Every score given, oldest first, with what triggered it.
+    #[schema(value_type = Vec<Object>)]
+    pub scores: Vec<Value>,
+    pub outcome: Option<OutcomeIn>,
+}
+
+/// The answer when a call starts.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CallScore {
+    pub call_id: String,
+    #[serde(flatten)]
+    pub score: Score,
+}
+
+/// The answer to a claim cited during a call.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClaimAnswer {
+    pub verification: Verification,
+    pub score: Score,
+}
+
+fn bad(code: &str, detail: impl Into<String>) -> Problem {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+}
+
+/// Gather the facts about a call and score it.
+async fn score_call(st: &SharedState, doc: &CallDoc, now: Millis) -> Result<Score, Problem> {
+    let p = policy(st);
+    let store = &st.store;
+    let mut facts = CallFacts {
+        attestation: Some(parse_attestation(
+            doc.verstat.as_deref(),
+            doc.attestation.as_deref(),
+        )),
+        ani_customers_24h: store
+            .ani_customers(&doc.ani, now - 24 * HOUR)
+            .await
+            .map_err(Problem::store)?,
+        ani_customers_7d: store
+            .ani_customers(&doc.ani, now - 7 * 24 * HOUR)
+            .await
+            .map_err(Problem::store)?,
+        intent: doc.intent.clone(),
+        ..Default::default()
+    };
+    if let Some(c) = &doc.customer_id {
+        facts.customer_anis_24h = store
+            .customer_anis(c, now - 24 * HOUR)
+            .await
+            .map_err(Problem::store)?;
+        let profile: Option<Profile> = store
+            .profile(c)
+            .await
+            .map_err(Problem::store)?
+            .and_then(|j| serde_json::from_str(&j).ok());
+        let recent = store
+            .customer_notifications(c, now - st.retention_ms, now, 200)
+            .await
+            .map_err(Problem::store)?;
+        let mut numbers: Vec<String> = profile.map(|p| p.phones).unwrap_or_default();
+        numbers.extend(
+            recent
+                .iter()
+                .filter(|n| n.record.channel == Channel::Sms)
+                .filter_map(|n| n.record.recipient.clone()),
+        );
+        if !numbers.is_empty() {
+            facts.ani_on_file = Some(numbers.contains(&doc.ani));
+        }
+        let window = p.windows.account_event_days as Millis * 24 * HOUR;
+        for (kind, at) in store
+            .account_events(c, now - window)
+            .await
+            .map_err(Problem::store)?
+        {
+            if let Ok(k) = serde_json::from_value::<AccountEventKind>(Value::String(kind)) {
+                facts.events.push((k, at));
+            }
+        }
+    }
+    if let Some(last) = doc.claims.last() {
+        facts.claim = Some((last.verdict, last.seconds_into_call));
+        let last_hour = store
+            .claim_verdicts("not_sent", now - HOUR, now)
+            .await
+            .map_err(Problem::store)? as f64;
+        let week = store
+            .claim_verdicts("not_sent", now - 7 * 24 * HOUR - HOUR, now - HOUR)
+            .await
+            .map_err(Problem::store)? as f64;
+        facts.not_sent_surge = (last_hour + 1.0) / (week / 168.0 + 1.0);
+    } else {
+        facts.not_sent_surge = 1.0;
+    }
+    Ok(score(&facts, &p, now))
+}
+
+async fn save(st: &SharedState, doc: &CallDoc) -> Result<(), Problem> {
+    let json = serde_json::to_string(doc)
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    st.store
+        .update_call(&doc.call_id, json)
+        .await
+        .map_err(Problem::store)?;
+    Ok(())
+}
+
+fn push_score(doc: &mut CallDoc, s: &Score, trigger: &str, now: Millis) {
+    let mut v = serde_json::to_value(s).unwrap_or(Value::Null);
+    if let Value::Object(o) = &mut v {
+        o.insert("at".into(), Value::String(format_time(now)));
+        o.insert("trigger".into(), Value::String(trigger.into()));
+    }
+    doc.scores.push(v);
+}
+
+#[utoipa::path(post, path = "/v1/calls", tag = "calls",
+    request_body = CallIn,
+    responses(
+        (status = 200, description = "The call's score: 0–100, band, action, reasons by contribution, policy version", body = CallScore),
+        (status = 409, description = "`call_exists`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`missing_field`, `invalid_time`, `invalid_request`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn post_call(
+    State(st): State<SharedState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<CallScore>, Problem> {
+    auth.require(Scope::Agent)?;
+    let bytes = read_body(&headers, body, 64 * 1024).await?;
+    let c: CallIn = parse_json(&bytes)?;
+    start_call(&st, c).await.map(Json)
+}
+
+/// Validate, record and score a new call (shared with the platform adapters).
+pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Problem> {
+    let now = now_ms();
+    let call_id = c
+        .call_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.len() <= 128)
+        .ok_or_else(|| bad("missing_field", "`call_id` (1–128 characters) is required"))?
+        .to_string();
+    let ani_raw = c
+        .ani
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| bad("missing_field", "`ani` is required"))?;
+    let ani =
+        normalize_phone(ani_raw, &st.validation.extract).unwrap_or_else(|| ani_raw.to_string());
+    let started = match c.started_at.as_deref() {
+        Some(t) => parse_time("started_at", t).map_err(Problem::invalid)?,
+        None => now,
+    };
+    let customer_id = c
+        .customer_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let mut doc = CallDoc {
+        call_id: call_id.clone(),
+        customer_id: customer_id.clone(),
+        ani: ani.clone(),
+        dnis: c.dnis,
+        started_at: format_time(started),
+        verstat: c.verstat,
+        attestation: c.attestation,
+        line_type: c.line_type,
+        intent: c.intent.map(|i| i.trim().to_ascii_lowercase()),
+        claims: Vec::new(),
+        scores: Vec::new(),
+        outcome: None,
+    };
+    let record = CallRecord {
+        call_id: call_id.clone(),
+        customer_id,
+        ani,
+        started_at: started,
+        doc: "{}".into(),
+    };
+    if !st.store.put_call(record).await.map_err(Problem::store)? {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "call_exists",
+            format!("call {call_id:?} was already started"),
+        ));
+    }
+    let s = score_call(st, &doc, now).await?;
+    push_score(&mut doc, &s, "call_started", now);
+    save(st, &doc).await?;
+    Ok(CallScore { call_id, score: s })
+}
+
+async fn load_call(st: &SharedState, call_id: &str) -> Result<CallDoc, Problem> {
+    let rec = st
+        .store
+        .get_call(call_id)
+        .await
+        .map_err(Problem::store)?
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                "unknown_call",
+                format!("no call {call_id:?}"),
+            )
+        })?;
+    serde_json::from_str(&rec.doc)
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+}
+
+#[utoipa::path(post, path = "/v1/calls/{call_id}/claims", tag = "calls",
+    params(("call_id" = String, Path)),
+    request_body(description = "A claim as for /v1/verify; `customer_id` defaults to the call's.", content = ClaimIn),
+    responses(
+        (status = 200, description = "The verification and the new score", body = ClaimAnswer),
+        (status = 404, description = "`unknown_call`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn post_claim(
+    State(st): State<SharedState>,
+    auth: Auth,
+    Path(call_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<ClaimAnswer>, Problem> {
+    let who = auth.require(Scope::Agent)?.name.clone();
+    let bytes = read_body(&headers, body, 64 * 1024).await?;
+    let mut raw: ClaimIn = parse_json(&bytes)?;
+    let mut doc = load_call(&st, &call_id).await?;
+    if raw.customer_id.is_none() {
+        raw.customer_id = doc.customer_id.clone();
+    }
+    let claim = validate_claim(&raw, &st.validation.extract).map_err(Problem::invalid)?;
+    let v = verify_claim(&st, &claim, &who).await?;
+    let now = now_ms();
+    let started = parse_time("started_at", &doc.started_at).unwrap_or(now);
+    st.store
+        .add_claim_verdict(&call_id, v.verdict.as_str(), now)
+        .await
+        .map_err(Problem::store)?;
+    doc.claims.push(ClaimEntry {
+        at: format_time(now),
+        seconds_into_call: (now - started) / 1000,
+        verdict: v.verdict,
+        reason: v.reason.map(str::to_string),
+    });
+    let s = score_call(&st, &doc, now).await?;
+    push_score(&mut doc, &s, "claim", now);
+    save(&st, &doc).await?;
+    Ok(Json(ClaimAnswer {
+        verification: v,
+        score: s,
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/calls/{call_id}/outcome", tag = "calls",
+    params(("call_id" = String, Path)), request_body = OutcomeIn,
+    responses((status = 200, body = CallDoc), (status = 422, description = "`invalid_outcome`", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn post_outcome(
+    State(st): State<SharedState>,
+    auth: Auth,
+    Path(call_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<CallDoc>, Problem> {
+    auth.require(Scope::Agent)?;
+    let bytes = read_body(&headers, body, 16 * 1024).await?;
+    let o: OutcomeIn = parse_json(&bytes)?;
+    if !matches!(o.outcome.as_str(), "fraud" | "legitimate" | "unsure") {
+        return Err(bad(
+            "invalid_outcome",
+            "`outcome` is fraud, legitimate or unsure",
+        ));
+    }
+    let mut doc = load_call(&st, &call_id).await?;
+    doc.outcome = Some(o);
+    save(&st, &doc).await?;
+    Ok(Json(doc))
+}
+
+#[utoipa::path(get, path = "/v1/calls/{call_id}", tag = "calls",
+    params(("call_id" = String, Path)),
+    responses((status = 200, description = "The call with its claims, score history and outcome", body = CallDoc),
+        (status = 404, description = "`unknown_call`", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn get_call(
+    State(st): State<SharedState>,
+    auth: Auth,
+    Path(call_id): Path<String>,
+) -> Result<Json<CallDoc>, Problem> {
+    auth.require(Scope::Agent)?;
+    load_call(&st, &call_id).await.map(Json)
+}
+
+/// An account event, for later calls' scores.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEventIn {
+    pub customer_id: String,
+    /// sim_swap, phone_changed, email_changed, password_reset, new_device, payee_added.
+    pub kind: String,
+    /// RFC 3339.
+    pub at: String,
+}
+
+/// Answer to account events.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EventsAnswer {
+    pub accepted: usize,
+    pub rejected: usize,
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<Value>,
+}
+
+#[utoipa::path(post, path = "/v1/account-events", tag = "calls",
+    request_body(description = "One event, a JSON array, or NDJSON.", content((Vec<AccountEventIn> = "application/json"))),
+    responses((status = 200, body = EventsAnswer)),
+    security(("api_key" = [])))]
+pub async fn post_account_events(
+    State(st): State<SharedState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<EventsAnswer>, Problem> {
+    auth.require(Scope::Ingest)?;
+    let bytes = read_body(&headers, body, st.limits.max_body_bytes).await?;
+    let raws = split_records(&headers, &bytes, st.limits.max_records_per_request)?;
+    let now = now_ms();
+    let mut good = Vec::new();
+    let mut errors = Vec::new();
+    for r in &raws {
+        let parsed = r
+            .text
+            .map_err(|e| ("invalid_utf8", e.to_string()))
+            .and_then(|t| {
+                serde_json::from_str::<AccountEventIn>(t)
+                    .map_err(|e| ("invalid_record", e.to_string()))
+            })
+            .and_then(|e| {
+                serde_json::from_value::<AccountEventKind>(Value::String(e.kind.clone()))
+                    .map_err(|_| ("invalid_kind", format!("unknown event kind {:?}", e.kind)))?;
+                let at = parse_time("at", &e.at).map_err(|r| (r.code, r.detail))?;
+                if at > now + st.validation.future_skew_ms {
+                    return Err(("at_in_future", "`at` is in the future".to_string()));
+                }
+                if e.customer_id.trim().is_empty() {
+                    return Err(("missing_field", "`customer_id` is required".to_string()));
+                }
+                Ok((e.customer_id, e.kind, at))
+            });
+        match parsed {
+            Ok(e) => good.push(e),
+            Err((code, detail)) => {
+                errors.push(serde_json::json!({"index": r.index, "code": code, "detail": detail}))
+            }
+        }
+    }
+    let accepted = good.len();
+    st.store
+        .add_account_events(good)
+        .await
+        .map_err(Problem::store)?;
+    Ok(Json(EventsAnswer {
+        accepted,
+        rejected: errors.len(),
+        errors,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/policy", tag = "calls",
+    responses((status = 200, description = "The scoring policy in force")), security(("api_key" = [])))]
+pub async fn get_policy(State(st): State<SharedState>, auth: Auth) -> Result<Json<Value>, Problem> {
+    auth.require(Scope::Agent)?;
+    Ok(Json(
+        serde_json::to_value(&*policy(&st)).unwrap_or(Value::Null),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/policy/reload", tag = "calls",
+    responses((status = 200, description = "Reloaded: the new version"),
+        (status = 422, description = "`invalid_policy`: the file is wrong; the old policy stays in force", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn reload_policy(
+    State(st): State<SharedState>,
+    auth: Auth,
+) -> Result<Json<Value>, Problem> {
+    auth.require(Scope::Admin)?;
+    let Some(path) = st.policy_file.clone() else {
+        return Err(bad(
+            "invalid_policy",
+            "no policy_file is configured; the built-in policy is in force",
+        ));
+    };
+    let p = load_policy(&path).map_err(|e| {
+        bad(
+            "invalid_policy",
+            format!("{e:#}; the previous policy stays in force"),
+        )
+    })?;
+    let version = p.version.clone();
+    if let Ok(mut cur) = st.policy.write() {
+        *cur = Arc::new(p);
+    }
+    tracing::info!(version = %version, "scoring policy reloaded");
+    Ok(Json(serde_json::json!({"version": version})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_policy_file_is_the_built_in_policy() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policy/default.toml");
+        assert_eq!(load_policy(&path).unwrap(), Policy::default());
+        let bad: Result<Policy, _> =
+            toml::from_str("version = \"x\"\n[weights]\nsim_swapp = 1.0\n");
+        assert!(bad.unwrap_err().to_string().contains("sim_swapp"));
+    }
+}
