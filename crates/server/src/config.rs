@@ -72,6 +72,8 @@ pub struct ServerConfig {
     /// The call-scoring policy (TOML); default: the built-in policy. Reload with
     /// `POST /v1/policy/reload`.
     pub policy_file: Option<PathBuf>,
+    /// Contact-centre adapters (`[adapters]`).
+    pub adapters: crate::adapters::AdapterSettings,
 }
 
 /// Claim-matching settings, in human units.
@@ -115,6 +117,7 @@ impl Default for ServerConfig {
             sms: FilterPolicy::default(),
             sms_legit_ids_file: None,
             policy_file: None,
+            adapters: Default::default(),
         }
     }
 }

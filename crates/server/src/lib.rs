@@ -4,6 +4,7 @@
 
 pub use axum::http;
 
+pub mod adapters;
 pub mod auth;
 pub mod calls;
 pub mod config;
@@ -60,6 +61,7 @@ pub struct AppState {
     /// The call-scoring policy in force (reloadable).
     pub policy: std::sync::RwLock<Arc<countersign_core::score::Policy>>,
     pub policy_file: Option<std::path::PathBuf>,
+    pub adapters: adapters::AdapterSettings,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -90,6 +92,7 @@ impl AppState {
                 None => countersign_core::score::Policy::default(),
             })),
             policy_file: cfg.policy_file.clone(),
+            adapters: cfg.adapters.clone(),
         })
     }
 }
@@ -175,6 +178,9 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/calls/{call_id}/claims", post(calls::post_claim))
         .route("/v1/calls/{call_id}/outcome", post(calls::post_outcome))
         .route("/v1/account-events", post(calls::post_account_events))
+        .route("/v1/adapters/twilio/voice", post(adapters::twilio_voice))
+        .route("/v1/adapters/connect", post(adapters::connect))
+        .route("/v1/adapters/genesys", post(adapters::genesys))
         .route("/v1/policy", get(calls::get_policy))
         .route("/v1/policy/reload", post(calls::reload_policy))
         .route("/v1/brands", get(sms::list_brands))

@@ -1,0 +1,380 @@
+//! Contact-centre adapters: each platform's own request shape in, its own answer shape out, all
+//! scoring through the same calls API. Twilio Voice (form-encoded webhook → TwiML that enqueues
+//! the call with the score in the task attributes; `X-Twilio-Signature` checked when an auth token
+//! is configured), Amazon Connect (contact-flow Lambda event → flat string map), Genesys Cloud
+//! (data action: flat JSON in, flat JSON out). A platform retrying a request gets the same call's
+//! latest score, not an error.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use countersign_core::score::Score;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use subtle::ConstantTimeEq;
+use utoipa::ToSchema;
+
+use crate::auth::Scope;
+use crate::calls::{start_call, CallIn, CallScore};
+use crate::ingest::read_body;
+use crate::problem::{parse_json, Problem};
+use crate::{Auth, SharedState};
+
+/// Adapter settings (`[adapters]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdapterSettings {
+    /// Twilio auth token: when set, `X-Twilio-Signature` must verify.
+    pub twilio_auth_token: Option<String>,
+    /// The public base URL Twilio calls (e.g. `https://cs.example.com`), for the signature.
+    pub twilio_public_url: Option<String>,
+    /// TaskRouter workflow the call is enqueued to.
+    pub twilio_workflow_sid: Option<String>,
+    /// How many reasons to pass to the platform.
+    pub reasons_max: Option<usize>,
+}
+
+/// Score a platform's call, or return the latest score when the platform retries.
+async fn score_platform_call(st: &SharedState, c: CallIn) -> Result<CallScore, Problem> {
+    let id = c.call_id.clone().unwrap_or_default();
+    match start_call(st, c).await {
+        Err(p) if p.code == "call_exists" => {
+            let rec = st.store.get_call(&id).await.map_err(Problem::store)?;
+            let last = rec
+                .and_then(|r| serde_json::from_str::<Value>(&r.doc).ok())
+                .and_then(|d| d["scores"].as_array().and_then(|s| s.last().cloned()))
+                .ok_or(p)?;
+            let score: Score = score_from_value(&last).ok_or_else(|| {
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "stored score unreadable",
+                )
+            })?;
+            Ok(CallScore { call_id: id, score })
+        }
+        other => other,
+    }
+}
+
+fn score_from_value(v: &Value) -> Option<Score> {
+    use countersign_core::score::{Action, Band, Reason};
+    let band: Band = serde_json::from_value(v["band"].clone()).ok()?;
+    let action: Action = serde_json::from_value(v["action"].clone()).ok()?;
+    let reasons = v["reasons"]
+        .as_array()?
+        .iter()
+        .map(|r| Reason {
+            signal: known_signal(r["signal"].as_str().unwrap_or("")),
+            contribution: r["contribution"].as_f64().unwrap_or(0.0),
+            detail: r["detail"].as_str().unwrap_or("").to_string(),
+        })
+        .collect();
+    Some(Score {
+        score: v["score"].as_f64()?,
+        band,
+        action,
+        reasons,
+        policy_version: v["policy_version"].as_str().unwrap_or("").to_string(),
+    })
+}
+
+/// Signal names are static in the core; map a stored one back.
+fn known_signal(s: &str) -> &'static str {
+    const ALL: &[&str] = &[
+        "ani_not_on_file",
+        "ani_on_file_unattested",
+        "verstat_failed",
+        "ani_velocity",
+        "ani_velocity_7d",
+        "customer_velocity",
+        "sim_swap",
+        "contact_changed",
+        "account_change",
+        "high_risk_intent",
+        "claim_not_sent",
+        "claim_not_sent_early",
+        "claim_partial",
+        "claim_confirmed",
+    ];
+    ALL.iter().find(|x| **x == s).copied().unwrap_or("other")
+}
+
+fn band_str(s: &Score) -> String {
+    serde_json::to_value(s.band)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn action_str(s: &Score) -> String {
+    serde_json::to_value(s.action)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The flat string map Connect and Genesys flows read.
+fn flat(cs: &CallScore, reasons_max: usize) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    m.insert("call_id".into(), cs.call_id.clone());
+    m.insert("score".into(), format!("{:.0}", cs.score.score.round()));
+    m.insert("band".into(), band_str(&cs.score));
+    m.insert("action".into(), action_str(&cs.score));
+    m.insert("policy_version".into(), cs.score.policy_version.clone());
+    for (i, r) in cs.score.reasons.iter().take(reasons_max).enumerate() {
+        m.insert(format!("reason_{}", i + 1), r.detail.clone());
+    }
+    m
+}
+
+// ------------------------------------------------------------------------------------ Twilio
+
+type HmacSha1 = Hmac<sha1::Sha1>;
+
+/// Twilio's request signature: Base64(HMAC-SHA1(auth token, URL + every POST parameter's name
+/// and value, sorted by name)).
+pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    let mut sorted: Vec<&(String, String)> = params.iter().collect();
+    sorted.sort();
+    let mut data = url.to_string();
+    for (k, v) in sorted {
+        data.push_str(k);
+        data.push_str(v);
+    }
+    let mut mac =
+        HmacSha1::new_from_slice(auth_token.as_bytes()).expect("HMAC takes any key length");
+    mac.update(data.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[utoipa::path(post, path = "/v1/adapters/twilio/voice", tag = "adapters",
+    request_body(description = "Twilio's voice webhook, form-encoded (`CallSid`, `From`, `To`, `StirVerstat`, `CallerName`, …; optional `customer_id`, `intent`).", content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "TwiML enqueuing the call with the score in the task attributes", content_type = "application/xml"),
+        (status = 403, description = "`invalid_signature`", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn twilio_voice(
+    State(st): State<SharedState>,
+    auth: Auth,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    auth.require(Scope::Agent)?;
+    let bytes = read_body(&headers, body, 64 * 1024).await?;
+    let params: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
+    let a = &st.adapters;
+    if let Some(token) = &a.twilio_auth_token {
+        let base = a
+            .twilio_public_url
+            .as_deref()
+            .unwrap_or("")
+            .trim_end_matches('/');
+        let url = format!("{base}{uri}");
+        let want = twilio_signature(token, &url, &params);
+        let got = headers
+            .get("x-twilio-signature")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !bool::from(want.as_bytes().ct_eq(got.as_bytes())) {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "invalid_signature",
+                "X-Twilio-Signature does not verify for this URL and body",
+            ));
+        }
+    }
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let cs = score_platform_call(
+        &st,
+        CallIn {
+            call_id: get("CallSid"),
+            customer_id: get("customer_id"),
+            ani: get("From"),
+            dnis: get("To"),
+            verstat: get("StirVerstat"),
+            intent: get("intent"),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let reasons: Vec<String> = cs
+        .score
+        .reasons
+        .iter()
+        .take(a.reasons_max.unwrap_or(3))
+        .map(|r| r.detail.clone())
+        .collect();
+    let attrs = serde_json::json!({
+        "countersign_call_id": cs.call_id, "risk_score": cs.score.score, "risk_band": band_str(&cs.score),
+        "risk_action": action_str(&cs.score), "risk_reasons": reasons, "policy_version": cs.score.policy_version,
+    });
+    let workflow = a
+        .twilio_workflow_sid
+        .as_deref()
+        .map(|w| format!(" workflowSid=\"{}\"", xml_escape(w)))
+        .unwrap_or_default();
+    let twiml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response>\n  <Enqueue{workflow}>\n    <Task>{}</Task>\n  </Enqueue>\n</Response>\n",
+        xml_escape(&attrs.to_string())
+    );
+    Ok(([(header::CONTENT_TYPE, "application/xml")], twiml).into_response())
+}
+
+// ------------------------------------------------------------------------------------ Connect
+
+#[utoipa::path(post, path = "/v1/adapters/connect", tag = "adapters",
+    request_body(description = "An Amazon Connect contact-flow Lambda event (`Details.ContactData.ContactId`, `CustomerEndpoint.Address`, `SystemEndpoint.Address`, `Attributes`, `Parameters`)."),
+    responses((status = 200, description = "A flat string map for the contact flow (`score`, `band`, `action`, `reason_1`…)")),
+    security(("api_key" = [])))]
+pub async fn connect(
+    State(st): State<SharedState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<BTreeMap<String, String>>, Problem> {
+    auth.require(Scope::Agent)?;
+    let bytes = read_body(&headers, body, 256 * 1024).await?;
+    let ev: Value = parse_json(&bytes)?;
+    let cd = &ev["Details"]["ContactData"];
+    let params = &ev["Details"]["Parameters"];
+    let attrs = &cd["Attributes"];
+    let pick = |k: &str| {
+        params[k]
+            .as_str()
+            .or_else(|| attrs[k].as_str())
+            .map(str::to_string)
+            .filter(|s| !s.is_empty())
+    };
+    if cd["ContactId"].as_str().is_none() {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "not a Connect event: Details.ContactData.ContactId is missing",
+        ));
+    }
+    let cs = score_platform_call(
+        &st,
+        CallIn {
+            call_id: cd["ContactId"].as_str().map(str::to_string),
+            customer_id: pick("customer_id"),
+            ani: cd["CustomerEndpoint"]["Address"]
+                .as_str()
+                .map(str::to_string),
+            dnis: cd["SystemEndpoint"]["Address"].as_str().map(str::to_string),
+            verstat: pick("verstat"),
+            attestation: pick("attestation"),
+            intent: pick("intent"),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(Json(flat(&cs, st.adapters.reasons_max.unwrap_or(3))))
+}
+
+// ------------------------------------------------------------------------------------ Genesys
+
+/// A Genesys Cloud data action's input (flat JSON).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GenesysIn {
+    pub conversation_id: String,
+    pub ani: String,
+    #[serde(default)]
+    pub dnis: Option<String>,
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    #[serde(default)]
+    pub intent: Option<String>,
+    #[serde(default)]
+    pub verstat: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/adapters/genesys", tag = "adapters",
+    request_body = GenesysIn,
+    responses((status = 200, description = "Flat JSON for the data action's output contract (`score`, `band`, `action`, `reason1`…)")),
+    security(("api_key" = [])))]
+pub async fn genesys(
+    State(st): State<SharedState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Map<String, Value>>, Problem> {
+    auth.require(Scope::Agent)?;
+    let bytes = read_body(&headers, body, 64 * 1024).await?;
+    let g: GenesysIn = parse_json(&bytes)?;
+    let cs = score_platform_call(
+        &st,
+        CallIn {
+            call_id: Some(g.conversation_id),
+            customer_id: g.customer_id,
+            ani: Some(g.ani),
+            dnis: g.dnis,
+            verstat: g.verstat,
+            intent: g.intent,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut out = Map::new();
+    out.insert("callId".into(), Value::String(cs.call_id.clone()));
+    out.insert("score".into(), Value::from(cs.score.score.round() as i64));
+    out.insert("band".into(), Value::String(band_str(&cs.score)));
+    out.insert("action".into(), Value::String(action_str(&cs.score)));
+    out.insert(
+        "policyVersion".into(),
+        Value::String(cs.score.policy_version.clone()),
+    );
+    for (i, r) in cs
+        .score
+        .reasons
+        .iter()
+        .take(st.adapters.reasons_max.unwrap_or(3))
+        .enumerate()
+    {
+        out.insert(format!("reason{}", i + 1), Value::String(r.detail.clone()));
+    }
+    Ok(Json(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twilio_signature_matches_the_documented_example() {
+        // Twilio's security documentation example: token 12345, this URL and these parameters
+        // sign to this value.
+        let params: Vec<(String, String)> = [
+            ("CallSid", "CA1234567890ABCDE"),
+            ("Caller", "+12349013030"),
+            ("Digits", "1234"),
+            ("From", "+12349013030"),
+            ("To", "+18005551212"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        assert_eq!(
+            twilio_signature(
+                "12345",
+                "https://mycompany.com/myapp.php?foo=1&bar=2",
+                &params
+            ),
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        );
+    }
+}
