@@ -5,6 +5,7 @@ mod bench;
 mod brands;
 mod client;
 mod demo;
+mod fit;
 mod settings;
 
 use std::path::PathBuf;
@@ -91,6 +92,9 @@ enum Cmd {
     /// Customer profiles.
     #[command(subcommand)]
     Customers(CustomersCmd),
+    /// The call-scoring policy.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
     /// The sender-ID brand registry.
     #[command(subcommand)]
     Brands(BrandsCmd),
@@ -100,6 +104,13 @@ enum Cmd {
     Audit(AuditCmd),
     /// Benchmarks against the real server and store (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum PolicyCmd {
+    /// Fit the weights to the recorded outcome labels (logistic regression), report calibration
+    /// before and after, and write a new policy file.
+    Fit(fit::FitArgs),
 }
 
 #[derive(Subcommand)]
@@ -231,6 +242,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Cmd::Policy(PolicyCmd::Fit(args)) => fit::run(args),
         Cmd::Customers(CustomersCmd::Import(args)) => client::load(args, client::Target::Customers),
         Cmd::Brands(BrandsCmd::Load(args)) => brands::load(args),
         Cmd::Audit(AuditCmd::SenderIds(args)) => brands::audit_sender_ids(args),

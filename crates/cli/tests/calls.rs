@@ -250,3 +250,84 @@ fn spoofed_own_number_velocity_events_stale_feed_and_policy_reload() {
     assert_eq!(v["policy_version"], "v2");
     assert_eq!(s.send("POST", "/v1/policy/reload", AGENT_KEY, None).0, 403);
 }
+
+#[test]
+fn policy_fit_learns_from_outcome_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let now = now_ms();
+    {
+        let s = Server::start(&data, None);
+        world(&s, now);
+        // 25 attacks (unknown number, forged text) and 25 genuine calls (own number, real text),
+        // plus a few genuine callers from other numbers and a few attackers on a real text.
+        for i in 0..60 {
+            let fraud = i % 2 == 0;
+            let odd = i % 10 == 9 || i % 10 == 8;
+            let ani = if fraud != odd {
+                format!("+1628555{:04}", i)
+            } else {
+                "+14155550100".into()
+            };
+            start(
+                &s,
+                json!({"call_id": format!("c{i}"), "customer_id": "maria", "ani": ani, "verstat": "TN-Validation-Passed-A"}),
+            );
+            let claim = if fraud && !odd {
+                json!({"channel": "sms", "received_at": rfc3339(now - 40 * 60_000), "mentions": {"amount": "$999"}})
+            } else {
+                json!({"channel": "sms", "mentions": {"amount": "$480", "merchant": "Best Buy"}})
+            };
+            s.send(
+                "POST",
+                &format!("/v1/calls/c{i}/claims"),
+                AGENT_KEY,
+                Some(&claim),
+            );
+            let outcome = if fraud { "fraud" } else { "legitimate" };
+            s.send(
+                "POST",
+                &format!("/v1/calls/c{i}/outcome"),
+                AGENT_KEY,
+                Some(&json!({"outcome": outcome})),
+            );
+        }
+    }
+    let out = dir.path().join("fitted.toml");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_countersign"))
+        .args(["policy", "fit", "--data-dir"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .env("COUNTERSIGN_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = ok_stdout(&o);
+    assert!(
+        text.contains("60 labelled (30 fraud, 30 legitimate)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("before: Brier") && text.contains("after : Brier"),
+        "{text}"
+    );
+    let fitted: countersign_core::score::Policy =
+        toml::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(fitted.version.starts_with("fit-"));
+    assert!(
+        fitted.weights.claim_not_sent > 0.0 && fitted.weights.claim_confirmed < 0.0,
+        "{:?}",
+        fitted.weights
+    );
+    // Too few labels: a clear error.
+    let empty = dir.path().join("e");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_countersign"))
+        .args(["policy", "fit", "--data-dir"])
+        .arg(&empty)
+        .arg("--out")
+        .arg(dir.path().join("x.toml"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("at least 20 labelled calls"));
+}

@@ -290,7 +290,11 @@ pub struct CallFacts {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Reason {
     pub signal: &'static str,
+    /// Log-odds added: the signal's weight × `value`.
     pub contribution: f64,
+    /// The signal's magnitude (1 for a yes/no signal, a count for velocities): what `policy fit`
+    /// learns a weight for.
+    pub value: f64,
     pub detail: String,
 }
 
@@ -318,11 +322,13 @@ fn sigmoid(x: f64) -> f64 {
 pub fn score(f: &CallFacts, p: &Policy, now: Millis) -> Score {
     let w = &p.weights;
     let mut reasons: Vec<Reason> = Vec::new();
-    let mut add = |signal: &'static str, contribution: f64, detail: String| {
-        if contribution != 0.0 {
+    let mut add = |signal: &'static str, weight: f64, value: f64, detail: String| {
+        let contribution = weight * value;
+        if value != 0.0 {
             reasons.push(Reason {
                 signal,
                 contribution: (contribution * 100.0).round() / 100.0,
+                value,
                 detail,
             });
         }
@@ -332,11 +338,13 @@ pub fn score(f: &CallFacts, p: &Policy, now: Millis) -> Score {
         Some(false) => add(
             "ani_not_on_file",
             w.ani_not_on_file,
+            1.0,
             "the caller's number is not one we have on file".into(),
         ),
         Some(true) if !attested_a => add(
             "ani_on_file_unattested",
             w.ani_on_file_unattested,
+            1.0,
             "the caller's number is on file but the carrier did not attest it: it may be spoofed"
                 .into(),
         ),
@@ -346,6 +354,7 @@ pub fn score(f: &CallFacts, p: &Policy, now: Millis) -> Score {
         add(
             "verstat_failed",
             w.verstat_failed,
+            1.0,
             "the carrier's caller-ID verification failed".into(),
         );
     }
@@ -353,7 +362,8 @@ pub fn score(f: &CallFacts, p: &Policy, now: Millis) -> Score {
     if extra24 > 0 {
         add(
             "ani_velocity",
-            w.ani_velocity_24h * extra24 as f64,
+            w.ani_velocity_24h,
+            extra24 as f64,
             format!(
                 "this number called about {} customers in 24 h",
                 f.ani_customers_24h
@@ -367,7 +377,8 @@ pub fn score(f: &CallFacts, p: &Policy, now: Millis) -> Score {
     if extra7 > 0 {
         add(
             "ani_velocity_7d",
-            w.ani_velocity_7d * extra7 as f64,
+            w.ani_velocity_7d,
+            extra7 as f64,
             format!(
                 "this number called about {} customers in 7 days",
                 f.ani_customers_7d
@@ -378,7 +389,8 @@ pub fn score(f: &CallFacts, p: &Policy, now: Millis) -> Score {
     if extra_anis > 0 {
         add(
             "customer_velocity",
-            w.customer_velocity_24h * extra_anis as f64,
+            w.customer_velocity_24h,
+            extra_anis as f64,
             format!(
                 "{} different numbers called about this customer in 24 h",
                 f.customer_anis_24h
@@ -394,30 +406,37 @@ pub fn score(f: &CallFacts, p: &Policy, now: Millis) -> Score {
         seen.push(*kind);
         let ago = format!("{} h ago", (now - at) / 3_600_000);
         match kind {
-            AccountEventKind::SimSwap => add("sim_swap", w.sim_swap, format!("SIM swapped {ago}")),
+            AccountEventKind::SimSwap => {
+                add("sim_swap", w.sim_swap, 1.0, format!("SIM swapped {ago}"))
+            }
             AccountEventKind::PhoneChanged => add(
                 "contact_changed",
                 w.contact_changed,
+                1.0,
                 format!("phone number changed {ago}"),
             ),
             AccountEventKind::EmailChanged => add(
                 "contact_changed",
                 w.contact_changed,
+                1.0,
                 format!("e-mail changed {ago}"),
             ),
             AccountEventKind::PasswordReset => add(
                 "account_change",
                 w.account_change,
+                1.0,
                 format!("password reset {ago}"),
             ),
             AccountEventKind::NewDevice => add(
                 "account_change",
                 w.account_change,
+                1.0,
                 format!("new device {ago}"),
             ),
             AccountEventKind::PayeeAdded => add(
                 "account_change",
                 w.account_change,
+                1.0,
                 format!("payee added {ago}"),
             ),
         }
@@ -430,6 +449,7 @@ pub fn score(f: &CallFacts, p: &Policy, now: Millis) -> Score {
         add(
             "high_risk_intent",
             w.high_risk_intent,
+            1.0,
             format!(
                 "the caller asks to {}",
                 f.intent.as_deref().unwrap_or("").replace('_', " ")
@@ -442,13 +462,24 @@ pub fn score(f: &CallFacts, p: &Policy, now: Millis) -> Score {
                 let surge = (f.not_sent_surge - 1.0).clamp(0.0, 3.0);
                 add(
                     "claim_not_sent",
-                    w.claim_not_sent + w.surge * surge,
+                    w.claim_not_sent,
+                    1.0,
                     "the caller cites a notification we never sent".into(),
+                );
+                add(
+                    "not_sent_surge",
+                    w.surge,
+                    (surge * 100.0).round() / 100.0,
+                    format!(
+                        "forged-text claims are running at {:.1}× their usual rate",
+                        f.not_sent_surge
+                    ),
                 );
                 if secs >= 0 && secs <= p.windows.early_claim_secs as i64 {
                     add(
                         "claim_not_sent_early",
                         w.claim_not_sent_early,
+                        1.0,
                         format!("…and cited it {secs} s into the call, with its details ready"),
                     );
                 }
@@ -456,11 +487,13 @@ pub fn score(f: &CallFacts, p: &Policy, now: Millis) -> Score {
             Verdict::Partial => add(
                 "claim_partial",
                 w.claim_partial,
+                1.0,
                 "the notification the caller cites does not match ours".into(),
             ),
             Verdict::Confirmed => add(
                 "claim_confirmed",
                 w.claim_confirmed,
+                1.0,
                 "the notification the caller cites is genuine (knowing it proves little)".into(),
             ),
             Verdict::CannotConfirm => {}

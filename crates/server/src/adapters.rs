@@ -73,6 +73,7 @@ fn score_from_value(v: &Value) -> Option<Score> {
         .map(|r| Reason {
             signal: known_signal(r["signal"].as_str().unwrap_or("")),
             contribution: r["contribution"].as_f64().unwrap_or(0.0),
+            value: r["value"].as_f64().unwrap_or(0.0),
             detail: r["detail"].as_str().unwrap_or("").to_string(),
         })
         .collect();
@@ -102,6 +103,7 @@ fn known_signal(s: &str) -> &'static str {
         "claim_not_sent_early",
         "claim_partial",
         "claim_confirmed",
+        "not_sent_surge",
     ];
     ALL.iter().find(|x| **x == s).copied().unwrap_or("other")
 }

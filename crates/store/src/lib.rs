@@ -174,6 +174,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn get_call(&self, call_id: &str) -> StoreResult<Option<CallRecord>>;
 
+    /// Calls started since `since`, oldest first, at most `limit` (for `policy fit`).
+    async fn calls_since(&self, since: Millis, limit: usize) -> StoreResult<Vec<CallRecord>>;
+
     /// Distinct customers calls from `ani` were about since `since`.
     async fn ani_customers(&self, ani: &str, since: Millis) -> StoreResult<u32>;
 

@@ -1191,6 +1191,30 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn calls_since(
+        &self,
+        since: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::CallRecord>> {
+        self.read(move |conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT call_id, customer_id, ani, started_at, doc FROM calls WHERE started_at >= ?1
+                 ORDER BY started_at LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![since, limit as i64], |r| {
+                Ok(crate::CallRecord {
+                    call_id: r.get(0)?,
+                    customer_id: r.get(1)?,
+                    ani: r.get(2)?,
+                    started_at: r.get(3)?,
+                    doc: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
     async fn ani_customers(&self, ani: &str, since: Millis) -> StoreResult<u32> {
         let ani = ani.to_string();
         self.read(move |conn, _| {
