@@ -69,8 +69,17 @@ pub struct BenchArgs {
     /// SMS verdicts over HTTP in the measured run (batches of 1,000; 1,000 brands, 5,000 IDs).
     #[arg(long, default_value_t = 500_000)]
     pub sms: usize,
-    /// Only these parts: any of preload, ingest, verify, visibility, size, sms (comma-separated).
-    #[arg(long, default_value = "preload,ingest,verify,visibility,size,sms")]
+    /// Calls stored before measuring call scoring.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub calls_preload: usize,
+    /// Calls scored over HTTP in the measured run.
+    #[arg(long, default_value_t = 30_000)]
+    pub calls: usize,
+    /// Only these parts: any of preload, ingest, verify, visibility, size, sms, calls (comma-separated).
+    #[arg(
+        long,
+        default_value = "preload,ingest,verify,visibility,size,sms,calls"
+    )]
     pub only: String,
 }
 
@@ -254,6 +263,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if parts.contains(&"sms") {
         rt.block_on(sms_http(&args.data_dir.join("sms"), &args))?;
+    }
+    if parts.contains(&"calls") {
+        rt.block_on(calls_http(&main_dir, &args, now))?;
     }
     if parts.contains(&"size") {
         rt.block_on(size(&args.data_dir.join("size"), &args, now))?;
@@ -675,5 +687,99 @@ async fn sms_http(dir: &Path, args: &BenchArgs) -> anyhow::Result<()> {
     println!(
         "sms verdicts over HTTP: {total} messages in batches of 1000, {clients} clients, 1000 brands / {ids} protected IDs: {rate:.0}/s"
     );
+    Ok(())
+}
+
+/// Call scoring over HTTP with `calls_preload` calls already stored (besides the ledger).
+async fn calls_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
+    // Preload calls straight through SQLite: they are only there to make the velocity queries
+    // work on a realistic table.
+    {
+        let s = SqliteStore::open(dir, opts(args))?;
+        s.close();
+        let mut conn = countersign_store::sqlite::Connection::open(dir.join(DB_FILE))?;
+        let have: i64 = conn.query_row("SELECT COUNT(*) FROM calls", [], |r| r.get(0))?;
+        if (have as usize) < args.calls_preload {
+            let started = Instant::now();
+            let mut rng = fastrand::Rng::with_seed(9);
+            let tx = conn.transaction()?;
+            {
+                let mut st = tx.prepare("INSERT OR IGNORE INTO calls (call_id, customer_id, ani, started_at, doc) VALUES (?1, ?2, ?3, ?4, '{}')")?;
+                for i in have as usize..args.calls_preload {
+                    st.execute(countersign_store::sqlite::params![
+                        format!("pre-{i}"),
+                        customer(rng.usize(0..args.customers)),
+                        format!("+1628{:07}", rng.u32(0..2_000_000)),
+                        now - rng.i64(0..7 * 86_400_000)
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            println!(
+                "calls preload: {} calls in {:.0} s",
+                args.calls_preload - have as usize,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let running = start(dir, BodyRetention::Full, opts(args)).await?;
+    let url = format!("{}/v1/calls", running.base);
+    let next = Arc::new(AtomicUsize::new(0));
+    let total = args.calls;
+    let customers = args.customers;
+    let started = Instant::now();
+    let mut threads = Vec::new();
+    for t in 0..args.clients {
+        let (next, url) = (next.clone(), url.clone());
+        threads.push(std::thread::spawn(move || -> anyhow::Result<(Histogram<u64>, usize)> {
+            let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+            let mut rng = fastrand::Rng::with_seed(100 + t as u64);
+            let mut h = hist();
+            let mut n = 0;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let body = json!({"call_id": format!("bench-{now}-{i}"), "customer_id": customer(rng.usize(0..customers)),
+                    "ani": format!("+1628{:07}", rng.u32(0..2_000_000)), "verstat": "TN-Validation-Passed-B", "intent": "wire"})
+                .to_string();
+                let t0 = Instant::now();
+                let v = post(&agent, &url, "application/json", &body)?;
+                h.saturating_record(t0.elapsed().as_micros() as u64);
+                n += v["band"].is_string() as usize;
+            }
+            Ok((h, n))
+        }));
+    }
+    let mut client = hist();
+    let mut scored = 0;
+    for t in threads {
+        let (h, n) = t
+            .join()
+            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
+        client.add(&h).ok();
+        scored += n;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let metrics = ureq::get(&format!("{}/metrics", running.base))
+        .set("authorization", &format!("Bearer {BENCH_KEY}"))
+        .call()?
+        .into_string()?;
+    let stored = running.store.stats().await?.notifications;
+    running.shutdown().await?;
+    let q: Vec<String> = metrics
+        .lines()
+        .filter(|l| l.starts_with("countersign_score_seconds{"))
+        .map(|l| l.to_string())
+        .collect();
+    println!(
+        "call scoring over HTTP: {scored} calls scored with {} calls and {stored} notifications stored, {} clients: {:.0}/s; client-side {}",
+        args.calls_preload,
+        args.clients,
+        scored as f64 / secs,
+        quantiles(&client)
+    );
+    println!("call scoring inside the server: {}", q.join(", "));
     Ok(())
 }

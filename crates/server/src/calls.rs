@@ -140,27 +140,34 @@ fn bad(code: &str, detail: impl Into<String>) -> Problem {
 async fn score_call(st: &SharedState, doc: &CallDoc, now: Millis) -> Result<Score, Problem> {
     let p = policy(st);
     let store = &st.store;
+    // Calls queued a moment ago must count in the velocity signals (an attacker calling about
+    // ten customers in a burst): wait for what is queued to be committed.
+    store.flush().await.map_err(Problem::store)?;
     let mut facts = CallFacts {
         attestation: Some(parse_attestation(
             doc.verstat.as_deref(),
             doc.attestation.as_deref(),
         )),
+        // Counts include this call, whether or not its record has been committed yet.
         ani_customers_24h: store
-            .ani_customers(&doc.ani, now - 24 * HOUR)
+            .ani_customers(&doc.ani, now - 24 * HOUR, doc.customer_id.as_deref())
             .await
-            .map_err(Problem::store)?,
+            .map_err(Problem::store)?
+            + doc.customer_id.is_some() as u32,
         ani_customers_7d: store
-            .ani_customers(&doc.ani, now - 7 * 24 * HOUR)
+            .ani_customers(&doc.ani, now - 7 * 24 * HOUR, doc.customer_id.as_deref())
             .await
-            .map_err(Problem::store)?,
+            .map_err(Problem::store)?
+            + doc.customer_id.is_some() as u32,
         intent: doc.intent.clone(),
         ..Default::default()
     };
     if let Some(c) = &doc.customer_id {
         facts.customer_anis_24h = store
-            .customer_anis(c, now - 24 * HOUR)
+            .customer_anis(c, now - 24 * HOUR, Some(&doc.ani))
             .await
-            .map_err(Problem::store)?;
+            .map_err(Problem::store)?
+            + 1;
         let profile: Option<Profile> = store
             .profile(c)
             .await
@@ -208,11 +215,12 @@ async fn score_call(st: &SharedState, doc: &CallDoc, now: Millis) -> Result<Scor
     Ok(score(&facts, &p, now))
 }
 
-async fn save(st: &SharedState, doc: &CallDoc) -> Result<(), Problem> {
+/// Store the call's document; `wait` for durability (outcomes), or queue it (scores).
+async fn save(st: &SharedState, doc: &CallDoc, wait: bool) -> Result<(), Problem> {
     let json = serde_json::to_string(doc)
         .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     st.store
-        .update_call(&doc.call_id, json)
+        .update_call(&doc.call_id, json, wait)
         .await
         .map_err(Problem::store)?;
     Ok(())
@@ -244,7 +252,10 @@ pub async fn post_call(
     auth.require(Scope::Agent)?;
     let bytes = read_body(&headers, body, 64 * 1024).await?;
     let c: CallIn = parse_json(&bytes)?;
-    start_call(&st, c).await.map(Json)
+    let started = std::time::Instant::now();
+    let r = start_call(&st, c).await.map(Json);
+    st.metrics.score_latency.record(started.elapsed());
+    r
 }
 
 /// Validate, record and score a new call (shared with the platform adapters).
@@ -289,14 +300,14 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
         scores: Vec::new(),
         outcome: None,
     };
-    let record = CallRecord {
-        call_id: call_id.clone(),
-        customer_id,
-        ani,
-        started_at: started,
-        doc: "{}".into(),
-    };
-    if !st.store.put_call(record).await.map_err(Problem::store)? {
+    if st
+        .store
+        .get_call(&call_id)
+        .await
+        .map_err(Problem::store)?
+        .is_some()
+    {
+        // (A call id queued but not yet committed is caught by the INSERT's conflict rule.)
         return Err(Problem::new(
             StatusCode::CONFLICT,
             "call_exists",
@@ -305,23 +316,40 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
     }
     let s = score_call(st, &doc, now).await?;
     push_score(&mut doc, &s, "call_started", now);
-    save(st, &doc).await?;
+    let json = serde_json::to_string(&doc)
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    // Queued, not awaited: the score must not wait for an fsync; the record is committed with
+    // the writer's next group commit, milliseconds later.
+    st.store
+        .put_call(
+            CallRecord {
+                call_id: call_id.clone(),
+                customer_id,
+                ani,
+                started_at: started,
+                doc: json,
+            },
+            false,
+        )
+        .await
+        .map_err(Problem::store)?;
     Ok(CallScore { call_id, score: s })
 }
 
 async fn load_call(st: &SharedState, call_id: &str) -> Result<CallDoc, Problem> {
-    let rec = st
-        .store
-        .get_call(call_id)
-        .await
-        .map_err(Problem::store)?
-        .ok_or_else(|| {
-            Problem::new(
-                StatusCode::NOT_FOUND,
-                "unknown_call",
-                format!("no call {call_id:?}"),
-            )
-        })?;
+    let mut rec = st.store.get_call(call_id).await.map_err(Problem::store)?;
+    if rec.is_none() {
+        // The call may have started milliseconds ago with its record still queued.
+        st.store.flush().await.map_err(Problem::store)?;
+        rec = st.store.get_call(call_id).await.map_err(Problem::store)?;
+    }
+    let rec = rec.ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "unknown_call",
+            format!("no call {call_id:?}"),
+        )
+    })?;
     serde_json::from_str(&rec.doc)
         .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
 }
@@ -364,7 +392,7 @@ pub async fn post_claim(
     });
     let s = score_call(&st, &doc, now).await?;
     push_score(&mut doc, &s, "claim", now);
-    save(&st, &doc).await?;
+    save(&st, &doc, false).await?;
     Ok(Json(ClaimAnswer {
         verification: v,
         score: s,
@@ -393,7 +421,7 @@ pub async fn post_outcome(
     }
     let mut doc = load_call(&st, &call_id).await?;
     doc.outcome = Some(o);
-    save(&st, &doc).await?;
+    save(&st, &doc, true).await?;
     Ok(Json(doc))
 }
 

@@ -66,6 +66,8 @@ pub struct Metrics {
     pub verify_latency: Latency,
     /// Ingest request time inside the server: parse, validate, durable commit.
     pub ingest_latency: Latency,
+    /// Call scoring inside the server: facts gathered, scored, the call recorded.
+    pub score_latency: Latency,
 }
 
 impl Metrics {
@@ -119,6 +121,7 @@ impl Metrics {
         for (name, l) in [
             ("verify", &self.verify_latency),
             ("ingest", &self.ingest_latency),
+            ("score", &self.score_latency),
         ] {
             let (count, p50, p99, p999, _max) = l.summary();
             let _ = writeln!(s, "# TYPE countersign_{name}_seconds summary");

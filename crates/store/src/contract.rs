@@ -451,37 +451,53 @@ pub async fn calls(s: &dyn Store) {
         doc: "{}".into(),
     };
     assert!(s
-        .put_call(call("k1", Some("c1"), "+14155550100", T0))
+        .put_call(call("k1", Some("c1"), "+14155550100", T0), true)
         .await
         .unwrap());
     assert!(
-        !s.put_call(call("k1", Some("c9"), "+1", T0)).await.unwrap(),
+        !s.put_call(call("k1", Some("c9"), "+1", T0), true)
+            .await
+            .unwrap(),
         "call ids are unique"
     );
     for (i, c) in ["c2", "c3", "c3"].iter().enumerate() {
-        s.put_call(call(
-            &format!("k{}", i + 2),
-            Some(c),
-            "+14155550100",
-            T0 + MIN,
-        ))
+        s.put_call(
+            call(&format!("k{}", i + 2), Some(c), "+14155550100", T0 + MIN),
+            false,
+        )
         .await
         .unwrap();
     }
-    s.put_call(call("k9", Some("c1"), "+16285550177", T0 + MIN))
+    s.put_call(call("k9", Some("c1"), "+16285550177", T0 + MIN), false)
         .await
         .unwrap();
-    s.put_call(call("k10", None, "+14155550100", T0 + MIN))
+    // A durable write flushes the queued ones before it.
+    s.put_call(call("k10", None, "+14155550100", T0 + MIN), true)
         .await
         .unwrap();
-    assert_eq!(s.ani_customers("+14155550100", T0).await.unwrap(), 3);
-    assert_eq!(s.ani_customers("+14155550100", T0 + 1).await.unwrap(), 2);
-    assert_eq!(s.customer_anis("c1", T0).await.unwrap(), 2);
+    assert_eq!(s.ani_customers("+14155550100", T0, None).await.unwrap(), 3);
+    assert_eq!(
+        s.ani_customers("+14155550100", T0, Some("c3"))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.ani_customers("+14155550100", T0 + 1, None).await.unwrap(),
+        2
+    );
+    assert_eq!(s.customer_anis("c1", T0, None).await.unwrap(), 2);
+    assert_eq!(
+        s.customer_anis("c1", T0, Some("+16285550177"))
+            .await
+            .unwrap(),
+        1
+    );
     assert!(s
-        .update_call("k1", "{\"outcome\":\"fraud\"}".into())
+        .update_call("k1", "{\"outcome\":\"fraud\"}".into(), true)
         .await
         .unwrap());
-    assert!(!s.update_call("nope", "{}".into()).await.unwrap());
+    assert!(!s.update_call("nope", "{}".into(), true).await.unwrap());
     assert_eq!(
         s.get_call("k1").await.unwrap().unwrap().doc,
         "{\"outcome\":\"fraud\"}"
@@ -506,6 +522,8 @@ pub async fn calls(s: &dyn Store) {
         .await
         .unwrap();
     s.add_claim_verdict("k3", "confirmed", T0).await.unwrap();
+    // Queued verdicts are committed by a flush.
+    s.flush().await.unwrap();
     assert_eq!(
         s.claim_verdicts("not_sent", T0, T0 + HOUR).await.unwrap(),
         1

@@ -166,22 +166,34 @@ pub trait Store: Send + Sync + 'static {
     /// A customer's profile JSON, if any.
     async fn profile(&self, customer_id: &str) -> StoreResult<Option<String>>;
 
-    /// Record a new call; `false` (nothing written) when the call id exists.
-    async fn put_call(&self, call: CallRecord) -> StoreResult<bool>;
+    /// Record a new call; `false` (nothing written) when the call id exists. With `wait` false the
+    /// write is queued and committed with the writer's next group commit (milliseconds later, like
+    /// audit entries) and `true` is returned: scoring must not wait for an fsync.
+    async fn put_call(&self, call: CallRecord, wait: bool) -> StoreResult<bool>;
 
-    /// Replace a call's document; `false` when there is no such call.
-    async fn update_call(&self, call_id: &str, doc: String) -> StoreResult<bool>;
+    /// Replace a call's document; `false` when there is no such call. `wait` as for `put_call`.
+    async fn update_call(&self, call_id: &str, doc: String, wait: bool) -> StoreResult<bool>;
 
     async fn get_call(&self, call_id: &str) -> StoreResult<Option<CallRecord>>;
 
     /// Calls started since `since`, oldest first, at most `limit` (for `policy fit`).
     async fn calls_since(&self, since: Millis, limit: usize) -> StoreResult<Vec<CallRecord>>;
 
-    /// Distinct customers calls from `ani` were about since `since`.
-    async fn ani_customers(&self, ani: &str, since: Millis) -> StoreResult<u32>;
+    /// Distinct customers calls from `ani` were about since `since`, not counting `except`.
+    async fn ani_customers(
+        &self,
+        ani: &str,
+        since: Millis,
+        except: Option<&str>,
+    ) -> StoreResult<u32>;
 
-    /// Distinct ANIs that called about `customer_id` since `since`.
-    async fn customer_anis(&self, customer_id: &str, since: Millis) -> StoreResult<u32>;
+    /// Distinct ANIs that called about `customer_id` since `since`, not counting `except`.
+    async fn customer_anis(
+        &self,
+        customer_id: &str,
+        since: Millis,
+        except: Option<&str>,
+    ) -> StoreResult<u32>;
 
     /// Record account events `(customer_id, kind, at)`. Durable on `Ok`.
     async fn add_account_events(&self, events: Vec<(String, String, Millis)>) -> StoreResult<()>;
@@ -193,7 +205,8 @@ pub trait Store: Send + Sync + 'static {
         since: Millis,
     ) -> StoreResult<Vec<(String, Millis)>>;
 
-    /// Record a claim verdict of a call, for the `not_sent` surge signal.
+    /// Record a claim verdict of a call, for the `not_sent` surge signal (queued with the next
+    /// group commit).
     async fn add_claim_verdict(&self, call_id: &str, verdict: &str, at: Millis) -> StoreResult<()>;
 
     /// How many claims had `verdict` in `[from, to)`.
@@ -206,6 +219,9 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>>;
 
     async fn stats(&self) -> StoreResult<StoreStats>;
+
+    /// Wait until every write queued before this call is committed.
+    async fn flush(&self) -> StoreResult<()>;
 
     /// Cheap liveness check of the engine (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;

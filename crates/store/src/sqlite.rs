@@ -264,6 +264,8 @@ enum Cmd {
         at: Millis,
         reply: Reply<bool>,
     },
+    /// No write: answered once everything queued before it is committed.
+    Flush(Reply<bool>),
 }
 
 /// The embedded SQLite store.
@@ -906,6 +908,7 @@ fn apply(
             .execute(params![call_id, verdict, at])?;
             Ok(Pending::Flag(reply, true))
         }
+        Cmd::Flush(reply) => Ok(Pending::Flag(reply, true)),
         Cmd::Audit(e) => {
             tx.prepare_cached("INSERT INTO audit_log (at, actor, action, customer_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?
                 .execute(params![e.at, e.actor, e.action, e.customer_id, e.detail])?;
@@ -1157,18 +1160,34 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn put_call(&self, call: crate::CallRecord) -> StoreResult<bool> {
-        self.call(|reply| Cmd::PutCall { call, reply }).await
+    async fn put_call(&self, call: crate::CallRecord, wait: bool) -> StoreResult<bool> {
+        if wait {
+            return self.call(|reply| Cmd::PutCall { call, reply }).await;
+        }
+        let (reply, _rx) = oneshot::channel();
+        self.send(Cmd::PutCall { call, reply }).await?;
+        Ok(true)
     }
 
-    async fn update_call(&self, call_id: &str, doc: String) -> StoreResult<bool> {
+    async fn update_call(&self, call_id: &str, doc: String, wait: bool) -> StoreResult<bool> {
         let call_id = call_id.to_string();
-        self.call(|reply| Cmd::UpdateCall {
+        if wait {
+            return self
+                .call(|reply| Cmd::UpdateCall {
+                    call_id,
+                    doc,
+                    reply,
+                })
+                .await;
+        }
+        let (reply, _rx) = oneshot::channel();
+        self.send(Cmd::UpdateCall {
             call_id,
             doc,
             reply,
         })
-        .await
+        .await?;
+        Ok(true)
     }
 
     async fn get_call(&self, call_id: &str) -> StoreResult<Option<crate::CallRecord>> {
@@ -1215,24 +1234,35 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn ani_customers(&self, ani: &str, since: Millis) -> StoreResult<u32> {
-        let ani = ani.to_string();
+    async fn ani_customers(
+        &self,
+        ani: &str,
+        since: Millis,
+        except: Option<&str>,
+    ) -> StoreResult<u32> {
+        let (ani, except) = (ani.to_string(), except.map(str::to_string));
         self.read(move |conn, _| {
             conn.prepare_cached(
-                "SELECT COUNT(DISTINCT customer_id) FROM calls WHERE ani = ?1 AND started_at >= ?2 AND customer_id IS NOT NULL",
+                "SELECT COUNT(DISTINCT customer_id) FROM calls WHERE ani = ?1 AND started_at >= ?2
+                 AND customer_id IS NOT NULL AND customer_id IS NOT ?3",
             )?
-            .query_row(params![ani, since], |r| r.get(0))
+            .query_row(params![ani, since, except], |r| r.get(0))
         })
         .await
     }
 
-    async fn customer_anis(&self, customer_id: &str, since: Millis) -> StoreResult<u32> {
-        let customer_id = customer_id.to_string();
+    async fn customer_anis(
+        &self,
+        customer_id: &str,
+        since: Millis,
+        except: Option<&str>,
+    ) -> StoreResult<u32> {
+        let (customer_id, except) = (customer_id.to_string(), except.map(str::to_string));
         self.read(move |conn, _| {
             conn.prepare_cached(
-                "SELECT COUNT(DISTINCT ani) FROM calls WHERE customer_id = ?1 AND started_at >= ?2",
+                "SELECT COUNT(DISTINCT ani) FROM calls WHERE customer_id = ?1 AND started_at >= ?2 AND ani IS NOT ?3",
             )?
-            .query_row(params![customer_id, since], |r| r.get(0))
+            .query_row(params![customer_id, since, except], |r| r.get(0))
         })
         .await
     }
@@ -1264,14 +1294,14 @@ impl Store for SqliteStore {
 
     async fn add_claim_verdict(&self, call_id: &str, verdict: &str, at: Millis) -> StoreResult<()> {
         let (call_id, verdict) = (call_id.to_string(), verdict.to_string());
-        self.call(|reply| Cmd::ClaimVerdict {
+        let (reply, _rx) = oneshot::channel();
+        self.send(Cmd::ClaimVerdict {
             call_id,
             verdict,
             at,
             reply,
         })
         .await
-        .map(|_| ())
     }
 
     async fn claim_verdicts(&self, verdict: &str, from: Millis, to: Millis) -> StoreResult<u64> {
@@ -1327,6 +1357,10 @@ impl Store for SqliteStore {
             })
         })
         .await
+    }
+
+    async fn flush(&self) -> StoreResult<()> {
+        self.call(Cmd::Flush).await.map(|_| ())
     }
 
     async fn ping(&self) -> StoreResult<()> {
