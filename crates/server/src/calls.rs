@@ -337,19 +337,20 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
 }
 
 async fn load_call(st: &SharedState, call_id: &str) -> Result<CallDoc, Problem> {
-    let mut rec = st.store.get_call(call_id).await.map_err(Problem::store)?;
-    if rec.is_none() {
-        // The call may have started milliseconds ago with its record still queued.
-        st.store.flush().await.map_err(Problem::store)?;
-        rec = st.store.get_call(call_id).await.map_err(Problem::store)?;
-    }
-    let rec = rec.ok_or_else(|| {
-        Problem::new(
-            StatusCode::NOT_FOUND,
-            "unknown_call",
-            format!("no call {call_id:?}"),
-        )
-    })?;
+    // Read your writes: the call's latest record may still be queued with the group commit.
+    st.store.flush().await.map_err(Problem::store)?;
+    let rec = st
+        .store
+        .get_call(call_id)
+        .await
+        .map_err(Problem::store)?
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                "unknown_call",
+                format!("no call {call_id:?}"),
+            )
+        })?;
     serde_json::from_str(&rec.doc)
         .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
 }
