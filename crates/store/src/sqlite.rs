@@ -380,6 +380,22 @@ impl SqliteStore {
         rx.await.map_err(|_| unavailable("reply"))?
     }
 
+    /// A velocity count: `sql` takes the key, the start of the window and the value not to count.
+    async fn count_distinct(
+        &self,
+        sql: &'static str,
+        key: &str,
+        since: Millis,
+        except: Option<&str>,
+    ) -> StoreResult<u32> {
+        let (key, except) = (key.to_string(), except.map(str::to_string));
+        self.read(move |conn, _| {
+            conn.prepare_cached(sql)?
+                .query_row(params![key, since, except], |r| r.get(0))
+        })
+        .await
+    }
+
     /// Run `f` on a pooled read connection, off the async runtime.
     async fn read<T: Send + 'static>(
         &self,
@@ -917,6 +933,16 @@ fn apply(
     }
 }
 
+fn call_from_row(r: &Row<'_>) -> rusqlite::Result<crate::CallRecord> {
+    Ok(crate::CallRecord {
+        call_id: r.get(0)?,
+        customer_id: r.get(1)?,
+        ani: r.get(2)?,
+        started_at: r.get(3)?,
+        doc: r.get(4)?,
+    })
+}
+
 fn customer_rows(
     conn: &Connection,
     names: &HashMap<i64, String>,
@@ -1196,15 +1222,7 @@ impl Store for SqliteStore {
             conn.prepare_cached(
                 "SELECT call_id, customer_id, ani, started_at, doc FROM calls WHERE call_id = ?1",
             )?
-            .query_row([&call_id], |r| {
-                Ok(crate::CallRecord {
-                    call_id: r.get(0)?,
-                    customer_id: r.get(1)?,
-                    ani: r.get(2)?,
-                    started_at: r.get(3)?,
-                    doc: r.get(4)?,
-                })
-            })
+            .query_row([&call_id], call_from_row)
             .optional()
         })
         .await
@@ -1220,15 +1238,7 @@ impl Store for SqliteStore {
                 "SELECT call_id, customer_id, ani, started_at, doc FROM calls WHERE started_at >= ?1
                  ORDER BY started_at LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![since, limit as i64], |r| {
-                Ok(crate::CallRecord {
-                    call_id: r.get(0)?,
-                    customer_id: r.get(1)?,
-                    ani: r.get(2)?,
-                    started_at: r.get(3)?,
-                    doc: r.get(4)?,
-                })
-            })?;
+            let rows = stmt.query_map(params![since, limit as i64], call_from_row)?;
             rows.collect()
         })
         .await
@@ -1240,14 +1250,13 @@ impl Store for SqliteStore {
         since: Millis,
         except: Option<&str>,
     ) -> StoreResult<u32> {
-        let (ani, except) = (ani.to_string(), except.map(str::to_string));
-        self.read(move |conn, _| {
-            conn.prepare_cached(
-                "SELECT COUNT(DISTINCT customer_id) FROM calls WHERE ani = ?1 AND started_at >= ?2
-                 AND customer_id IS NOT NULL AND customer_id IS NOT ?3",
-            )?
-            .query_row(params![ani, since, except], |r| r.get(0))
-        })
+        self.count_distinct(
+            "SELECT COUNT(DISTINCT customer_id) FROM calls WHERE ani = ?1 AND started_at >= ?2
+             AND customer_id IS NOT NULL AND customer_id IS NOT ?3",
+            ani,
+            since,
+            except,
+        )
         .await
     }
 
@@ -1257,13 +1266,12 @@ impl Store for SqliteStore {
         since: Millis,
         except: Option<&str>,
     ) -> StoreResult<u32> {
-        let (customer_id, except) = (customer_id.to_string(), except.map(str::to_string));
-        self.read(move |conn, _| {
-            conn.prepare_cached(
-                "SELECT COUNT(DISTINCT ani) FROM calls WHERE customer_id = ?1 AND started_at >= ?2 AND ani IS NOT ?3",
-            )?
-            .query_row(params![customer_id, since, except], |r| r.get(0))
-        })
+        self.count_distinct(
+            "SELECT COUNT(DISTINCT ani) FROM calls WHERE customer_id = ?1 AND started_at >= ?2 AND ani IS NOT ?3",
+            customer_id,
+            since,
+            except,
+        )
         .await
     }
 
