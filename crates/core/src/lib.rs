@@ -8,6 +8,7 @@ pub mod extract;
 pub mod lag;
 pub mod model;
 pub mod profile;
+pub mod recent;
 pub mod score;
 pub mod sender;
 pub mod text;

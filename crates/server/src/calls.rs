@@ -29,6 +29,28 @@ use crate::query::verify_claim;
 use crate::{now_ms, Auth, SharedState};
 
 const HOUR: Millis = 3_600_000;
+/// How far back the velocity signals look.
+pub const RECENT_WINDOW_MS: Millis = 7 * 24 * HOUR;
+
+/// Rebuild the recent-calls window from the store (at start).
+pub async fn load_recent_calls(st: &SharedState) -> Result<(), Problem> {
+    let now = now_ms();
+    let calls = st
+        .store
+        .calls_since(now - RECENT_WINDOW_MS, 50_000_000)
+        .await
+        .map_err(Problem::store)?;
+    if let Ok(mut r) = st.recent_calls.lock() {
+        for c in &calls {
+            r.add(&c.call_id, &c.ani, c.customer_id.as_deref(), c.started_at);
+        }
+        tracing::info!(
+            calls = r.len(),
+            "recent calls loaded for the velocity signals"
+        );
+    }
+    Ok(())
+}
 
 /// Read and check a policy file (TOML; unknown keys rejected).
 pub fn load_policy(path: &std::path::Path) -> anyhow::Result<Policy> {
@@ -136,38 +158,30 @@ fn bad(code: &str, detail: impl Into<String>) -> Problem {
     Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
 }
 
+fn recent_count(
+    st: &SharedState,
+    f: impl Fn(&countersign_core::recent::RecentCalls) -> u32,
+) -> u32 {
+    st.recent_calls.lock().map(|r| f(&r)).unwrap_or(0)
+}
+
 /// Gather the facts about a call and score it.
 async fn score_call(st: &SharedState, doc: &CallDoc, now: Millis) -> Result<Score, Problem> {
     let p = policy(st);
     let store = &st.store;
-    // Calls queued a moment ago must count in the velocity signals (an attacker calling about
-    // ten customers in a burst): wait for what is queued to be committed.
-    store.flush().await.map_err(Problem::store)?;
     let mut facts = CallFacts {
         attestation: Some(parse_attestation(
             doc.verstat.as_deref(),
             doc.attestation.as_deref(),
         )),
-        // Counts include this call, whether or not its record has been committed yet.
-        ani_customers_24h: store
-            .ani_customers(&doc.ani, now - 24 * HOUR, doc.customer_id.as_deref())
-            .await
-            .map_err(Problem::store)?
-            + doc.customer_id.is_some() as u32,
-        ani_customers_7d: store
-            .ani_customers(&doc.ani, now - 7 * 24 * HOUR, doc.customer_id.as_deref())
-            .await
-            .map_err(Problem::store)?
-            + doc.customer_id.is_some() as u32,
+        // From the in-memory window, which already holds this call.
+        ani_customers_24h: recent_count(st, |r| r.ani_customers(&doc.ani, now - 24 * HOUR)),
+        ani_customers_7d: recent_count(st, |r| r.ani_customers(&doc.ani, now - 7 * 24 * HOUR)),
         intent: doc.intent.clone(),
         ..Default::default()
     };
     if let Some(c) = &doc.customer_id {
-        facts.customer_anis_24h = store
-            .customer_anis(c, now - 24 * HOUR, Some(&doc.ani))
-            .await
-            .map_err(Problem::store)?
-            + 1;
+        facts.customer_anis_24h = recent_count(st, |r| r.customer_anis(c, now - 24 * HOUR));
         let profile: Option<Profile> = store
             .profile(c)
             .await
@@ -300,19 +314,38 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
         scores: Vec::new(),
         outcome: None,
     };
-    if st
-        .store
-        .get_call(&call_id)
-        .await
-        .map_err(Problem::store)?
-        .is_some()
-    {
-        // (A call id queued but not yet committed is caught by the INSERT's conflict rule.)
-        return Err(Problem::new(
+    let exists = || {
+        Problem::new(
             StatusCode::CONFLICT,
             "call_exists",
             format!("call {call_id:?} was already started"),
-        ));
+        )
+    };
+    let in_window = st
+        .recent_calls
+        .lock()
+        .map(|r| r.contains(&call_id))
+        .unwrap_or(false);
+    if in_window
+        || st
+            .store
+            .get_call(&call_id)
+            .await
+            .map_err(Problem::store)?
+            .is_some()
+    {
+        return Err(exists());
+    }
+    let added = st
+        .recent_calls
+        .lock()
+        .map(|mut r| {
+            r.prune(now);
+            r.add(&call_id, &doc.ani, doc.customer_id.as_deref(), started)
+        })
+        .unwrap_or(true);
+    if !added {
+        return Err(exists());
     }
     let s = score_call(st, &doc, now).await?;
     push_score(&mut doc, &s, "call_started", now);

@@ -62,6 +62,8 @@ pub struct AppState {
     pub policy: std::sync::RwLock<Arc<countersign_core::score::Policy>>,
     pub policy_file: Option<std::path::PathBuf>,
     pub adapters: adapters::AdapterSettings,
+    /// Recent calls (7 days) for the velocity signals, rebuilt from the store at start.
+    pub recent_calls: std::sync::Mutex<countersign_core::recent::RecentCalls>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -93,6 +95,9 @@ impl AppState {
             })),
             policy_file: cfg.policy_file.clone(),
             adapters: cfg.adapters.clone(),
+            recent_calls: std::sync::Mutex::new(countersign_core::recent::RecentCalls::new(
+                calls::RECENT_WINDOW_MS,
+            )),
         })
     }
 }
@@ -211,6 +216,9 @@ pub async fn serve(
     sms::reload_registry(&state)
         .await
         .map_err(|p| anyhow::anyhow!("cannot load the brand registry: {}", p.detail))?;
+    calls::load_recent_calls(&state)
+        .await
+        .map_err(|p| anyhow::anyhow!("cannot load recent calls: {}", p.detail))?;
     if let Some(every) = purge_interval {
         let st = state.clone();
         tokio::spawn(async move {
