@@ -7,12 +7,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use countersign_core::score::Policy;
+use countersign_server::calls::CallDoc;
 use countersign_store::sqlite::{SqliteOptions, SqliteStore};
 use countersign_store::Store;
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2};
-use serde_json::Value;
 
 use crate::settings;
 
@@ -151,24 +151,21 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
     let mut rows: Vec<Vec<f64>> = Vec::new();
     let mut labels: Vec<bool> = Vec::new();
     for c in &calls {
-        let Ok(doc) = serde_json::from_str::<Value>(&c.doc) else {
+        let Ok(doc) = serde_json::from_str::<CallDoc>(&c.doc) else {
             continue;
         };
-        let label = match doc["outcome"]["outcome"].as_str() {
+        let label = match doc.outcome.as_ref().map(|o| o.outcome.as_str()) {
             Some("fraud") => true,
             Some("legitimate") => false,
             _ => continue,
         };
-        let Some(last) = doc["scores"].as_array().and_then(|s| s.last()) else {
+        let Some(last) = doc.scores.last() else {
             continue;
         };
         let mut x = vec![0.0; SIGNALS.len()];
-        for r in last["reasons"].as_array().into_iter().flatten() {
-            if let Some(i) = SIGNALS
-                .iter()
-                .position(|(s, _)| Some(*s) == r["signal"].as_str())
-            {
-                x[i] = r["value"].as_f64().unwrap_or(1.0);
+        for r in &last.score.reasons {
+            if let Some(i) = SIGNALS.iter().position(|(s, _)| *s == r.signal) {
+                x[i] = r.value;
             }
         }
         rows.push(x);

@@ -287,9 +287,9 @@ pub struct CallFacts {
 }
 
 /// One reason, with its log-odds contribution.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Reason {
-    pub signal: &'static str,
+    pub signal: String,
     /// Log-odds added: the signal's weight × `value`.
     pub contribution: f64,
     /// The signal's magnitude (1 for a yes/no signal, a count for velocities): what `policy fit`
@@ -299,7 +299,7 @@ pub struct Reason {
 }
 
 /// A score.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Score {
     /// 0–100: the probability of fraud × 100.
     pub score: f64,
@@ -326,7 +326,7 @@ pub fn score(f: &CallFacts, p: &Policy, now: Millis) -> Score {
         let contribution = weight * value;
         if value != 0.0 {
             reasons.push(Reason {
-                signal,
+                signal: signal.to_string(),
                 contribution: (contribution * 100.0).round() / 100.0,
                 value,
                 detail,
@@ -404,42 +404,26 @@ pub fn score(f: &CallFacts, p: &Policy, now: Millis) -> Score {
             continue;
         }
         seen.push(*kind);
-        let ago = format!("{} h ago", (now - at) / 3_600_000);
-        match kind {
-            AccountEventKind::SimSwap => {
-                add("sim_swap", w.sim_swap, 1.0, format!("SIM swapped {ago}"))
+        let (signal, weight, what) = match kind {
+            AccountEventKind::SimSwap => ("sim_swap", w.sim_swap, "SIM swapped"),
+            AccountEventKind::PhoneChanged => {
+                ("contact_changed", w.contact_changed, "phone number changed")
             }
-            AccountEventKind::PhoneChanged => add(
-                "contact_changed",
-                w.contact_changed,
-                1.0,
-                format!("phone number changed {ago}"),
-            ),
-            AccountEventKind::EmailChanged => add(
-                "contact_changed",
-                w.contact_changed,
-                1.0,
-                format!("e-mail changed {ago}"),
-            ),
-            AccountEventKind::PasswordReset => add(
-                "account_change",
-                w.account_change,
-                1.0,
-                format!("password reset {ago}"),
-            ),
-            AccountEventKind::NewDevice => add(
-                "account_change",
-                w.account_change,
-                1.0,
-                format!("new device {ago}"),
-            ),
-            AccountEventKind::PayeeAdded => add(
-                "account_change",
-                w.account_change,
-                1.0,
-                format!("payee added {ago}"),
-            ),
-        }
+            AccountEventKind::EmailChanged => {
+                ("contact_changed", w.contact_changed, "e-mail changed")
+            }
+            AccountEventKind::PasswordReset => {
+                ("account_change", w.account_change, "password reset")
+            }
+            AccountEventKind::NewDevice => ("account_change", w.account_change, "new device"),
+            AccountEventKind::PayeeAdded => ("account_change", w.account_change, "payee added"),
+        };
+        add(
+            signal,
+            weight,
+            1.0,
+            format!("{what} {} h ago", (now - at) / 3_600_000),
+        );
     }
     let high_risk = f
         .intent

@@ -21,7 +21,7 @@ use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
 use crate::auth::Scope;
-use crate::calls::{start_call, CallIn, CallScore};
+use crate::calls::{load_call, start_call, CallIn, CallScore};
 use crate::ingest::read_body;
 use crate::problem::{parse_json, Problem};
 use crate::{Auth, SharedState};
@@ -45,67 +45,14 @@ async fn score_platform_call(st: &SharedState, c: CallIn) -> Result<CallScore, P
     let id = c.call_id.clone().unwrap_or_default();
     match start_call(st, c).await {
         Err(p) if p.code == "call_exists" => {
-            let rec = st.store.get_call(&id).await.map_err(Problem::store)?;
-            let last = rec
-                .and_then(|r| serde_json::from_str::<Value>(&r.doc).ok())
-                .and_then(|d| d["scores"].as_array().and_then(|s| s.last().cloned()))
-                .ok_or(p)?;
-            let score: Score = score_from_value(&last).ok_or_else(|| {
-                Problem::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "stored score unreadable",
-                )
-            })?;
-            Ok(CallScore { call_id: id, score })
+            let last = load_call(st, &id).await?.scores.pop().ok_or(p)?;
+            Ok(CallScore {
+                call_id: id,
+                score: last.score,
+            })
         }
         other => other,
     }
-}
-
-fn score_from_value(v: &Value) -> Option<Score> {
-    use countersign_core::score::{Action, Band, Reason};
-    let band: Band = serde_json::from_value(v["band"].clone()).ok()?;
-    let action: Action = serde_json::from_value(v["action"].clone()).ok()?;
-    let reasons = v["reasons"]
-        .as_array()?
-        .iter()
-        .map(|r| Reason {
-            signal: known_signal(r["signal"].as_str().unwrap_or("")),
-            contribution: r["contribution"].as_f64().unwrap_or(0.0),
-            value: r["value"].as_f64().unwrap_or(0.0),
-            detail: r["detail"].as_str().unwrap_or("").to_string(),
-        })
-        .collect();
-    Some(Score {
-        score: v["score"].as_f64()?,
-        band,
-        action,
-        reasons,
-        policy_version: v["policy_version"].as_str().unwrap_or("").to_string(),
-    })
-}
-
-/// Signal names are static in the core; map a stored one back.
-fn known_signal(s: &str) -> &'static str {
-    const ALL: &[&str] = &[
-        "ani_not_on_file",
-        "ani_on_file_unattested",
-        "verstat_failed",
-        "ani_velocity",
-        "ani_velocity_7d",
-        "customer_velocity",
-        "sim_swap",
-        "contact_changed",
-        "account_change",
-        "high_risk_intent",
-        "claim_not_sent",
-        "claim_not_sent_early",
-        "claim_partial",
-        "claim_confirmed",
-        "not_sent_surge",
-    ];
-    ALL.iter().find(|x| **x == s).copied().unwrap_or("other")
 }
 
 fn band_str(s: &Score) -> String {

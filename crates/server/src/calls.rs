@@ -120,6 +120,16 @@ pub struct OutcomeIn {
     pub note: Option<String>,
 }
 
+/// One score in a call's history.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ScoreEntry {
+    pub at: String,
+    /// `call_started` or `claim`.
+    pub trigger: String,
+    #[serde(flatten)]
+    pub score: Score,
+}
+
 /// Everything kept about a call.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CallDoc {
@@ -134,8 +144,7 @@ pub struct CallDoc {
     pub intent: Option<String>,
     pub claims: Vec<ClaimEntry>,
     /// Every score given, oldest first, with what triggered it.
-    #[schema(value_type = Vec<Object>)]
-    pub scores: Vec<Value>,
+    pub scores: Vec<ScoreEntry>,
     pub outcome: Option<OutcomeIn>,
 }
 
@@ -241,12 +250,11 @@ async fn save(st: &SharedState, doc: &CallDoc, wait: bool) -> Result<(), Problem
 }
 
 fn push_score(doc: &mut CallDoc, s: &Score, trigger: &str, now: Millis) {
-    let mut v = serde_json::to_value(s).unwrap_or(Value::Null);
-    if let Value::Object(o) = &mut v {
-        o.insert("at".into(), Value::String(format_time(now)));
-        o.insert("trigger".into(), Value::String(trigger.into()));
-    }
-    doc.scores.push(v);
+    doc.scores.push(ScoreEntry {
+        at: format_time(now),
+        trigger: trigger.into(),
+        score: s.clone(),
+    });
 }
 
 #[utoipa::path(post, path = "/v1/calls", tag = "calls",
@@ -369,7 +377,7 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
     Ok(CallScore { call_id, score: s })
 }
 
-async fn load_call(st: &SharedState, call_id: &str) -> Result<CallDoc, Problem> {
+pub(crate) async fn load_call(st: &SharedState, call_id: &str) -> Result<CallDoc, Problem> {
     // Read your writes: the call's latest record may still be queued with the group commit.
     st.store.flush().await.map_err(Problem::store)?;
     let rec = st
