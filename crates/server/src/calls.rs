@@ -10,20 +10,20 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use countersign_core::extract::normalize_phone;
-use countersign_core::profile::Profile;
 use countersign_core::score::{
     parse_attestation, score, AccountEventKind, CallFacts, Policy, Score,
 };
 use countersign_core::validate::{format_time, parse_time};
 use countersign_core::verify::{validate_claim, ClaimIn, Verdict, Verification};
-use countersign_core::{Channel, Millis};
+use countersign_core::Millis;
 use countersign_store::CallRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::auth::Scope;
-use crate::ingest::{read_body, split_records};
+use crate::customers::contacts;
+use crate::ingest::{parse_record, read_body, split_records, RecordError};
 use crate::problem::{parse_json, Problem};
 use crate::query::verify_claim;
 use crate::{now_ms, Auth, SharedState};
@@ -191,24 +191,10 @@ async fn score_call(st: &SharedState, doc: &CallDoc, now: Millis) -> Result<Scor
     };
     if let Some(c) = &doc.customer_id {
         facts.customer_anis_24h = recent_count(st, |r| r.customer_anis(c, now - 24 * HOUR));
-        let profile: Option<Profile> = store
-            .profile(c)
-            .await
-            .map_err(Problem::store)?
-            .and_then(|j| serde_json::from_str(&j).ok());
-        let recent = store
-            .customer_notifications(c, now - st.retention_ms, now, 200)
-            .await
-            .map_err(Problem::store)?;
-        let mut numbers: Vec<String> = profile.map(|p| p.phones).unwrap_or_default();
-        numbers.extend(
-            recent
-                .iter()
-                .filter(|n| n.record.channel == Channel::Sms)
-                .filter_map(|n| n.record.recipient.clone()),
-        );
-        if !numbers.is_empty() {
-            facts.ani_on_file = Some(numbers.contains(&doc.ani));
+        let known = contacts(st, c, now, 200).await?;
+        let mut numbers = known.numbers().peekable();
+        if numbers.peek().is_some() {
+            facts.ani_on_file = Some(numbers.any(|n| *n == doc.ani));
         }
         let window = p.windows.account_event_days as Millis * 24 * HOUR;
         for (kind, at) in store
@@ -497,8 +483,7 @@ pub struct AccountEventIn {
 pub struct EventsAnswer {
     pub accepted: usize,
     pub rejected: usize,
-    #[schema(value_type = Vec<Object>)]
-    pub errors: Vec<Value>,
+    pub errors: Vec<RecordError>,
 }
 
 #[utoipa::path(post, path = "/v1/account-events", tag = "calls",
@@ -518,30 +503,21 @@ pub async fn post_account_events(
     let mut good = Vec::new();
     let mut errors = Vec::new();
     for r in &raws {
-        let parsed = r
-            .text
-            .map_err(|e| ("invalid_utf8", e.to_string()))
-            .and_then(|t| {
-                serde_json::from_str::<AccountEventIn>(t)
-                    .map_err(|e| ("invalid_record", e.to_string()))
-            })
-            .and_then(|e| {
-                serde_json::from_value::<AccountEventKind>(Value::String(e.kind.clone()))
-                    .map_err(|_| ("invalid_kind", format!("unknown event kind {:?}", e.kind)))?;
-                let at = parse_time("at", &e.at).map_err(|r| (r.code, r.detail))?;
-                if at > now + st.validation.future_skew_ms {
-                    return Err(("at_in_future", "`at` is in the future".to_string()));
-                }
-                if e.customer_id.trim().is_empty() {
-                    return Err(("missing_field", "`customer_id` is required".to_string()));
-                }
-                Ok((e.customer_id, e.kind, at))
-            });
+        let parsed = parse_record::<AccountEventIn>(r, st.limits.max_record_bytes).and_then(|e| {
+            serde_json::from_value::<AccountEventKind>(Value::String(e.kind.clone()))
+                .map_err(|_| ("invalid_kind", format!("unknown event kind {:?}", e.kind)))?;
+            let at = parse_time("at", &e.at).map_err(|r| (r.code, r.detail))?;
+            if at > now + st.validation.future_skew_ms {
+                return Err(("at_in_future", "`at` is in the future".to_string()));
+            }
+            if e.customer_id.trim().is_empty() {
+                return Err(("missing_field", "`customer_id` is required".to_string()));
+            }
+            Ok((e.customer_id, e.kind, at))
+        });
         match parsed {
             Ok(e) => good.push(e),
-            Err((code, detail)) => {
-                errors.push(serde_json::json!({"index": r.index, "code": code, "detail": detail}))
-            }
+            Err((code, detail)) => errors.push(RecordError::at(r, code, detail)),
         }
     }
     let accepted = good.len();

@@ -10,13 +10,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use countersign_core::profile::{validate_profile, Profile, ProfileIn};
-use countersign_core::Channel;
+use countersign_core::{Channel, Millis};
 use countersign_store::AuditEntry;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Scope;
-use crate::ingest::{read_body, split_records, IngestResponse, RecordError};
+use crate::ingest::{parse_record, read_body, split_records, IngestResponse, RecordError};
 use crate::problem::{parse_json, Problem};
 use crate::{now_ms, Auth, SharedState};
 
@@ -97,33 +97,10 @@ pub async fn post_customers(
     let mut errors = Vec::new();
     let mut good = Vec::new();
     for raw in &raws {
-        let err = |code: &str, detail: String, id: Option<String>| RecordError {
-            index: raw.index,
-            line: raw.line,
-            source: None,
-            id,
-            code: code.into(),
-            detail,
-        };
-        let text = match raw.text {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(err("invalid_utf8", e.into(), None));
-                continue;
-            }
-        };
-        let p: ProfileIn = match serde_json::from_str(text) {
+        let p: ProfileIn = match parse_record(raw, st.limits.max_record_bytes) {
             Ok(p) => p,
-            Err(e) => {
-                errors.push(err(
-                    if e.is_data() {
-                        "invalid_record"
-                    } else {
-                        "malformed_json"
-                    },
-                    e.to_string(),
-                    None,
-                ));
+            Err((code, detail)) => {
+                errors.push(RecordError::at(raw, code, detail));
                 continue;
             }
         };
@@ -132,16 +109,19 @@ pub async fn post_customers(
             .clone()
             .filter(|c| !c.trim().is_empty() && c.chars().count() <= 128)
         else {
-            errors.push(err(
+            errors.push(RecordError::at(
+                raw,
                 "missing_field",
-                "`customer_id` (1–128 characters) is required".into(),
-                None,
+                "`customer_id` (1–128 characters) is required",
             ));
             continue;
         };
         match validate_profile(&p, &st.validation.extract) {
             Ok(v) => good.push((id, encode(&v)?)),
-            Err(r) => errors.push(err(r.code, r.detail, Some(id))),
+            Err(r) => errors.push(RecordError {
+                id: Some(id),
+                ..RecordError::at(raw, r.code, r.detail)
+            }),
         }
     }
     let written = st
@@ -155,6 +135,60 @@ pub async fn post_customers(
         rejected: errors.len(),
         errors,
     }))
+}
+
+/// A customer's numbers: on file (the profile) and learned (SMS recipients in the ledger, newest
+/// `scan` notifications within retention). Used by the profile view and by call scoring.
+pub struct Contacts {
+    pub profile: Option<Profile>,
+    pub learned_numbers: Vec<String>,
+    pub notifications_seen: usize,
+}
+
+impl Contacts {
+    /// Every number known for the customer, on file or learned.
+    pub fn numbers(&self) -> impl Iterator<Item = &String> {
+        self.profile
+            .iter()
+            .flat_map(|p| p.phones.iter())
+            .chain(self.learned_numbers.iter())
+    }
+}
+
+pub async fn contacts(
+    st: &SharedState,
+    customer_id: &str,
+    now: Millis,
+    scan: usize,
+) -> Result<Contacts, Problem> {
+    let profile: Option<Profile> = st
+        .store
+        .profile(customer_id)
+        .await
+        .map_err(Problem::store)?
+        .and_then(|json| serde_json::from_str(&json).ok());
+    let recent = st
+        .store
+        .customer_notifications(
+            customer_id,
+            now - st.retention_ms,
+            now + st.validation.future_skew_ms,
+            scan,
+        )
+        .await
+        .map_err(Problem::store)?;
+    let on_file: BTreeSet<&String> = profile.iter().flat_map(|p| p.phones.iter()).collect();
+    let learned: BTreeSet<String> = recent
+        .iter()
+        .filter(|n| n.record.channel == Channel::Sms)
+        .filter_map(|n| n.record.recipient.clone())
+        .filter(|r| r.starts_with('+') && !on_file.contains(r))
+        .collect();
+    Ok(Contacts {
+        learned_numbers: learned.into_iter().collect(),
+        notifications_seen: recent.len(),
+        profile,
+    })
 }
 
 /// What the institution knows about a customer's contact points.
@@ -183,26 +217,8 @@ pub async fn get_customer(
 ) -> Result<Json<CustomerView>, Problem> {
     let who = auth.require(Scope::Agent)?.name.clone();
     let now = now_ms();
-    let profile: Option<Profile> = match st
-        .store
-        .profile(&customer_id)
-        .await
-        .map_err(Problem::store)?
-    {
-        Some(json) => serde_json::from_str(&json).ok(),
-        None => None,
-    };
-    let recent = st
-        .store
-        .customer_notifications(
-            &customer_id,
-            now - st.retention_ms,
-            now + st.validation.future_skew_ms,
-            1000,
-        )
-        .await
-        .map_err(Problem::store)?;
-    if profile.is_none() && recent.is_empty() {
+    let known = contacts(&st, &customer_id, now, 1000).await?;
+    if known.profile.is_none() && known.notifications_seen == 0 {
         return Err(Problem::new(
             StatusCode::NOT_FOUND,
             "unknown_customer",
@@ -219,17 +235,10 @@ pub async fn get_customer(
         })
         .await
         .map_err(Problem::store)?;
-    let on_file: BTreeSet<&String> = profile.iter().flat_map(|p| p.phones.iter()).collect();
-    let learned: BTreeSet<String> = recent
-        .iter()
-        .filter(|n| n.record.channel == Channel::Sms)
-        .filter_map(|n| n.record.recipient.clone())
-        .filter(|r| r.starts_with('+') && !on_file.contains(r))
-        .collect();
     Ok(Json(CustomerView {
         customer_id,
-        profile,
-        learned_numbers: learned.into_iter().collect(),
-        notifications_seen: recent.len(),
+        profile: known.profile,
+        learned_numbers: known.learned_numbers,
+        notifications_seen: known.notifications_seen,
     }))
 }

@@ -171,7 +171,23 @@ pub struct IngestResponse {
     pub errors: Vec<RecordError>,
 }
 
-fn parse_record<T: serde::de::DeserializeOwned>(
+impl RecordError {
+    /// An error for one raw record of a request, with no `(source, id)` known.
+    pub fn at(raw: &RawRecord<'_>, code: &str, detail: impl Into<String>) -> RecordError {
+        RecordError {
+            index: raw.index,
+            line: raw.line,
+            source: None,
+            id: None,
+            code: code.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Parse one raw record as `T`: `invalid_utf8`, `record_too_large`, `malformed_json` or
+/// `invalid_record` (wrong type, unknown field) otherwise.
+pub fn parse_record<T: serde::de::DeserializeOwned>(
     raw: &RawRecord<'_>,
     max_bytes: usize,
 ) -> Result<T, (&'static str, String)> {
