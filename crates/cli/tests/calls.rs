@@ -249,6 +249,26 @@ fn spoofed_own_number_velocity_events_stale_feed_and_policy_reload() {
     );
     assert_eq!(v["policy_version"], "v2");
     assert_eq!(s.send("POST", "/v1/policy/reload", AGENT_KEY, None).0, 403);
+
+    // After a restart the window of recent calls is rebuilt from the store: the same number is
+    // still known to have called about ten customers.
+    drop(s);
+    let s = Server::start(
+        &dir.path().join("d"),
+        Some(&format!("policy_file = {:?}\n", policy.to_str().unwrap())),
+    );
+    let v = start(
+        &s,
+        json!({"call_id": "vel-10", "customer_id": "cust-10", "ani": "+16285550199", "verstat": "TN-Validation-Passed-A"}),
+    );
+    assert_eq!(v["reasons"][0]["signal"], "ani_velocity", "{v}");
+    assert!(
+        v["reasons"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("11 customers"),
+        "{v}"
+    );
 }
 
 #[test]

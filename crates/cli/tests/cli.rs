@@ -328,13 +328,13 @@ fn purge_migrate_keygen_and_config_errors() {
         .arg(&data)
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("migrated schema 0 -> 5"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("migrated schema 0 -> 6"));
     let out = bin()
         .args(["migrate", "--data-dir"])
         .arg(&data)
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("schema is current (version 5)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("schema is current (version 6)"));
 
     let now = now_ms();
     {

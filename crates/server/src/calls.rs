@@ -37,7 +37,7 @@ pub async fn load_recent_calls(st: &SharedState) -> Result<(), Problem> {
     let now = now_ms();
     let calls = st
         .store
-        .calls_since(now - RECENT_WINDOW_MS, 50_000_000)
+        .call_keys_since(now - RECENT_WINDOW_MS)
         .await
         .map_err(Problem::store)?;
     if let Ok(mut r) = st.recent_calls.lock() {

@@ -68,6 +68,15 @@ pub struct CallRecord {
     pub doc: String,
 }
 
+/// What identifies a call for the velocity signals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallKey {
+    pub call_id: String,
+    pub customer_id: Option<String>,
+    pub ani: String,
+    pub started_at: Millis,
+}
+
 /// Size of what is stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StoreStats {
@@ -179,21 +188,9 @@ pub trait Store: Send + Sync + 'static {
     /// Calls started since `since`, oldest first, at most `limit` (for `policy fit`).
     async fn calls_since(&self, since: Millis, limit: usize) -> StoreResult<Vec<CallRecord>>;
 
-    /// Distinct customers calls from `ani` were about since `since`, not counting `except`.
-    async fn ani_customers(
-        &self,
-        ani: &str,
-        since: Millis,
-        except: Option<&str>,
-    ) -> StoreResult<u32>;
-
-    /// Distinct ANIs that called about `customer_id` since `since`, not counting `except`.
-    async fn customer_anis(
-        &self,
-        customer_id: &str,
-        since: Millis,
-        except: Option<&str>,
-    ) -> StoreResult<u32>;
+    /// The keys of the calls started since `since` (no documents): what the in-memory window
+    /// of recent calls is rebuilt from at start.
+    async fn call_keys_since(&self, since: Millis) -> StoreResult<Vec<CallKey>>;
 
     /// Record account events `(customer_id, kind, at)`. Durable on `Ok`.
     async fn add_account_events(&self, events: Vec<(String, String, Millis)>) -> StoreResult<()>;

@@ -130,6 +130,12 @@ const MIGRATIONS: &[&str] = &[
         at INTEGER NOT NULL
     );
     CREATE INDEX claim_verdicts_at ON claim_verdicts (verdict, at);",
+    // 6: velocities come from the in-memory window of recent calls, rebuilt at start from the
+    // calls of the last days: index calls by start time, not by number or customer (two random
+    // index writes per call that nothing reads any more).
+    "DROP INDEX calls_ani;
+    DROP INDEX calls_customer;
+    CREATE INDEX calls_started ON calls (started_at);",
 ];
 
 /// Days since the epoch (UTC) of a time: the leading key of the customer index.
@@ -378,22 +384,6 @@ impl SqliteStore {
         let (reply, rx) = oneshot::channel();
         self.send(make(reply)).await?;
         rx.await.map_err(|_| unavailable("reply"))?
-    }
-
-    /// A velocity count: `sql` takes the key, the start of the window and the value not to count.
-    async fn count_distinct(
-        &self,
-        sql: &'static str,
-        key: &str,
-        since: Millis,
-        except: Option<&str>,
-    ) -> StoreResult<u32> {
-        let (key, except) = (key.to_string(), except.map(str::to_string));
-        self.read(move |conn, _| {
-            conn.prepare_cached(sql)?
-                .query_row(params![key, since, except], |r| r.get(0))
-        })
-        .await
     }
 
     /// Run `f` on a pooled read connection, off the async runtime.
@@ -1244,34 +1234,21 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn ani_customers(
-        &self,
-        ani: &str,
-        since: Millis,
-        except: Option<&str>,
-    ) -> StoreResult<u32> {
-        self.count_distinct(
-            "SELECT COUNT(DISTINCT customer_id) FROM calls WHERE ani = ?1 AND started_at >= ?2
-             AND customer_id IS NOT NULL AND customer_id IS NOT ?3",
-            ani,
-            since,
-            except,
-        )
-        .await
-    }
-
-    async fn customer_anis(
-        &self,
-        customer_id: &str,
-        since: Millis,
-        except: Option<&str>,
-    ) -> StoreResult<u32> {
-        self.count_distinct(
-            "SELECT COUNT(DISTINCT ani) FROM calls WHERE customer_id = ?1 AND started_at >= ?2 AND ani IS NOT ?3",
-            customer_id,
-            since,
-            except,
-        )
+    async fn call_keys_since(&self, since: Millis) -> StoreResult<Vec<crate::CallKey>> {
+        self.read(move |conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT call_id, customer_id, ani, started_at FROM calls WHERE started_at >= ?1 ORDER BY started_at",
+            )?;
+            let rows = stmt.query_map([since], |r| {
+                Ok(crate::CallKey {
+                    call_id: r.get(0)?,
+                    customer_id: r.get(1)?,
+                    ani: r.get(2)?,
+                    started_at: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
         .await
     }
 
