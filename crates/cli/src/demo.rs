@@ -118,11 +118,14 @@ fn curl(base: &str, body: &Value) -> String {
 }
 
 pub async fn run(data_dir: Option<PathBuf>, listen: &str, no_serve: bool) -> anyhow::Result<()> {
+    // A fresh temporary directory unless one is given; removed when the demo exits.
     let (dir, _tmp) = match data_dir {
         Some(d) => (d, None),
         None => {
-            let t = tempfile_dir()?;
-            (t.clone(), Some(TempDirGuard(t)))
+            let t = tempfile::Builder::new()
+                .prefix("countersign-demo-")
+                .tempdir()?;
+            (t.path().to_path_buf(), Some(t))
         }
     };
     let key = generate_key()?;
@@ -222,21 +225,4 @@ pub async fn run(data_dir: Option<PathBuf>, listen: &str, no_serve: bool) -> any
         }
     });
     server.await.context("server task")?
-}
-
-/// A fresh temporary directory, removed when the demo exits.
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
-    let mut b = [0u8; 6];
-    countersign_server::auth::getrandom_fill(&mut b)?;
-    let p = std::env::temp_dir().join(format!("countersign-demo-{}", hex::encode(b)));
-    std::fs::create_dir_all(&p)?;
-    Ok(p)
-}
-
-struct TempDirGuard(PathBuf);
-
-impl Drop for TempDirGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

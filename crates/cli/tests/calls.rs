@@ -314,7 +314,7 @@ fn policy_fit_learns_from_outcome_labels() {
         }
     }
     let out = dir.path().join("fitted.toml");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_countersign"))
+    let o = bin()
         .args(["policy", "fit", "--data-dir"])
         .arg(&data)
         .arg("--out")
@@ -341,7 +341,7 @@ fn policy_fit_learns_from_outcome_labels() {
     );
     // Too few labels: a clear error.
     let empty = dir.path().join("e");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_countersign"))
+    let o = bin()
         .args(["policy", "fit", "--data-dir"])
         .arg(&empty)
         .arg("--out")

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use serde_json::json;
 
@@ -92,7 +90,7 @@ fn profiles_make_customers_known_and_numbers_learned() {
          c3,,c3@example.org,fr-FR,true\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_countersign"))
+    let out = bin()
         .args(["customers", "import"])
         .arg(&csv)
         .args(["--server", &s.base, "--key", INGEST_KEY])

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use serde_json::{json, Value};
 
@@ -235,11 +233,6 @@ fn cli_loads_a_registry_and_audits_online_and_offline() {
     )
     .unwrap();
     let s = Server::start(&dir.path().join("d"), None);
-    let bin = || {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_countersign"));
-        c.env("COUNTERSIGN_LOG", "warn");
-        c
-    };
     let out = bin()
         .args(["brands", "load"])
         .arg(&file)

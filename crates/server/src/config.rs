@@ -11,7 +11,7 @@ use countersign_core::verify::VerifyConfig;
 use countersign_core::Millis;
 use serde::Deserialize;
 
-use crate::auth::{ApiKeyConfig, Scope};
+use crate::auth::ApiKeyConfig;
 
 /// Request limits. Each breach is answered with a specific 413 or 422 problem.
 #[derive(Debug, Clone, Deserialize)]
@@ -278,13 +278,6 @@ impl ServerConfig {
             extract: self.extract(),
             body_hmac_key,
         }
-    }
-
-    /// True when any configured key has `scope` (or admin).
-    pub fn has_scope(&self, scope: Scope) -> bool {
-        self.api_keys
-            .iter()
-            .any(|k| k.scopes.contains(&scope) || k.scopes.contains(&Scope::Admin))
     }
 }
 

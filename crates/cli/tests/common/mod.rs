@@ -210,3 +210,12 @@ pub fn ok_stdout(out: &std::process::Output) -> String {
     );
     text
 }
+
+/// The `countersign` binary with a quiet log and no configuration leaking in from the environment.
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_countersign"));
+    c.env("COUNTERSIGN_LOG", "warn")
+        .env_remove("COUNTERSIGN_CONFIG")
+        .env_remove("COUNTERSIGN_API_KEYS");
+    c
+}
