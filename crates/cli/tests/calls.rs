@@ -272,6 +272,80 @@ fn spoofed_own_number_velocity_events_stale_feed_and_policy_reload() {
 }
 
 #[test]
+fn a_surge_of_forged_text_claims_is_an_alert_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("d"), None);
+    let now = now_ms();
+    world(&s, now);
+    let (_, quiet) = s.send("GET", "/v1/surge", AGENT_KEY, None);
+    assert_eq!(
+        (quiet["last_hour"].as_u64(), quiet["active"].as_bool()),
+        (Some(0), Some(false)),
+        "{quiet}"
+    );
+    let claim = json!({"channel": "sms", "received_at": rfc3339(now - 20 * 60_000),
+        "mentions": {"amount": "$950", "merchant": "Apple Store"}});
+    let mut last = Value::Null;
+    for i in 0..6 {
+        start(
+            &s,
+            json!({"call_id": format!("wave-{i}"), "customer_id": "maria", "ani": format!("+1628555{i:04}"), "verstat": "TN-Validation-Passed-C"}),
+        );
+        let (st, a) = s.send(
+            "POST",
+            &format!("/v1/calls/wave-{i}/claims"),
+            AGENT_KEY,
+            Some(&claim),
+        );
+        assert_eq!(
+            (st, a["verification"]["verdict"].as_str()),
+            (200, Some("not_sent")),
+            "{a}"
+        );
+        last = a;
+    }
+    // Six forged-text claims in an hour on a system that usually sees none: 7× usual.
+    assert_eq!(last["score"]["alerts"], json!(["not_sent_surge"]), "{last}");
+    assert!(
+        last["score"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["signal"] == "not_sent_surge"),
+        "{last}"
+    );
+    let (st, v) = s.send("GET", "/v1/surge", AGENT_KEY, None);
+    assert_eq!(st, 200);
+    assert_eq!(
+        (v["last_hour"].as_u64(), v["active"].as_bool()),
+        (Some(6), Some(true)),
+        "{v}"
+    );
+    let (_, _, m) = s.get("/metrics", Some(ADMIN_KEY));
+    assert!(
+        m.as_str()
+            .unwrap()
+            .contains("countersign_not_sent_surge_active 1"),
+        "{m}"
+    );
+    // Rebuilt from the stored verdicts after a restart.
+    drop(s);
+    let s = Server::start(&dir.path().join("d"), None);
+    let (_, v) = s.send("GET", "/v1/surge", AGENT_KEY, None);
+    assert_eq!(
+        (v["last_hour"].as_u64(), v["active"].as_bool()),
+        (Some(6), Some(true)),
+        "{v}"
+    );
+    // A call without a claim still carries the alert, for the agent's screen.
+    let v = start(
+        &s,
+        json!({"call_id": "after", "customer_id": "maria", "ani": "+14155550100", "verstat": "TN-Validation-Passed-A"}),
+    );
+    assert_eq!(v["alerts"], json!(["not_sent_surge"]), "{v}");
+}
+
+#[test]
 fn policy_fit_learns_from_outcome_labels() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");

@@ -1,10 +1,47 @@
-//! The window of recent calls behind the velocity signals: which customers a number called
-//! about, which numbers called about a customer. Kept in memory beside the store so scoring needs
+//! The windows of recent calls behind the velocity signals (which customers a number called
+//! about, which numbers called about a customer) and of recent `not_sent` claims behind the
+//! surge. Kept in memory beside the store so scoring needs
 //! no durable write and no fsync; rebuilt from the store at start. Pure: time is passed in.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use crate::score::{Surge, Thresholds};
 use crate::Millis;
+
+const HOUR: Millis = 3_600_000;
+
+/// When claims were verified `not_sent`, over the last week and an hour: the surge signal and
+/// alert read it on every claim, so it lives in memory (rebuilt from the store at start) rather
+/// than in two range counts per claim.
+#[derive(Debug, Default)]
+pub struct ClaimRate {
+    times: VecDeque<Millis>,
+}
+
+impl ClaimRate {
+    /// How far back the rate looks: the last hour and the 168 hours before it.
+    pub const WINDOW_MS: Millis = 169 * HOUR;
+
+    /// Record one `not_sent` claim at `at` (kept in time order).
+    pub fn record(&mut self, at: Millis) {
+        let i = self.times.partition_point(|t| *t <= at);
+        self.times.insert(i, at);
+    }
+
+    /// The surge at `now`; forgets what is older than the window.
+    pub fn surge(&mut self, now: Millis, t: &Thresholds) -> Surge {
+        while self
+            .times
+            .front()
+            .is_some_and(|x| *x < now - Self::WINDOW_MS)
+        {
+            self.times.pop_front();
+        }
+        let hour_ago = self.times.partition_point(|x| *x < now - HOUR);
+        let upto_now = self.times.partition_point(|x| *x <= now);
+        Surge::new((upto_now - hour_ago) as u32, hour_ago as u32, t)
+    }
+}
 
 /// Recent calls within `window_ms`.
 #[derive(Debug, Default)]
@@ -113,6 +150,40 @@ impl RecentCalls {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claim_rate_surges_against_the_week_before() {
+        let t = Thresholds::default();
+        let mut r = ClaimRate::default();
+        let now = 1_000 * HOUR;
+        // Usual: one an hour for the week before the last hour.
+        for h in 2..=169 {
+            r.record(now - h * HOUR + 1);
+        }
+        let s = r.surge(now, &t);
+        assert_eq!((s.last_hour, s.usual_per_hour), (0, 1.0));
+        assert!(!s.active);
+        // Ten in the last hour, out of order: 11/2 = 5.5× usual.
+        for m in (0..10).rev() {
+            r.record(now - m * 60_000);
+        }
+        let s = r.surge(now, &t);
+        assert_eq!(s.last_hour, 10);
+        assert_eq!(s.ratio, 5.5);
+        assert!(s.active);
+        // Four on a quiet system: a high ratio but under the minimum count.
+        let mut quiet = ClaimRate::default();
+        for m in 0..4 {
+            quiet.record(now - m * 60_000);
+        }
+        let s = quiet.surge(now, &t);
+        assert_eq!(s.ratio, 5.0);
+        assert!(!s.active, "below surge_alert_min");
+        // A week later everything has aged out.
+        let s = r.surge(now + 200 * HOUR, &t);
+        assert_eq!((s.last_hour, s.usual_per_hour, s.active), (0, 0.0, false));
+        assert!(r.times.is_empty());
+    }
 
     #[test]
     fn velocities_and_pruning() {

@@ -72,6 +72,9 @@ pub struct Windows {
     pub account_event_days: u32,
     /// "Early in the call", in seconds.
     pub early_claim_secs: u32,
+    /// How far back an SMS recipient in the ledger counts as one of the customer's numbers
+    /// (learned, not on file), in days.
+    pub learned_number_days: u32,
 }
 
 /// Probability thresholds of the bands (score = probability × 100).
@@ -83,6 +86,11 @@ pub struct Thresholds {
     pub critical: f64,
     /// A high-risk intent never scores below this probability, whatever a claim says.
     pub high_risk_floor: f64,
+    /// The `not_sent` surge is raised as an alert at this ratio of the last hour's rate to its
+    /// usual hourly level…
+    pub surge_alert_ratio: f64,
+    /// …once the last hour holds at least this many `not_sent` claims.
+    pub surge_alert_min: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,6 +173,7 @@ impl Default for Windows {
         Windows {
             account_event_days: 7,
             early_claim_secs: 30,
+            learned_number_days: 30,
         }
     }
 }
@@ -176,6 +185,8 @@ impl Default for Thresholds {
             high: 0.10,
             critical: 0.50,
             high_risk_floor: 0.01,
+            surge_alert_ratio: 3.0,
+            surge_alert_min: 5,
         }
     }
 }
@@ -205,6 +216,9 @@ impl Policy {
         }
         if !(0.0..1.0).contains(&t.high_risk_floor) {
             return Err("thresholds.high_risk_floor must be in [0, 1)".into());
+        }
+        if !(t.surge_alert_ratio.is_finite() && t.surge_alert_ratio > 1.0) {
+            return Err("thresholds.surge_alert_ratio must be a number above 1".into());
         }
         let w = serde_json::to_value(&self.weights).map_err(|e| e.to_string())?;
         if let Some(obj) = w.as_object() {
@@ -284,6 +298,8 @@ pub struct CallFacts {
     pub claim: Option<(Verdict, i64)>,
     /// `not_sent` verdicts in the last hour over their usual hourly level (1.0 = usual).
     pub not_sent_surge: f64,
+    /// The surge is past the policy's alert level (see [`Surge`]).
+    pub surge_active: bool,
 }
 
 /// One reason, with its log-odds contribution.
@@ -308,6 +324,35 @@ pub struct Score {
     /// Sorted by contribution, largest first.
     pub reasons: Vec<Reason>,
     pub policy_version: String,
+    /// Alerts beyond this call: `not_sent_surge` while forged-text claims run well above their
+    /// usual level across all customers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<String>,
+}
+
+/// The rate of `not_sent` claims: the last hour against the usual hourly level over the week
+/// before it. `ratio` is smoothed by one on each side so a quiet system does not divide by zero.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Surge {
+    pub last_hour: u32,
+    pub usual_per_hour: f64,
+    pub ratio: f64,
+    /// `ratio` ≥ `thresholds.surge_alert_ratio` with at least `surge_alert_min` claims.
+    pub active: bool,
+}
+
+impl Surge {
+    /// From the count in the last hour and the count in the 168 hours before it.
+    pub fn new(last_hour: u32, week_before: u32, t: &Thresholds) -> Surge {
+        let usual = f64::from(week_before) / 168.0;
+        let ratio = (f64::from(last_hour) + 1.0) / (usual + 1.0);
+        Surge {
+            last_hour,
+            usual_per_hour: (usual * 100.0).round() / 100.0,
+            ratio: (ratio * 100.0).round() / 100.0,
+            active: ratio >= t.surge_alert_ratio && last_hour >= t.surge_alert_min,
+        }
+    }
 }
 
 fn logit(p: f64) -> f64 {
@@ -511,6 +556,11 @@ pub fn score(f: &CallFacts, p: &Policy, now: Millis) -> Score {
         action,
         reasons,
         policy_version: p.version.clone(),
+        alerts: if f.surge_active {
+            vec!["not_sent_surge".to_string()]
+        } else {
+            Vec::new()
+        },
     }
 }
 

@@ -10,25 +10,27 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use countersign_core::extract::normalize_phone;
+use countersign_core::recent::ClaimRate;
 use countersign_core::score::{
-    parse_attestation, score, AccountEventKind, CallFacts, Policy, Score,
+    parse_attestation, score, AccountEventKind, CallFacts, Policy, Score, Surge,
 };
 use countersign_core::validate::{format_time, parse_time};
 use countersign_core::verify::{validate_claim, ClaimIn, Verdict, Verification};
 use countersign_core::Millis;
-use countersign_store::CallRecord;
+use countersign_store::{CallContext, CallRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::auth::Scope;
-use crate::customers::contacts;
+use crate::customers::Contacts;
 use crate::ingest::{parse_record, read_body, split_records, RecordError};
 use crate::problem::{parse_json, Problem};
 use crate::query::verify_claim;
 use crate::{now_ms, Auth, SharedState};
 
 const HOUR: Millis = 3_600_000;
+const DAY: Millis = 24 * HOUR;
 /// How far back the velocity signals look.
 pub const RECENT_WINDOW_MS: Millis = 7 * 24 * HOUR;
 
@@ -49,7 +51,49 @@ pub async fn load_recent_calls(st: &SharedState) -> Result<(), Problem> {
             "recent calls loaded for the velocity signals"
         );
     }
+    let not_sent = st
+        .store
+        .claim_verdict_times(Verdict::NotSent.as_str(), now - ClaimRate::WINDOW_MS)
+        .await
+        .map_err(Problem::store)?;
+    if let Ok(mut r) = st.claim_rate.lock() {
+        for at in not_sent {
+            r.record(at);
+        }
+    }
     Ok(())
+}
+
+/// The `not_sent` surge now, across all customers; its start and end are logged once each.
+pub fn surge(st: &SharedState, now: Millis) -> Surge {
+    let p = policy(st);
+    let s = st
+        .claim_rate
+        .lock()
+        .map(|mut r| r.surge(now, &p.thresholds))
+        .unwrap_or_else(|_| Surge::new(0, 0, &p.thresholds));
+    let was = st
+        .surge_alerting
+        .swap(s.active, std::sync::atomic::Ordering::Relaxed);
+    if s.active && !was {
+        tracing::warn!(
+            last_hour = s.last_hour,
+            usual_per_hour = s.usual_per_hour,
+            ratio = s.ratio,
+            "ALERT not_sent_surge: forged-text claims well above their usual rate"
+        );
+    } else if was && !s.active {
+        tracing::info!(ratio = s.ratio, "not_sent_surge over");
+    }
+    s
+}
+
+#[utoipa::path(get, path = "/v1/surge", tag = "calls",
+    responses((status = 200, description = "`not_sent` claims in the last hour against their usual hourly level; `active` when the policy's alert level is reached", body = Surge)),
+    security(("api_key" = [])))]
+pub async fn get_surge(State(st): State<SharedState>, auth: Auth) -> Result<Json<Surge>, Problem> {
+    auth.require(Scope::Agent)?;
+    Ok(Json(surge(&st, now_ms())))
 }
 
 /// Read and check a policy file (TOML; unknown keys rejected).
@@ -174,10 +218,32 @@ fn recent_count(
     st.recent_calls.lock().map(|r| f(&r)).unwrap_or(0)
 }
 
-/// Gather the facts about a call and score it.
-async fn score_call(st: &SharedState, doc: &CallDoc, now: Millis) -> Result<Score, Problem> {
+/// Read what scoring the call needs from the store, in one round trip.
+async fn context(
+    st: &SharedState,
+    call_id: &str,
+    customer_id: Option<&str>,
+    now: Millis,
+) -> Result<CallContext, Problem> {
+    let w = policy(st).windows.clone();
+    let numbers = (
+        now - Millis::from(w.learned_number_days) * DAY,
+        now + st.validation.future_skew_ms,
+    );
+    st.store
+        .call_context(
+            call_id,
+            customer_id,
+            numbers,
+            now - Millis::from(w.account_event_days) * DAY,
+        )
+        .await
+        .map_err(Problem::store)
+}
+
+/// Score a call from its document, what the store holds about it and the in-memory windows.
+fn score_call(st: &SharedState, doc: &CallDoc, ctx: CallContext, now: Millis) -> Score {
     let p = policy(st);
-    let store = &st.store;
     let mut facts = CallFacts {
         attestation: Some(parse_attestation(
             doc.verstat.as_deref(),
@@ -185,43 +251,30 @@ async fn score_call(st: &SharedState, doc: &CallDoc, now: Millis) -> Result<Scor
         )),
         // From the in-memory window, which already holds this call.
         ani_customers_24h: recent_count(st, |r| r.ani_customers(&doc.ani, now - 24 * HOUR)),
-        ani_customers_7d: recent_count(st, |r| r.ani_customers(&doc.ani, now - 7 * 24 * HOUR)),
+        ani_customers_7d: recent_count(st, |r| r.ani_customers(&doc.ani, now - 7 * DAY)),
         intent: doc.intent.clone(),
         ..Default::default()
     };
     if let Some(c) = &doc.customer_id {
         facts.customer_anis_24h = recent_count(st, |r| r.customer_anis(c, now - 24 * HOUR));
-        let known = contacts(st, c, now, 200).await?;
+        let known = Contacts::new(ctx.profile.as_deref(), ctx.sms_recipients, 0);
         let mut numbers = known.numbers().peekable();
         if numbers.peek().is_some() {
             facts.ani_on_file = Some(numbers.any(|n| *n == doc.ani));
         }
-        let window = p.windows.account_event_days as Millis * 24 * HOUR;
-        for (kind, at) in store
-            .account_events(c, now - window)
-            .await
-            .map_err(Problem::store)?
-        {
+        for (kind, at) in ctx.account_events {
             if let Ok(k) = serde_json::from_value::<AccountEventKind>(Value::String(kind)) {
                 facts.events.push((k, at));
             }
         }
     }
+    let surge = surge(st, now);
+    facts.not_sent_surge = surge.ratio;
+    facts.surge_active = surge.active;
     if let Some(last) = doc.claims.last() {
         facts.claim = Some((last.verdict, last.seconds_into_call));
-        let last_hour = store
-            .claim_verdicts("not_sent", now - HOUR, now)
-            .await
-            .map_err(Problem::store)? as f64;
-        let week = store
-            .claim_verdicts("not_sent", now - 7 * 24 * HOUR - HOUR, now - HOUR)
-            .await
-            .map_err(Problem::store)? as f64;
-        facts.not_sent_surge = (last_hour + 1.0) / (week / 168.0 + 1.0);
-    } else {
-        facts.not_sent_surge = 1.0;
     }
-    Ok(score(&facts, &p, now))
+    score(&facts, &p, now)
 }
 
 /// Store the call's document; `wait` for durability (outcomes), or queue it (scores).
@@ -320,14 +373,11 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
         .lock()
         .map(|r| r.contains(&call_id))
         .unwrap_or(false);
-    if in_window
-        || st
-            .store
-            .get_call(&call_id)
-            .await
-            .map_err(Problem::store)?
-            .is_some()
-    {
+    if in_window {
+        return Err(exists());
+    }
+    let ctx = context(st, &call_id, customer_id.as_deref(), now).await?;
+    if ctx.call_exists {
         return Err(exists());
     }
     let added = st
@@ -341,7 +391,7 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
     if !added {
         return Err(exists());
     }
-    let s = score_call(st, &doc, now).await?;
+    let s = score_call(st, &doc, ctx, now);
     push_score(&mut doc, &s, "call_started", now);
     let json = serde_json::to_string(&doc)
         .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
@@ -412,13 +462,19 @@ pub async fn post_claim(
         .add_claim_verdict(&call_id, v.verdict.as_str(), now)
         .await
         .map_err(Problem::store)?;
+    if v.verdict == Verdict::NotSent {
+        if let Ok(mut r) = st.claim_rate.lock() {
+            r.record(now);
+        }
+    }
     doc.claims.push(ClaimEntry {
         at: format_time(now),
         seconds_into_call: (now - started) / 1000,
         verdict: v.verdict,
         reason: v.reason.map(str::to_string),
     });
-    let s = score_call(&st, &doc, now).await?;
+    let ctx = context(&st, &call_id, doc.customer_id.as_deref(), now).await?;
+    let s = score_call(&st, &doc, ctx, now);
     push_score(&mut doc, &s, "claim", now);
     save(&st, &doc, false).await?;
     Ok(Json(ClaimAnswer {

@@ -137,8 +137,9 @@ pub async fn post_customers(
     }))
 }
 
-/// A customer's numbers: on file (the profile) and learned (SMS recipients in the ledger, newest
-/// `scan` notifications within retention). Used by the profile view and by call scoring.
+/// A customer's numbers: on file (the profile) and learned (numbers the ledger has sent SMS to).
+/// The one place that knows which numbers are the customer's, for the profile view and for call
+/// scoring.
 pub struct Contacts {
     pub profile: Option<Profile>,
     pub learned_numbers: Vec<String>,
@@ -146,6 +147,26 @@ pub struct Contacts {
 }
 
 impl Contacts {
+    /// From the stored profile document and the SMS recipients the ledger holds: a recipient is
+    /// learned when it is an E.164 number not already on file.
+    pub fn new(
+        profile_json: Option<&str>,
+        recipients: impl IntoIterator<Item = String>,
+        notifications_seen: usize,
+    ) -> Self {
+        let profile: Option<Profile> = profile_json.and_then(|j| serde_json::from_str(j).ok());
+        let on_file: BTreeSet<&String> = profile.iter().flat_map(|p| p.phones.iter()).collect();
+        let learned: BTreeSet<String> = recipients
+            .into_iter()
+            .filter(|r| r.starts_with('+') && !on_file.contains(r))
+            .collect();
+        Contacts {
+            learned_numbers: learned.into_iter().collect(),
+            notifications_seen,
+            profile,
+        }
+    }
+
     /// Every number known for the customer, on file or learned.
     pub fn numbers(&self) -> impl Iterator<Item = &String> {
         self.profile
@@ -155,18 +176,18 @@ impl Contacts {
     }
 }
 
-pub async fn contacts(
+/// The customer's contacts for the profile view: the newest `scan` notifications in retention.
+async fn contacts(
     st: &SharedState,
     customer_id: &str,
     now: Millis,
     scan: usize,
 ) -> Result<Contacts, Problem> {
-    let profile: Option<Profile> = st
+    let profile = st
         .store
         .profile(customer_id)
         .await
-        .map_err(Problem::store)?
-        .and_then(|json| serde_json::from_str(&json).ok());
+        .map_err(Problem::store)?;
     let recent = st
         .store
         .customer_notifications(
@@ -177,18 +198,12 @@ pub async fn contacts(
         )
         .await
         .map_err(Problem::store)?;
-    let on_file: BTreeSet<&String> = profile.iter().flat_map(|p| p.phones.iter()).collect();
-    let learned: BTreeSet<String> = recent
-        .iter()
+    let seen = recent.len();
+    let recipients = recent
+        .into_iter()
         .filter(|n| n.record.channel == Channel::Sms)
-        .filter_map(|n| n.record.recipient.clone())
-        .filter(|r| r.starts_with('+') && !on_file.contains(r))
-        .collect();
-    Ok(Contacts {
-        learned_numbers: learned.into_iter().collect(),
-        notifications_seen: recent.len(),
-        profile,
-    })
+        .filter_map(|n| n.record.recipient);
+    Ok(Contacts::new(profile.as_deref(), recipients, seen))
 }
 
 /// What the institution knows about a customer's contact points.

@@ -64,6 +64,10 @@ pub struct AppState {
     pub adapters: adapters::AdapterSettings,
     /// Recent calls (7 days) for the velocity signals, rebuilt from the store at start.
     pub recent_calls: std::sync::Mutex<countersign_core::recent::RecentCalls>,
+    /// Recent `not_sent` claims for the surge, rebuilt from the store at start.
+    pub claim_rate: std::sync::Mutex<countersign_core::recent::ClaimRate>,
+    /// Whether the surge alert is raised (to log its start and end once).
+    pub surge_alerting: std::sync::atomic::AtomicBool,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -98,6 +102,8 @@ impl AppState {
             recent_calls: std::sync::Mutex::new(countersign_core::recent::RecentCalls::new(
                 calls::RECENT_WINDOW_MS,
             )),
+            claim_rate: std::sync::Mutex::new(countersign_core::recent::ClaimRate::default()),
+            surge_alerting: std::sync::atomic::AtomicBool::new(false),
         })
     }
 }
@@ -187,6 +193,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/adapters/connect", post(adapters::connect))
         .route("/v1/adapters/genesys", post(adapters::genesys))
         .route("/v1/policy", get(calls::get_policy))
+        .route("/v1/surge", get(calls::get_surge))
         .route("/v1/policy/reload", post(calls::reload_policy))
         .route("/v1/brands", get(sms::list_brands))
         .route(

@@ -42,6 +42,7 @@ impl Modify for Security {
         crate::adapters::connect,
         crate::adapters::genesys,
         crate::calls::get_policy,
+        crate::calls::get_surge,
         crate::calls::reload_policy,
         crate::customers::put_customer,
         crate::customers::post_customers,

@@ -43,7 +43,16 @@ pub async fn readyz(State(st): State<SharedState>) -> Result<Json<Health>, Probl
 pub async fn metrics(State(st): State<SharedState>, auth: Auth) -> Result<Response, Problem> {
     auth.require(Scope::Admin)?;
     let stats = st.store.stats().await.map_err(Problem::store)?;
-    let text = st.metrics.render(stats.notifications, stats.bytes_on_disk);
+    let mut text = st.metrics.render(stats.notifications, stats.bytes_on_disk);
+    let s = crate::calls::surge(&st, crate::now_ms());
+    text.push_str(&format!(
+        "# TYPE countersign_not_sent_last_hour gauge\ncountersign_not_sent_last_hour {}\n\
+         # TYPE countersign_not_sent_surge_ratio gauge\ncountersign_not_sent_surge_ratio {}\n\
+         # TYPE countersign_not_sent_surge_active gauge\ncountersign_not_sent_surge_active {}\n",
+        s.last_hour,
+        s.ratio,
+        u8::from(s.active)
+    ));
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 

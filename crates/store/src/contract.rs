@@ -38,6 +38,16 @@ pub fn note(source: &str, id: &str, customer: &str, sent_at: Millis) -> Notifica
     }
 }
 
+fn call(id: &str, cust: Option<&str>, ani: &str, at: Millis) -> crate::CallRecord {
+    crate::CallRecord {
+        call_id: id.into(),
+        customer_id: cust.map(str::to_string),
+        ani: ani.into(),
+        started_at: at,
+        doc: "{}".into(),
+    }
+}
+
 /// Accepted, duplicate on retry, conflict on different content — also within one batch.
 pub async fn ingest_outcomes(s: &dyn Store) {
     let a = note("alerts", "n1", "c1", T0);
@@ -442,14 +452,6 @@ pub async fn profiles(s: &dyn Store) {
 
 /// Calls, velocities, account events and claim verdicts.
 pub async fn calls(s: &dyn Store) {
-    use crate::CallRecord;
-    let call = |id: &str, cust: Option<&str>, ani: &str, at: Millis| CallRecord {
-        call_id: id.into(),
-        customer_id: cust.map(str::to_string),
-        ani: ani.into(),
-        started_at: at,
-        doc: "{}".into(),
-    };
     assert!(s
         .put_call(call("k1", Some("c1"), "+14155550100", T0), true)
         .await
@@ -517,15 +519,69 @@ pub async fn calls(s: &dyn Store) {
     // Queued verdicts are committed by a flush.
     s.flush().await.unwrap();
     assert_eq!(
-        s.claim_verdicts("not_sent", T0, T0 + HOUR).await.unwrap(),
-        1
+        s.claim_verdict_times("not_sent", T0).await.unwrap(),
+        vec![T0, T0 + HOUR]
     );
     assert_eq!(
-        s.claim_verdicts("not_sent", T0, T0 + HOUR + 1)
-            .await
-            .unwrap(),
-        2
+        s.claim_verdict_times("not_sent", T0 + 1).await.unwrap(),
+        vec![T0 + HOUR]
     );
+}
+
+/// One round trip for call scoring: whether the call exists, the profile, the distinct SMS
+/// recipients in the window (newest first; e-mails and other customers left out), account events.
+pub async fn call_context(s: &dyn Store) {
+    let mut older = note("alerts", "r1", "c1", T0 - 3 * 24 * HOUR);
+    older.recipient = Some("+14155550111".into());
+    let newer = note("alerts", "r2", "c1", T0 - HOUR);
+    let again = note("alerts", "r3", "c1", T0 - 2 * HOUR);
+    let mut email = note("alerts", "r4", "c1", T0 - HOUR);
+    email.channel = Channel::Email;
+    email.recipient = Some("c1@example.com".into());
+    let mut stranger = note("alerts", "r5", "c2", T0);
+    stranger.recipient = Some("+14155550999".into());
+    let mut outside = note("alerts", "r6", "c1", T0 - 40 * 24 * HOUR);
+    outside.recipient = Some("+14155550222".into());
+    s.ingest(vec![older, newer, again, email, stranger, outside], T0)
+        .await
+        .unwrap();
+    s.put_profiles(vec![("c1".into(), "{\"phones\":[]}".into())], T0)
+        .await
+        .unwrap();
+    s.add_account_events(vec![
+        ("c1".into(), "sim_swap".into(), T0 - HOUR),
+        ("c1".into(), "new_device".into(), T0 - 30 * HOUR),
+    ])
+    .await
+    .unwrap();
+    s.put_call(call("x1", Some("c1"), "+16285550100", T0), true)
+        .await
+        .unwrap();
+    let window = (T0 - 30 * 24 * HOUR, T0 + HOUR);
+    let ctx = s
+        .call_context("x1", Some("c1"), window, T0 - 2 * HOUR)
+        .await
+        .unwrap();
+    assert!(ctx.call_exists);
+    assert_eq!(ctx.profile.as_deref(), Some("{\"phones\":[]}"));
+    assert_eq!(
+        ctx.sms_recipients,
+        vec!["+14155550100".to_string(), "+14155550111".to_string()]
+    );
+    assert_eq!(
+        ctx.account_events,
+        vec![("sim_swap".to_string(), T0 - HOUR)]
+    );
+    let none = s
+        .call_context("x2", None, window, T0 - 2 * HOUR)
+        .await
+        .unwrap();
+    assert_eq!(none, crate::CallContext::default());
+    let unknown = s
+        .call_context("x2", Some("nobody"), window, 0)
+        .await
+        .unwrap();
+    assert_eq!(unknown, crate::CallContext::default());
 }
 
 /// Generates one `#[tokio::test]` per contract case. `$make` is an async expression giving
@@ -535,7 +591,7 @@ macro_rules! store_contract_tests {
     ($make:expr) => {
         $crate::store_contract_tests!(@each $make;
             ingest_outcomes, facts_only_round_trip, status_updates, watermarks_and_sources,
-            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands, profiles, calls);
+            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands, profiles, calls, call_context);
     };
     (@each $make:expr; $($case:ident),*) => {
         $(

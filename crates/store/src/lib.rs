@@ -77,6 +77,20 @@ pub struct CallKey {
     pub started_at: Millis,
 }
 
+/// Everything call scoring reads from the store about one call, in one round trip.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallContext {
+    /// A call with this id is already stored.
+    pub call_exists: bool,
+    /// The customer's profile document, if any.
+    pub profile: Option<String>,
+    /// Distinct numbers the ledger sent SMS to for the customer in the asked window, newest
+    /// first (at most 50).
+    pub sms_recipients: Vec<String>,
+    /// The customer's account events in the asked window, newest first (at most 100).
+    pub account_events: Vec<(String, Millis)>,
+}
+
 /// Size of what is stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StoreStats {
@@ -204,10 +218,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// Record a claim verdict of a call, for the `not_sent` surge signal (queued with the next
     /// group commit).
+    /// What scoring a call needs: whether `call_id` exists and, for `customer_id`, the profile,
+    /// the SMS recipients sent to within `numbers` (from, to) and the account events since
+    /// `events_since`. One round trip instead of four.
+    async fn call_context(
+        &self,
+        call_id: &str,
+        customer_id: Option<&str>,
+        numbers: (Millis, Millis),
+        events_since: Millis,
+    ) -> StoreResult<CallContext>;
+
     async fn add_claim_verdict(&self, call_id: &str, verdict: &str, at: Millis) -> StoreResult<()>;
 
-    /// How many claims had `verdict` in `[from, to)`.
-    async fn claim_verdicts(&self, verdict: &str, from: Millis, to: Millis) -> StoreResult<u64>;
+    /// When claims were given `verdict` since `since`, oldest first (the surge window is
+    /// rebuilt from it at start).
+    async fn claim_verdict_times(&self, verdict: &str, since: Millis) -> StoreResult<Vec<Millis>>;
 
     /// Append to the audit log. May be batched with the next durable write.
     async fn audit(&self, entry: AuditEntry) -> StoreResult<()>;

@@ -933,6 +933,71 @@ fn call_from_row(r: &Row<'_>) -> rusqlite::Result<crate::CallRecord> {
     })
 }
 
+/// The first and last day that hold any notification. Two statements: SQLite answers a lone
+/// MIN() or MAX() from the index in O(log n), but not both in one query.
+fn day_span(conn: &Connection) -> rusqlite::Result<Option<(i64, i64)>> {
+    let lo: Option<i64> = conn
+        .prepare_cached("SELECT MIN(sent_day) FROM notifications")?
+        .query_row([], |r| r.get(0))?;
+    let hi: Option<i64> = conn
+        .prepare_cached("SELECT MAX(sent_day) FROM notifications")?
+        .query_row([], |r| r.get(0))?;
+    Ok(lo.zip(hi))
+}
+
+/// Distinct SMS recipients of a customer's notifications sent in `[from, to]`, newest day
+/// first, at most `limit`: one index seek per day and only the recipient column read.
+fn sms_recipient_rows(
+    conn: &Connection,
+    customer_id: &str,
+    from: Millis,
+    to: Millis,
+    limit: usize,
+) -> rusqlite::Result<Vec<String>> {
+    let Some((lo, hi)) = day_span(conn)? else {
+        return Ok(Vec::new());
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT recipient FROM notifications
+         WHERE sent_day = ?1 AND customer_id = ?2 AND sent_at >= ?3 AND sent_at <= ?4
+           AND channel = ?5 AND recipient IS NOT NULL
+         ORDER BY sent_at DESC",
+    )?;
+    let mut out: Vec<String> = Vec::new();
+    let mut day = day_of(to).min(hi);
+    let first = day_of(from).max(lo);
+    while day >= first && out.len() < limit {
+        let mut rows = stmt.query(params![day, customer_id, from, to, Channel::Sms.code()])?;
+        while let Some(r) = rows.next()? {
+            let n: String = r.get(0)?;
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+        day -= 1;
+    }
+    out.truncate(limit);
+    Ok(out)
+}
+
+fn profile_row(conn: &Connection, customer_id: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT profile FROM profiles WHERE customer_id = ?1")?
+        .query_row([customer_id], |r| r.get(0))
+        .optional()
+}
+
+fn account_event_rows(
+    conn: &Connection,
+    customer_id: &str,
+    since: Millis,
+) -> rusqlite::Result<Vec<(String, Millis)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT kind, at FROM account_events WHERE customer_id = ?1 AND at >= ?2 ORDER BY at DESC LIMIT 100",
+    )?;
+    let rows = stmt.query_map(params![customer_id, since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
 fn customer_rows(
     conn: &Connection,
     names: &HashMap<i64, String>,
@@ -942,15 +1007,7 @@ fn customer_rows(
     limit: usize,
 ) -> rusqlite::Result<Vec<StoredNotification>> {
     // One index seek per day, newest day first, within the days that hold any data.
-    // Two statements: SQLite answers a lone MIN() or MAX() from the index in O(log n), but not
-    // both in one query.
-    let lo: Option<i64> = conn
-        .prepare_cached("SELECT MIN(sent_day) FROM notifications")?
-        .query_row([], |r| r.get(0))?;
-    let hi: Option<i64> = conn
-        .prepare_cached("SELECT MAX(sent_day) FROM notifications")?
-        .query_row([], |r| r.get(0))?;
-    let (Some(lo), Some(hi)) = (lo, hi) else {
+    let Some((lo, hi)) = day_span(conn)? else {
         return Ok(Vec::new());
     };
     let mut stmt = conn.prepare_cached(&format!(
@@ -1168,12 +1225,8 @@ impl Store for SqliteStore {
 
     async fn profile(&self, customer_id: &str) -> StoreResult<Option<String>> {
         let customer_id = customer_id.to_string();
-        self.read(move |conn, _| {
-            conn.prepare_cached("SELECT profile FROM profiles WHERE customer_id = ?1")?
-                .query_row([&customer_id], |r| r.get(0))
-                .optional()
-        })
-        .await
+        self.read(move |conn, _| profile_row(conn, &customer_id))
+            .await
     }
 
     async fn put_call(&self, call: crate::CallRecord, wait: bool) -> StoreResult<bool> {
@@ -1267,12 +1320,35 @@ impl Store for SqliteStore {
         since: Millis,
     ) -> StoreResult<Vec<(String, Millis)>> {
         let customer_id = customer_id.to_string();
+        self.read(move |conn, _| account_event_rows(conn, &customer_id, since))
+            .await
+    }
+
+    async fn call_context(
+        &self,
+        call_id: &str,
+        customer_id: Option<&str>,
+        numbers: (Millis, Millis),
+        events_since: Millis,
+    ) -> StoreResult<crate::CallContext> {
+        let call_id = call_id.to_string();
+        let customer_id = customer_id.map(str::to_string);
         self.read(move |conn, _| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT kind, at FROM account_events WHERE customer_id = ?1 AND at >= ?2 ORDER BY at DESC LIMIT 100",
-            )?;
-            let rows = stmt.query_map(params![customer_id, since], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
+            let call_exists = conn
+                .prepare_cached("SELECT 1 FROM calls WHERE call_id = ?1")?
+                .exists([&call_id])?;
+            let Some(c) = customer_id else {
+                return Ok(crate::CallContext {
+                    call_exists,
+                    ..Default::default()
+                });
+            };
+            Ok(crate::CallContext {
+                call_exists,
+                profile: profile_row(conn, &c)?,
+                sms_recipients: sms_recipient_rows(conn, &c, numbers.0, numbers.1, 50)?,
+                account_events: account_event_rows(conn, &c, events_since)?,
+            })
         })
         .await
     }
@@ -1289,13 +1365,14 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn claim_verdicts(&self, verdict: &str, from: Millis, to: Millis) -> StoreResult<u64> {
+    async fn claim_verdict_times(&self, verdict: &str, since: Millis) -> StoreResult<Vec<Millis>> {
         let verdict = verdict.to_string();
         self.read(move |conn, _| {
-            conn.prepare_cached(
-                "SELECT COUNT(*) FROM claim_verdicts WHERE verdict = ?1 AND at >= ?2 AND at < ?3",
-            )?
-            .query_row(params![verdict, from, to], |r| r.get(0))
+            let mut stmt = conn.prepare_cached(
+                "SELECT at FROM claim_verdicts WHERE verdict = ?1 AND at >= ?2 ORDER BY at",
+            )?;
+            let rows = stmt.query_map(params![verdict, since], |r| r.get(0))?;
+            rows.collect()
         })
         .await
     }
