@@ -187,6 +187,19 @@ async fn start(
     let task = tokio::spawn(countersign_server::serve(listener, state, None, async {
         let _ = rx.await;
     }));
+    // The server loads its in-memory windows (recent calls, claims) before it answers: wait for
+    // that here so start-up is not counted in the measured run.
+    let ready = format!("{base}/readyz");
+    let t0 = Instant::now();
+    tokio::task::spawn_blocking(move || {
+        ureq::get(&ready)
+            .timeout(Duration::from_secs(600))
+            .call()
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("server did not get ready: {e}"))
+    })
+    .await??;
+    eprintln!("server ready in {:.1} s", t0.elapsed().as_secs_f64());
     Ok(Running {
         base,
         store,
@@ -415,6 +428,7 @@ async fn ingest_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Resul
             let mut known = tx.prepare_cached(
                 "INSERT OR IGNORE INTO customers (customer_id, first_sent_at) VALUES (?1, ?2)",
             )?;
+            let mut learn = tx.prepare_cached(countersign_store::sqlite::LEARN_NUMBER_SQL)?;
             for n in chunk {
                 st.execute(countersign_store::sqlite::params![
                     source_id,
@@ -434,6 +448,13 @@ async fn ingest_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Resul
                     countersign_store::sqlite::day_of(n.sent_at)
                 ])?;
                 known.execute(countersign_store::sqlite::params![n.customer_id, n.sent_at])?;
+                if let Some(number) = &n.recipient {
+                    learn.execute(countersign_store::sqlite::params![
+                        n.customer_id,
+                        number,
+                        n.sent_at
+                    ])?;
+                }
             }
         }
         tx.commit()?;

@@ -278,6 +278,23 @@ pub async fn purge(s: &dyn Store) {
         .unwrap();
     assert_eq!(left.len(), 20);
     assert!(left.iter().all(|n| n.record.sent_at >= T0 + 10 * HOUR));
+    // A number is forgotten with the last notification sent to it, not before.
+    let mut old = note("alerts", "q1", "c2", T0);
+    old.recipient = Some("+14155550333".into());
+    let mut kept = note("alerts", "q2", "c2", T0);
+    kept.recipient = Some("+14155550444".into());
+    let mut again = kept.clone();
+    again.id = "q3".into();
+    again.sent_at = T0 + 20 * HOUR;
+    s.ingest(vec![old, kept, again], T0 + 31 * HOUR)
+        .await
+        .unwrap();
+    assert_eq!(s.purge(T0 + 10 * HOUR).await.unwrap(), 2);
+    let ctx = s
+        .call_context("-", Some("c2"), (0, Millis::MAX), 0)
+        .await
+        .unwrap();
+    assert_eq!(ctx.sms_recipients, vec!["+14155550444".to_string()]);
     // A purged key can be ingested again (it is outside retention's protection).
     assert_eq!(
         s.ingest(
