@@ -66,6 +66,8 @@ static URL_CANDIDATE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:https?://)?(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}(?::\d+)?(?:/[^\s]*)?")
         .expect("url regex")
 });
+static DIGITS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\d+(?:[.,]\d+)*").expect("digits regex"));
 static CODE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)(?:\b(?:code|otp|passcode|pin|verification code)\b(?:\s+is)?\s*[:#]?\s*(\d{4,8})\b|\b(\d{4,8})\s+is\s+your\b)",
@@ -273,6 +275,32 @@ pub fn extract_contacts(
         }
     }
     (numbers, domains)
+}
+
+/// The text with its variable parts replaced by placeholders — links `<link>`, phone numbers
+/// `<phone>`, amounts `<amount>`, other digit runs `<num>` — what stays the same across one
+/// campaign's texts while the numbers and amounts rotate.
+pub fn mask_variables(body: &str) -> String {
+    let links = URL_CANDIDATE.replace_all(body, |c: &regex::Captures<'_>| {
+        let m = &c[0];
+        let host = m.split('/').next().unwrap_or_default();
+        if host.chars().any(|ch| ch.is_ascii_alphabetic()) && registrable_domain(m).is_some() {
+            " <link> ".to_string()
+        } else {
+            m.to_string()
+        }
+    });
+    let amounts = AMOUNT_PREFIX.replace_all(&links, " <amount> ");
+    let amounts = AMOUNT_SUFFIX.replace_all(&amounts, " <amount> ");
+    let phones = PHONE_CANDIDATE.replace_all(&amounts, |c: &regex::Captures<'_>| {
+        let m = &c[0];
+        if m.starts_with('+') || m.chars().filter(char::is_ascii_digit).count() >= 10 {
+            " <phone> ".to_string()
+        } else {
+            m.to_string()
+        }
+    });
+    DIGITS.replace_all(&phones, "<num>").into_owned()
 }
 
 /// Extract facts from a message body.

@@ -285,7 +285,8 @@ pub async fn purge(s: &dyn Store) {
     kept.recipient = Some("+14155550444".into());
     let mut again = kept.clone();
     again.id = "q3".into();
-    again.sent_at = T0 + 20 * HOUR;
+    // (more than a day later: the last-sent time moves by days)
+    again.sent_at = T0 + 30 * HOUR;
     s.ingest(vec![old, kept, again], T0 + 31 * HOUR)
         .await
         .unwrap();
