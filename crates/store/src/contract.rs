@@ -602,6 +602,139 @@ pub async fn call_context(s: &dyn Store) {
     assert_eq!(unknown, crate::CallContext::default());
 }
 
+/// Smishing reports replay in id order; a customer's reports count for call scoring; campaign
+/// events come back in order.
+pub async fn smish_reports(s: &dyn Store) {
+    use crate::{CampaignEvent, SmishReportRow};
+    let row = |id: i64, cust: Option<&str>, at: Millis| SmishReportRow {
+        id,
+        received_at: at,
+        customer_id: cust.map(str::to_string),
+        campaign_id: 1,
+        doc: format!("{{\"n\":{id}}}"),
+    };
+    s.add_smish_report(row(2, Some("c1"), T0), vec![])
+        .await
+        .unwrap();
+    let merged = CampaignEvent {
+        campaign_id: 1,
+        kind: "merged".into(),
+        detail: Some("3".into()),
+        at: T0,
+    };
+    s.add_smish_report(row(5, None, T0 + MIN), vec![merged.clone()])
+        .await
+        .unwrap();
+    s.add_smish_report(row(7, Some("c1"), T0 - 10 * 24 * HOUR), vec![])
+        .await
+        .unwrap();
+    assert!(s
+        .update_smish_report(5, "{\"sender\":\"x\"}".into())
+        .await
+        .unwrap());
+    assert!(!s.update_smish_report(6, "{}".into()).await.unwrap());
+    let all = s.smish_reports_after(0, 10).await.unwrap();
+    assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), vec![2, 5, 7]);
+    assert_eq!(all[1].doc, "{\"sender\":\"x\"}");
+    assert_eq!(s.smish_reports_after(2, 1).await.unwrap()[0].id, 5);
+    let status = CampaignEvent {
+        campaign_id: 1,
+        kind: "status".into(),
+        detail: Some("{\"status\":\"confirmed\"}".into()),
+        at: T0 + HOUR,
+    };
+    s.add_campaign_event(status.clone()).await.unwrap();
+    assert_eq!(s.campaign_events().await.unwrap(), vec![merged, status]);
+    let ctx = s
+        .call_context("-", Some("c1"), (0, 0), T0 - 7 * 24 * HOUR)
+        .await
+        .unwrap();
+    assert_eq!(ctx.smish_reports, 1, "only reports inside the window count");
+}
+
+/// Alerts: one per customer and key, a per-customer rate limit, read/acknowledged marks, and the
+/// outbox: due deliveries, retries later, delivered once.
+pub async fn alerts_and_outbox(s: &dyn Store) {
+    use crate::{AlertOutcome, AlertRow};
+    let alert = |id: &str, cust: &str, key: &str, at: Millis| AlertRow {
+        id: id.into(),
+        customer_id: cust.into(),
+        dedupe_key: key.into(),
+        created_at: at,
+        doc: format!("{{\"id\":\"{id}\"}}"),
+        read_at: None,
+        acked_at: None,
+    };
+    let day = T0 - 24 * HOUR;
+    assert_eq!(
+        s.put_alert(alert("a1", "c1", "campaign:1", T0), day, 2, true)
+            .await
+            .unwrap(),
+        AlertOutcome::Created
+    );
+    assert_eq!(
+        s.put_alert(alert("a2", "c1", "campaign:1", T0 + 1), day, 2, true)
+            .await
+            .unwrap(),
+        AlertOutcome::Duplicate
+    );
+    assert_eq!(
+        s.put_alert(alert("a3", "c1", "call:k1", T0 + 2), day, 2, true)
+            .await
+            .unwrap(),
+        AlertOutcome::Created
+    );
+    assert_eq!(
+        s.put_alert(alert("a4", "c1", "call:k2", T0 + 3), day, 2, true)
+            .await
+            .unwrap(),
+        AlertOutcome::RateLimited
+    );
+    assert_eq!(
+        s.put_alert(alert("a5", "c2", "campaign:1", T0 + 4), day, 2, false)
+            .await
+            .unwrap(),
+        AlertOutcome::Created
+    );
+    let feed = s.customer_alerts("c1", 10).await.unwrap();
+    assert_eq!(
+        feed.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        vec!["a3", "a1"]
+    );
+    assert!(s.mark_alert("c1", "a1", false, T0 + 10).await.unwrap());
+    assert!(s.mark_alert("c1", "a1", true, T0 + 20).await.unwrap());
+    assert!(
+        !s.mark_alert("c2", "a1", true, T0 + 20).await.unwrap(),
+        "another customer's alert"
+    );
+    let a1 = s.customer_alerts("c1", 10).await.unwrap().pop().unwrap();
+    assert_eq!((a1.read_at, a1.acked_at), (Some(T0 + 10), Some(T0 + 20)));
+
+    // Only outbox alerts are delivered; a failure is retried when due, a success is final.
+    let due = s.due_deliveries(T0 + 100, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|d| d.alert.id.as_str()).collect::<Vec<_>>(),
+        vec!["a1", "a3"]
+    );
+    s.delivery_attempt("a1", Err((T0 + 5_000, "503".into())))
+        .await
+        .unwrap();
+    s.delivery_attempt("a3", Ok(T0 + 101)).await.unwrap();
+    assert!(s.due_deliveries(T0 + 4_999, 10).await.unwrap().is_empty());
+    let again = s.due_deliveries(T0 + 5_000, 10).await.unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 1));
+    let st = s.outbox_stats().await.unwrap();
+    assert_eq!(
+        (
+            st.pending,
+            st.delivered,
+            st.oldest_pending_at,
+            st.most_attempts
+        ),
+        (1, 1, Some(T0 + 5_000), 1)
+    );
+}
+
 /// Generates one `#[tokio::test]` per contract case. `$make` is an async expression giving
 /// `(store, guard)`: a fresh, empty store and whatever must live as long as it (a temp dir).
 #[macro_export]
@@ -609,7 +742,7 @@ macro_rules! store_contract_tests {
     ($make:expr) => {
         $crate::store_contract_tests!(@each $make;
             ingest_outcomes, facts_only_round_trip, status_updates, watermarks_and_sources,
-            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands, profiles, calls, call_context);
+            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands, profiles, calls, call_context, smish_reports, alerts_and_outbox);
     };
     (@each $make:expr; $($case:ident),*) => {
         $(

@@ -89,6 +89,68 @@ pub struct CallContext {
     pub sms_recipients: Vec<String>,
     /// The customer's account events in the asked window, newest first (at most 100).
     pub account_events: Vec<(String, Millis)>,
+    /// Smishing reports the customer made since the account-event window's start.
+    pub smish_reports: u32,
+}
+
+/// A smishing report as stored. Its id is its place in arrival order (clustering is replayed in
+/// id order at start); `doc` is the server's JSON (report, indicators, assignment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmishReportRow {
+    pub id: i64,
+    pub received_at: Millis,
+    pub customer_id: Option<String>,
+    pub campaign_id: i64,
+    pub doc: String,
+}
+
+/// Something that happened to a campaign: `status` (detail: the new status and note as JSON) or
+/// `merged` (detail: the campaign folded into this one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignEvent {
+    pub campaign_id: i64,
+    pub kind: String,
+    pub detail: Option<String>,
+    pub at: Millis,
+}
+
+/// A customer alert: the app's feed entry and the webhook's payload (`doc`, JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRow {
+    pub id: String,
+    pub customer_id: String,
+    /// One alert per customer and key (e.g. `campaign:12`): the same pattern is never told twice.
+    pub dedupe_key: String,
+    pub created_at: Millis,
+    pub doc: String,
+    pub read_at: Option<Millis>,
+    pub acked_at: Option<Millis>,
+}
+
+/// What became of an alert that was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertOutcome {
+    Created,
+    /// The customer already has an alert with this key.
+    Duplicate,
+    /// The customer had the most alerts allowed in the rate window.
+    RateLimited,
+}
+
+/// An alert waiting in the webhook outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub alert: AlertRow,
+    pub attempts: u32,
+}
+
+/// The webhook outbox at a glance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxStats {
+    pub pending: u64,
+    pub delivered: u64,
+    pub oldest_pending_at: Option<Millis>,
+    pub most_attempts: u32,
 }
 
 /// Size of what is stored.
@@ -228,6 +290,63 @@ pub trait Store: Send + Sync + 'static {
         numbers: (Millis, Millis),
         events_since: Millis,
     ) -> StoreResult<CallContext>;
+
+    /// Store a report (durable) and the campaign events its assignment caused.
+    async fn add_smish_report(
+        &self,
+        report: SmishReportRow,
+        events: Vec<CampaignEvent>,
+    ) -> StoreResult<()>;
+
+    /// Replace a report's document (the 7726 flow's second message); `false` if unknown.
+    async fn update_smish_report(&self, id: i64, doc: String) -> StoreResult<bool>;
+
+    /// Reports with an id above `after`, in id order, at most `limit` (replay at start).
+    async fn smish_reports_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<SmishReportRow>>;
+
+    /// Record a campaign event (durable).
+    async fn add_campaign_event(&self, event: CampaignEvent) -> StoreResult<()>;
+
+    /// Every campaign event, oldest first.
+    async fn campaign_events(&self) -> StoreResult<Vec<CampaignEvent>>;
+
+    /// Create an alert unless the customer has one with its key, or already `max` created since
+    /// `since`; with `outbox`, queue it for the webhook in the same transaction.
+    async fn put_alert(
+        &self,
+        alert: AlertRow,
+        since: Millis,
+        max: u32,
+        outbox: bool,
+    ) -> StoreResult<AlertOutcome>;
+
+    /// A customer's alerts, newest first.
+    async fn customer_alerts(&self, customer_id: &str, limit: usize) -> StoreResult<Vec<AlertRow>>;
+
+    /// Mark a customer's alert read (or acknowledged, which implies read); `false` if unknown.
+    async fn mark_alert(
+        &self,
+        customer_id: &str,
+        alert_id: &str,
+        acknowledged: bool,
+        at: Millis,
+    ) -> StoreResult<bool>;
+
+    /// Undelivered alerts whose next attempt is due at `now`, oldest first.
+    async fn due_deliveries(&self, now: Millis, limit: usize) -> StoreResult<Vec<Delivery>>;
+
+    /// Record an attempt: delivered at `Ok(at)`, or failed with the next attempt's time.
+    async fn delivery_attempt(
+        &self,
+        alert_id: &str,
+        result: Result<Millis, (Millis, String)>,
+    ) -> StoreResult<()>;
+
+    async fn outbox_stats(&self) -> StoreResult<OutboxStats>;
 
     async fn add_claim_verdict(&self, call_id: &str, verdict: &str, at: Millis) -> StoreResult<()>;
 

@@ -147,6 +147,43 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO customer_numbers (customer_id, number, last_sent_at)
         SELECT customer_id, recipient, MAX(sent_at) FROM notifications
         WHERE channel = 1 AND recipient LIKE '+%' GROUP BY customer_id, recipient;",
+    // 8: smishing reports (clustered into campaigns in memory, replayed in id order at start),
+    // campaign events (status changes, merges), customer alerts and the webhook outbox.
+    "CREATE TABLE smish_reports (
+        id INTEGER PRIMARY KEY,
+        received_at INTEGER NOT NULL,
+        customer_id TEXT,
+        campaign_id INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX smish_reports_customer ON smish_reports (customer_id, received_at)
+        WHERE customer_id IS NOT NULL;
+    CREATE TABLE campaign_events (
+        id INTEGER PRIMARY KEY,
+        campaign_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT,
+        at INTEGER NOT NULL
+    );
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        dedupe_key TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        doc TEXT NOT NULL,
+        read_at INTEGER,
+        acked_at INTEGER,
+        UNIQUE (customer_id, dedupe_key)
+    );
+    CREATE INDEX alerts_customer ON alerts (customer_id, created_at);
+    CREATE TABLE outbox (
+        alert_id TEXT PRIMARY KEY,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        delivered_at INTEGER,
+        last_error TEXT
+    );
+    CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL;",
 ];
 
 /// Days since the epoch (UTC) of a time: the leading key of the customer index.
@@ -228,6 +265,7 @@ struct Shared {
 }
 
 type Reply<T> = oneshot::Sender<StoreResult<T>>;
+type WriteFn = Box<dyn FnOnce(&Transaction<'_>) -> rusqlite::Result<i64> + Send>;
 
 enum Cmd {
     Ingest {
@@ -252,6 +290,11 @@ enum Cmd {
         reply: Reply<u64>,
     },
     Audit(AuditEntry),
+    /// Any other durable write, run inside the group's transaction; answers a number.
+    Write {
+        f: WriteFn,
+        reply: Reply<i64>,
+    },
     PutBrand {
         name: String,
         spec: String,
@@ -408,6 +451,18 @@ impl SqliteStore {
         rx.await.map_err(|_| unavailable("reply"))?
     }
 
+    /// Run `f` in the writer's next group commit and wait until it is durable.
+    async fn write(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<i64> + Send + 'static,
+    ) -> StoreResult<i64> {
+        self.call(|reply| Cmd::Write {
+            f: Box::new(f),
+            reply,
+        })
+        .await
+    }
+
     /// Run `f` on a pooled read connection, off the async runtime.
     async fn read<T: Send + 'static>(
         &self,
@@ -483,6 +538,7 @@ enum Pending {
     Delete(Reply<u64>, u64),
     Flag(Reply<bool>, bool),
     Flags(Reply<Vec<bool>>, Vec<bool>),
+    Value(Reply<i64>, i64),
     None,
 }
 
@@ -496,6 +552,7 @@ impl Pending {
             Pending::Delete(r, _) => drop(r.send(Err(err()))),
             Pending::Flag(r, _) => drop(r.send(Err(err()))),
             Pending::Flags(r, _) => drop(r.send(Err(err()))),
+            Pending::Value(r, _) => drop(r.send(Err(err()))),
             Pending::None => {}
         }
     }
@@ -574,6 +631,7 @@ fn writer_loop(
                         Pending::Delete(r, n) => drop(r.send(Ok(n))),
                         Pending::Flag(r, b) => drop(r.send(Ok(b))),
                         Pending::Flags(r, b) => drop(r.send(Ok(b))),
+                        Pending::Value(r, v) => drop(r.send(Ok(v))),
                         Pending::None => {}
                     }
                 }
@@ -880,6 +938,7 @@ fn apply(
             *live_delta -= n as i64;
             Ok(Pending::Delete(reply, n))
         }
+        Cmd::Write { f, reply } => Ok(Pending::Value(reply, f(tx)?)),
         Cmd::PutBrand {
             name,
             spec,
@@ -976,6 +1035,30 @@ fn call_from_row(r: &Row<'_>) -> rusqlite::Result<crate::CallRecord> {
         started_at: r.get(3)?,
         doc: r.get(4)?,
     })
+}
+
+const ALERT_COLS: &str = "alerts.id, alerts.customer_id, alerts.dedupe_key, alerts.created_at, alerts.doc, alerts.read_at, alerts.acked_at";
+
+fn alert_from_row(r: &Row<'_>) -> rusqlite::Result<crate::AlertRow> {
+    Ok(crate::AlertRow {
+        id: r.get(0)?,
+        customer_id: r.get(1)?,
+        dedupe_key: r.get(2)?,
+        created_at: r.get(3)?,
+        doc: r.get(4)?,
+        read_at: r.get(5)?,
+        acked_at: r.get(6)?,
+    })
+}
+
+fn insert_campaign_event(
+    tx: &Transaction<'_>,
+    e: &crate::CampaignEvent,
+) -> rusqlite::Result<usize> {
+    tx.prepare_cached(
+        "INSERT INTO campaign_events (campaign_id, kind, detail, at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![e.campaign_id, e.kind, e.detail, e.at])
 }
 
 /// The first and last day that hold any notification. Two statements: SQLite answers a lone
@@ -1392,6 +1475,245 @@ impl Store for SqliteStore {
                 profile: profile_row(conn, &c)?,
                 sms_recipients: sms_recipient_rows(conn, &c, numbers.0, numbers.1, 50)?,
                 account_events: account_event_rows(conn, &c, events_since)?,
+                smish_reports: conn
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM smish_reports WHERE customer_id = ?1 AND received_at >= ?2",
+                    )?
+                    .query_row(params![c, events_since], |r| r.get(0))?,
+            })
+        })
+        .await
+    }
+
+    async fn add_smish_report(
+        &self,
+        report: crate::SmishReportRow,
+        events: Vec<crate::CampaignEvent>,
+    ) -> StoreResult<()> {
+        self.write(move |tx| {
+            tx.prepare_cached(
+                "INSERT INTO smish_reports (id, received_at, customer_id, campaign_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                report.id,
+                report.received_at,
+                report.customer_id,
+                report.campaign_id,
+                report.doc
+            ])?;
+            for e in events {
+                insert_campaign_event(tx, &e)?;
+            }
+            Ok(0)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn update_smish_report(&self, id: i64, doc: String) -> StoreResult<bool> {
+        self.write(move |tx| {
+            tx.prepare_cached("UPDATE smish_reports SET doc = ?2 WHERE id = ?1")?
+                .execute(params![id, doc])
+                .map(|n| n as i64)
+        })
+        .await
+        .map(|n| n > 0)
+    }
+
+    async fn smish_reports_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::SmishReportRow>> {
+        self.read(move |conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, received_at, customer_id, campaign_id, doc FROM smish_reports
+                 WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after, limit as i64], |r| {
+                Ok(crate::SmishReportRow {
+                    id: r.get(0)?,
+                    received_at: r.get(1)?,
+                    customer_id: r.get(2)?,
+                    campaign_id: r.get(3)?,
+                    doc: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn add_campaign_event(&self, event: crate::CampaignEvent) -> StoreResult<()> {
+        self.write(move |tx| insert_campaign_event(tx, &event).map(|_| 0))
+            .await
+            .map(|_| ())
+    }
+
+    async fn campaign_events(&self) -> StoreResult<Vec<crate::CampaignEvent>> {
+        self.read(move |conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT campaign_id, kind, detail, at FROM campaign_events ORDER BY id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(crate::CampaignEvent {
+                    campaign_id: r.get(0)?,
+                    kind: r.get(1)?,
+                    detail: r.get(2)?,
+                    at: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn put_alert(
+        &self,
+        alert: crate::AlertRow,
+        since: Millis,
+        max: u32,
+        outbox: bool,
+    ) -> StoreResult<crate::AlertOutcome> {
+        let code = self
+            .write(move |tx| {
+                let exists = tx
+                    .prepare_cached("SELECT 1 FROM alerts WHERE customer_id = ?1 AND dedupe_key = ?2")?
+                    .exists(params![alert.customer_id, alert.dedupe_key])?;
+                if exists {
+                    return Ok(1);
+                }
+                let recent: i64 = tx
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM alerts WHERE customer_id = ?1 AND created_at >= ?2",
+                    )?
+                    .query_row(params![alert.customer_id, since], |r| r.get(0))?;
+                if recent >= i64::from(max) {
+                    return Ok(2);
+                }
+                tx.prepare_cached(
+                    "INSERT INTO alerts (id, customer_id, dedupe_key, created_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    alert.id,
+                    alert.customer_id,
+                    alert.dedupe_key,
+                    alert.created_at,
+                    alert.doc
+                ])?;
+                if outbox {
+                    tx.prepare_cached(
+                        "INSERT INTO outbox (alert_id, next_attempt_at) VALUES (?1, ?2)",
+                    )?
+                    .execute(params![alert.id, alert.created_at])?;
+                }
+                Ok(0)
+            })
+            .await?;
+        Ok(match code {
+            0 => crate::AlertOutcome::Created,
+            1 => crate::AlertOutcome::Duplicate,
+            _ => crate::AlertOutcome::RateLimited,
+        })
+    }
+
+    async fn customer_alerts(
+        &self,
+        customer_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::AlertRow>> {
+        let customer_id = customer_id.to_string();
+        self.read(move |conn, _| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {ALERT_COLS} FROM alerts WHERE customer_id = ?1 ORDER BY created_at DESC, id LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![customer_id, limit as i64], alert_from_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn mark_alert(
+        &self,
+        customer_id: &str,
+        alert_id: &str,
+        acknowledged: bool,
+        at: Millis,
+    ) -> StoreResult<bool> {
+        let (customer_id, alert_id) = (customer_id.to_string(), alert_id.to_string());
+        self.write(move |tx| {
+            let sql = if acknowledged {
+                "UPDATE alerts SET read_at = COALESCE(read_at, ?3), acked_at = COALESCE(acked_at, ?3)
+                 WHERE customer_id = ?1 AND id = ?2"
+            } else {
+                "UPDATE alerts SET read_at = COALESCE(read_at, ?3) WHERE customer_id = ?1 AND id = ?2"
+            };
+            tx.prepare_cached(sql)?
+                .execute(params![customer_id, alert_id, at])
+                .map(|n| n as i64)
+        })
+        .await
+        .map(|n| n > 0)
+    }
+
+    async fn due_deliveries(&self, now: Millis, limit: usize) -> StoreResult<Vec<crate::Delivery>> {
+        self.read(move |conn, _| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {ALERT_COLS}, o.attempts FROM outbox o JOIN alerts ON alerts.id = o.alert_id
+                 WHERE o.delivered_at IS NULL AND o.next_attempt_at <= ?1
+                 ORDER BY o.next_attempt_at LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![now, limit as i64], |r| {
+                Ok(crate::Delivery {
+                    alert: alert_from_row(r)?,
+                    attempts: r.get(7)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn delivery_attempt(
+        &self,
+        alert_id: &str,
+        result: Result<Millis, (Millis, String)>,
+    ) -> StoreResult<()> {
+        let alert_id = alert_id.to_string();
+        self.write(move |tx| {
+            match result {
+                Ok(at) => tx
+                    .prepare_cached(
+                        "UPDATE outbox SET attempts = attempts + 1, delivered_at = ?2, last_error = NULL WHERE alert_id = ?1",
+                    )?
+                    .execute(params![alert_id, at])?,
+                Err((next, error)) => tx
+                    .prepare_cached(
+                        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE alert_id = ?1",
+                    )?
+                    .execute(params![alert_id, next, error])?,
+            };
+            Ok(0)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn outbox_stats(&self) -> StoreResult<crate::OutboxStats> {
+        self.read(move |conn, _| {
+            conn.prepare_cached(
+                "SELECT COALESCE(SUM(delivered_at IS NULL), 0), COALESCE(SUM(delivered_at IS NOT NULL), 0),
+                        MIN(CASE WHEN delivered_at IS NULL THEN next_attempt_at END),
+                        COALESCE(MAX(CASE WHEN delivered_at IS NULL THEN attempts END), 0)
+                 FROM outbox",
+            )?
+            .query_row([], |r| {
+                Ok(crate::OutboxStats {
+                    pending: r.get::<_, i64>(0)? as u64,
+                    delivered: r.get::<_, i64>(1)? as u64,
+                    oldest_pending_at: r.get(2)?,
+                    most_attempts: r.get::<_, i64>(3)? as u32,
+                })
             })
         })
         .await
