@@ -11,7 +11,7 @@ use gaoya::minhash::{MinHashIndex, MinHasher, MinHasher32};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::extract::{extract_contacts, mask_variables, parse_amount, ExtractConfig};
+use crate::extract::{extract_contacts, extract_from_body, mask_variables, ExtractConfig};
 use crate::Millis;
 
 /// What a reported text gives away.
@@ -171,7 +171,9 @@ pub fn indicators(body: &str, brand_names: &[String], cfg: &ExtractConfig) -> In
         .iter()
         .find(|b| !b.trim().is_empty() && lower.contains(&b.to_lowercase()))
         .cloned();
-    let amounts = parse_amount(body)
+    // Only amounts written as amounts ("$480", "480.00 USD"), not any number in the text.
+    let amounts = extract_from_body(body, cfg)
+        .amount
         .map(|m| vec![m.minor])
         .unwrap_or_default();
     Indicators {

@@ -4,6 +4,7 @@
 //! Architecture invariant: nothing here does IO, spawns, or reads a clock — every time is a
 //! parameter ([`model::Millis`]). Storage, HTTP and configuration live in other crates.
 
+pub mod alerts;
 pub mod campaign;
 pub mod extract;
 pub mod lag;

@@ -63,6 +63,12 @@ pub struct Weights {
     /// Extra weight on `not_sent` per unit of surge (`not_sent` rate over its usual level, − 1),
     /// capped at 3 units.
     pub surge: f64,
+    /// The cited text matches a smishing campaign customers reported (`known_scam`): the
+    /// strongest signal there is, added on top of `claim_not_sent`.
+    pub claim_known_scam: f64,
+    /// The customer reported a smishing text within the account-event window: the attacker's
+    /// opening move, so a call about this customer is likelier to follow it.
+    pub reported_smish: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,6 +170,8 @@ impl Default for Weights {
             claim_partial: 1.5,
             claim_confirmed: -0.7,
             surge: 0.5,
+            claim_known_scam: 1.5,
+            reported_smish: 1.2,
         }
     }
 }
@@ -300,6 +308,8 @@ pub struct CallFacts {
     pub not_sent_surge: f64,
     /// The surge is past the policy's alert level (see [`Surge`]).
     pub surge_active: bool,
+    /// Smishing reports the customer made within the account-event window.
+    pub reported_smish: u32,
 }
 
 /// One reason, with its log-odds contribution.
@@ -483,6 +493,27 @@ pub fn score(f: &CallFacts, p: &Policy, now: Millis) -> Score {
                 "the caller asks to {}",
                 f.intent.as_deref().unwrap_or("").replace('_', " ")
             ),
+        );
+    }
+    if f.reported_smish > 0 {
+        add(
+            "reported_smish",
+            w.reported_smish,
+            1.0,
+            format!(
+                "the customer reported {} smishing text{} in the last {} days",
+                f.reported_smish,
+                if f.reported_smish == 1 { "" } else { "s" },
+                p.windows.account_event_days
+            ),
+        );
+    }
+    if f.claim.is_some_and(|(v, _)| v == Verdict::KnownScam) {
+        add(
+            "claim_known_scam",
+            w.claim_known_scam,
+            1.0,
+            "the text the caller cites matches a smishing campaign customers reported".into(),
         );
     }
     if let Some((verdict, secs)) = f.claim {

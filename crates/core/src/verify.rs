@@ -435,6 +435,9 @@ pub struct Verification {
     pub ledger_fresh_until: Option<String>,
     /// The window searched.
     pub window: WindowView,
+    /// For `known_scam`: the smishing campaign the claim's cues match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -900,6 +903,7 @@ pub fn decide(
         guidance,
         ledger_fresh_until: fresh_until.clone(),
         window: window_view(window),
+        campaign_id: None,
     };
     const NEUTRAL: &str = "Treat the message as neither proof nor a red flag, and verify the caller with the standard step-up checks.";
 
@@ -985,6 +989,7 @@ pub fn decide(
                 evidence: e.evidence,
                 ledger_fresh_until: fresh_until,
                 window: window_view(window),
+                campaign_id: None,
             };
         }
         // The caller names another channel than the one we used: only a complete record for the
@@ -1033,6 +1038,7 @@ pub fn decide(
             evidence: e.evidence,
             ledger_fresh_until: fresh_until,
             window: window_view(window),
+            campaign_id: None,
         };
     }
 
@@ -1067,9 +1073,33 @@ pub fn decide(
         guidance: "We did not send this. Do not act on the caller's request. Say: \"I don't see that message on our side. For your security I'm going to end this call and call you back on the number we have on file.\" Then escalate to fraud.".into(),
         ledger_fresh_until: fresh_until,
         window: window_view(window),
+        campaign_id: None,
     }
 }
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+/// A claim whose cues match a smishing campaign customers have reported: whatever the ledger
+/// alone concluded short of `confirmed`, the answer is `known_scam`, naming the campaign.
+pub fn apply_campaign(v: &mut Verification, campaign_id: u64, detail: String) {
+    if v.verdict == Verdict::Confirmed {
+        // We did send what the caller cites; a campaign reusing the same wording changes nothing.
+        return;
+    }
+    v.verdict = Verdict::KnownScam;
+    v.reason = None;
+    v.confidence = 0.99;
+    v.campaign_id = Some(campaign_id);
+    v.evidence.push(Evidence {
+        cue: "campaign",
+        result: CueResult::Mismatch,
+        claimed: None,
+        recorded: Some(format!("campaign {campaign_id}")),
+        detail,
+    });
+    v.guidance = format!(
+        "This is a known scam: it matches smishing campaign {campaign_id}, which customers have reported. Do not act on the caller's request. Say: \"That message did not come from us. For your security I'm going to end this call and call you back on the number we have on file.\" Then escalate to fraud."
+    );
 }

@@ -27,7 +27,9 @@ use crate::customers::Contacts;
 use crate::ingest::{parse_record, read_body, split_records, RecordError};
 use crate::problem::{parse_json, Problem};
 use crate::query::verify_claim;
+use crate::smish::{brand_names, money_text};
 use crate::{now_ms, Auth, SharedState};
+use countersign_core::alerts::{AlertRule, PatternVars};
 
 const HOUR: Millis = 3_600_000;
 const DAY: Millis = 24 * HOUR;
@@ -262,6 +264,7 @@ fn score_call(st: &SharedState, doc: &CallDoc, ctx: CallContext, now: Millis) ->
         if numbers.peek().is_some() {
             facts.ani_on_file = Some(numbers.any(|n| *n == doc.ani));
         }
+        facts.reported_smish = ctx.smish_reports;
         for (kind, at) in ctx.account_events {
             if let Ok(k) = serde_json::from_value::<AccountEventKind>(Value::String(kind)) {
                 facts.events.push((k, at));
@@ -462,9 +465,29 @@ pub async fn post_claim(
         .add_claim_verdict(&call_id, v.verdict.as_str(), now)
         .await
         .map_err(Problem::store)?;
-    if v.verdict == Verdict::NotSent {
+    if matches!(v.verdict, Verdict::NotSent | Verdict::KnownScam) {
+        // A forged-text claim: part of the surge, and the real customer is told out of band.
         if let Ok(mut r) = st.claim_rate.lock() {
             r.record(now);
+        }
+        if let Some(c) = &doc.customer_id {
+            let vars = PatternVars {
+                brand: brand_names(&st).into_iter().next(),
+                amount: claim.amount.as_ref().map(money_text),
+                // As the caller said it (the claim keeps a normalised form for matching).
+                merchant: raw.mentions.merchant.clone(),
+                callback_number: claim.callback_number.clone(),
+            };
+            crate::alerts::raise(
+                &st,
+                c,
+                AlertRule::CallAboutYou,
+                &format!("call:{call_id}"),
+                vars,
+                v.campaign_id,
+                Some(call_id.clone()),
+            )
+            .await?;
         }
     }
     doc.claims.push(ClaimEntry {
@@ -504,8 +527,25 @@ pub async fn post_outcome(
         ));
     }
     let mut doc = load_call(&st, &call_id).await?;
+    let fraud = o.outcome == "fraud";
     doc.outcome = Some(o);
     save(&st, &doc, true).await?;
+    if let (true, Some(c)) = (fraud, &doc.customer_id) {
+        let vars = PatternVars {
+            brand: brand_names(&st).into_iter().next(),
+            ..Default::default()
+        };
+        crate::alerts::raise(
+            &st,
+            c,
+            AlertRule::CallAboutYou,
+            &format!("call:{call_id}"),
+            vars,
+            None,
+            Some(call_id.clone()),
+        )
+        .await?;
+    }
     Ok(Json(doc))
 }
 

@@ -74,6 +74,10 @@ pub struct ServerConfig {
     pub policy_file: Option<PathBuf>,
     /// Contact-centre adapters (`[adapters]`).
     pub adapters: crate::adapters::AdapterSettings,
+    /// Smishing report intake and campaign clustering (`[smish]`).
+    pub smish: crate::smish::SmishSettings,
+    /// Customer alerts and their webhook (`[alerts]`).
+    pub alerts: crate::alerts::AlertSettings,
 }
 
 /// Claim-matching settings, in human units.
@@ -118,6 +122,8 @@ impl Default for ServerConfig {
             sms_legit_ids_file: None,
             policy_file: None,
             adapters: Default::default(),
+            smish: Default::default(),
+            alerts: Default::default(),
         }
     }
 }
@@ -216,6 +222,15 @@ impl ServerConfig {
         if self.verify.time_tolerance_mins <= 0 || self.verify.candidates_max == 0 {
             problems.push(
                 "verify.time_tolerance_mins and verify.candidates_max must be positive".into(),
+            );
+        }
+        if let Err(e) = self.alerts.check() {
+            problems.push(e);
+        }
+        let c = &self.smish;
+        if !(c.shape_similarity > 0.0 && c.shape_similarity <= 1.0) || c.min_reports == 0 {
+            problems.push(
+                "smish.shape_similarity must be in (0, 1] and smish.min_reports at least 1".into(),
             );
         }
         let mut names = std::collections::HashSet::new();

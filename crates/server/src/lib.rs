@@ -5,6 +5,7 @@
 pub use axum::http;
 
 pub mod adapters;
+pub mod alerts;
 pub mod auth;
 pub mod calls;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod openapi;
 pub mod ops;
 pub mod problem;
 pub mod query;
+pub mod smish;
 pub mod sms;
 
 use std::future::Future;
@@ -66,6 +68,12 @@ pub struct AppState {
     pub recent_calls: std::sync::Mutex<countersign_core::recent::RecentCalls>,
     /// Recent `not_sent` claims for the surge, rebuilt from the store at start.
     pub claim_rate: std::sync::Mutex<countersign_core::recent::ClaimRate>,
+    /// Smishing campaigns and the 7726 flow.
+    pub smish: smish::SmishState,
+    pub smish_settings: smish::SmishSettings,
+    pub alert_settings: alerts::AlertSettings,
+    /// Wakes the webhook delivery task when an alert is created.
+    pub outbox_wake: tokio::sync::Notify,
     /// Whether the surge alert is raised (to log its start and end once).
     pub surge_alerting: std::sync::atomic::AtomicBool,
 }
@@ -104,6 +112,10 @@ impl AppState {
             )),
             claim_rate: std::sync::Mutex::new(countersign_core::recent::ClaimRate::default()),
             surge_alerting: std::sync::atomic::AtomicBool::new(false),
+            smish: smish::SmishState::new(cfg.smish.cluster()),
+            smish_settings: cfg.smish.clone(),
+            alert_settings: cfg.alerts.clone(),
+            outbox_wake: tokio::sync::Notify::new(),
         })
     }
 }
@@ -194,6 +206,20 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/adapters/genesys", post(adapters::genesys))
         .route("/v1/policy", get(calls::get_policy))
         .route("/v1/surge", get(calls::get_surge))
+        .route("/v1/smish-reports", post(smish::post_report))
+        .route("/v1/campaigns", get(smish::list_campaigns))
+        .route("/v1/campaigns/indicators", get(smish::get_indicators))
+        .route("/v1/campaigns/{id}", get(smish::get_campaign))
+        .route("/v1/campaigns/{id}/status", post(smish::post_status))
+        .route(
+            "/v1/customers/{customer_id}/alerts",
+            get(alerts::get_alerts),
+        )
+        .route(
+            "/v1/customers/{customer_id}/alerts/{alert_id}/{mark}",
+            post(alerts::mark_alert),
+        )
+        .route("/v1/alerts/outbox", get(alerts::get_outbox))
         .route("/v1/policy/reload", post(calls::reload_policy))
         .route("/v1/brands", get(sms::list_brands))
         .route(
@@ -226,6 +252,10 @@ pub async fn serve(
     calls::load_recent_calls(&state)
         .await
         .map_err(|p| anyhow::anyhow!("cannot load recent calls: {}", p.detail))?;
+    smish::load(&state)
+        .await
+        .map_err(|p| anyhow::anyhow!("cannot replay smishing reports: {}", p.detail))?;
+    let delivery = tokio::spawn(alerts::deliver_forever(state.clone()));
     if let Some(every) = purge_interval {
         let st = state.clone();
         tokio::spawn(async move {
@@ -241,8 +271,10 @@ pub async fn serve(
             }
         });
     }
-    axum::serve(listener, router(state))
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+    delivery.abort();
+    served?;
     Ok(())
 }

@@ -68,6 +68,14 @@ pub struct Metrics {
     pub ingest_latency: Latency,
     /// Call scoring inside the server: facts gathered, scored, the call recorded.
     pub score_latency: Latency,
+    /// Smishing report intake inside the server: indicators, clustering, durable write, alert.
+    pub report_latency: Latency,
+    /// Alerts created, deduplicated, rate-limited; webhook deliveries and failed attempts.
+    pub alerts_created: AtomicU64,
+    pub alerts_duplicate: AtomicU64,
+    pub alerts_rate_limited: AtomicU64,
+    pub webhook_delivered: AtomicU64,
+    pub webhook_failed_attempts: AtomicU64,
 }
 
 impl Metrics {
@@ -122,6 +130,7 @@ impl Metrics {
             ("verify", &self.verify_latency),
             ("ingest", &self.ingest_latency),
             ("score", &self.score_latency),
+            ("report", &self.report_latency),
         ] {
             let (count, p50, p99, p999, _max) = l.summary();
             let _ = writeln!(s, "# TYPE countersign_{name}_seconds summary");
@@ -134,6 +143,33 @@ impl Metrics {
             }
             let _ = writeln!(s, "countersign_{name}_seconds_count {count}");
         }
+        let _ = writeln!(s, "# TYPE countersign_alerts_total counter");
+        for (outcome, v) in [
+            ("created", &self.alerts_created),
+            ("duplicate", &self.alerts_duplicate),
+            ("rate_limited", &self.alerts_rate_limited),
+        ] {
+            let _ = writeln!(
+                s,
+                "countersign_alerts_total{{outcome=\"{outcome}\"}} {}",
+                c(v)
+            );
+        }
+        let _ = writeln!(s, "# TYPE countersign_webhook_deliveries_total counter");
+        let _ = writeln!(
+            s,
+            "countersign_webhook_deliveries_total {}",
+            c(&self.webhook_delivered)
+        );
+        let _ = writeln!(
+            s,
+            "# TYPE countersign_webhook_failed_attempts_total counter"
+        );
+        let _ = writeln!(
+            s,
+            "countersign_webhook_failed_attempts_total {}",
+            c(&self.webhook_failed_attempts)
+        );
         let _ = writeln!(s, "# TYPE countersign_notifications_stored gauge");
         let _ = writeln!(s, "countersign_notifications_stored {stored}");
         let _ = writeln!(s, "# TYPE countersign_store_bytes gauge");

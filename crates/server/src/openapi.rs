@@ -43,6 +43,14 @@ impl Modify for Security {
         crate::adapters::genesys,
         crate::calls::get_policy,
         crate::calls::get_surge,
+        crate::smish::post_report,
+        crate::smish::list_campaigns,
+        crate::smish::get_campaign,
+        crate::smish::post_status,
+        crate::smish::get_indicators,
+        crate::alerts::get_alerts,
+        crate::alerts::mark_alert,
+        crate::alerts::get_outbox,
         crate::calls::reload_policy,
         crate::customers::put_customer,
         crate::customers::post_customers,
@@ -66,6 +74,8 @@ impl Modify for Security {
         (name = "adapters", description = "Contact-centre platforms in their own shapes"),
         (name = "customers", description = "Customer profiles: numbers and e-mails on file"),
         (name = "sender-ids", description = "Brand registry, SMS verdicts, lookalike audit"),
+        (name = "campaigns", description = "Smishing reports clustered into campaigns"),
+        (name = "alerts", description = "Customer education alerts: the app's feed and the webhook"),
         (name = "operations", description = "Health, metrics, audit"),
     )
 )]

@@ -156,6 +156,9 @@ pub async fn verify_claim(
     };
     let mut v = decide(claim, now, st.retention_ms, &st.verify, &ctx);
     add_sender_registry_evidence(st, claim, &mut v);
+    if let Some((campaign, why)) = crate::smish::claim_campaign(st, claim) {
+        countersign_core::verify::apply_campaign(&mut v, campaign, why);
+    }
     st.store
         .audit(AuditEntry {
             at: now,

@@ -43,7 +43,7 @@ pub async fn reload_registry(st: &SharedState) -> Result<Arc<Registry>, Problem>
     Ok(reg)
 }
 
-fn registry(st: &SharedState) -> Arc<Registry> {
+pub(crate) fn registry(st: &SharedState) -> Arc<Registry> {
     st.registry
         .read()
         .map(|r| r.clone())

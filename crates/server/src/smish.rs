@@ -1,0 +1,655 @@
+//! Smishing reports and campaigns over HTTP: `POST /v1/smish-reports` (with the 7726 two-step
+//! flow), `GET /v1/campaigns`, `GET /v1/campaigns/{id}`, `POST /v1/campaigns/{id}/status` and
+//! `GET /v1/campaigns/indicators`. Clustering is `countersign_core::campaign`, in memory; reports
+//! are durable before they are acknowledged and replayed in arrival order at start.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use countersign_core::alerts::{AlertRule, PatternVars};
+use countersign_core::campaign::{
+    indicators, Assignment, Campaign, CampaignStatus, Campaigns, ClusterConfig, Indicators,
+};
+use countersign_core::extract::{extract_from_body, normalize_phone};
+use countersign_core::validate::{format_time, parse_time};
+use countersign_core::Millis;
+use countersign_store::{CampaignEvent, SmishReportRow};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Scope;
+use crate::ingest::read_body;
+use crate::problem::{parse_json, Problem};
+use crate::{now_ms, Auth, SharedState};
+
+/// Settings of report intake and clustering (`[smish]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmishSettings {
+    /// How customers see the institution's name ("ACME Bank"), for the `brand` indicator and the
+    /// shape; the brand registry's display names and aliases are used too.
+    pub brand_names: Vec<String>,
+    /// The 7726 flow: a reporter's second message within this many seconds names the sender of
+    /// the first and is joined to it.
+    pub join_window_secs: u64,
+    /// Estimated Jaccard similarity of two texts' shapes (word pairs) to be one campaign.
+    pub shape_similarity: f64,
+    /// Reports before a cluster is listed as a campaign (a lone spam text is not one).
+    pub min_reports: u64,
+}
+
+impl SmishSettings {
+    pub fn cluster(&self) -> ClusterConfig {
+        ClusterConfig {
+            shape_similarity: self.shape_similarity,
+            min_reports: self.min_reports,
+        }
+    }
+}
+
+impl Default for SmishSettings {
+    fn default() -> Self {
+        SmishSettings {
+            brand_names: Vec::new(),
+            join_window_secs: 600,
+            shape_similarity: ClusterConfig::default().shape_similarity,
+            min_reports: ClusterConfig::default().min_reports,
+        }
+    }
+}
+
+/// The clusterer and the 7726 flow's pending first messages.
+pub struct SmishState {
+    pub campaigns: Mutex<Campaigns>,
+    next_id: Mutex<i64>,
+    /// Reporter number → (report id, received) of a 7726 report still waiting for its sender.
+    pending: Mutex<HashMap<String, (i64, Millis)>>,
+}
+
+impl SmishState {
+    pub fn new(cfg: ClusterConfig) -> Self {
+        SmishState {
+            campaigns: Mutex::new(Campaigns::new(cfg)),
+            next_id: Mutex::new(1),
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// A report as the carrier, the app or an agent sends it.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportIn {
+    pub customer_id: Option<String>,
+    /// Who reported (the 7726 flow joins two messages from one reporter).
+    pub reporter_number: Option<String>,
+    /// The sender the text came from (number or alphanumeric ID), when known.
+    pub sender: Option<String>,
+    /// The text as received.
+    pub body: Option<String>,
+    /// RFC 3339; default now.
+    pub received_at: Option<String>,
+    /// `7726`, `app` or `agent`.
+    pub reported_via: Option<String>,
+}
+
+/// A report as stored and shown.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReportDoc {
+    pub id: i64,
+    pub received_at: String,
+    pub customer_id: Option<String>,
+    pub reporter_number: Option<String>,
+    pub sender: Option<String>,
+    pub body: String,
+    pub reported_via: String,
+    pub indicators: Indicators,
+    /// The campaign it was assigned to on arrival (merges may fold it into an older one since).
+    pub campaign_id: u64,
+}
+
+/// What happened to a report.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportAnswer {
+    pub report_id: i64,
+    /// The campaign it belongs to now.
+    pub campaign_id: u64,
+    #[serde(flatten)]
+    pub assignment: Assignment,
+    pub indicators: Indicators,
+    /// This message was the 7726 flow's second step: the sender of an earlier report.
+    pub joined: bool,
+    /// A 7726 report still waiting for the reporter to name the sender.
+    pub awaiting_sender: bool,
+}
+
+fn bad(code: &str, detail: impl Into<String>) -> Problem {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+}
+
+/// Brand names for indicators: configured ones and the registry's display names and aliases.
+pub fn brand_names(st: &SharedState) -> Vec<String> {
+    let mut names = st.smish_settings.brand_names.clone();
+    let reg = crate::sms::registry(st);
+    for b in reg.brands.values() {
+        names.extend(b.spec.display_names.iter().cloned());
+        names.extend(b.spec.aliases.iter().cloned());
+    }
+    // Longest first, so "ACME Bank" is named before "ACME".
+    names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    names.dedup();
+    names
+}
+
+/// Does a 7726 follow-up message look like a sender rather than a text: one alphanumeric ID
+/// ("ACMEBNK"), or a number however it is spaced ("+1 833 555 0101")?
+fn looks_like_sender(text: &str) -> bool {
+    let tokens: Vec<&str> = text.split_whitespace().collect();
+    let joined: String = tokens.concat();
+    let numeric = |t: &str| t.chars().all(|c| c.is_ascii_digit() || "+-().".contains(c));
+    !joined.is_empty()
+        && joined.len() <= 20
+        && joined
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-().".contains(c))
+        && (tokens.len() == 1 || tokens.iter().all(|t| numeric(t)))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Replay stored reports and campaign events (at start).
+pub async fn load(st: &SharedState) -> Result<(), Problem> {
+    let now = now_ms();
+    let window = st.smish_settings.join_window_secs as Millis * 1000;
+    let mut after = 0i64;
+    let (mut n, mut moved) = (0u64, 0u64);
+    loop {
+        let rows = st
+            .store
+            .smish_reports_after(after, 10_000)
+            .await
+            .map_err(Problem::store)?;
+        let Some(last) = rows.last() else { break };
+        after = last.id;
+        let mut c = lock(&st.smish.campaigns);
+        for row in &rows {
+            let Ok(doc) = serde_json::from_str::<ReportDoc>(&row.doc) else {
+                tracing::warn!(id = row.id, "unreadable smishing report skipped");
+                continue;
+            };
+            let a = c.assign(&doc.indicators, doc.customer_id.as_deref(), row.received_at);
+            moved += u64::from(a.campaign_id != doc.campaign_id);
+            if doc.reported_via == "7726" && doc.sender.is_none() && row.received_at >= now - window
+            {
+                if let Some(r) = &doc.reporter_number {
+                    lock(&st.smish.pending).insert(r.clone(), (row.id, row.received_at));
+                }
+            }
+            n += 1;
+        }
+    }
+    *lock(&st.smish.next_id) = after + 1;
+    let events = st.store.campaign_events().await.map_err(Problem::store)?;
+    let mut c = lock(&st.smish.campaigns);
+    for e in events.iter().filter(|e| e.kind == "status") {
+        if let Some(s) = e
+            .detail
+            .as_deref()
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            .and_then(|v| serde_json::from_value::<CampaignStatus>(v["status"].clone()).ok())
+        {
+            c.set_status(e.campaign_id as u64, s);
+        }
+    }
+    if n > 0 {
+        tracing::info!(
+            reports = n,
+            campaigns = c.list().len(),
+            "smishing reports replayed"
+        );
+    }
+    if moved > 0 {
+        tracing::warn!(
+            reports = moved,
+            "replay put some reports in other campaigns than on arrival (clustering settings changed?)"
+        );
+    }
+    Ok(())
+}
+
+#[utoipa::path(post, path = "/v1/smish-reports", tag = "campaigns",
+    request_body = ReportIn,
+    responses(
+        (status = 200, description = "Durable; the campaign the report was assigned to", body = ReportAnswer),
+        (status = 422, description = "`missing_field`, `invalid_field`, `invalid_time`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn post_report(
+    State(st): State<SharedState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<ReportAnswer>, Problem> {
+    auth.require(Scope::Ingest)?;
+    let bytes = read_body(&headers, body, 64 * 1024).await?;
+    let r: ReportIn = parse_json(&bytes)?;
+    let started = std::time::Instant::now();
+    let answer = report(&st, r).await;
+    st.metrics.report_latency.record(started.elapsed());
+    answer.map(Json)
+}
+
+/// Validate, join or cluster, store and alert (shared with the benchmark through HTTP only).
+pub async fn report(st: &SharedState, r: ReportIn) -> Result<ReportAnswer, Problem> {
+    let now = now_ms();
+    let via = r
+        .reported_via
+        .as_deref()
+        .map(str::trim)
+        .ok_or_else(|| {
+            bad(
+                "missing_field",
+                "`reported_via` (7726, app or agent) is required",
+            )
+        })?
+        .to_ascii_lowercase();
+    if !["7726", "app", "agent"].contains(&via.as_str()) {
+        return Err(bad(
+            "invalid_field",
+            format!("`reported_via` {via:?} is not one of 7726, app, agent"),
+        ));
+    }
+    let received = match r.received_at.as_deref() {
+        Some(t) => parse_time("received_at", t).map_err(Problem::invalid)?,
+        None => now,
+    };
+    let extract = &st.validation.extract;
+    let reporter = r
+        .reporter_number
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| normalize_phone(s, extract).unwrap_or_else(|| s.to_string()));
+    if via == "7726" && reporter.is_none() {
+        return Err(bad(
+            "missing_field",
+            "a 7726 report needs `reporter_number` (the flow joins the reporter's two messages)",
+        ));
+    }
+    let customer_id = r
+        .customer_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    if customer_id
+        .as_ref()
+        .is_some_and(|c| c.chars().count() > 128)
+    {
+        return Err(bad(
+            "invalid_field",
+            "`customer_id` is at most 128 characters",
+        ));
+    }
+    let body = r.body.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let sender = r
+        .sender
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+
+    // The 7726 flow's second step: the reporter names the sender of the text just forwarded.
+    if via == "7726" {
+        if let Some(rep) = &reporter {
+            let named = match (body, &sender) {
+                (None, Some(s)) => Some(s.clone()),
+                (Some(b), None) if looks_like_sender(b) => {
+                    Some(normalize_phone(b, extract).unwrap_or_else(|| b.to_string()))
+                }
+                _ => None,
+            };
+            let waiting = lock(&st.smish.pending).get(rep).copied().filter(|(_, at)| {
+                received - at <= st.smish_settings.join_window_secs as Millis * 1000
+            });
+            if let (Some(named), Some((id, _))) = (named, waiting) {
+                return join(st, rep, id, named).await;
+            }
+        }
+    }
+    let body =
+        body.ok_or_else(|| bad("missing_field", "`body` (the text as received) is required"))?;
+    if body.chars().count() > 2_000 {
+        return Err(bad("invalid_field", "`body` is at most 2,000 characters"));
+    }
+    let ind = indicators(body, &brand_names(st), extract);
+    let (id, a) = {
+        let mut next = lock(&st.smish.next_id);
+        let id = *next;
+        *next += 1;
+        let a = lock(&st.smish.campaigns).assign(&ind, customer_id.as_deref(), received);
+        (id, a)
+    };
+    let doc = ReportDoc {
+        id,
+        received_at: format_time(received),
+        customer_id: customer_id.clone(),
+        reporter_number: reporter.clone(),
+        sender,
+        body: body.to_string(),
+        reported_via: via.clone(),
+        indicators: ind.clone(),
+        campaign_id: a.campaign_id,
+    };
+    let events = a
+        .merged
+        .iter()
+        .map(|m| CampaignEvent {
+            campaign_id: a.campaign_id as i64,
+            kind: "merged".into(),
+            detail: Some(m.to_string()),
+            at: now,
+        })
+        .collect();
+    let json = serde_json::to_string(&doc)
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    st.store
+        .add_smish_report(
+            SmishReportRow {
+                id,
+                received_at: received,
+                customer_id: customer_id.clone(),
+                campaign_id: a.campaign_id as i64,
+                doc: json,
+            },
+            events,
+        )
+        .await
+        .map_err(Problem::store)?;
+    for m in &a.merged {
+        tracing::info!(from = m, into = a.campaign_id, "campaigns merged");
+    }
+    let awaiting = via == "7726" && doc.sender.is_none();
+    if awaiting {
+        if let Some(rep) = &reporter {
+            lock(&st.smish.pending).insert(rep.clone(), (id, received));
+        }
+    }
+    if let Some(c) = &customer_id {
+        let facts = extract_from_body(body, extract);
+        let vars = PatternVars {
+            brand: ind.brand.clone(),
+            amount: facts.amount.as_ref().map(money_text),
+            merchant: facts.merchant.clone(),
+            callback_number: ind.callback_numbers.first().cloned(),
+        };
+        crate::alerts::raise(
+            st,
+            c,
+            AlertRule::ReportedSmish,
+            &format!("campaign:{}", a.campaign_id),
+            vars,
+            Some(a.campaign_id),
+            None,
+        )
+        .await?;
+    }
+    Ok(ReportAnswer {
+        report_id: id,
+        campaign_id: a.campaign_id,
+        assignment: a,
+        indicators: ind,
+        joined: false,
+        awaiting_sender: awaiting,
+    })
+}
+
+/// "$480" / "$1,250.50" as a person writes it.
+pub fn money_text(m: &countersign_core::Money) -> String {
+    let sym = match m.currency.as_deref() {
+        Some("USD") | None => "$",
+        Some("EUR") => "€",
+        Some("GBP") => "£",
+        Some(other) => return format!("{other} {}", minor_text(m.minor)),
+    };
+    format!("{sym}{}", minor_text(m.minor))
+}
+
+fn minor_text(minor: i64) -> String {
+    let whole = minor / 100;
+    let digits = whole.to_string();
+    let mut grouped = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    if minor % 100 == 0 {
+        grouped
+    } else {
+        format!("{grouped}.{:02}", minor % 100)
+    }
+}
+
+async fn join(
+    st: &SharedState,
+    reporter: &str,
+    id: i64,
+    sender: String,
+) -> Result<ReportAnswer, Problem> {
+    let rows = st
+        .store
+        .smish_reports_after(id - 1, 1)
+        .await
+        .map_err(Problem::store)?;
+    let row = rows.into_iter().find(|r| r.id == id).ok_or_else(|| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "pending report missing",
+        )
+    })?;
+    let mut doc: ReportDoc = serde_json::from_str(&row.doc)
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    doc.sender = Some(sender);
+    let json = serde_json::to_string(&doc)
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    st.store
+        .update_smish_report(id, json)
+        .await
+        .map_err(Problem::store)?;
+    lock(&st.smish.pending).remove(reporter);
+    let campaign_id = lock(&st.smish.campaigns).resolve(doc.campaign_id);
+    Ok(ReportAnswer {
+        report_id: id,
+        campaign_id,
+        assignment: Assignment {
+            campaign_id,
+            created: false,
+            merged: Vec::new(),
+            matched_by: Vec::new(),
+        },
+        indicators: doc.indicators,
+        joined: true,
+        awaiting_sender: false,
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Only campaigns with this status.
+    pub status: Option<CampaignStatus>,
+    /// At most this many (default 100).
+    pub limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/v1/campaigns", tag = "campaigns", params(ListQuery),
+    responses((status = 200, description = "Campaigns with at least `min_reports` reports or a reviewed status, latest activity first", body = [Campaign])),
+    security(("api_key" = [])))]
+pub async fn list_campaigns(
+    State(st): State<SharedState>,
+    auth: Auth,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<Campaign>>, Problem> {
+    auth.require(Scope::Agent)?;
+    let c = lock(&st.smish.campaigns);
+    Ok(Json(
+        c.list()
+            .into_iter()
+            .filter(|x| q.status.is_none_or(|s| s == x.status))
+            .take(q.limit.unwrap_or(100))
+            .cloned()
+            .collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/campaigns/{id}", tag = "campaigns",
+    params(("id" = u64, Path, description = "A campaign id; a merged id answers the campaign it became part of")),
+    responses((status = 200, body = Campaign), (status = 404, description = "`unknown_campaign`", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn get_campaign(
+    State(st): State<SharedState>,
+    auth: Auth,
+    Path(id): Path<u64>,
+) -> Result<Json<Campaign>, Problem> {
+    auth.require(Scope::Agent)?;
+    lock(&st.smish.campaigns)
+        .get(id)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| unknown(id))
+}
+
+fn unknown(id: u64) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "unknown_campaign",
+        format!("no campaign {id}"),
+    )
+}
+
+/// An analyst's review.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusIn {
+    pub status: Option<CampaignStatus>,
+    pub note: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/campaigns/{id}/status", tag = "campaigns",
+    params(("id" = u64, Path)), request_body = StatusIn,
+    responses((status = 200, body = Campaign), (status = 404, description = "`unknown_campaign`", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn post_status(
+    State(st): State<SharedState>,
+    auth: Auth,
+    Path(id): Path<u64>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Campaign>, Problem> {
+    let who = auth.require(Scope::Admin)?.name.clone();
+    let bytes = read_body(&headers, body, 16 * 1024).await?;
+    let s: StatusIn = parse_json(&bytes)?;
+    let status = s.status.ok_or_else(|| {
+        bad(
+            "missing_field",
+            "`status` (active, confirmed or benign) is required",
+        )
+    })?;
+    let target = {
+        let c = lock(&st.smish.campaigns);
+        c.get(id).map(|x| x.id).ok_or_else(|| unknown(id))?
+    };
+    let detail = serde_json::json!({"status": status, "note": s.note, "by": who}).to_string();
+    st.store
+        .add_campaign_event(CampaignEvent {
+            campaign_id: target as i64,
+            kind: "status".into(),
+            detail: Some(detail),
+            at: now_ms(),
+        })
+        .await
+        .map_err(Problem::store)?;
+    let mut c = lock(&st.smish.campaigns);
+    c.set_status(target, status);
+    c.get(target).cloned().map(Json).ok_or_else(|| unknown(id))
+}
+
+/// What confirmed campaigns gave away, for filters.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BlockList {
+    pub callback_numbers: Vec<String>,
+    pub domains: Vec<String>,
+}
+
+#[utoipa::path(get, path = "/v1/campaigns/indicators", tag = "campaigns",
+    responses((status = 200, description = "Numbers and domains of confirmed campaigns: the SMS filter blocks them", body = BlockList)),
+    security(("api_key" = [])))]
+pub async fn get_indicators(
+    State(st): State<SharedState>,
+    auth: Auth,
+) -> Result<Json<BlockList>, Problem> {
+    if !(auth.0.allows(Scope::Sms) || auth.0.allows(Scope::Agent)) {
+        auth.require(Scope::Sms)?;
+    }
+    let (numbers, domains) = lock(&st.smish.campaigns).blocked_indicators();
+    Ok(Json(BlockList {
+        callback_numbers: numbers.into_iter().collect(),
+        domains: domains.into_iter().collect(),
+    }))
+}
+
+/// The campaign a claim's cues match, if any: `(campaign id, why)`.
+pub fn claim_campaign(
+    st: &SharedState,
+    claim: &countersign_core::verify::Claim,
+) -> Option<(u64, String)> {
+    let extract = &st.validation.extract;
+    let mut numbers: Vec<String> = claim.callback_number.iter().cloned().collect();
+    let mut domains: Vec<String> = claim.domain.iter().cloned().collect();
+    if let Some(t) = &claim.text {
+        let (n, d) = countersign_core::extract::extract_contacts(t, extract, None);
+        numbers.extend(n);
+        domains.extend(d);
+    }
+    let names = brand_names(st);
+    let c = lock(&st.smish.campaigns);
+    c.matching(&numbers, &domains, claim.text.as_deref(), &names)
+        .map(|(camp, why)| (camp.id, why))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sender_answer_and_money() {
+        for yes in ["ACMEBNK", "+1 833 555 0101", "(833) 555-0101", "72345"] {
+            assert!(looks_like_sender(yes), "{yes}");
+        }
+        for no in [
+            "Call me",
+            "I don't know",
+            "",
+            "ACME Bank alert",
+            "a-very-long-sender-id-indeed",
+        ] {
+            assert!(!looks_like_sender(no), "{no}");
+        }
+        let m = |minor, c: Option<&str>| countersign_core::Money {
+            minor,
+            currency: c.map(str::to_string),
+        };
+        assert_eq!(money_text(&m(48000, Some("USD"))), "$480");
+        assert_eq!(money_text(&m(125050, None)), "$1,250.50");
+        assert_eq!(money_text(&m(999, Some("EUR"))), "€9.99");
+        assert_eq!(money_text(&m(100_000_000, Some("INR"))), "INR 1,000,000");
+    }
+}
