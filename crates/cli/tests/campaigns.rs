@@ -285,6 +285,22 @@ fn campaigns_known_scam_alerts_and_the_webhook() {
             .contains(&json!("+18885550140")),
         "{blocked}"
     );
+    // The SMS filter blocks them in transit, whoever sends them.
+    let (st, sv) = s.send(
+        "POST",
+        "/v1/sms/evaluate",
+        SMS_KEY,
+        Some(&json!({"sender": "+12025550100", "body": "Fraud alert: call 888-555-0141 now"})),
+    );
+    assert_eq!((st, sv["verdict"].as_str()), (200, Some("block")), "{sv}");
+    assert!(
+        sv["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["code"] == "campaign_indicator"),
+        "{sv}"
+    );
     let v = s.verify(
         &json!({"customer_id": "cust-2", "channel": "sms", "received_at": rfc3339(now - 3_600_000),
         "mentions": {"url": "usps-redelivery.info/track"}}),
@@ -387,6 +403,50 @@ fn campaigns_known_scam_alerts_and_the_webhook() {
         )
         .0,
         404
+    );
+
+    // A genuine card alert while a card-alert campaign is active: the customer is warned that
+    // fakes of exactly this kind are going round (once, whatever else they are sent).
+    s.ingest(&[
+        sms(
+            "cards",
+            "g1",
+            "tom",
+            now - 60_000,
+            "$12.00",
+            "Target",
+            "4417",
+        ),
+        sms(
+            "cards",
+            "g2",
+            "tom",
+            now - 30_000,
+            "$8.40",
+            "Costco",
+            "4417",
+        ),
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let warned = loop {
+        let (_, tom) = s.send("GET", "/v1/customers/tom/alerts", AGENT_KEY, None);
+        if !tom.as_array().unwrap().is_empty() {
+            break tom;
+        }
+        assert!(Instant::now() < deadline, "no spoofed-notification alert");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, tom) = s.send("GET", "/v1/customers/tom/alerts", AGENT_KEY, None);
+    assert_eq!(tom.as_array().unwrap().len(), 1, "{tom}");
+    assert_eq!(warned[0]["rule"], "spoofed_notification");
+    assert_eq!(warned[0]["campaign_id"].as_u64(), Some(ids[&'A']));
+    assert!(
+        warned[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("that is not our number"),
+        "{warned}"
     );
 
     // The receiver is down: everything waits in the outbox, through a restart.

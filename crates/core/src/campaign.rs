@@ -219,6 +219,19 @@ pub struct Campaign {
     customers: HashSet<String>,
 }
 
+/// Callback numbers and link domains of confirmed campaigns, each with its campaign.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Blocked {
+    pub numbers: HashMap<String, u64>,
+    pub domains: HashMap<String, u64>,
+}
+
+impl Blocked {
+    pub fn is_empty(&self) -> bool {
+        self.numbers.is_empty() && self.domains.is_empty()
+    }
+}
+
 /// Where a report went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Assignment {
@@ -533,19 +546,55 @@ impl Campaigns {
         ))
     }
 
+    /// The campaign that imitates a genuine notification with this shape: the largest share of
+    /// the notification's words and word pairs found in a listed, non-benign campaign seen since
+    /// `active_since`, when at least `min_containment`. (A scam copies the opening of the genuine
+    /// text and swaps the ending for its callback number, so containment, not Jaccard.)
+    pub fn spoofing(
+        &self,
+        genuine_shape: &str,
+        min_containment: f64,
+        active_since: Millis,
+    ) -> Option<&Campaign> {
+        let mine: HashSet<String> = shingles(genuine_shape).into_iter().collect();
+        if mine.is_empty() {
+            return None;
+        }
+        self.campaigns
+            .values()
+            .filter(|c| {
+                c.status != CampaignStatus::Benign
+                    && c.last_seen >= active_since
+                    && (c.reports >= self.cfg.min_reports || c.status == CampaignStatus::Confirmed)
+            })
+            .map(|c| {
+                let theirs: HashSet<String> = shingles(&c.example_shape).into_iter().collect();
+                (
+                    mine.intersection(&theirs).count() as f64 / mine.len() as f64,
+                    c,
+                )
+            })
+            .filter(|(share, _)| *share >= min_containment)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, c)| c)
+    }
+
     /// Indicators of confirmed campaigns, for the SMS filter and for carriers.
-    pub fn blocked_indicators(&self) -> (BTreeSet<String>, BTreeSet<String>) {
-        let mut numbers = BTreeSet::new();
-        let mut domains = BTreeSet::new();
+    pub fn blocked(&self) -> Blocked {
+        let mut b = Blocked::default();
         for c in self
             .campaigns
             .values()
             .filter(|c| c.status == CampaignStatus::Confirmed)
         {
-            numbers.extend(c.callback_numbers.iter().cloned());
-            domains.extend(c.domains.iter().cloned());
+            for n in &c.callback_numbers {
+                b.numbers.insert(n.clone(), c.id);
+            }
+            for d in &c.domains {
+                b.domains.insert(d.clone(), c.id);
+            }
         }
-        (numbers, domains)
+        b
     }
 
     /// Reports assigned so far (merged ones included).
@@ -659,9 +708,37 @@ mod tests {
         assert!(c
             .matching(&["+18885550177".into()], &[], None, &b)
             .is_none());
-        assert!(c.blocked_indicators().0.is_empty());
+        assert!(c.blocked().is_empty());
         c.set_status(a1.campaign_id, CampaignStatus::Confirmed);
-        assert!(c.blocked_indicators().0.contains("+18885550142"));
+        assert_eq!(
+            c.blocked().numbers.get("+18885550142"),
+            Some(&a1.campaign_id)
+        );
+    }
+
+    #[test]
+    fn a_genuine_card_alert_is_the_kind_a_card_campaign_spoofs() {
+        let cfg = ExtractConfig::default();
+        let b = brands();
+        let mut c = Campaigns::new(ClusterConfig::default());
+        for (i, t) in [
+            "ACME Bank: Did you authorise a purchase of $480 at Best Buy? If not, call us now at 888-555-0142.",
+            "ACME Bank: Did you authorise a purchase of $12 at Target? If not, call us now at 888-555-0143.",
+            "ACME Bank: Did you authorise a purchase of $99 at Costco? If not, call us now at 888-555-0144.",
+        ]
+        .iter()
+        .enumerate()
+        {
+            c.assign(&indicators(t, &b, &cfg), None, i as Millis);
+        }
+        let genuine = shape(
+            "ACME Bank: Did you authorise $12.00 at Target on card ending 4417? Reply Y or N.",
+            &b,
+        );
+        assert_eq!(c.spoofing(&genuine, 0.3, 0).map(|x| x.id), Some(1));
+        let statement = shape("ACME Bank: your May statement is ready in the app.", &b);
+        assert!(c.spoofing(&statement, 0.3, 0).is_none());
+        assert!(c.spoofing(&genuine, 0.3, 10).is_none(), "not seen since");
     }
 
     #[test]

@@ -1081,9 +1081,72 @@ pub fn evaluate(sender: &str, body: &str, reg: &Registry, extract: &ExtractConfi
     }
 }
 
+/// Contacts in `body` that confirmed smishing campaigns use are blocked, whoever sends them.
+pub fn block_campaign_contacts(
+    v: &mut SmsVerdict,
+    body: &str,
+    blocked: &crate::campaign::Blocked,
+    extract: &ExtractConfig,
+) {
+    if blocked.is_empty() || body.is_empty() {
+        return;
+    }
+    let (numbers, domains) = extract_contacts(body, extract, None);
+    let hits = numbers
+        .iter()
+        .filter_map(|n| blocked.numbers.get(n).map(|c| (n, c, "callback number")))
+        .chain(
+            domains
+                .iter()
+                .filter_map(|d| blocked.domains.get(d).map(|c| (d, c, "link domain"))),
+        );
+    for (what, campaign, kind) in hits {
+        v.reasons.push(SmsReason {
+            code: "campaign_indicator",
+            action: SmsAction::Block,
+            brand: None,
+            detail: format!("the {kind} {what} belongs to confirmed smishing campaign {campaign}"),
+            lookalike: None,
+        });
+        v.verdict = SmsAction::Block;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn confirmed_campaign_contacts_are_blocked() {
+        let x = ExtractConfig::default();
+        let mut blocked = crate::campaign::Blocked::default();
+        blocked.numbers.insert("+18885550142".into(), 4);
+        blocked.domains.insert("acme-unlock.top".into(), 9);
+        let reg = Registry::new(Vec::new(), FilterPolicy::default());
+        let mut v = evaluate(
+            "+12025550100",
+            "Call 888-555-0142 or see acme-unlock.top/x",
+            &reg,
+            &x,
+        );
+        block_campaign_contacts(
+            &mut v,
+            "Call 888-555-0142 or see acme-unlock.top/x",
+            &blocked,
+            &x,
+        );
+        assert_eq!(v.verdict, SmsAction::Block);
+        let codes: Vec<&str> = v.reasons.iter().map(|r| r.code).collect();
+        assert_eq!(
+            codes.iter().filter(|c| **c == "campaign_indicator").count(),
+            2,
+            "{codes:?}"
+        );
+        let mut clean = evaluate("+12025550100", "See you at 5", &reg, &x);
+        let before = clean.clone();
+        block_campaign_contacts(&mut clean, "See you at 5", &blocked, &x);
+        assert_eq!(clean, before);
+    }
 
     fn registry() -> Registry {
         let x = ExtractConfig::default();

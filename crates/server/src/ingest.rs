@@ -339,11 +339,15 @@ pub async fn post_notifications(
     let bytes = read_body(&headers, body, st.limits.max_body_bytes).await?;
     let raws = split_records(&headers, &bytes, st.limits.max_records_per_request)?;
     let mut prepared = prepare_batch(&raws, &st.validation, st.limits.max_record_bytes, now_ms());
+    let batch = std::mem::take(&mut prepared.valid);
+    // Genuine texts of a kind a campaign spoofs, found before the batch moves into the store.
+    let spoofed = crate::smish::spoofed_in(&st, &batch);
     let outcomes = st
         .store
-        .ingest(std::mem::take(&mut prepared.valid), now_ms())
+        .ingest(batch, now_ms())
         .await
         .map_err(Problem::store)?;
+    crate::smish::warn_spoofed(&st, spoofed, &outcomes);
     let resp = prepared.finish(outcomes);
     let m = &st.metrics;
     Metrics::add(&m.ingest_requests, 1);

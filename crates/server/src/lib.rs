@@ -256,6 +256,7 @@ pub async fn serve(
         .await
         .map_err(|p| anyhow::anyhow!("cannot replay smishing reports: {}", p.detail))?;
     let delivery = tokio::spawn(alerts::deliver_forever(state.clone()));
+    let spoof_alerts = tokio::spawn(smish::spoof_alerts_forever(state.clone()));
     if let Some(every) = purge_interval {
         let st = state.clone();
         tokio::spawn(async move {
@@ -275,6 +276,7 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     delivery.abort();
+    spoof_alerts.abort();
     served?;
     Ok(())
 }

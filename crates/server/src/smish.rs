@@ -36,6 +36,9 @@ pub struct SmishSettings {
     /// The 7726 flow: a reporter's second message within this many seconds names the sender of
     /// the first and is joined to it.
     pub join_window_secs: u64,
+    /// A genuine notification is "of a kind a campaign spoofs" when at least this share of its
+    /// shape's words and word pairs appear in the campaign's (see `Campaigns::spoofing`).
+    pub spoof_containment: f64,
     /// Estimated Jaccard similarity of two texts' shapes (word pairs) to be one campaign.
     pub shape_similarity: f64,
     /// Reports before a cluster is listed as a campaign (a lone spam text is not one).
@@ -56,6 +59,7 @@ impl Default for SmishSettings {
         SmishSettings {
             brand_names: Vec::new(),
             join_window_secs: 600,
+            spoof_containment: 0.3,
             shape_similarity: ClusterConfig::default().shape_similarity,
             min_reports: ClusterConfig::default().min_reports,
         }
@@ -68,14 +72,26 @@ pub struct SmishState {
     next_id: Mutex<i64>,
     /// Reporter number → (report id, received) of a 7726 report still waiting for its sender.
     pending: Mutex<HashMap<String, (i64, Millis)>>,
+    /// Confirmed campaigns' numbers and domains, for the SMS filter.
+    blocked: Mutex<std::sync::Arc<countersign_core::campaign::Blocked>>,
+    /// Template (or category) → (checked at, the campaign spoofing it), for ingest.
+    spoof_cache: Mutex<HashMap<String, (Millis, Option<(u64, PatternVars)>)>>,
+    /// Customers to warn about a spoofed genuine notification, for the background task.
+    spoof_tx: tokio::sync::mpsc::Sender<(String, u64, PatternVars)>,
+    pub spoof_rx: Mutex<Option<tokio::sync::mpsc::Receiver<(String, u64, PatternVars)>>>,
 }
 
 impl SmishState {
     pub fn new(cfg: ClusterConfig) -> Self {
+        let (spoof_tx, rx) = tokio::sync::mpsc::channel(10_000);
         SmishState {
+            spoof_cache: Mutex::new(HashMap::new()),
+            spoof_tx,
+            spoof_rx: Mutex::new(Some(rx)),
             campaigns: Mutex::new(Campaigns::new(cfg)),
             next_id: Mutex::new(1),
             pending: Mutex::new(HashMap::new()),
+            blocked: Mutex::new(Default::default()),
         }
     }
 }
@@ -207,6 +223,9 @@ pub async fn load(st: &SharedState) -> Result<(), Problem> {
             c.set_status(e.campaign_id as u64, s);
         }
     }
+    drop(c);
+    refresh_blocked(st);
+    let c = lock(&st.smish.campaigns);
     if n > 0 {
         tracing::info!(
             reports = n,
@@ -329,13 +348,20 @@ pub async fn report(st: &SharedState, r: ReportIn) -> Result<ReportAnswer, Probl
         return Err(bad("invalid_field", "`body` is at most 2,000 characters"));
     }
     let ind = indicators(body, &brand_names(st), extract);
-    let (id, a) = {
+    let (id, a, confirmed_campaign) = {
         let mut next = lock(&st.smish.next_id);
         let id = *next;
         *next += 1;
-        let a = lock(&st.smish.campaigns).assign(&ind, customer_id.as_deref(), received);
-        (id, a)
+        let mut c = lock(&st.smish.campaigns);
+        let a = c.assign(&ind, customer_id.as_deref(), received);
+        let confirmed = c
+            .get(a.campaign_id)
+            .is_some_and(|x| x.status == CampaignStatus::Confirmed);
+        (id, a, confirmed)
     };
+    if confirmed_campaign {
+        refresh_blocked(st);
+    }
     let doc = ReportDoc {
         id,
         received_at: format_time(received),
@@ -577,9 +603,13 @@ pub async fn post_status(
         })
         .await
         .map_err(Problem::store)?;
-    let mut c = lock(&st.smish.campaigns);
-    c.set_status(target, status);
-    c.get(target).cloned().map(Json).ok_or_else(|| unknown(id))
+    let campaign = {
+        let mut c = lock(&st.smish.campaigns);
+        c.set_status(target, status);
+        c.get(target).cloned()
+    };
+    refresh_blocked(&st);
+    campaign.map(Json).ok_or_else(|| unknown(id))
 }
 
 /// What confirmed campaigns gave away, for filters.
@@ -599,11 +629,26 @@ pub async fn get_indicators(
     if !(auth.0.allows(Scope::Sms) || auth.0.allows(Scope::Agent)) {
         auth.require(Scope::Sms)?;
     }
-    let (numbers, domains) = lock(&st.smish.campaigns).blocked_indicators();
+    let b = blocked(&st);
+    let mut callback_numbers: Vec<String> = b.numbers.keys().cloned().collect();
+    let mut domains: Vec<String> = b.domains.keys().cloned().collect();
+    callback_numbers.sort_unstable();
+    domains.sort_unstable();
     Ok(Json(BlockList {
-        callback_numbers: numbers.into_iter().collect(),
-        domains: domains.into_iter().collect(),
+        callback_numbers,
+        domains,
     }))
+}
+
+/// Confirmed campaigns' indicators, rebuilt only when a confirmed campaign changed.
+pub fn blocked(st: &SharedState) -> std::sync::Arc<countersign_core::campaign::Blocked> {
+    lock(&st.smish.blocked).clone()
+}
+
+/// Rebuild the blocked indicators (after a status change or a report to a confirmed campaign).
+fn refresh_blocked(st: &SharedState) {
+    let b = lock(&st.smish.campaigns).blocked();
+    *lock(&st.smish.blocked) = std::sync::Arc::new(b);
 }
 
 /// The campaign a claim's cues match, if any: `(campaign id, why)`.
@@ -623,6 +668,121 @@ pub fn claim_campaign(
     let c = lock(&st.smish.campaigns);
     c.matching(&numbers, &domains, claim.text.as_deref(), &names)
         .map(|(camp, why)| (camp.id, why))
+}
+
+const SPOOF_CACHE_MS: Millis = 10 * 60_000;
+const SPOOF_ACTIVE_MS: Millis = 7 * 24 * 3_600_000;
+
+/// Genuine SMS in a batch of a kind an active campaign spoofs: `(index, customer, campaign,
+/// what to name)`. Checked once per template (or category) every ten minutes, so ingest pays a
+/// hash lookup per record.
+pub fn spoofed_in(
+    st: &SharedState,
+    batch: &[countersign_core::Notification],
+) -> Vec<(usize, String, u64, PatternVars)> {
+    let mut out = Vec::new();
+    if !st
+        .alert_settings
+        .rules
+        .contains(&AlertRule::SpoofedNotification)
+    {
+        return out;
+    }
+    let now = now_ms();
+    let mut cache = lock(&st.smish.spoof_cache);
+    for (i, n) in batch.iter().enumerate() {
+        if n.channel != countersign_core::Channel::Sms {
+            continue;
+        }
+        let (Some(key), Some(body)) = (
+            n.template_id.as_deref().or(n.category.as_deref()),
+            n.body.as_deref(),
+        ) else {
+            continue;
+        };
+        let fresh = cache
+            .get(key)
+            .filter(|(at, _)| now - at < SPOOF_CACHE_MS)
+            .map(|(_, hit)| hit.clone());
+        let hit = match fresh {
+            Some(hit) => hit,
+            None => {
+                let genuine = countersign_core::campaign::shape(body, &brand_names(st));
+                let hit = lock(&st.smish.campaigns)
+                    .spoofing(
+                        &genuine,
+                        st.smish_settings.spoof_containment,
+                        now - SPOOF_ACTIVE_MS,
+                    )
+                    .map(|c| {
+                        (
+                            c.id,
+                            PatternVars {
+                                brand: c.brands.iter().next().cloned(),
+                                callback_number: c.callback_numbers.iter().next().cloned(),
+                                ..Default::default()
+                            },
+                        )
+                    });
+                cache.insert(key.to_string(), (now, hit.clone()));
+                hit
+            }
+        };
+        if let Some((campaign, vars)) = hit {
+            out.push((i, n.customer_id.clone(), campaign, vars));
+        }
+    }
+    out
+}
+
+/// Queue the `spoofed_notification` alerts of the records that were accepted; a background task
+/// writes them, so ingest never waits for alerts (a full queue drops the alert and counts it).
+pub fn warn_spoofed(
+    st: &SharedState,
+    spoofed: Vec<(usize, String, u64, PatternVars)>,
+    outcomes: &[countersign_store::IngestOutcome],
+) {
+    for (i, customer, campaign, vars) in spoofed {
+        if outcomes.get(i) == Some(&countersign_store::IngestOutcome::Accepted)
+            && st
+                .smish
+                .spoof_tx
+                .try_send((customer, campaign, vars))
+                .is_err()
+        {
+            crate::metrics::Metrics::add(&st.metrics.alerts_rate_limited, 1);
+        }
+    }
+}
+
+/// Write the queued `spoofed_notification` alerts (once per customer and campaign).
+pub async fn spoof_alerts_forever(st: SharedState) {
+    let Some(mut rx) = lock(&st.smish.spoof_rx).take() else {
+        return;
+    };
+    let mut told: std::collections::HashSet<(String, u64)> = std::collections::HashSet::new();
+    while let Some((customer, campaign, vars)) = rx.recv().await {
+        if told.len() > 1_000_000 {
+            told.clear();
+        }
+        if !told.insert((customer.clone(), campaign)) {
+            continue;
+        }
+        if let Err(p) = crate::alerts::raise(
+            &st,
+            &customer,
+            AlertRule::SpoofedNotification,
+            &format!("spoof:campaign:{campaign}"),
+            vars,
+            Some(campaign),
+            None,
+        )
+        .await
+        {
+            tracing::warn!(error = %p.detail, "spoofed-notification alert not written");
+            told.remove(&(customer, campaign));
+        }
+    }
 }
 
 #[cfg(test)]

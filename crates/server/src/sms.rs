@@ -9,7 +9,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use countersign_core::sender::{evaluate, validate_brand, BrandIn, Registry, SmsIn, SmsVerdict};
+use countersign_core::sender::{
+    block_campaign_contacts, evaluate, validate_brand, BrandIn, Registry, SmsIn, SmsVerdict,
+};
 use countersign_core::variants::{audit, AuditReport};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -183,7 +185,13 @@ pub enum SmsResult {
     },
 }
 
-fn judge(st: &SharedState, reg: &Registry, raw: &RawValue, index: usize) -> SmsResult {
+fn judge(
+    st: &SharedState,
+    reg: &Registry,
+    blocked: &countersign_core::campaign::Blocked,
+    raw: &RawValue,
+    index: usize,
+) -> SmsResult {
     let err = |code: &str, detail: String| SmsResult::Error {
         index,
         code: code.into(),
@@ -203,7 +211,9 @@ fn judge(st: &SharedState, reg: &Registry, raw: &RawValue, index: usize) -> SmsR
             "`body` is over 1600 characters (10 concatenated segments)".into(),
         );
     }
-    SmsResult::Verdict(evaluate(sender, body, reg, &st.validation.extract))
+    let mut v = evaluate(sender, body, reg, &st.validation.extract);
+    block_campaign_contacts(&mut v, body, blocked, &st.validation.extract);
+    SmsResult::Verdict(v)
 }
 
 #[utoipa::path(post, path = "/v1/sms/evaluate", tag = "sender-ids",
@@ -223,6 +233,7 @@ pub async fn post_evaluate(
     auth.require(Scope::Sms)?;
     let bytes = read_body(&headers, body, st.limits.max_body_bytes).await?;
     let reg = registry(&st);
+    let blocked = crate::smish::blocked(&st);
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
     if first == Some(b'[') {
         let items: Vec<&RawValue> = parse_json(&bytes)?;
@@ -240,12 +251,12 @@ pub async fn post_evaluate(
         let results = items
             .iter()
             .enumerate()
-            .map(|(i, r)| judge(&st, &reg, r, i))
+            .map(|(i, r)| judge(&st, &reg, &blocked, r, i))
             .collect();
         return Ok(Json(SmsBatchResult { results }).into_response());
     }
     let raw: &RawValue = parse_json(&bytes)?;
-    match judge(&st, &reg, raw, 0) {
+    match judge(&st, &reg, &blocked, raw, 0) {
         SmsResult::Verdict(v) => Ok(Json(v).into_response()),
         SmsResult::Error { code, detail, .. } => Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
