@@ -66,6 +66,9 @@ impl Default for SmishSettings {
     }
 }
 
+/// A campaign spoofing a kind of notification, and what an alert about it may name.
+type SpoofHit = (u64, PatternVars);
+
 /// The clusterer and the 7726 flow's pending first messages.
 pub struct SmishState {
     pub campaigns: Mutex<Campaigns>,
@@ -75,7 +78,7 @@ pub struct SmishState {
     /// Confirmed campaigns' numbers and domains, for the SMS filter.
     blocked: Mutex<std::sync::Arc<countersign_core::campaign::Blocked>>,
     /// Template (or category) → (checked at, the campaign spoofing it), for ingest.
-    spoof_cache: Mutex<HashMap<String, (Millis, Option<(u64, PatternVars)>)>>,
+    spoof_cache: Mutex<HashMap<String, (Millis, Option<SpoofHit>)>>,
     /// Customers to warn about a spoofed genuine notification, for the background task.
     spoof_tx: tokio::sync::mpsc::Sender<(String, u64, PatternVars)>,
     pub spoof_rx: Mutex<Option<tokio::sync::mpsc::Receiver<(String, u64, PatternVars)>>>,
