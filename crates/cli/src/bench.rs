@@ -22,7 +22,7 @@ use serde_json::json;
 
 /// The preloaded history spans 30 days.
 const HISTORY_MS: Millis = 30 * 86_400_000;
-const BENCH_KEY: &str = "cs_bench_key_not_secret";
+pub(crate) const BENCH_KEY: &str = "cs_bench_key_not_secret";
 const MERCHANTS: &[&str] = &[
     "BESTBUY #1123",
     "SHELL OIL 57442",
@@ -75,15 +75,22 @@ pub struct BenchArgs {
     /// Calls scored over HTTP in the measured run.
     #[arg(long, default_value_t = 30_000)]
     pub calls: usize,
-    /// Only these parts: any of preload, ingest, verify, visibility, size, sms, calls (comma-separated).
+    /// Smishing reports clustered in process (and stored before the HTTP run).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub reports_preload: usize,
+    /// Smishing reports over HTTP in the measured run.
+    #[arg(long, default_value_t = 30_000)]
+    pub reports: usize,
+    /// Only these parts: any of preload, ingest, verify, visibility, size, sms, calls, reports
+    /// (comma-separated).
     #[arg(
         long,
-        default_value = "preload,ingest,verify,visibility,size,sms,calls"
+        default_value = "preload,ingest,verify,visibility,size,sms,calls,reports"
     )]
     pub only: String,
 }
 
-fn opts(a: &BenchArgs) -> SqliteOptions {
+pub(crate) fn opts(a: &BenchArgs) -> SqliteOptions {
     SqliteOptions {
         page_size: a.page_size,
         wal_autocheckpoint_pages: a.wal_autocheckpoint,
@@ -145,7 +152,7 @@ fn wire(n: &Notification) -> String {
     .to_string()
 }
 
-fn bar(len: u64, what: &str) -> ProgressBar {
+pub(crate) fn bar(len: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
     pb.set_style(
         ProgressStyle::with_template(&format!(
@@ -156,14 +163,14 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     pb
 }
 
-struct Running {
-    base: String,
-    store: Arc<SqliteStore>,
+pub(crate) struct Running {
+    pub(crate) base: String,
+    pub(crate) store: Arc<SqliteStore>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-async fn start(
+pub(crate) async fn start(
     dir: &Path,
     retention: BodyRetention,
     opts: SqliteOptions,
@@ -209,7 +216,7 @@ async fn start(
 }
 
 impl Running {
-    async fn shutdown(self) -> anyhow::Result<()> {
+    pub(crate) async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
         self.task.await??;
         self.store.close();
@@ -217,7 +224,7 @@ impl Running {
     }
 }
 
-fn post(
+pub(crate) fn post(
     agent: &ureq::Agent,
     url: &str,
     ctype: &str,
@@ -231,7 +238,7 @@ fn post(
         .into_json()?)
 }
 
-fn quantiles(h: &Histogram<u64>) -> String {
+pub(crate) fn quantiles(h: &Histogram<u64>) -> String {
     format!(
         "p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms (n={})",
         h.value_at_quantile(0.5) as f64 / 1000.0,
@@ -242,7 +249,7 @@ fn quantiles(h: &Histogram<u64>) -> String {
     )
 }
 
-fn hist() -> Histogram<u64> {
+pub(crate) fn hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant, valid histogram bounds")
 }
 
@@ -279,6 +286,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if parts.contains(&"calls") {
         rt.block_on(calls_http(&main_dir, &args, now))?;
+    }
+    if parts.contains(&"reports") {
+        rt.block_on(crate::bench_reports::over_http(
+            &args.data_dir.join("reports"),
+            &args,
+            now,
+        ))?;
     }
     if parts.contains(&"size") {
         rt.block_on(size(&args.data_dir.join("size"), &args, now))?;
