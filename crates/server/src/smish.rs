@@ -135,8 +135,7 @@ pub struct ReportDoc {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReportAnswer {
     pub report_id: i64,
-    /// The campaign it belongs to now.
-    pub campaign_id: u64,
+    /// The campaign it belongs to now (`campaign_id`), how it was found, what merged.
     #[serde(flatten)]
     pub assignment: Assignment,
     pub indicators: Indicators,
@@ -431,7 +430,6 @@ pub async fn report(st: &SharedState, r: ReportIn) -> Result<ReportAnswer, Probl
     }
     Ok(ReportAnswer {
         report_id: id,
-        campaign_id: a.campaign_id,
         assignment: a,
         indicators: ind,
         joined: false,
@@ -498,7 +496,6 @@ async fn join(
     let campaign_id = lock(&st.smish.campaigns).resolve(doc.campaign_id);
     Ok(ReportAnswer {
         report_id: id,
-        campaign_id,
         assignment: Assignment {
             campaign_id,
             created: false,
