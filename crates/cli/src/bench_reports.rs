@@ -20,13 +20,69 @@ use crate::bench::{bar, hist, opts, post, quantiles, start, BenchArgs, BENCH_KEY
 
 const CAMPAIGNS: usize = 10;
 const WORDS: &[&str] = &[
-    "hello", "meeting", "tomorrow", "lunch", "package", "delivery", "weekend", "party", "coffee",
-    "please", "thanks", "office", "dinner", "school", "pickup", "game", "tickets", "music",
-    "holiday", "flight", "hotel", "booking", "movie", "tonight", "birthday", "gift", "card",
-    "photo", "video", "call", "later", "soon", "morning", "evening", "shopping", "market",
-    "doctor", "appointment", "reminder", "payment", "invoice", "project", "deadline", "team",
-    "garden", "kitchen", "recipe", "running", "training", "bike", "car", "train", "bus",
-    "weather", "rain", "sunny", "beach", "mountain", "river", "dog", "cat", "kids", "homework",
+    "hello",
+    "meeting",
+    "tomorrow",
+    "lunch",
+    "package",
+    "delivery",
+    "weekend",
+    "party",
+    "coffee",
+    "please",
+    "thanks",
+    "office",
+    "dinner",
+    "school",
+    "pickup",
+    "game",
+    "tickets",
+    "music",
+    "holiday",
+    "flight",
+    "hotel",
+    "booking",
+    "movie",
+    "tonight",
+    "birthday",
+    "gift",
+    "card",
+    "photo",
+    "video",
+    "call",
+    "later",
+    "soon",
+    "morning",
+    "evening",
+    "shopping",
+    "market",
+    "doctor",
+    "appointment",
+    "reminder",
+    "payment",
+    "invoice",
+    "project",
+    "deadline",
+    "team",
+    "garden",
+    "kitchen",
+    "recipe",
+    "running",
+    "training",
+    "bike",
+    "car",
+    "train",
+    "bus",
+    "weather",
+    "rain",
+    "sunny",
+    "beach",
+    "mountain",
+    "river",
+    "dog",
+    "cat",
+    "kids",
+    "homework",
 ];
 /// Ten campaigns as they arrive: each rotates amounts, merchants, numbers and domains.
 const TEMPLATES: &[&str] = &[
@@ -56,8 +112,14 @@ fn synthetic(i: usize, rng: &mut fastrand::Rng) -> (Option<usize>, String) {
             "{amount}",
             &format!("${}.{:02}", rng.u32(5..3000), rng.u32(0..100)),
         )
-        .replace("{merchant}", ["Best Buy", "Walmart", "Target", "Costco"][rng.usize(0..4)])
-        .replace("{number}", &format!("8{:02}-555-01{:02}", 33 + c, rng.u8(0..5)))
+        .replace(
+            "{merchant}",
+            ["Best Buy", "Walmart", "Target", "Costco"][rng.usize(0..4)],
+        )
+        .replace(
+            "{number}",
+            &format!("8{:02}-555-01{:02}", 33 + c, rng.u8(0..5)),
+        )
         .replace("{domain}", &format!("secure-{c}-{}.top", rng.u8(0..3)));
     (Some(c), text)
 }
@@ -132,11 +194,7 @@ fn in_process(args: &BenchArgs) -> anyhow::Result<Vec<(Millis, String, Indicator
 }
 
 /// Store the clustered reports, start a server (replay), and post new reports over HTTP.
-pub async fn over_http(
-    dir: &Path,
-    args: &BenchArgs,
-    now: Millis,
-) -> anyhow::Result<()> {
+pub async fn over_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
     let rows = in_process(args)?;
     {
         let s = SqliteStore::open(dir, opts(args))?;

@@ -495,28 +495,17 @@ impl Campaigns {
                     && (c.reports >= self.cfg.min_reports || c.status == CampaignStatus::Confirmed)
             })
         };
-        for n in numbers {
-            if let Some(c) = self
-                .indicator_campaign
-                .get(&format!("number:{n}"))
-                .and_then(|c| usable(*c))
-            {
-                return Some((
-                    c,
-                    format!("the callback number {n} is in campaign {}'s reports", c.id),
-                ));
-            }
-        }
-        for d in domains {
-            if let Some(c) = self
-                .indicator_campaign
-                .get(&format!("domain:{d}"))
-                .and_then(|c| usable(*c))
-            {
-                return Some((
-                    c,
-                    format!("the link domain {d} is in campaign {}'s reports", c.id),
-                ));
+        let cues = numbers
+            .iter()
+            .map(|n| (format!("number:{n}"), format!("the callback number {n}")))
+            .chain(
+                domains
+                    .iter()
+                    .map(|d| (format!("domain:{d}"), format!("the link domain {d}"))),
+            );
+        for (key, what) in cues {
+            if let Some(c) = self.indicator_campaign.get(&key).and_then(|c| usable(*c)) {
+                return Some((c, format!("{what} is in campaign {}'s reports", c.id)));
             }
         }
         let text = text?.trim();

@@ -138,8 +138,7 @@ pub async fn raise(
         read_at: None,
         acknowledged_at: None,
     };
-    let doc = serde_json::to_string(&alert)
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let doc = crate::problem::to_json(&alert)?;
     let outcome = st
         .store
         .put_alert(

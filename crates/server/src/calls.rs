@@ -282,8 +282,7 @@ fn score_call(st: &SharedState, doc: &CallDoc, ctx: CallContext, now: Millis) ->
 
 /// Store the call's document; `wait` for durability (outcomes), or queue it (scores).
 async fn save(st: &SharedState, doc: &CallDoc, wait: bool) -> Result<(), Problem> {
-    let json = serde_json::to_string(doc)
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let json = crate::problem::to_json(doc)?;
     st.store
         .update_call(&doc.call_id, json, wait)
         .await
@@ -396,8 +395,7 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
     }
     let s = score_call(st, &doc, ctx, now);
     push_score(&mut doc, &s, "call_started", now);
-    let json = serde_json::to_string(&doc)
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let json = crate::problem::to_json(&doc)?;
     // Queued, not awaited: the score must not wait for an fsync; the record is committed with
     // the writer's next group commit, milliseconds later.
     st.store
@@ -431,8 +429,7 @@ pub(crate) async fn load_call(st: &SharedState, call_id: &str) -> Result<CallDoc
                 format!("no call {call_id:?}"),
             )
         })?;
-    serde_json::from_str(&rec.doc)
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+    serde_json::from_str(&rec.doc).map_err(Problem::internal)
 }
 
 #[utoipa::path(post, path = "/v1/calls/{call_id}/claims", tag = "calls",

@@ -31,11 +31,6 @@ fn check_id(id: &str) -> Result<(), Problem> {
     Ok(())
 }
 
-fn encode(p: &Profile) -> Result<String, Problem> {
-    serde_json::to_string(p)
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
-}
-
 #[utoipa::path(put, path = "/v1/customers/{customer_id}", tag = "customers",
     params(("customer_id" = String, Path)),
     request_body = ProfileIn,
@@ -66,7 +61,10 @@ pub async fn put_customer(
     let profile = validate_profile(&raw, &st.validation.extract).map_err(Problem::invalid)?;
     let created = st
         .store
-        .put_profiles(vec![(customer_id, encode(&profile)?)], now_ms())
+        .put_profiles(
+            vec![(customer_id, crate::problem::to_json(&profile)?)],
+            now_ms(),
+        )
         .await
         .map_err(Problem::store)?;
     let status = if created.first() == Some(&true) {
@@ -117,7 +115,7 @@ pub async fn post_customers(
             continue;
         };
         match validate_profile(&p, &st.validation.extract) {
-            Ok(v) => good.push((id, encode(&v)?)),
+            Ok(v) => good.push((id, crate::problem::to_json(&v)?)),
             Err(r) => errors.push(RecordError {
                 id: Some(id),
                 ..RecordError::at(raw, r.code, r.detail)

@@ -32,6 +32,16 @@ impl Problem {
         }
     }
 
+    /// A bug or an impossible state: 500, with the cause logged and not shown.
+    pub fn internal(e: impl std::fmt::Display) -> Problem {
+        tracing::error!(error = %e, "internal error");
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; it has been logged",
+        )
+    }
+
     pub fn unauthorized() -> Problem {
         Problem::new(
             StatusCode::UNAUTHORIZED,
@@ -95,4 +105,9 @@ pub fn parse_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, Pr
             format!("request body: {e}"),
         )
     })
+}
+
+/// A stored document as JSON (serialising our own types cannot fail short of a bug).
+pub fn to_json<T: serde::Serialize>(v: &T) -> Result<String, Problem> {
+    serde_json::to_string(v).map_err(Problem::internal)
 }

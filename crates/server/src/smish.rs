@@ -385,8 +385,7 @@ pub async fn report(st: &SharedState, r: ReportIn) -> Result<ReportAnswer, Probl
             at: now,
         })
         .collect();
-    let json = serde_json::to_string(&doc)
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let json = crate::problem::to_json(&doc)?;
     st.store
         .add_smish_report(
             SmishReportRow {
@@ -483,11 +482,9 @@ async fn join(
             "pending report missing",
         )
     })?;
-    let mut doc: ReportDoc = serde_json::from_str(&row.doc)
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let mut doc: ReportDoc = serde_json::from_str(&row.doc).map_err(Problem::internal)?;
     doc.sender = Some(sender);
-    let json = serde_json::to_string(&doc)
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let json = crate::problem::to_json(&doc)?;
     st.store
         .update_smish_report(id, json)
         .await

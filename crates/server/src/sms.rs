@@ -80,8 +80,7 @@ pub async fn put_brand(
     let bytes = read_body(&headers, body, 1024 * 1024).await?;
     let spec: BrandIn = parse_json(&bytes)?;
     validate_brand(&brand, spec.clone(), &st.validation.extract).map_err(Problem::invalid)?;
-    let json = serde_json::to_string(&spec)
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let json = crate::problem::to_json(&spec)?;
     let created = st
         .store
         .put_brand(&brand, json, now_ms())
@@ -299,7 +298,7 @@ pub async fn get_variants(
         audit(&reg2, &brand2, Some(legit.as_slice()), &extract)
     })
     .await
-    .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+    .map_err(Problem::internal)?
     .ok_or_else(|| unknown_brand(&brand))?;
     match q.format.as_deref().unwrap_or("json") {
         "json" => Ok(Json(report).into_response()),
