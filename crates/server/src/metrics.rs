@@ -74,6 +74,8 @@ pub struct Metrics {
     pub alerts_created: AtomicU64,
     pub alerts_duplicate: AtomicU64,
     pub alerts_rate_limited: AtomicU64,
+    /// Spoofed-notification alerts dropped because their queue was full (ingest never waits).
+    pub alerts_dropped: AtomicU64,
     pub webhook_delivered: AtomicU64,
     pub webhook_failed_attempts: AtomicU64,
 }
@@ -148,6 +150,7 @@ impl Metrics {
             ("created", &self.alerts_created),
             ("duplicate", &self.alerts_duplicate),
             ("rate_limited", &self.alerts_rate_limited),
+            ("dropped", &self.alerts_dropped),
         ] {
             let _ = writeln!(
                 s,

@@ -405,7 +405,13 @@ pub async fn report(st: &SharedState, r: ReportIn) -> Result<ReportAnswer, Probl
     let awaiting = via == "7726" && doc.sender.is_none();
     if awaiting {
         if let Some(rep) = &reporter {
-            lock(&st.smish.pending).insert(rep.clone(), (id, received));
+            let mut pending = lock(&st.smish.pending);
+            // Reporters who never answer are forgotten once past the window.
+            if pending.len() >= 10_000 {
+                let cut = now - st.smish_settings.join_window_secs as Millis * 1000;
+                pending.retain(|_, (_, at)| *at >= cut);
+            }
+            pending.insert(rep.clone(), (id, received));
         }
     }
     if let Some(c) = &customer_id {
@@ -747,7 +753,7 @@ pub fn warn_spoofed(
                 .try_send((customer, campaign, vars))
                 .is_err()
         {
-            crate::metrics::Metrics::add(&st.metrics.alerts_rate_limited, 1);
+            crate::metrics::Metrics::add(&st.metrics.alerts_dropped, 1);
         }
     }
 }
