@@ -758,63 +758,108 @@ async fn calls_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Result
         }
     }
     let running = start(dir, BodyRetention::Full, opts(args)).await?;
-    let url = format!("{}/v1/calls", running.base);
-    let next = Arc::new(AtomicUsize::new(0));
-    let total = args.calls;
     let customers = args.customers;
+    let d = drive(
+        &format!("{}/v1/calls", running.base),
+        args.clients,
+        args.calls,
+        100,
+        move |i, rng| {
+            json!({"call_id": format!("bench-{now}-{i}"), "customer_id": customer(rng.usize(0..customers)),
+                "ani": format!("+1628{:07}", rng.u32(0..2_000_000)), "verstat": "TN-Validation-Passed-B", "intent": "wire"})
+            .to_string()
+        },
+        |v| v["band"].is_string(),
+    )?;
+    let q = server_quantiles(&running.base, "score")?;
+    let stored = running.store.stats().await?.notifications;
+    running.shutdown().await?;
+    println!(
+        "call scoring over HTTP: {} calls scored with {} calls and {stored} notifications stored, {} clients: {:.0}/s; client-side {}",
+        d.ok,
+        args.calls_preload,
+        args.clients,
+        d.ok as f64 / d.secs,
+        quantiles(&d.client)
+    );
+    println!("call scoring inside the server: {q}");
+    Ok(())
+}
+
+/// What [`drive`] measured.
+pub(crate) struct Driven {
+    /// Answers that passed the check.
+    pub(crate) ok: usize,
+    /// Client-side latency, µs.
+    pub(crate) client: Histogram<u64>,
+    pub(crate) secs: f64,
+}
+
+/// POST `total` JSON bodies (body `i` made by `make`) to `url` from `clients` threads, counting
+/// the answers for which `ok` holds.
+pub(crate) fn drive(
+    url: &str,
+    clients: usize,
+    total: usize,
+    seed: u64,
+    make: impl Fn(usize, &mut fastrand::Rng) -> String + Send + Sync + 'static,
+    ok: impl Fn(&serde_json::Value) -> bool + Send + Sync + 'static,
+) -> anyhow::Result<Driven> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let (make, ok) = (Arc::new(make), Arc::new(ok));
     let started = Instant::now();
     let mut threads = Vec::new();
-    for t in 0..args.clients {
-        let (next, url) = (next.clone(), url.clone());
-        threads.push(std::thread::spawn(move || -> anyhow::Result<(Histogram<u64>, usize)> {
-            let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
-            let mut rng = fastrand::Rng::with_seed(100 + t as u64);
-            let mut h = hist();
-            let mut n = 0;
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= total {
-                    break;
+    for t in 0..clients {
+        let (next, url, make, ok) = (next.clone(), url.to_string(), make.clone(), ok.clone());
+        threads.push(std::thread::spawn(
+            move || -> anyhow::Result<(Histogram<u64>, usize)> {
+                let agent = ureq::AgentBuilder::new()
+                    .timeout(Duration::from_secs(30))
+                    .build();
+                let mut rng = fastrand::Rng::with_seed(seed + t as u64);
+                let mut h = hist();
+                let mut n = 0;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        break;
+                    }
+                    let body = make(i, &mut rng);
+                    let t0 = Instant::now();
+                    let v = post(&agent, &url, "application/json", &body)?;
+                    h.saturating_record(t0.elapsed().as_micros() as u64);
+                    n += usize::from(ok(&v));
                 }
-                let body = json!({"call_id": format!("bench-{now}-{i}"), "customer_id": customer(rng.usize(0..customers)),
-                    "ani": format!("+1628{:07}", rng.u32(0..2_000_000)), "verstat": "TN-Validation-Passed-B", "intent": "wire"})
-                .to_string();
-                let t0 = Instant::now();
-                let v = post(&agent, &url, "application/json", &body)?;
-                h.saturating_record(t0.elapsed().as_micros() as u64);
-                n += v["band"].is_string() as usize;
-            }
-            Ok((h, n))
-        }));
+                Ok((h, n))
+            },
+        ));
     }
     let mut client = hist();
-    let mut scored = 0;
+    let mut passed = 0;
     for t in threads {
         let (h, n) = t
             .join()
             .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
         client.add(&h).ok();
-        scored += n;
+        passed += n;
     }
-    let secs = started.elapsed().as_secs_f64();
-    let metrics = ureq::get(&format!("{}/metrics", running.base))
+    Ok(Driven {
+        ok: passed,
+        client,
+        secs: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The server's own quantiles of `countersign_{name}_seconds`, from `/metrics`.
+pub(crate) fn server_quantiles(base: &str, name: &str) -> anyhow::Result<String> {
+    let metrics = ureq::get(&format!("{base}/metrics"))
         .set("authorization", &format!("Bearer {BENCH_KEY}"))
         .call()?
         .into_string()?;
-    let stored = running.store.stats().await?.notifications;
-    running.shutdown().await?;
-    let q: Vec<String> = metrics
+    let prefix = format!("countersign_{name}_seconds{{");
+    Ok(metrics
         .lines()
-        .filter(|l| l.starts_with("countersign_score_seconds{"))
-        .map(|l| l.to_string())
-        .collect();
-    println!(
-        "call scoring over HTTP: {scored} calls scored with {} calls and {stored} notifications stored, {} clients: {:.0}/s; client-side {}",
-        args.calls_preload,
-        args.clients,
-        scored as f64 / secs,
-        quantiles(&client)
-    );
-    println!("call scoring inside the server: {}", q.join(", "));
-    Ok(())
+        .filter(|l| l.starts_with(&prefix))
+        .collect::<Vec<_>>()
+        .join(", "))
 }

@@ -3,9 +3,7 @@
 //! and replayed by a real server, and new reports over HTTP with them all stored.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use countersign_core::campaign::{indicators, Campaigns, ClusterConfig, Indicators};
 use countersign_core::extract::ExtractConfig;
@@ -16,7 +14,7 @@ use countersign_store::sqlite::{SqliteStore, DB_FILE};
 use hdrhistogram::Histogram;
 use serde_json::json;
 
-use crate::bench::{bar, hist, opts, post, quantiles, start, BenchArgs, BENCH_KEY};
+use crate::bench::{bar, drive, hist, opts, quantiles, server_quantiles, start, BenchArgs};
 
 const CAMPAIGNS: usize = 10;
 const WORDS: &[&str] = &[
@@ -243,66 +241,29 @@ pub async fn over_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Res
         args.reports_preload,
         t0.elapsed().as_secs_f64()
     );
-    let url = format!("{}/v1/smish-reports", running.base);
-    let next = Arc::new(AtomicUsize::new(0));
-    let total = args.reports;
-    let started = Instant::now();
-    let mut threads = Vec::new();
-    for t in 0..args.clients {
-        let (next, url) = (next.clone(), url.clone());
-        threads.push(std::thread::spawn(
-            move || -> anyhow::Result<(Histogram<u64>, usize)> {
-                let agent = ureq::AgentBuilder::new()
-                    .timeout(Duration::from_secs(30))
-                    .build();
-                let mut rng = fastrand::Rng::with_seed(900 + t as u64);
-                let mut h = hist();
-                let mut ok = 0;
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= total {
-                        break;
-                    }
-                    let (_, text) = synthetic(10_000_000 + i, &mut rng);
-                    let body = json!({"customer_id": format!("cust-{}", rng.u32(0..1_000_000)),
-                        "body": text, "reported_via": "app", "received_at": format_time(now)})
-                    .to_string();
-                    let t0 = Instant::now();
-                    let v = post(&agent, &url, "application/json", &body)?;
-                    h.saturating_record(t0.elapsed().as_micros() as u64);
-                    ok += v["campaign_id"].is_u64() as usize;
-                }
-                Ok((h, ok))
-            },
-        ));
-    }
-    let mut client = hist();
-    let mut ok = 0;
-    for t in threads {
-        let (h, n) = t
-            .join()
-            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
-        client.add(&h).ok();
-        ok += n;
-    }
-    let secs = started.elapsed().as_secs_f64();
-    let metrics = ureq::get(&format!("{}/metrics", running.base))
-        .set("authorization", &format!("Bearer {BENCH_KEY}"))
-        .call()?
-        .into_string()?;
+    let d = drive(
+        &format!("{}/v1/smish-reports", running.base),
+        args.clients,
+        args.reports,
+        900,
+        move |i, rng| {
+            let (_, text) = synthetic(10_000_000 + i, rng);
+            json!({"customer_id": format!("cust-{}", rng.u32(0..1_000_000)),
+                "body": text, "reported_via": "app", "received_at": format_time(now)})
+            .to_string()
+        },
+        |v| v["campaign_id"].is_u64(),
+    )?;
+    let q = server_quantiles(&running.base, "report")?;
     running.shutdown().await?;
-    let q: Vec<String> = metrics
-        .lines()
-        .filter(|l| l.starts_with("countersign_report_seconds{"))
-        .map(str::to_string)
-        .collect();
     println!(
-        "reports over HTTP: {ok} reports (durable, clustered, customer alert) with {} stored, {} clients: {:.0}/s; client-side {}",
+        "reports over HTTP: {} reports (durable, clustered, customer alert) with {} stored, {} clients: {:.0}/s; client-side {}",
+        d.ok,
         args.reports_preload,
         args.clients,
-        ok as f64 / secs,
-        quantiles(&client)
+        d.ok as f64 / d.secs,
+        quantiles(&d.client)
     );
-    println!("report intake inside the server: {}", q.join(", "));
+    println!("report intake inside the server: {q}");
     Ok(())
 }

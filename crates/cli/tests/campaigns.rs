@@ -306,8 +306,14 @@ fn campaigns_known_scam_alerts_and_the_webhook() {
         "mentions": {"url": "usps-redelivery.info/track"}}),
     );
     assert_ne!(v["verdict"], "known_scam", "{v}");
-    let (st, p) = s.send("GET", "/v1/campaigns/999", AGENT_KEY, None);
-    assert_eq!((st, p["code"].as_str()), (404, Some("unknown_campaign")));
+    s.refused(
+        "GET",
+        "/v1/campaigns/999",
+        AGENT_KEY,
+        None,
+        404,
+        "unknown_campaign",
+    );
 
     // The 7726 flow: the forwarded text, then the sender it came from.
     let first = report(
@@ -324,20 +330,22 @@ fn campaigns_known_scam_alerts_and_the_webhook() {
         (Some(true), first["report_id"].as_i64()),
         "{second}"
     );
-    let (st, e) = s.send(
+    s.refused(
         "POST",
         "/v1/smish-reports",
         INGEST_KEY,
         Some(&json!({"body": "x", "reported_via": "fax"})),
+        422,
+        "invalid_field",
     );
-    assert_eq!((st, e["code"].as_str()), (422, Some("invalid_field")));
-    let (st, e) = s.send(
+    s.refused(
         "POST",
         "/v1/smish-reports",
         INGEST_KEY,
         Some(&json!({"body": "x", "reported_via": "7726"})),
+        422,
+        "missing_field",
     );
-    assert_eq!((st, e["code"].as_str()), (422, Some("missing_field")));
 
     // Alerts: once per customer and campaign; in Spanish for a Spanish-speaking customer.
     let (_, feed) = s.send("GET", "/v1/customers/cust-1/alerts", AGENT_KEY, None);

@@ -118,6 +118,24 @@ impl Server {
         (s, v)
     }
 
+    /// Send a request that must be refused with `status` and problem `code`.
+    pub fn refused(
+        &self,
+        method: &str,
+        path: &str,
+        key: &str,
+        body: Option<&Value>,
+        status: u16,
+        code: &str,
+    ) {
+        let (st, v) = self.send(method, path, key, body);
+        assert_eq!(
+            (st, v["code"].as_str()),
+            (status, Some(code)),
+            "{method} {path}: {v}"
+        );
+    }
+
     pub fn get(&self, path: &str, key: Option<&str>) -> (u16, String, Value) {
         let mut req = ureq::get(&self.url(path)).timeout(Duration::from_secs(30));
         if let Some(k) = key {
