@@ -1,6 +1,7 @@
 //! `countersign demo`: a small realistic world — 40 customers, three days of SMS, push and email
 //! notifications from two sources — fed through the real HTTP API into an embedded store, then
-//! the two verifications a newcomer should see (`confirmed`, `not_sent`), printed as curl requests.
+//! the verifications a newcomer should see (`confirmed`, `not_sent`, and `known_scam` from a
+//! campaign customers reported), printed as curl requests.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -101,6 +102,25 @@ pub fn forged_claim(now: Millis) -> Value {
         "callback_number": "(888) 555-0142", "text": "Did you authorise $480 at Best Buy? Call 888-555-0142"}})
 }
 
+/// Customers reporting a smishing campaign from the app: the card-locked scam, with rotating card
+/// endings and two callback numbers.
+pub fn smish_reports(now: Millis) -> Vec<Value> {
+    (0..8)
+        .map(|i| {
+            let number = ["877-555-0177", "877-555-0178"][i % 2];
+            json!({"customer_id": format!("c-{}", 1010 + i), "reported_via": "app",
+                "received_at": format_time(now - (8 - i as i64) * 20 * 60_000),
+                "body": format!("ACME Bank: your card ending {} has been locked after suspicious activity. Call {number} to unlock it.", 3000 + i * 7)})
+        })
+        .collect()
+}
+
+/// A caller citing the campaign's text: it matches what customers reported.
+pub fn campaign_claim(now: Millis) -> Value {
+    json!({"customer_id": "c-1003", "channel": "sms", "received_at": format_time(now - 30 * 60_000),
+        "mentions": {"callback_number": "877-555-0178", "text": "your card has been locked, call to unlock it"}})
+}
+
 fn post(base: &str, key: &str, path: &str, body: &Value) -> anyhow::Result<Value> {
     ureq::post(&format!("{base}{path}"))
         .set("authorization", &format!("Bearer {key}"))
@@ -157,7 +177,7 @@ pub async fn run(data_dir: Option<PathBuf>, listen: &str, no_serve: bool) -> any
     let now = now_ms();
     let records = world(now, 7);
     let (b2, k2) = (base.clone(), key.clone());
-    let (confirmed, forged) = tokio::task::spawn_blocking(move || -> anyhow::Result<(Value, Value)> {
+    let (confirmed, forged, scam) = tokio::task::spawn_blocking(move || -> anyhow::Result<(Value, Value, Value)> {
         let body = Value::Array(records);
         let r = post(&b2, &k2, "/v1/notifications", &body)?;
         eprintln!("seeded {} notifications from 2 sources for 40 customers", r["accepted"]);
@@ -170,9 +190,14 @@ pub async fn run(data_dir: Option<PathBuf>, listen: &str, no_serve: bool) -> any
             .set("authorization", &format!("Bearer {k2}"))
             .send_json(acme_brand())
             .map_err(|e| anyhow::anyhow!("/v1/brands/acme: {e}"))?;
+        for r in smish_reports(now) {
+            post(&b2, &k2, "/v1/smish-reports", &r)?;
+        }
+        eprintln!("seeded 8 smishing reports from customers: one campaign");
         Ok((
             post(&b2, &k2, "/v1/verify", &confirmed_claim(now))?,
             post(&b2, &k2, "/v1/verify", &forged_claim(now))?,
+            post(&b2, &k2, "/v1/verify", &campaign_claim(now))?,
         ))
     })
     .await??;
@@ -187,8 +212,12 @@ pub async fn run(data_dir: Option<PathBuf>, listen: &str, no_serve: bool) -> any
         "\nA caller cites a forged text the bank never sent — expect `not_sent`:\n{}",
         curl(&base, &forged_claim(now))
     );
-    println!("\nThe same two checks, asked just now:");
-    for v in [&confirmed, &forged] {
+    println!(
+        "\nA caller cites a text customers have been reporting — expect `known_scam`:\n{}",
+        curl(&base, &campaign_claim(now))
+    );
+    println!("\nThe same three checks, asked just now:");
+    for v in [&confirmed, &forged, &scam] {
         for line in crate::client::describe(v).lines() {
             println!("  {line}");
         }
@@ -202,6 +231,10 @@ pub async fn run(data_dir: Option<PathBuf>, listen: &str, no_serve: bool) -> any
         "Also try: curl -s {base}/v1/sources -H \"authorization: Bearer $COUNTERSIGN_API_KEY\""
     );
     println!("          curl -s {base}/v1/customers/c-1001/notifications -H \"authorization: Bearer $COUNTERSIGN_API_KEY\"");
+    println!(
+        "          curl -s {base}/v1/campaigns -H \"authorization: Bearer $COUNTERSIGN_API_KEY\""
+    );
+    println!("          curl -s {base}/v1/customers/c-1010/alerts -H \"authorization: Bearer $COUNTERSIGN_API_KEY\"");
     if no_serve {
         return Ok(());
     }

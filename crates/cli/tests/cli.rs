@@ -285,7 +285,7 @@ fn verify_command_answers_in_words() {
 }
 
 #[test]
-fn demo_shows_a_confirmed_and_a_not_sent_verdict() {
+fn demo_shows_confirmed_not_sent_and_known_scam_verdicts() {
     let out = bin()
         .args(["demo", "--listen", "127.0.0.1:0", "--no-serve"])
         .output()
@@ -301,11 +301,17 @@ fn demo_shows_a_confirmed_and_a_not_sent_verdict() {
     let verdicts: Vec<&str> = text
         .lines()
         .map(str::trim)
-        .filter(|l| l.starts_with("CONFIRMED") || l.starts_with("NOT SENT"))
+        .filter(|l| {
+            ["CONFIRMED", "NOT SENT", "KNOWN SCAM"]
+                .iter()
+                .any(|v| l.starts_with(v))
+        })
         .collect();
-    assert_eq!(verdicts.len(), 2, "{text}");
+    assert_eq!(verdicts.len(), 3, "{text}");
     assert!(
-        verdicts[0].starts_with("CONFIRMED") && verdicts[1].starts_with("NOT SENT"),
+        verdicts[0].starts_with("CONFIRMED")
+            && verdicts[1].starts_with("NOT SENT")
+            && verdicts[2].starts_with("KNOWN SCAM"),
         "{text}"
     );
 }
