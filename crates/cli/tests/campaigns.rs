@@ -157,6 +157,16 @@ fn campaigns_known_scam_alerts_and_the_webhook() {
         Some(&json!({"phones": ["+14155550123"], "locale": "es-US"})),
     );
 
+    // Sent a genuine card alert two hours before anyone reported the campaign that imitates it.
+    s.ingest(&[sms(
+        "cards",
+        "e1",
+        "early",
+        now - 2 * 3_600_000,
+        "$31.20",
+        "Walmart",
+        "5120",
+    )]);
     let mut rng = fastrand::Rng::with_seed(7);
     let reports = campaign_reports(&mut rng);
     let mut by_campaign: HashMap<char, std::collections::BTreeSet<u64>> = HashMap::new();
@@ -456,6 +466,15 @@ fn campaigns_known_scam_alerts_and_the_webhook() {
             .contains("that is not our number"),
         "{warned}"
     );
+    // …and the customer sent one before the campaign was known was swept up when it was listed.
+    let (_, early) = s.send("GET", "/v1/customers/early/alerts", AGENT_KEY, None);
+    let rules: Vec<&str> = early
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, vec!["spoofed_notification"], "{early}");
 
     // The receiver is down: everything waits in the outbox, through a restart.
     let (_, ob) = s.send("GET", "/v1/alerts/outbox", ADMIN_KEY, None);

@@ -242,6 +242,9 @@ pub struct Assignment {
     pub merged: Vec<u64>,
     /// What linked it: `shape`, `number:+1…`, `domain:…`.
     pub matched_by: Vec<String>,
+    /// This report made the campaign worth listing (it reached `min_reports`).
+    #[serde(default)]
+    pub newly_listed: bool,
 }
 
 /// Clustering settings.
@@ -355,6 +358,7 @@ impl Campaigns {
                 matched_by.push(k.clone());
             }
         }
+        let was_listed = found.iter().any(|c| self.listed(*c));
         let (id, created) = match found.first() {
             Some(oldest) => (*oldest, false),
             None => {
@@ -414,7 +418,15 @@ impl Campaigns {
             created,
             merged,
             matched_by,
+            newly_listed: !was_listed && self.listed(id),
         }
+    }
+
+    /// Worth listing: enough reports, or reviewed.
+    fn listed(&self, id: u64) -> bool {
+        self.campaigns.get(&id).is_some_and(|c| {
+            c.reports >= self.cfg.min_reports || c.status != CampaignStatus::Active
+        })
     }
 
     /// Fold campaign `from` into `into` (both current).
@@ -473,7 +485,7 @@ impl Campaigns {
         let mut v: Vec<&Campaign> = self
             .campaigns
             .values()
-            .filter(|c| c.reports >= self.cfg.min_reports || c.status != CampaignStatus::Active)
+            .filter(|c| self.listed(c.id))
             .collect();
         v.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.id.cmp(&b.id)));
         v
@@ -670,6 +682,10 @@ mod tests {
             3,
         );
         assert_eq!(m.campaign_id, a1.campaign_id, "the oldest id survives");
+        assert!(
+            m.newly_listed && !a2.newly_listed,
+            "four reports after the merge: listed now"
+        );
         assert_eq!(m.merged, vec![b1.campaign_id]);
         assert_eq!(c.resolve(b1.campaign_id), a1.campaign_id);
         let camp = c.get(b1.campaign_id).unwrap();

@@ -39,6 +39,9 @@ pub struct SmishSettings {
     /// A genuine notification is "of a kind a campaign spoofs" when at least this share of its
     /// shape's words and word pairs appear in the campaign's (see `Campaigns::spoofing`).
     pub spoof_containment: f64,
+    /// When a campaign is listed or confirmed, customers sent a genuine SMS of the kind it
+    /// imitates within this many days are warned.
+    pub spoof_sweep_days: u32,
     /// Estimated Jaccard similarity of two texts' shapes (word pairs) to be one campaign.
     pub shape_similarity: f64,
     /// Reports before a cluster is listed as a campaign (a lone spam text is not one).
@@ -60,6 +63,7 @@ impl Default for SmishSettings {
             brand_names: Vec::new(),
             join_window_secs: 600,
             spoof_containment: 0.3,
+            spoof_sweep_days: 3,
             shape_similarity: ClusterConfig::default().shape_similarity,
             min_reports: ClusterConfig::default().min_reports,
         }
@@ -364,6 +368,9 @@ pub async fn report(st: &SharedState, r: ReportIn) -> Result<ReportAnswer, Probl
     if confirmed_campaign {
         refresh_blocked(st);
     }
+    if a.newly_listed {
+        tokio::spawn(sweep_spoofed(st.clone(), a.campaign_id));
+    }
     let doc = ReportDoc {
         id,
         received_at: format_time(received),
@@ -504,6 +511,7 @@ async fn join(
             created: false,
             merged: Vec::new(),
             matched_by: Vec::new(),
+            newly_listed: false,
         },
         indicators: doc.indicators,
         joined: true,
@@ -612,6 +620,9 @@ pub async fn post_status(
         c.get(target).cloned()
     };
     refresh_blocked(&st);
+    if status == CampaignStatus::Confirmed {
+        tokio::spawn(sweep_spoofed(st.clone(), target));
+    }
     campaign.map(Json).ok_or_else(|| unknown(id))
 }
 
@@ -755,6 +766,81 @@ pub fn warn_spoofed(
         {
             crate::metrics::Metrics::add(&st.metrics.alerts_dropped, 1);
         }
+    }
+}
+
+/// A campaign just became worth listing (or was confirmed): customers sent a genuine SMS of a
+/// kind it imitates within `spoof_sweep_days` are queued for a `spoofed_notification` alert —
+/// the texts they just received are the ones the fakes copy. Runs in the background.
+pub async fn sweep_spoofed(st: SharedState, campaign: u64) {
+    if !st
+        .alert_settings
+        .rules
+        .contains(&AlertRule::SpoofedNotification)
+    {
+        return;
+    }
+    // Ingest re-checks its templates against the new campaign from now on.
+    lock(&st.smish.spoof_cache).clear();
+    let now = now_ms();
+    let since = now - st.smish_settings.spoof_sweep_days as Millis * 24 * 3_600_000;
+    let kinds = match st.store.sms_kinds_since(since).await {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::warn!(error = %e, "spoofed-kind sweep skipped");
+            return;
+        }
+    };
+    let names = brand_names(&st);
+    let mut queued = 0usize;
+    for (kind, body) in kinds {
+        let genuine = countersign_core::campaign::shape(&body, &names);
+        let vars = {
+            let c = lock(&st.smish.campaigns);
+            let target = c.resolve(campaign);
+            c.spoofing(
+                &genuine,
+                st.smish_settings.spoof_containment,
+                now - SPOOF_ACTIVE_MS,
+            )
+            .filter(|hit| hit.id == target)
+            .map(|hit| PatternVars {
+                brand: hit.brands.iter().next().cloned(),
+                callback_number: hit.callback_numbers.iter().next().cloned(),
+                ..Default::default()
+            })
+        };
+        let Some(vars) = vars else { continue };
+        let customers = match st
+            .store
+            .sms_recipients_of_kind(&kind, since, 1_000_000)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, kind, "spoofed-kind sweep: recipients not read");
+                continue;
+            }
+        };
+        for customer in customers {
+            if st
+                .smish
+                .spoof_tx
+                .send((customer, campaign, vars.clone()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            queued += 1;
+        }
+    }
+    if queued > 0 {
+        tracing::info!(
+            campaign,
+            customers = queued,
+            "customers warned about a campaign imitating texts they were sent"
+        );
     }
 }
 

@@ -602,6 +602,66 @@ pub async fn call_context(s: &dyn Store) {
     assert_eq!(unknown, crate::CallContext::default());
 }
 
+/// The kinds of SMS sent recently and who received each (for warning customers about a
+/// campaign that imitates a kind of text they were just sent).
+pub async fn sms_kinds(s: &dyn Store) {
+    let mut statement = note("alerts", "k1", "c1", T0 - 5 * HOUR);
+    statement.template_id = Some("statement-v1".into());
+    statement.body = Some("Your statement is ready".into());
+    let mut old = note("alerts", "k2", "c4", T0 - 5 * 24 * HOUR);
+    old.template_id = Some("old-v1".into());
+    let mut email = note("alerts", "k3", "c5", T0);
+    email.channel = Channel::Email;
+    email.template_id = Some("mail-v1".into());
+    s.ingest(
+        vec![
+            note("alerts", "k4", "c1", T0 - HOUR),
+            note("alerts", "k5", "c2", T0 - 2 * HOUR),
+            note("alerts", "k6", "c2", T0 - 3 * HOUR),
+            statement,
+            old,
+            email,
+        ],
+        T0,
+    )
+    .await
+    .unwrap();
+    let since = T0 - 24 * HOUR;
+    let mut kinds = s.sms_kinds_since(since).await.unwrap();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        vec![
+            (
+                "card-auth-v3".to_string(),
+                note("a", "b", "c", 0).body.unwrap()
+            ),
+            (
+                "statement-v1".to_string(),
+                "Your statement is ready".to_string()
+            )
+        ]
+    );
+    let mut who = s
+        .sms_recipients_of_kind("card-auth-v3", since, 10)
+        .await
+        .unwrap();
+    who.sort();
+    assert_eq!(who, vec!["c1".to_string(), "c2".to_string()]);
+    assert_eq!(
+        s.sms_recipients_of_kind("card-auth-v3", since, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(s
+        .sms_recipients_of_kind("old-v1", since, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 /// Smishing reports replay in id order; a customer's reports count for call scoring; campaign
 /// events come back in order.
 pub async fn smish_reports(s: &dyn Store) {
@@ -742,7 +802,7 @@ macro_rules! store_contract_tests {
     ($make:expr) => {
         $crate::store_contract_tests!(@each $make;
             ingest_outcomes, facts_only_round_trip, status_updates, watermarks_and_sources,
-            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands, profiles, calls, call_context, smish_reports, alerts_and_outbox);
+            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands, profiles, calls, call_context, smish_reports, alerts_and_outbox, sms_kinds);
     };
     (@each $make:expr; $($case:ident),*) => {
         $(

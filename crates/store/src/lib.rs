@@ -291,6 +291,18 @@ pub trait Store: Send + Sync + 'static {
         events_since: Millis,
     ) -> StoreResult<CallContext>;
 
+    /// The kinds of SMS sent since `since` (template id, else category) with one body of each
+    /// (kinds whose bodies were not kept are left out): for finding the kind a campaign spoofs.
+    async fn sms_kinds_since(&self, since: Millis) -> StoreResult<Vec<(String, String)>>;
+
+    /// Customers sent an SMS of `kind` (template id or category) since `since`, at most `limit`.
+    async fn sms_recipients_of_kind(
+        &self,
+        kind: &str,
+        since: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<String>>;
+
     /// Store a report (durable) and the campaign events its assignment caused.
     async fn add_smish_report(
         &self,

@@ -1485,6 +1485,51 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn sms_kinds_since(&self, since: Millis) -> StoreResult<Vec<(String, String)>> {
+        self.read(move |conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT COALESCE(template_id, category) AS kind, MAX(body) FROM notifications
+                 WHERE sent_day >= ?1 AND sent_at >= ?2 AND channel = ?3 AND body IS NOT NULL
+                   AND COALESCE(template_id, category) IS NOT NULL
+                 GROUP BY kind",
+            )?;
+            let rows = stmt.query_map(params![day_of(since), since, Channel::Sms.code()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn sms_recipients_of_kind(
+        &self,
+        kind: &str,
+        since: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        let kind = kind.to_string();
+        self.read(move |conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT DISTINCT customer_id FROM notifications
+                 WHERE sent_day >= ?1 AND sent_at >= ?2 AND channel = ?3
+                   AND COALESCE(template_id, category) = ?4
+                 LIMIT ?5",
+            )?;
+            let rows = stmt.query_map(
+                params![
+                    day_of(since),
+                    since,
+                    Channel::Sms.code(),
+                    kind,
+                    limit as i64
+                ],
+                |r| r.get(0),
+            )?;
+            rows.collect()
+        })
+        .await
+    }
+
     async fn add_smish_report(
         &self,
         report: crate::SmishReportRow,
