@@ -118,6 +118,13 @@ impl Server {
         (s, v)
     }
 
+    /// Send a request that must succeed (200); its JSON answer.
+    pub fn ok(&self, method: &str, path: &str, key: &str, body: &Value) -> Value {
+        let (st, v) = self.send(method, path, key, Some(body));
+        assert_eq!(st, 200, "{method} {path}: {v}");
+        v
+    }
+
     /// Send a request that must be refused with `status` and problem `code`.
     pub fn refused(
         &self,
