@@ -63,6 +63,9 @@ pub struct BenchArgs {
     /// SQLite page size for a new benchmark ledger.
     #[arg(long, default_value_t = SqliteOptions::default().page_size)]
     pub page_size: u32,
+    /// Memory-map up to this many MiB of the database in each reader (0: off).
+    #[arg(long, default_value_t = SqliteOptions::default().reader_mmap_mib)]
+    pub reader_mmap_mib: i64,
     /// WAL pages between checkpoints.
     #[arg(long, default_value_t = SqliteOptions::default().wal_autocheckpoint_pages)]
     pub wal_autocheckpoint: u32,
@@ -94,6 +97,7 @@ pub(crate) fn opts(a: &BenchArgs) -> SqliteOptions {
     SqliteOptions {
         page_size: a.page_size,
         wal_autocheckpoint_pages: a.wal_autocheckpoint,
+        reader_mmap_mib: a.reader_mmap_mib,
         ..SqliteOptions::default()
     }
 }
