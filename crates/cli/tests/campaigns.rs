@@ -504,6 +504,9 @@ fn campaigns_known_scam_alerts_and_the_webhook() {
         after.iter().any(|c| c.0 == ids[&'C'] && c.2 == "benign"),
         "{after:?}"
     );
+    // The known-scam claim still counts in the forged-text rate after the restart.
+    let (_, surge) = s.send("GET", "/v1/surge", AGENT_KEY, None);
+    assert_eq!(surge["last_hour"], 1, "{surge}");
     hook.up.store(true, Ordering::SeqCst);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

@@ -53,18 +53,24 @@ pub async fn load_recent_calls(st: &SharedState) -> Result<(), Problem> {
             "recent calls loaded for the velocity signals"
         );
     }
-    let not_sent = st
-        .store
-        .claim_verdict_times(Verdict::NotSent.as_str(), now - ClaimRate::WINDOW_MS)
-        .await
-        .map_err(Problem::store)?;
-    if let Ok(mut r) = st.claim_rate.lock() {
-        for at in not_sent {
-            r.record(at);
+    for verdict in FORGED_TEXT {
+        let times = st
+            .store
+            .claim_verdict_times(verdict.as_str(), now - ClaimRate::WINDOW_MS)
+            .await
+            .map_err(Problem::store)?;
+        if let Ok(mut r) = st.claim_rate.lock() {
+            for at in times {
+                r.record(at);
+            }
         }
     }
     Ok(())
 }
+
+/// Verdicts that mean the caller cites a text we never sent: they make the surge, and the real
+/// customer is told.
+const FORGED_TEXT: [Verdict; 2] = [Verdict::NotSent, Verdict::KnownScam];
 
 /// The `not_sent` surge now, across all customers; its start and end are logged once each.
 pub fn surge(st: &SharedState, now: Millis) -> Surge {
@@ -462,7 +468,7 @@ pub async fn post_claim(
         .add_claim_verdict(&call_id, v.verdict.as_str(), now)
         .await
         .map_err(Problem::store)?;
-    if matches!(v.verdict, Verdict::NotSent | Verdict::KnownScam) {
+    if FORGED_TEXT.contains(&v.verdict) {
         // A forged-text claim: part of the surge, and the real customer is told out of band.
         if let Ok(mut r) = st.claim_rate.lock() {
             r.record(now);
