@@ -475,7 +475,7 @@ pub async fn post_claim(
         }
         if let Some(c) = &doc.customer_id {
             let vars = PatternVars {
-                brand: brand_names(&st).into_iter().next(),
+                brand: brand_names(&st).first().cloned(),
                 amount: claim.amount.as_ref().map(money_text),
                 // As the caller said it (the claim keeps a normalised form for matching).
                 merchant: raw.mentions.merchant.clone(),
@@ -535,7 +535,7 @@ pub async fn post_outcome(
     save(&st, &doc, true).await?;
     if let (true, Some(c)) = (fraud, &doc.customer_id) {
         let vars = PatternVars {
-            brand: brand_names(&st).into_iter().next(),
+            brand: brand_names(&st).first().cloned(),
             ..Default::default()
         };
         crate::alerts::raise(

@@ -4,7 +4,7 @@
 //! are durable before they are acknowledged and replayed in arrival order at start.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -81,6 +81,8 @@ pub struct SmishState {
     pending: Mutex<HashMap<String, (i64, Millis)>>,
     /// Confirmed campaigns' numbers and domains, for the SMS filter.
     blocked: Mutex<std::sync::Arc<countersign_core::campaign::Blocked>>,
+    /// See [`brand_names`].
+    brand_names: Mutex<Arc<Vec<String>>>,
     /// Template (or category) → (checked at, the campaign spoofing it), for ingest.
     spoof_cache: Mutex<HashMap<String, (Millis, Option<SpoofHit>)>>,
     /// Customers to warn about a spoofed genuine notification, for the background task.
@@ -92,6 +94,7 @@ impl SmishState {
     pub fn new(cfg: ClusterConfig) -> Self {
         let (spoof_tx, rx) = tokio::sync::mpsc::channel(10_000);
         SmishState {
+            brand_names: Mutex::new(Arc::new(Vec::new())),
             spoof_cache: Mutex::new(HashMap::new()),
             spoof_tx,
             spoof_rx: Mutex::new(Some(rx)),
@@ -153,18 +156,22 @@ fn bad(code: &str, detail: impl Into<String>) -> Problem {
     Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
 }
 
-/// Brand names for indicators: configured ones and the registry's display names and aliases.
-pub fn brand_names(st: &SharedState) -> Vec<String> {
+/// Brand names for indicators and shapes (every report and every verified claim reads them).
+pub fn brand_names(st: &SharedState) -> Arc<Vec<String>> {
+    lock(&st.smish.brand_names).clone()
+}
+
+/// Recompute the brand names when the registry changes: the configured ones and the registry's
+/// display names and aliases, longest first so "ACME Bank" is named before "ACME".
+pub fn refresh_brand_names(st: &SharedState, reg: &countersign_core::sender::Registry) {
     let mut names = st.smish_settings.brand_names.clone();
-    let reg = crate::sms::registry(st);
     for b in reg.brands.values() {
         names.extend(b.spec.display_names.iter().cloned());
         names.extend(b.spec.aliases.iter().cloned());
     }
-    // Longest first, so "ACME Bank" is named before "ACME".
-    names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    names.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
     names.dedup();
-    names
+    *lock(&st.smish.brand_names) = Arc::new(names);
 }
 
 /// Does a 7726 follow-up message look like a sender rather than a text: one alphanumeric ID

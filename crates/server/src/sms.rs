@@ -39,6 +39,7 @@ pub async fn reload_registry(st: &SharedState) -> Result<Arc<Registry>, Problem>
         }
     }
     let reg = Arc::new(Registry::new(brands, st.sms_policy.clone()));
+    crate::smish::refresh_brand_names(st, &reg);
     if let Ok(mut r) = st.registry.write() {
         *r = reg.clone();
     }
