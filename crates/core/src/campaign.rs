@@ -21,8 +21,11 @@ pub struct Indicators {
     pub callback_numbers: Vec<String>,
     /// Registrable domains of the links.
     pub domains: Vec<String>,
-    /// Amounts, in minor units.
-    pub amounts: Vec<i64>,
+    /// Amounts the text names.
+    pub amounts: Vec<crate::Money>,
+    /// The merchant the text names ("at Best Buy").
+    #[serde(default)]
+    pub merchant: Option<String>,
     /// The brand the text names (from the brand registry or configured names).
     pub brand: Option<String>,
     /// The text with its variable parts replaced by placeholders.
@@ -172,14 +175,12 @@ pub fn indicators(body: &str, brand_names: &[String], cfg: &ExtractConfig) -> In
         .find(|b| !b.trim().is_empty() && lower.contains(&b.to_lowercase()))
         .cloned();
     // Only amounts written as amounts ("$480", "480.00 USD"), not any number in the text.
-    let amounts = extract_from_body(body, cfg)
-        .amount
-        .map(|m| vec![m.minor])
-        .unwrap_or_default();
+    let facts = extract_from_body(body, cfg);
     Indicators {
         callback_numbers,
         domains,
-        amounts,
+        amounts: facts.amount.into_iter().collect(),
+        merchant: facts.merchant,
         brand,
         shape: shape(body, brand_names),
     }
@@ -408,10 +409,9 @@ impl Campaigns {
                 .entry(at.div_euclid(3_600_000) * 3_600_000)
                 .or_default() += 1;
             if let Some(cust) = customer {
-                if c.customers.insert(cust.to_string()) {
-                    c.distinct_customers += 1;
-                }
+                c.customers.insert(cust.to_string());
             }
+            c.distinct_customers = c.customers.len() as u64;
         }
         Assignment {
             campaign_id: id,
@@ -445,11 +445,8 @@ impl Campaigns {
             for (h, n) in gone.reports_by_hour {
                 *c.reports_by_hour.entry(h).or_default() += n;
             }
-            for cust in gone.customers {
-                if c.customers.insert(cust) {
-                    c.distinct_customers += 1;
-                }
-            }
+            c.customers.extend(gone.customers);
+            c.distinct_customers = c.customers.len() as u64;
             c.merged_from.push(from);
             c.merged_from.extend(gone.merged_from);
             // A reviewed verdict outlives the merge: confirmed beats benign beats active.
@@ -645,7 +642,11 @@ mod tests {
         );
         assert_eq!(i.callback_numbers, vec!["+18885550142".to_string()]);
         assert_eq!(i.domains, vec!["acme-secure.help".to_string()]);
-        assert_eq!(i.amounts, vec![48000]);
+        assert_eq!(
+            i.amounts.iter().map(|m| m.minor).collect::<Vec<_>>(),
+            vec![48000]
+        );
+        assert_eq!(i.merchant.as_deref(), Some("Best Buy"));
         assert_eq!(i.brand.as_deref(), Some("ACME Bank"));
     }
 

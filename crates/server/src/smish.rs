@@ -14,7 +14,7 @@ use countersign_core::alerts::{AlertRule, PatternVars};
 use countersign_core::campaign::{
     indicators, Assignment, Campaign, CampaignStatus, Campaigns, ClusterConfig, Indicators,
 };
-use countersign_core::extract::{extract_from_body, normalize_phone};
+use countersign_core::extract::normalize_phone;
 use countersign_core::validate::{format_time, parse_time};
 use countersign_core::Millis;
 use countersign_store::{CampaignEvent, SmishReportRow};
@@ -429,11 +429,10 @@ pub async fn report(st: &SharedState, r: ReportIn) -> Result<ReportAnswer, Probl
         }
     }
     if let Some(c) = &customer_id {
-        let facts = extract_from_body(body, extract);
         let vars = PatternVars {
             brand: ind.brand.clone(),
-            amount: facts.amount.as_ref().map(money_text),
-            merchant: facts.merchant.clone(),
+            amount: ind.amounts.first().map(money_text),
+            merchant: ind.merchant.clone(),
             callback_number: ind.callback_numbers.first().cloned(),
         };
         crate::alerts::raise(
@@ -691,6 +690,16 @@ pub fn claim_campaign(
         .map(|(camp, why)| (camp.id, why))
 }
 
+/// What an alert about a campaign (not a particular text) may name: its brand and a number it
+/// gives.
+fn campaign_vars(c: &Campaign) -> PatternVars {
+    PatternVars {
+        brand: c.brands.iter().next().cloned(),
+        callback_number: c.callback_numbers.iter().next().cloned(),
+        ..Default::default()
+    }
+}
+
 const SPOOF_CACHE_MS: Millis = 10 * 60_000;
 const SPOOF_ACTIVE_MS: Millis = 7 * 24 * 3_600_000;
 
@@ -735,16 +744,7 @@ pub fn spoofed_in(
                         st.smish_settings.spoof_containment,
                         now - SPOOF_ACTIVE_MS,
                     )
-                    .map(|c| {
-                        (
-                            c.id,
-                            PatternVars {
-                                brand: c.brands.iter().next().cloned(),
-                                callback_number: c.callback_numbers.iter().next().cloned(),
-                                ..Default::default()
-                            },
-                        )
-                    });
+                    .map(|c| (c.id, campaign_vars(c)));
                 cache.insert(key.to_string(), (now, hit.clone()));
                 hit
             }
@@ -811,11 +811,7 @@ pub async fn sweep_spoofed(st: SharedState, campaign: u64) {
                 now - SPOOF_ACTIVE_MS,
             )
             .filter(|hit| hit.id == target)
-            .map(|hit| PatternVars {
-                brand: hit.brands.iter().next().cloned(),
-                callback_number: hit.callback_numbers.iter().next().cloned(),
-                ..Default::default()
-            })
+            .map(campaign_vars)
         };
         let Some(vars) = vars else { continue };
         let customers = match st
