@@ -26,14 +26,6 @@ impl AlertRule {
         AlertRule::CallAboutYou,
         AlertRule::SpoofedNotification,
     ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertRule::ReportedSmish => "reported_smish",
-            AlertRule::CallAboutYou => "call_about_you",
-            AlertRule::SpoofedNotification => "spoofed_notification",
-        }
-    }
 }
 
 /// Languages with templates; anything else falls back to English.

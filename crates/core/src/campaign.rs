@@ -248,9 +248,8 @@ pub struct Assignment {
     pub newly_listed: bool,
 }
 
-/// Clustering settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// Clustering settings (from `[smish]` in the server's configuration).
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClusterConfig {
     /// Estimated Jaccard similarity of two shapes' word pairs for them to be one campaign.
     pub shape_similarity: f64,
@@ -593,11 +592,6 @@ impl Campaigns {
             }
         }
         b
-    }
-
-    /// Reports assigned so far (merged ones included).
-    pub fn total_reports(&self) -> u64 {
-        self.campaigns.values().map(|c| c.reports).sum()
     }
 }
 

@@ -240,13 +240,10 @@ pub async fn mark_alert(
     {
         return Err(unknown());
     }
-    let rows = st
-        .store
-        .customer_alerts(&customer_id, 1000)
+    st.store
+        .alert(&customer_id, &alert_id)
         .await
-        .map_err(Problem::store)?;
-    rows.into_iter()
-        .find(|r| r.id == alert_id)
+        .map_err(Problem::store)?
         .and_then(view)
         .map(Json)
         .ok_or_else(unknown)

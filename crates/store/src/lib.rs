@@ -271,13 +271,6 @@ pub trait Store: Send + Sync + 'static {
     /// Record account events `(customer_id, kind, at)`. Durable on `Ok`.
     async fn add_account_events(&self, events: Vec<(String, String, Millis)>) -> StoreResult<()>;
 
-    /// A customer's account events since `since`, as `(kind, at)`.
-    async fn account_events(
-        &self,
-        customer_id: &str,
-        since: Millis,
-    ) -> StoreResult<Vec<(String, Millis)>>;
-
     /// Record a claim verdict of a call, for the `not_sent` surge signal (queued with the next
     /// group commit).
     /// What scoring a call needs: whether `call_id` exists and, for `customer_id`, the profile,
@@ -338,6 +331,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// A customer's alerts, newest first.
     async fn customer_alerts(&self, customer_id: &str, limit: usize) -> StoreResult<Vec<AlertRow>>;
+
+    /// One of a customer's alerts.
+    async fn alert(&self, customer_id: &str, alert_id: &str) -> StoreResult<Option<AlertRow>>;
 
     /// Mark a customer's alert read (or acknowledged, which implies read); `false` if unknown.
     async fn mark_alert(

@@ -1441,16 +1441,6 @@ impl Store for SqliteStore {
             .map(|_| ())
     }
 
-    async fn account_events(
-        &self,
-        customer_id: &str,
-        since: Millis,
-    ) -> StoreResult<Vec<(String, Millis)>> {
-        let customer_id = customer_id.to_string();
-        self.read(move |conn, _| account_event_rows(conn, &customer_id, since))
-            .await
-    }
-
     async fn call_context(
         &self,
         call_id: &str,
@@ -1674,6 +1664,22 @@ impl Store for SqliteStore {
             ))?;
             let rows = stmt.query_map(params![customer_id, limit as i64], alert_from_row)?;
             rows.collect()
+        })
+        .await
+    }
+
+    async fn alert(
+        &self,
+        customer_id: &str,
+        alert_id: &str,
+    ) -> StoreResult<Option<crate::AlertRow>> {
+        let (customer_id, alert_id) = (customer_id.to_string(), alert_id.to_string());
+        self.read(move |conn, _| {
+            conn.prepare_cached(&format!(
+                "SELECT {ALERT_COLS} FROM alerts WHERE customer_id = ?1 AND id = ?2"
+            ))?
+            .query_row(params![customer_id, alert_id], alert_from_row)
+            .optional()
         })
         .await
     }
