@@ -244,3 +244,15 @@ pub fn bin() -> Command {
         .env_remove("COUNTERSIGN_API_KEYS");
     c
 }
+
+/// The signals of a score's reasons, by contribution.
+pub fn signals(score: &Value) -> Vec<String> {
+    score["reasons"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .filter_map(|r| r["signal"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
