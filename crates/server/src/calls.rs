@@ -265,7 +265,7 @@ fn score_call(st: &SharedState, doc: &CallDoc, ctx: CallContext, now: Millis) ->
     };
     if let Some(c) = &doc.customer_id {
         facts.customer_anis_24h = recent_count(st, |r| r.customer_anis(c, now - 24 * HOUR));
-        let known = Contacts::new(ctx.profile.as_deref(), ctx.sms_recipients, 0);
+        let known = Contacts::new(ctx.profile.as_deref(), ctx.sms_recipients);
         let mut numbers = known.numbers().peekable();
         if numbers.peek().is_some() {
             facts.ani_on_file = Some(numbers.any(|n| *n == doc.ani));

@@ -141,17 +141,12 @@ pub async fn post_customers(
 pub struct Contacts {
     pub profile: Option<Profile>,
     pub learned_numbers: Vec<String>,
-    pub notifications_seen: usize,
 }
 
 impl Contacts {
     /// From the stored profile document and the SMS recipients the ledger holds: a recipient is
     /// learned when it is an E.164 number not already on file.
-    pub fn new(
-        profile_json: Option<&str>,
-        recipients: impl IntoIterator<Item = String>,
-        notifications_seen: usize,
-    ) -> Self {
+    pub fn new(profile_json: Option<&str>, recipients: impl IntoIterator<Item = String>) -> Self {
         let profile: Option<Profile> = profile_json.and_then(|j| serde_json::from_str(j).ok());
         let on_file: BTreeSet<&String> = profile.iter().flat_map(|p| p.phones.iter()).collect();
         let learned: BTreeSet<String> = recipients
@@ -160,7 +155,6 @@ impl Contacts {
             .collect();
         Contacts {
             learned_numbers: learned.into_iter().collect(),
-            notifications_seen,
             profile,
         }
     }
@@ -174,13 +168,14 @@ impl Contacts {
     }
 }
 
-/// The customer's contacts for the profile view: the newest `scan` notifications in retention.
+/// The customer's contacts for the profile view, from the newest `scan` notifications in
+/// retention, and how many notifications were looked at.
 async fn contacts(
     st: &SharedState,
     customer_id: &str,
     now: Millis,
     scan: usize,
-) -> Result<Contacts, Problem> {
+) -> Result<(Contacts, usize), Problem> {
     let profile = st
         .store
         .profile(customer_id)
@@ -201,7 +196,7 @@ async fn contacts(
         .into_iter()
         .filter(|n| n.record.channel == Channel::Sms)
         .filter_map(|n| n.record.recipient);
-    Ok(Contacts::new(profile.as_deref(), recipients, seen))
+    Ok((Contacts::new(profile.as_deref(), recipients), seen))
 }
 
 /// What the institution knows about a customer's contact points.
@@ -230,8 +225,8 @@ pub async fn get_customer(
 ) -> Result<Json<CustomerView>, Problem> {
     let who = auth.require(Scope::Agent)?.name.clone();
     let now = now_ms();
-    let known = contacts(&st, &customer_id, now, 1000).await?;
-    if known.profile.is_none() && known.notifications_seen == 0 {
+    let (known, seen) = contacts(&st, &customer_id, now, 1000).await?;
+    if known.profile.is_none() && seen == 0 {
         return Err(Problem::new(
             StatusCode::NOT_FOUND,
             "unknown_customer",
@@ -252,6 +247,6 @@ pub async fn get_customer(
         customer_id,
         profile: known.profile,
         learned_numbers: known.learned_numbers,
-        notifications_seen: known.notifications_seen,
+        notifications_seen: seen,
     }))
 }
