@@ -17,16 +17,7 @@ fn world(s: &Server, now: i64) {
         INGEST_KEY,
         Some(&json!({"phones": ["+14155550100"]})),
     );
-    s.ingest(&[sms(
-        "cards",
-        "n1",
-        "maria",
-        now - 3 * HOUR,
-        "$479.99",
-        "BESTBUY #1123",
-        "4417",
-    )]);
-    s.watermark("cards", now, Some(now - 72 * HOUR));
+    s.maria_card_alert(now);
 }
 
 fn start(s: &Server, body: Value) -> Value {

@@ -238,16 +238,7 @@ fn verify_command_answers_in_words() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(&dir.path().join("d"), None);
     let now = now_ms();
-    s.ingest(&[sms(
-        "cards",
-        "n1",
-        "maria",
-        now - 3 * HOUR,
-        "$479.99",
-        "BESTBUY #1123",
-        "4417",
-    )]);
-    s.watermark("cards", now, Some(now - 72 * HOUR));
+    s.maria_card_alert(now);
     let verify = |extra: &[&str]| {
         bin()
             .args([

@@ -118,6 +118,22 @@ impl Server {
         (s, v)
     }
 
+    /// Maria's genuine card alert ($479.99 at BESTBUY #1123, card 4417) three hours before `now`,
+    /// on a feed declared complete up to `now`.
+    pub fn maria_card_alert(&self, now: i64) {
+        let hour = 3_600_000;
+        self.ingest(&[sms(
+            "cards",
+            "n1",
+            "maria",
+            now - 3 * hour,
+            "$479.99",
+            "BESTBUY #1123",
+            "4417",
+        )]);
+        self.watermark("cards", now, Some(now - 72 * hour));
+    }
+
     /// Send a request that must succeed (200); its JSON answer.
     pub fn ok(&self, method: &str, path: &str, key: &str, body: &Value) -> Value {
         let (st, v) = self.send(method, path, key, Some(body));
