@@ -1,7 +1,7 @@
 //! The windows of recent calls behind the velocity signals (which customers a number called
-//! about, which numbers called about a customer) and of recent `not_sent` claims behind the
-//! surge. Kept in memory beside the store so scoring needs
-//! no durable write and no fsync; rebuilt from the store at start. Pure: time is passed in.
+//! about, which numbers called about a customer) and of recent forged-text claims (`not_sent`,
+//! `known_scam`) behind the surge. Kept in memory beside the store so scoring needs no durable
+//! write and no fsync; rebuilt from the store at start. Pure: time is passed in.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -10,7 +10,7 @@ use crate::Millis;
 
 const HOUR: Millis = 3_600_000;
 
-/// When claims were verified `not_sent`, over the last week and an hour: the surge signal and
+/// When claims were verified `not_sent` or `known_scam`, over the last week and an hour: the surge signal and
 /// alert read it on every claim, so it lives in memory (rebuilt from the store at start) rather
 /// than in two range counts per claim.
 #[derive(Debug, Default)]
@@ -22,7 +22,7 @@ impl ClaimRate {
     /// How far back the rate looks: the last hour and the 168 hours before it.
     pub const WINDOW_MS: Millis = 169 * HOUR;
 
-    /// Record one `not_sent` claim at `at` (kept in time order).
+    /// Record one forged-text claim at `at` (kept in time order).
     pub fn record(&mut self, at: Millis) {
         let i = self.times.partition_point(|t| *t <= at);
         self.times.insert(i, at);
