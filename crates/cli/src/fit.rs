@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use countersign_core::score::Policy;
+// The score's own table of signals (name in a score's reasons → weight in the policy): `fit`
+// learns exactly the weights the served model uses.
+use countersign_core::score::{Policy, SIGNALS};
 use countersign_server::calls::CallDoc;
 use countersign_store::sqlite::{SqliteOptions, SqliteStore};
 use countersign_store::Store;
@@ -15,25 +17,6 @@ use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2};
 
 use crate::settings;
-
-/// Signal name (as in a score's reasons) → weight name in the policy.
-const SIGNALS: &[(&str, &str)] = &[
-    ("ani_not_on_file", "ani_not_on_file"),
-    ("ani_on_file_unattested", "ani_on_file_unattested"),
-    ("verstat_failed", "verstat_failed"),
-    ("ani_velocity", "ani_velocity_24h"),
-    ("ani_velocity_7d", "ani_velocity_7d"),
-    ("customer_velocity", "customer_velocity_24h"),
-    ("sim_swap", "sim_swap"),
-    ("contact_changed", "contact_changed"),
-    ("account_change", "account_change"),
-    ("high_risk_intent", "high_risk_intent"),
-    ("claim_not_sent", "claim_not_sent"),
-    ("claim_not_sent_early", "claim_not_sent_early"),
-    ("claim_partial", "claim_partial"),
-    ("claim_confirmed", "claim_confirmed"),
-    ("not_sent_surge", "surge"),
-];
 
 #[derive(clap::Args)]
 pub struct FitArgs {
@@ -164,7 +147,7 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
         };
         let mut x = vec![0.0; SIGNALS.len()];
         for r in &last.score.reasons {
-            if let Some(i) = SIGNALS.iter().position(|(s, _)| *s == r.signal) {
+            if let Some(i) = SIGNALS.iter().position(|s| s.name == r.signal) {
                 x[i] = r.value;
             }
         }
@@ -212,7 +195,7 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
     let old = weights.clone();
     for (k, j) in cols.iter().enumerate() {
         weights.insert(
-            SIGNALS[*j].1.to_string(),
+            SIGNALS[*j].weight.to_string(),
             (flip * model.params()[k] * 100.0).round() / 100.0,
         );
     }
@@ -239,7 +222,7 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
                         + SIGNALS
                             .iter()
                             .enumerate()
-                            .map(|(j, (_, name))| w.get(*name).copied().unwrap_or(0.0) * r[j])
+                            .map(|(j, s)| w.get(s.weight).copied().unwrap_or(0.0) * r[j])
                             .sum::<f64>(),
                 )
             })
@@ -249,10 +232,11 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
         "\n{:<24} {:>8} {:>8} {:>8}",
         "weight", "support", "before", "after"
     );
-    for (j, (_, name)) in SIGNALS.iter().enumerate() {
+    for (j, s) in SIGNALS.iter().enumerate() {
+        let name = s.weight;
         println!(
             "{:<24} {:>8} {:>8.2} {:>8.2}",
-            name, support[j], old[*name], weights[*name]
+            name, support[j], old[name], weights[name]
         );
     }
     println!(

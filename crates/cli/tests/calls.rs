@@ -130,6 +130,151 @@ fn the_paired_pattern_and_the_genuine_customer() {
     );
 }
 
+/// The verification's instruction and the call's action are one: same action, and the guidance
+/// ends with the score's instruction.
+fn one_instruction(a: &Value) {
+    assert_eq!(a["verification"]["action"], a["score"]["action"], "{a}");
+    let guidance = a["verification"]["guidance"].as_str().unwrap();
+    assert!(
+        guidance.ends_with(a["score"]["guidance"].as_str().unwrap()),
+        "{a}"
+    );
+    let ends_call = matches!(a["score"]["action"].as_str(), Some("callback" | "block"));
+    assert_eq!(guidance.contains("end the call"), ends_call, "{a}");
+}
+
+#[test]
+fn the_paired_pattern_around_a_genuine_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("d"), None);
+    let now = now_ms();
+    s.send(
+        "PUT",
+        "/v1/customers/dana",
+        INGEST_KEY,
+        Some(&json!({"phones": ["+14155550123"]})),
+    );
+    // A genuine card alert 30 minutes ago, with our callback number.
+    s.ingest(&[sms(
+        "cards",
+        "costco-1",
+        "dana",
+        now - 30 * 60_000,
+        "$212.02",
+        "COSTCO WHSE #0412",
+        "0412",
+    )]);
+    s.watermark("cards", now, Some(now - 72 * HOUR));
+
+    // The attacker: a number not on file, no attestation, asks to change the phone number and
+    // cites a forged alert in the first seconds.
+    start(
+        &s,
+        json!({"call_id": "pp-1", "customer_id": "dana", "ani": "+1 628 555 0142",
+        "verstat": "No-TN-Validation", "intent": "change_phone"}),
+    );
+    let a = s.ok("POST", "/v1/calls/pp-1/claims", AGENT_KEY, &json!({"channel": "sms",
+        "received_at": rfc3339(now - 10 * 60_000),
+        "mentions": {"amount": "$1,480.00", "merchant": "Best Buy", "callback_number": "888-555-0199"}}));
+    let v = &a["verification"];
+    assert_eq!(v["verdict"], "not_sent", "{a}");
+    let nearby: Vec<&Value> = v["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["cue"] == "sent_nearby")
+        .collect();
+    assert_eq!(nearby.len(), 1, "{a}");
+    assert!(
+        nearby[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("COSTCO WHSE #0412"),
+        "{a}"
+    );
+    assert!(v["guidance"].as_str().unwrap().contains("COSTCO"), "{a}");
+    assert!(
+        matches!(a["score"]["band"].as_str(), Some("high" | "critical")),
+        "{a}"
+    );
+    assert!(
+        matches!(a["score"]["action"].as_str(), Some("callback" | "block")),
+        "{a}"
+    );
+    let sig = signals(&a["score"]);
+    assert!(sig.iter().any(|x| x == "ani_not_on_file_unattested"), "{a}");
+    one_instruction(&a);
+
+    // The genuine customer, own number, attested, cites that text imperfectly.
+    start(
+        &s,
+        json!({"call_id": "pp-ok", "customer_id": "dana", "ani": "415-555-0123",
+        "verstat": "TN-Validation-Passed-A", "intent": "dispute"}),
+    );
+    let a = s.ok(
+        "POST",
+        "/v1/calls/pp-ok/claims",
+        AGENT_KEY,
+        &json!({"channel": "sms", "mentions": {"amount": "about 210 dollars", "merchant": "Costco"}}),
+    );
+    assert_eq!(a["verification"]["verdict"], "confirmed", "{a}");
+    assert!(
+        matches!(a["score"]["band"].as_str(), Some("low" | "medium")),
+        "{a}"
+    );
+    one_instruction(&a);
+
+    // Our alert, but the caller's copy says to call another number: end the call even though
+    // everything else about the call looks fine.
+    start(
+        &s,
+        json!({"call_id": "pp-copy", "customer_id": "dana", "ani": "+14155550123",
+        "verstat": "TN-Validation-Passed-A", "intent": "balance"}),
+    );
+    let a = s.ok(
+        "POST",
+        "/v1/calls/pp-copy/claims",
+        AGENT_KEY,
+        &json!({"channel": "sms",
+        "mentions": {"amount": "212.02", "merchant": "Costco", "callback_number": "888-555-0199"}}),
+    );
+    assert_eq!(
+        (
+            a["verification"]["verdict"].as_str(),
+            a["verification"]["reason"].as_str()
+        ),
+        (Some("partial"), Some("cue_mismatch")),
+        "{a}"
+    );
+    assert!(
+        matches!(a["score"]["action"].as_str(), Some("callback" | "block")),
+        "{a}"
+    );
+    assert!(signals(&a["score"])
+        .iter()
+        .any(|x| x == "claim_contradicted"));
+    one_instruction(&a);
+
+    // Caller-ID signals: withheld, and an international number for a domestic customer.
+    let w = start(
+        &s,
+        json!({"call_id": "pp-anon", "customer_id": "dana", "ani": "anonymous"}),
+    );
+    assert!(signals(&w).iter().any(|x| x == "caller_id_withheld"), "{w}");
+    assert!(!signals(&w).iter().any(|x| x == "ani_not_on_file"), "{w}");
+    let i = start(
+        &s,
+        json!({"call_id": "pp-intl", "customer_id": "dana", "ani": "+44 7700 900123",
+        "verstat": "TN-Validation-Passed-B", "line_type": "nonFixedVoip"}),
+    );
+    let sig = signals(&i);
+    assert!(
+        sig.iter().any(|x| x == "ani_international")
+            && sig.iter().any(|x| x == "ani_non_fixed_voip"),
+        "{i}"
+    );
+}
+
 #[test]
 fn spoofed_own_number_velocity_events_stale_feed_and_policy_reload() {
     let dir = tempfile::tempdir().unwrap();

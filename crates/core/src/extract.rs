@@ -80,7 +80,8 @@ static TRACKING: LazyLock<Regex> = LazyLock::new(|| {
 });
 static MERCHANT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"\b(?:at|from|At|From|AT|FROM)\s+([A-Z0-9][A-Za-z0-9&'*\-]*(?:[ .][A-Z0-9#][A-Za-z0-9&'*\-#]*){0,4})",
+        // A later word may open with `*`: processor descriptors ("SQ *BLUE BOTTLE", "UBER *EATS").
+        r"\b(?:at|from|At|From|AT|FROM)\s+([A-Z0-9][A-Za-z0-9&'*\-]*(?:[ .][A-Z0-9#*][A-Za-z0-9&'*\-#]*){0,4})",
     )
     .expect("merchant regex")
 });
@@ -179,6 +180,13 @@ fn extract_amount(body: &str) -> Option<Money> {
         minor,
         currency: None,
     })
+}
+
+/// The country calling code of a region (`US` → 1, `GB` → 44).
+pub fn calling_code(region: Region) -> Option<u16> {
+    phonenumber::metadata::DATABASE
+        .by_id(region.as_ref())
+        .map(|m| m.country_code())
 }
 
 /// Normalise a phone number to E.164 using the default region for national formats.
@@ -628,6 +636,14 @@ mod tests {
             (
                 "A payment of £40 from Tesco Stores was refunded",
                 Some("Tesco Stores"),
+            ),
+            (
+                "Did you authorise $6.75 at SQ *BLUE BOTTLE COFFEE on card ending 1123?",
+                Some("SQ *BLUE BOTTLE COFFEE"),
+            ),
+            (
+                "ACME: $27.55 at UBER *EATS. Reply Y or N",
+                Some("UBER *EATS"),
             ),
             ("Reply STOP at any time", None),
             ("Sign-in at 10:42 from a new device", None),

@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod campaign;
 pub mod extract;
+pub mod guidance;
 pub mod lag;
 pub mod model;
 pub mod profile;

@@ -133,6 +133,66 @@ fn merge_multi(mut out: String) -> String {
     out
 }
 
+/// The glyph fold: every ASCII lookalike in dnstwist's homoglyph table merged into one form, so
+/// that an ID combining two or three substitutions (`ACNNEBANIC` for `ACMEBANK`: `nn` for m,
+/// `ic` for k) has the protected ID's glyph form.
+///
+/// Covered: UTS #39 confusables and the GSM-7 confusions (through [`fold_light`]: Cyrillic and
+/// Greek letters, accents, `0`/o, `1`/`i`/l, `5`/s, `8`/b) and dnstwist's ASCII table:
+/// `lb`/`d`/b, `cl`/`dl`/d, `lc`/`ic`/k, `lh`/h, `c`/e, `g`/q, `u`/v, `vv`/w, `m`/`n`/`r` with
+/// `rn`/`nn`/`rr`/m, `z`/`s`/`2`, `3`/`8`, `6`/`9`. Forms: `w` is written `uu` (so `VVV` is
+/// V+W or W+V alike) and a run of `n` is one `n` (so m, n, nn and rn meet). Only an exact
+/// glyph-form hit counts: with this many letters merged, an edit on top would reach real words.
+pub fn fold_glyphs(s: &str) -> String {
+    glyphs_of_light(&fold_light(s))
+}
+
+/// [`fold_glyphs`] of a string that is already a [`fold_light`].
+fn glyphs_of_light(light: &str) -> String {
+    // Letter for letter first, so the pairs below meet whatever each side substituted ("TCLE"
+    // for "TELE" is E→C next to an L, not a D).
+    let mut out = String::with_capacity(light.len() + 2);
+    for c in light.chars() {
+        let m = match c {
+            'e' => 'c',
+            'd' => 'b',
+            'q' => 'g',
+            'v' => 'u',
+            'w' => {
+                out.push_str("uu");
+                continue;
+            }
+            'm' | 'r' => 'n',
+            'z' | '2' => 's',
+            '3' => 'b', // 3 looks like 8, which the fold already made b
+            '9' => '6',
+            other => other,
+        };
+        out.push(m);
+    }
+    // Then the pairs, `l` pairs first ("ACMCLBANK" is E→C then B→LB): lb→b, lc→k, lh→h, and d's
+    // forms cl and dl (d is already b).
+    for (from, to) in [
+        ("lb", "b"),
+        ("lc", "k"),
+        ("lh", "h"),
+        ("cl", "b"),
+        ("bl", "b"),
+    ] {
+        while out.contains(from) {
+            out = out.replace(from, to);
+        }
+    }
+    // m, n, nn, rn and rr meet as one n.
+    let mut g = String::with_capacity(out.len());
+    for c in out.chars() {
+        if !(c == 'n' && g.ends_with('n')) {
+            g.push(c);
+        }
+    }
+    g
+}
+
 /// [`fold`] without the multi-character merges: an edit next to a `c` or an `r` ("ACLEBK" for
 /// "ACMEBK") must not look like two edits because the fold merged `cl` into `d`.
 pub fn fold_light(s: &str) -> String {
@@ -257,6 +317,8 @@ pub struct LookalikeIndex {
     /// (brand, original id, fold, fold length in characters)
     ids: Vec<(String, String, String, usize)>,
     by_fold: FastMap<String, Vec<u32>>,
+    /// Protected IDs by [`fold_glyphs`] form (exact hits only).
+    by_glyphs: FastMap<String, Vec<u32>>,
     by_deletion: FastMap<String, Vec<u32>>,
     /// Exact registered senders (normalised) → brand.
     /// Exact registered senders by kind (alphanumeric, short code, long number) → brand.
@@ -339,6 +401,11 @@ impl LookalikeIndex {
         let f = fold(id);
         if f.is_empty() {
             return;
+        }
+        let glyphs = fold_glyphs(id);
+        if glyphs.chars().count() >= 5 {
+            let n = self.ids.len() as u32;
+            self.by_glyphs.entry(glyphs).or_default().push(n);
         }
         // Index the light fold too, so an edit next to a merged pair still counts as one edit.
         let light = fold_light(id);
@@ -458,6 +525,13 @@ impl LookalikeIndex {
             cores.dedup();
             for c in cores.iter().filter(|c| c.chars().count() >= 3) {
                 consider(c, "affix", &mut best);
+            }
+        }
+        if best.is_none() && !self.by_glyphs.is_empty() {
+            // Two or three lookalike substitutions at once, each within dnstwist's table.
+            let g = glyphs_of_light(&light);
+            if let Some(&h) = self.by_glyphs.get(&g).and_then(|v| v.first()) {
+                best = Some((0, h, "homoglyph"));
             }
         }
         let (d, h, how) = best?;

@@ -1,6 +1,8 @@
 //! Text normalisation and similarity used by matching: message text, merchant names and
 //! sender IDs compared the way people remember them. Pure functions.
 
+use crate::sender::{fold, fold_glyphs};
+
 /// Lower-case, alphanumeric tokens joined by single spaces (used for hashing and comparing text).
 pub fn normalize_text(s: &str) -> String {
     tokens(s).join(" ")
@@ -57,9 +59,141 @@ fn merchant_tokens(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Similarity in 0..=1 of the merchant a caller names to the one we recorded. Directional:
-/// card descriptors abbreviate ("WHOLEFDS MKT" for "Whole Foods"), callers use full names.
+/// The descriptor table: processor prefixes to strip and descriptor forms → the names people say
+/// (`data/merchant_descriptors.tsv`; data, not code).
+pub const MERCHANT_DESCRIPTORS: &str = include_str!("../data/merchant_descriptors.tsv");
+
+struct Descriptors {
+    /// (prefix, upper case without spaces; what people may also call the charge)
+    strip: Vec<(String, Option<String>)>,
+    /// (prefix, upper-case letters and digits; the name people say)
+    alias: Vec<(String, String)>,
+}
+
+fn descriptors() -> &'static Descriptors {
+    static TABLE: std::sync::OnceLock<Descriptors> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut d = Descriptors {
+            strip: Vec::new(),
+            alias: Vec::new(),
+        };
+        for line in MERCHANT_DESCRIPTORS.lines() {
+            let cols: Vec<&str> = line.split('\t').map(str::trim).collect();
+            match cols.as_slice() {
+                ["strip", prefix, rest @ ..] => d.strip.push((
+                    despace(prefix),
+                    rest.first()
+                        .filter(|n| !n.is_empty())
+                        .map(|n| n.to_string()),
+                )),
+                ["alias", prefix, name, ..] => d.alias.push((squash(prefix), name.to_string())),
+                _ => {} // comments, blank lines
+            }
+        }
+        // The longest prefix wins ("DD *DOORDASH" before "DD *").
+        d.strip.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        d
+    })
+}
+
+fn despace(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+fn squash(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+/// Does the descriptor start with the alias `prefix` at a word boundary? ("AMZN MKTP" starts with
+/// AMZN; "BKLYN BAGELS" does not start with BK; a prefix of 4+ letters may end inside the first
+/// word: MCDONALD in "MCDONALD'S".)
+fn starts_with_words(descriptor: &str, prefix: &str) -> bool {
+    let mut acc = String::new();
+    for t in descriptor
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|t| !t.is_empty())
+    {
+        acc.push_str(&squash(t));
+        if acc == prefix {
+            return true;
+        }
+        if acc.len() >= prefix.len() {
+            return prefix.len() >= 4 && acc.starts_with(prefix);
+        }
+    }
+    false
+}
+
+/// The names a merchant string may go by: itself, the merchant behind a processor prefix
+/// (`SQ *BLUE BOTTLE` → `BLUE BOTTLE`), the processor's own name when people use it
+/// (`PAYPAL *NETFLIX` → `PAYPAL`), and the name a descriptor form stands for (`AMZN Mktp US` →
+/// `AMAZON`), from the descriptor table.
+pub fn merchant_names(s: &str) -> Vec<String> {
+    let d = descriptors();
+    let mut out = vec![s.to_string()];
+    let spaced = despace(s);
+    for (prefix, name) in &d.strip {
+        if let Some(rest) = spaced.strip_prefix(prefix.as_str()) {
+            // The rest as written (spaces kept): drop as many non-space characters as the prefix has.
+            let mut n = 0;
+            let rest_raw: String = s
+                .trim_start()
+                .chars()
+                .skip_while(|c| {
+                    if n >= prefix.chars().count() {
+                        return false;
+                    }
+                    if !c.is_whitespace() {
+                        n += 1;
+                    }
+                    true
+                })
+                .collect();
+            if !rest.is_empty() {
+                out.push(rest_raw.trim().to_string());
+            }
+            out.extend(name.clone());
+            break;
+        }
+    }
+    let mut aliases = Vec::new();
+    for form in &out {
+        for (prefix, name) in &d.alias {
+            if starts_with_words(form, prefix) {
+                aliases.push(name.clone());
+            }
+        }
+    }
+    out.extend(aliases);
+    out.dedup();
+    out
+}
+
+/// Similarity in 0..=1 of the merchant a caller names to the one we recorded: the best over the
+/// names each may go by ([`merchant_names`]). Directional: card descriptors abbreviate
+/// ("WHOLEFDS MKT" for "Whole Foods"), callers use full names.
 pub fn merchant_similarity(claimed: &str, recorded: &str) -> f64 {
+    let mut best: f64 = 0.0;
+    let recorded_names = merchant_names(recorded);
+    for c in merchant_names(claimed) {
+        for r in &recorded_names {
+            best = best.max(name_similarity(&c, r));
+            if best >= 1.0 {
+                return 1.0;
+            }
+        }
+    }
+    best
+}
+
+/// Similarity of two merchant names as written.
+fn name_similarity(claimed: &str, recorded: &str) -> f64 {
     let (nc, nr) = (normalize_merchant(claimed), normalize_merchant(recorded));
     if nc.is_empty() || nr.is_empty() {
         return 0.0;
@@ -87,10 +221,22 @@ pub fn merchant_similarity(claimed: &str, recorded: &str) -> f64 {
             break;
         }
     }
+    // "Shell gas station" for "SHELL": the recorded name is the caller's leading words.
+    let mut said = String::new();
+    for t in merchant_tokens(claimed) {
+        said.push_str(&t);
+        if said.len() >= 4 && said == nr {
+            return 0.9;
+        }
+        if said.len() >= nr.len() {
+            break;
+        }
+    }
     let (short, long) = (nc.len().min(nr.len()), nc.len().max(nr.len()));
-    // Jaro-Winkler rewards shared prefixes; only trust it between names of similar length.
+    // A misspelling ("Walmrt"): edit similarity between names of similar length. Not
+    // Jaro-Winkler, whose prefix bonus makes "APPLEBEES" 87% alike to "APPLEBILL".
     if short * 4 >= long * 3 {
-        strsim::jaro_winkler(&nc, &nr)
+        strsim::normalized_damerau_levenshtein(&nc, &nr)
     } else {
         0.0
     }
@@ -99,24 +245,6 @@ pub fn merchant_similarity(claimed: &str, recorded: &str) -> f64 {
 fn is_subsequence(needle: &str, hay: &str) -> bool {
     let mut it = hay.chars();
     needle.chars().all(|c| it.any(|h| h == c))
-}
-
-/// Visual skeleton of a sender ID: upper case with the GSM-7 look-alikes folded
-/// (0→O, 1/I→L, 5→S, 8→B, VV→W, RN→M), separators removed.
-pub fn sender_skeleton(s: &str) -> String {
-    let up: String = s
-        .to_uppercase()
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .map(|c| match c {
-            '0' => 'O',
-            '1' | 'I' => 'L',
-            '5' => 'S',
-            '8' => 'B',
-            other => other,
-        })
-        .collect();
-    up.replace("VV", "W").replace("RN", "M")
 }
 
 /// How a seen sender relates to the real one.
@@ -135,7 +263,8 @@ pub fn sender_relation(seen: &str, ours: &str) -> SenderRelation {
     if seen == ours {
         return SenderRelation::Same;
     }
-    let (ss, so) = (sender_skeleton(seen), sender_skeleton(ours));
+    // The SMS filter's fold: one notion of "looks like" for verification and the filter.
+    let (ss, so) = (fold(seen), fold(ours));
     let distance = strsim::levenshtein(seen, ours);
     let is_number = |s: &str| s.starts_with('+') || s.chars().all(|c| c.is_ascii_digit());
     if is_number(seen) && is_number(ours) {
@@ -146,7 +275,11 @@ pub fn sender_relation(seen: &str, ours: &str) -> SenderRelation {
             SenderRelation::Different
         };
     }
-    if ss == so || distance <= 2 || (so.len() >= 5 && ss.contains(&so)) {
+    if ss == so
+        || distance <= 2
+        || (so.len() >= 5 && ss.contains(&so))
+        || (so.len() >= 4 && fold_glyphs(seen) == fold_glyphs(ours))
+    {
         SenderRelation::Lookalike { distance }
     } else {
         SenderRelation::Different
@@ -175,6 +308,29 @@ mod tests {
     }
 
     #[test]
+    fn statement_descriptors_table() {
+        let table = include_str!("../tests/corpus/merchant_pairs.tsv");
+        let mut wrong = Vec::new();
+        let mut n = 0;
+        for line in table
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        {
+            let cols: Vec<&str> = line.split('\t').collect();
+            let (descriptor, said, same) = (cols[0], cols[1], cols[2] == "same");
+            n += 1;
+            let sim = merchant_similarity(said, descriptor);
+            // Same: a match (≥ 0.9). Different: not even close (< 0.8), since a close merchant
+            // makes the notification the one the caller describes.
+            if (same && sim < 0.9) || (!same && sim >= 0.8) {
+                wrong.push(format!("{said:?} for {descriptor:?}: {sim:.2}"));
+            }
+        }
+        assert!(n >= 100, "the table must hold at least 100 pairs");
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
     fn senders_table() {
         use SenderRelation::*;
         assert_eq!(sender_relation("ACMEBANK", "ACMEBANK"), Same);
@@ -191,6 +347,15 @@ mod tests {
             Lookalike { .. }
         ));
         assert_eq!(sender_relation("SHOPNOW", "ACMEBANK"), Different);
+        // The SMS filter's fold: Cyrillic letters, and several lookalikes at once.
+        assert!(matches!(
+            sender_relation("АСМЕВАNК", "ACMEBANK"),
+            Lookalike { .. }
+        ));
+        assert!(matches!(
+            sender_relation("ACNNEBANIC", "ACMEBANK"),
+            Lookalike { .. }
+        ));
         assert_eq!(
             sender_relation("+18885550134", "+18885550135"),
             Lookalike { distance: 1 }

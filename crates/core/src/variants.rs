@@ -36,6 +36,7 @@ pub const FAMILIES: &[&str] = &[
     "homoglyph",
     "homoglyph_double",
     "homoglyph_multi",
+    "homoglyph_combo",
     "hyphenation",
     "insertion",
     "omission",
@@ -113,6 +114,81 @@ const MULTI: &[(&str, &str)] = &[
     ("VV", "W"),
     ("CL", "D"),
 ];
+
+/// dnstwist's ASCII homoglyph table, letter for letter and multi-character (upper case, with
+/// `IC` beside `LC` and `RR` beside `NN`, which read the same in a sender ID).
+const GLYPHS: &[(char, &[&str])] = &[
+    ('0', &["O"]),
+    ('1', &["L", "I"]),
+    ('3', &["8"]),
+    ('6', &["9"]),
+    ('8', &["3"]),
+    ('9', &["6"]),
+    ('B', &["D", "LB"]),
+    ('C', &["E"]),
+    ('D', &["B", "CL", "DL"]),
+    ('E', &["C"]),
+    ('G', &["Q"]),
+    ('H', &["LH"]),
+    ('I', &["1", "L"]),
+    ('K', &["LC", "IC"]),
+    ('L', &["1", "I"]),
+    ('M', &["N", "NN", "RN", "RR"]),
+    ('N', &["M", "R"]),
+    ('O', &["0"]),
+    ('Q', &["G"]),
+    ('U', &["V"]),
+    ('V', &["U"]),
+    ('W', &["VV"]),
+    ('Z', &["2", "S"]),
+];
+
+fn glyphs(c: char) -> &'static [&'static str] {
+    let u = c.to_ascii_uppercase();
+    GLYPHS
+        .iter()
+        .find(|(k, _)| *k == u)
+        .map_or(&[], |(_, v)| *v)
+}
+
+/// Two and three substitutions from [`GLYPHS`] at once, at distinct positions.
+fn glyph_combos(id: &str, push: &mut dyn FnMut(String)) {
+    let chars: Vec<char> = id.chars().collect();
+    let n = chars.len();
+    let at: Vec<usize> = (0..n).filter(|i| !glyphs(chars[*i]).is_empty()).collect();
+    let build = |subs: &[(usize, &str)]| -> String {
+        let mut out = String::new();
+        for (i, c) in chars.iter().enumerate() {
+            match subs.iter().find(|(p, _)| *p == i) {
+                Some((_, g)) => out.push_str(g),
+                None => out.push(*c),
+            }
+        }
+        out
+    };
+    for (x, &i) in at.iter().enumerate() {
+        for &j in &at[x + 1..] {
+            for gi in glyphs(chars[i]) {
+                for gj in glyphs(chars[j]) {
+                    push(build(&[(i, gi), (j, gj)]));
+                }
+            }
+        }
+    }
+    for (x, &i) in at.iter().enumerate() {
+        for (y, &j) in at.iter().enumerate().skip(x + 1) {
+            for &k in &at[y + 1..] {
+                for gi in glyphs(chars[i]) {
+                    for gj in glyphs(chars[j]) {
+                        for gk in glyphs(chars[k]) {
+                            push(build(&[(i, gi), (j, gj), (k, gk)]));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
 
 fn valid(v: &str) -> bool {
     let n = v.chars().count();
@@ -215,6 +291,7 @@ pub fn generate(id: &str) -> BTreeMap<&'static str, Vec<String>> {
             start = at + from.len();
         }
     }
+    glyph_combos(id, &mut |v| push("homoglyph_combo", v));
     push("plural", format!("{id}S"));
     push("plural", format!("{id}ES"));
     for w in DICTIONARY {
@@ -515,6 +592,8 @@ mod tests {
         assert!(v["homoglyph"].contains(&"ACMEBANK".replace('B', "8")));
         assert!(v["homoglyph_multi"].contains(&"ACRNEBANK".to_string()));
         assert!(v["transposition"].contains(&"CAMEBANK".to_string()));
+        assert!(v["homoglyph_combo"].contains(&"ACNNEBANIC".to_string()));
+        assert!(v["homoglyph_combo"].contains(&"ACMCDANK".to_string()));
         assert!(v["dictionary"].contains(&"ACMEBANKSEC".to_string()));
         assert!(v
             .values()

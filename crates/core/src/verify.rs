@@ -12,6 +12,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::extract::{normalize_phone, parse_amount, registrable_domain, ExtractConfig};
+use crate::guidance::{compose, Action};
 use crate::model::{
     Channel, DeliveryStatus, Facts, Millis, Money, SourceState, StoredNotification,
 };
@@ -333,6 +334,16 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The action this verdict usually calls for on its own (a `partial` may call for more:
+    /// [`Verification::action`] is the one to use when there is a verification).
+    pub fn least_action(self) -> Action {
+        match self {
+            Verdict::NotSent | Verdict::KnownScam => Action::Callback,
+            Verdict::Partial => Action::StepUp,
+            Verdict::Confirmed | Verdict::CannotConfirm => Action::Proceed,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Confirmed => "confirmed",
@@ -428,8 +439,14 @@ pub struct Verification {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub matched: Option<NotificationView>,
     pub evidence: Vec<Evidence>,
-    /// What the agent should say or do.
+    /// What the agent should say and do: the finding, then the instruction for `action`.
     pub guidance: String,
+    /// The least the agent should do on this verdict alone; in a call, the call's action (never
+    /// less). `guidance` always ends with this action's instruction.
+    pub action: Action,
+    /// What the ledger found, without the instruction (guidance = finding + instruction).
+    #[serde(skip)]
+    pub finding: String,
     /// The ledger is complete up to this time for the claimed channel.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ledger_fresh_until: Option<String>,
@@ -438,6 +455,15 @@ pub struct Verification {
     /// For `known_scam`: the smishing campaign the claim's cues match.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub campaign_id: Option<u64>,
+}
+
+impl Verification {
+    /// Make `action` the instruction (a call's action, which is never less than the verdict's),
+    /// rewriting the guidance from it: one instruction, whoever reads it.
+    pub fn set_action(&mut self, action: Action) {
+        self.action = action;
+        self.guidance = compose(&self.finding, action);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -470,16 +496,129 @@ mod weight {
     pub const CODE: f64 = 2.0;
     pub const TEXT: f64 = 1.5;
     pub const TIME: f64 = 0.5;
+    pub const DELIVERY: f64 = 2.0;
 }
 
+/// Cues about the message's content. When the caller gives any, a notification is the one they
+/// describe only if one of them fits: channel, time and sender alone do not make it the message.
+const CONTENT_CUES: [&str; 7] = [
+    "amount",
+    "merchant",
+    "card_last4",
+    "callback_number",
+    "url",
+    "code",
+    "text",
+];
+
+/// Cues whose contradiction means the caller holds a message that sends the customer somewhere
+/// else (a number to call, a link, a code): end the call, whatever else fits.
+const CONTACT_CUES: [&str; 3] = ["callback_number", "url", "code"];
+
+/// How one candidate notification compares with the claim.
 struct Eval {
     evidence: Vec<Evidence>,
     positive: f64,
     negative: f64,
+    /// A cue other than channel/time fits (used when the claim has no comparable content cue).
     related: bool,
+    /// Some content cue could be compared with this notification.
+    content_compared: bool,
+    /// A content cue (other than a loosely similar quote) matches or is close.
+    content_hit: bool,
+    /// The quote is loosely similar (shared template words), not a match.
+    text_close: bool,
+    /// A content cue other than the quote contradicts this notification.
+    content_mismatch: bool,
     channel_ok: bool,
     lookalike: bool,
     failed: bool,
+}
+
+impl Eval {
+    fn new() -> Self {
+        Eval {
+            evidence: Vec::new(),
+            positive: 0.0,
+            negative: 0.0,
+            related: false,
+            content_compared: false,
+            content_hit: false,
+            text_close: false,
+            content_mismatch: false,
+            channel_ok: true,
+            lookalike: false,
+            failed: false,
+        }
+    }
+
+    fn add(&mut self, evd: Evidence, w: f64) {
+        use CueResult::*;
+        let content = CONTENT_CUES.contains(&evd.cue);
+        let is_text = evd.cue == "text";
+        match evd.result {
+            Match => {
+                self.positive += w;
+                if content {
+                    self.content_hit = true;
+                } else if evd.cue != "channel" && evd.cue != "time" {
+                    self.related = true;
+                }
+            }
+            Close => {
+                self.positive += w / 2.0;
+                if is_text {
+                    self.text_close = true;
+                } else if content {
+                    self.content_hit = true;
+                } else {
+                    self.related = true;
+                }
+            }
+            Mismatch => {
+                self.negative += w;
+                if content && !is_text {
+                    self.content_mismatch = true;
+                }
+            }
+            Absent => {}
+        }
+        if content && evd.result != Absent {
+            self.content_compared = true;
+        }
+        self.evidence.push(evd);
+    }
+
+    /// Is this the message the caller describes? With content cues, only if one fits (a loosely
+    /// similar quote counts only when no other content cue contradicts); without, by channel,
+    /// sender or the absence of any cue.
+    fn describes(&self) -> bool {
+        if self.content_compared {
+            self.content_hit || (self.text_close && !self.content_mismatch)
+        } else {
+            self.related
+        }
+    }
+
+    /// Contradicted cues, by name.
+    fn mismatched(&self) -> Vec<&'static str> {
+        self.evidence
+            .iter()
+            .filter(|x| x.result == CueResult::Mismatch)
+            .map(|x| x.cue)
+            .collect()
+    }
+
+    /// A contradiction that means "end the call": a number, link or code that is not ours, a
+    /// lookalike sender, or a failed delivery the caller nonetheless knows of.
+    fn strong(&self) -> bool {
+        self.lookalike
+            || self.failed
+            || self
+                .evidence
+                .iter()
+                .any(|x| x.result == CueResult::Mismatch && CONTACT_CUES.contains(&x.cue))
+    }
 }
 
 fn ev(
@@ -507,369 +646,453 @@ fn fmt_minutes(ms: Millis) -> String {
     }
 }
 
-fn evaluate(claim: &Claim, cand: &StoredNotification, cfg: &VerifyConfig, key: &[u8]) -> Eval {
-    use CueResult::*;
-    let r = &cand.record;
-    let f = &r.facts;
-    let mut e = Eval {
-        evidence: Vec::new(),
-        positive: 0.0,
-        negative: 0.0,
-        related: false,
-        channel_ok: true,
-        lookalike: false,
-        failed: false,
+fn cue_channel(claimed: Channel, ours: Channel) -> Evidence {
+    let ok = claimed == ours;
+    let detail = if ok {
+        format!("we sent {}", claimed.spoken_a())
+    } else {
+        format!(
+            "we sent this as {}, not {}",
+            ours.spoken_a(),
+            claimed.spoken_a()
+        )
     };
-    let add = |e: &mut Eval, evd: Evidence, w: f64| {
-        match evd.result {
-            Match => {
-                e.positive += w;
-                if evd.cue != "channel" && evd.cue != "time" {
-                    e.related = true;
-                }
-            }
-            Close => {
-                e.positive += w / 2.0;
-                e.related = true;
-            }
-            Mismatch => e.negative += w,
-            Absent => {}
-        }
-        e.evidence.push(evd);
-    };
-
-    if let Some(c) = claim.channel {
-        let ok = c == r.channel;
-        e.channel_ok = ok;
-        e.related |= ok;
-        let detail = if ok {
-            format!("we sent {}", c.spoken_a())
+    ev(
+        "channel",
+        if ok {
+            CueResult::Match
         } else {
-            format!(
-                "we sent this as {}, not {}",
-                r.channel.spoken_a(),
-                c.spoken_a()
-            )
-        };
-        add(
-            &mut e,
-            ev(
-                "channel",
-                if ok { Match } else { Mismatch },
-                Some(c.to_string()),
-                Some(r.channel.to_string()),
-                detail,
+            CueResult::Mismatch
+        },
+        Some(claimed.to_string()),
+        Some(ours.to_string()),
+        detail,
+    )
+}
+
+/// The time cue never contradicts (the window already bounds it); its weight grows with closeness.
+fn cue_time(claimed: Millis, sent_at: Millis, tolerance_ms: Millis) -> (Evidence, f64) {
+    let dt = claimed - sent_at;
+    let closeness = 1.0 - (dt.abs() as f64 / tolerance_ms.max(1) as f64).min(1.0);
+    let evd = ev(
+        "time",
+        CueResult::Match,
+        Some(format_time(claimed)),
+        Some(format_time(sent_at)),
+        format!(
+            "sent {} {} the time the caller gave",
+            fmt_minutes(dt),
+            if dt >= 0 { "before" } else { "after" }
+        ),
+    );
+    (evd, weight::TIME * closeness)
+}
+
+fn cue_sender(seen: &str, ours: Option<&str>) -> Evidence {
+    let seen_s = Some(seen.to_string());
+    match ours {
+        None => ev(
+            "sender",
+            CueResult::Absent,
+            seen_s,
+            None,
+            "we did not record the sender".into(),
+        ),
+        Some(ours) => match sender_relation(seen, ours) {
+            SenderRelation::Same => ev(
+                "sender",
+                CueResult::Match,
+                seen_s,
+                Some(ours.into()),
+                "our sender".into(),
             ),
-            weight::CHANNEL,
+            SenderRelation::Lookalike { distance } => ev(
+                "sender",
+                CueResult::Mismatch,
+                seen_s,
+                Some(ours.into()),
+                format!(
+                    "{seen} imitates our sender {ours} (edit distance {distance}): evidence of a spoofed text"
+                ),
+            ),
+            SenderRelation::Different => ev(
+                "sender",
+                CueResult::Mismatch,
+                seen_s,
+                Some(ours.into()),
+                format!("we sent it from {ours}, not {seen}"),
+            ),
+        },
+    }
+}
+
+fn cue_amount(claimed: &Money, ours: Option<&Money>) -> Evidence {
+    let a = Some(claimed.to_string());
+    let Some(ours) = ours else {
+        return ev(
+            "amount",
+            CueResult::Mismatch,
+            a,
+            None,
+            "our message named no amount".into(),
+        );
+    };
+    let diff = (claimed.minor - ours.minor).abs() as f64;
+    let base = ours.minor.abs().max(1) as f64;
+    let (result, detail) = if diff <= 100.0_f64.max(0.02 * base) {
+        (CueResult::Match, "same amount, within rounding".to_string())
+    } else if diff <= 0.10 * base {
+        (CueResult::Close, "close to the amount we sent".to_string())
+    } else {
+        (
+            CueResult::Mismatch,
+            format!("we sent {ours}, not {claimed}"),
+        )
+    };
+    ev("amount", result, a, Some(ours.to_string()), detail)
+}
+
+fn cue_merchant(claimed: &str, ours: Option<&str>) -> Evidence {
+    let m = Some(claimed.to_string());
+    let Some(ours) = ours else {
+        return ev(
+            "merchant",
+            CueResult::Mismatch,
+            m,
+            None,
+            "our message named no merchant".into(),
+        );
+    };
+    let sim = merchant_similarity(claimed, ours);
+    let (result, detail) = if sim >= 0.9 {
+        (CueResult::Match, "same merchant".to_string())
+    } else if sim >= 0.8 {
+        (
+            CueResult::Close,
+            format!("similar merchant ({:.0}% alike)", sim * 100.0),
+        )
+    } else {
+        (
+            CueResult::Mismatch,
+            format!("we named {ours}, not {claimed}"),
+        )
+    };
+    ev("merchant", result, m, Some(ours.to_string()), detail)
+}
+
+fn cue_card(claimed: &str, ours: Option<&str>) -> Evidence {
+    let c = Some(claimed.to_string());
+    match ours {
+        None => ev(
+            "card_last4",
+            CueResult::Mismatch,
+            c,
+            None,
+            "our message named no card".into(),
+        ),
+        Some(o) if o == claimed => ev(
+            "card_last4",
+            CueResult::Match,
+            c,
+            Some(o.into()),
+            "same card ending".into(),
+        ),
+        Some(o) => ev(
+            "card_last4",
+            CueResult::Mismatch,
+            c,
+            Some(o.into()),
+            format!("we named the card ending {o}"),
+        ),
+    }
+}
+
+fn cue_callback(claimed: &str, ours: &[String]) -> Evidence {
+    let n = Some(claimed.to_string());
+    if ours.iter().any(|o| o == claimed) {
+        ev(
+            "callback_number",
+            CueResult::Match,
+            n.clone(),
+            n,
+            "a number in our message".into(),
+        )
+    } else if ours.is_empty() {
+        ev(
+            "callback_number",
+            CueResult::Mismatch,
+            n,
+            None,
+            format!("our message gave no number to call; {claimed} is not from us"),
+        )
+    } else {
+        ev(
+            "callback_number",
+            CueResult::Mismatch,
+            n,
+            Some(ours.join(", ")),
+            format!("{claimed} is not the number in our message"),
+        )
+    }
+}
+
+fn cue_url(claimed: &str, ours: &[String]) -> Evidence {
+    let d = Some(claimed.to_string());
+    if ours.iter().any(|o| o == claimed) {
+        ev(
+            "url",
+            CueResult::Match,
+            d.clone(),
+            d,
+            "a link in our message".into(),
+        )
+    } else if ours.is_empty() {
+        ev(
+            "url",
+            CueResult::Mismatch,
+            d,
+            None,
+            format!("our message had no link; {claimed} is not ours"),
+        )
+    } else {
+        ev(
+            "url",
+            CueResult::Mismatch,
+            d,
+            Some(ours.join(", ")),
+            format!("{claimed} is not the link in our message"),
+        )
+    }
+}
+
+fn cue_code(claimed: &str, ours: Option<&str>) -> Evidence {
+    let c = Some(claimed.to_string());
+    match ours {
+        None => ev(
+            "code",
+            CueResult::Mismatch,
+            c,
+            None,
+            "our message had no code".into(),
+        ),
+        Some(o) if o == claimed => ev(
+            "code",
+            CueResult::Match,
+            c,
+            Some(o.into()),
+            "same code".into(),
+        ),
+        // Never echo the code we sent.
+        Some(_) => ev(
+            "code",
+            CueResult::Mismatch,
+            c,
+            Some("(withheld)".into()),
+            "not the code we sent".into(),
+        ),
+    }
+}
+
+/// A quote: word for word by the keyed hash (works in facts-only mode), else by the share of
+/// the quoted words found in our text.
+fn cue_text(quote: &str, body: Option<&str>, mac: Option<&[u8; 16]>, key: &[u8]) -> Evidence {
+    let t = Some(quote.to_string());
+    if mac.is_some_and(|m| body_mac(key, quote) == *m) {
+        return ev(
+            "text",
+            CueResult::Match,
+            t,
+            None,
+            "word for word what we sent".into(),
         );
     }
+    let Some(body) = body else {
+        return ev(
+            "text",
+            CueResult::Absent,
+            t,
+            None,
+            "message text is not retained; only a word-for-word quote can be checked".into(),
+        );
+    };
+    let c = containment(quote, body);
+    let pct = c * 100.0;
+    let (result, detail) = if c >= 0.75 {
+        (
+            CueResult::Match,
+            format!("{pct:.0}% of the quoted words are in our message"),
+        )
+    } else if c >= 0.4 {
+        (
+            CueResult::Close,
+            format!("{pct:.0}% of the quoted words are in our message"),
+        )
+    } else {
+        (
+            CueResult::Mismatch,
+            format!("only {pct:.0}% of the quoted words are in our message"),
+        )
+    };
+    ev("text", result, t, None, detail)
+}
+
+/// Compare the claim with one candidate, cue by cue.
+fn evaluate(claim: &Claim, cand: &StoredNotification, cfg: &VerifyConfig, key: &[u8]) -> Eval {
+    let r = &cand.record;
+    let f = &r.facts;
+    let mut e = Eval::new();
+    if let Some(c) = claim.channel {
+        e.channel_ok = c == r.channel;
+        e.related |= e.channel_ok;
+        e.add(cue_channel(c, r.channel), weight::CHANNEL);
+    }
     if let Some(t) = claim.received_at {
-        let dt = t - r.sent_at;
-        let closeness = 1.0 - (dt.abs() as f64 / cfg.time_tolerance_ms.max(1) as f64).min(1.0);
-        e.positive += weight::TIME * closeness;
-        e.evidence.push(ev(
-            "time",
-            Match,
-            Some(format_time(t)),
-            Some(format_time(r.sent_at)),
-            format!(
-                "sent {} {} the time the caller gave",
-                fmt_minutes(dt),
-                if dt >= 0 { "before" } else { "after" }
-            ),
-        ));
+        let (evd, w) = cue_time(t, r.sent_at, cfg.time_tolerance_ms);
+        e.positive += w;
+        e.evidence.push(evd);
     }
     if let Some(seen) = &claim.sender_seen {
-        let evd = match &r.sender {
-            None => ev(
-                "sender",
-                Absent,
-                Some(seen.clone()),
-                None,
-                "we did not record the sender".into(),
-            ),
-            Some(ours) => match sender_relation(seen, ours) {
-                SenderRelation::Same => ev(
-                    "sender",
-                    Match,
-                    Some(seen.clone()),
-                    Some(ours.clone()),
-                    "our sender".into(),
-                ),
-                SenderRelation::Lookalike { distance } => {
-                    e.lookalike = true;
-                    ev("sender", Mismatch, Some(seen.clone()), Some(ours.clone()), format!(
-                        "{seen} imitates our sender {ours} (edit distance {distance}): evidence of a spoofed text"
-                    ))
-                }
-                SenderRelation::Different => ev(
-                    "sender",
-                    Mismatch,
-                    Some(seen.clone()),
-                    Some(ours.clone()),
-                    format!("we sent it from {ours}, not {seen}"),
-                ),
-            },
-        };
-        add(&mut e, evd, weight::SENDER);
+        let evd = cue_sender(seen, r.sender.as_deref());
+        e.lookalike = evd.result == CueResult::Mismatch
+            && r.sender.as_deref().is_some_and(|o| {
+                matches!(sender_relation(seen, o), SenderRelation::Lookalike { .. })
+            });
+        e.add(evd, weight::SENDER);
     }
     if let Some(a) = &claim.amount {
-        let evd = match &f.amount {
-            None => ev(
-                "amount",
-                Mismatch,
-                Some(a.to_string()),
-                None,
-                "our message named no amount".into(),
-            ),
-            Some(ours) => {
-                let diff = (a.minor - ours.minor).abs() as f64;
-                let base = ours.minor.abs().max(1) as f64;
-                if diff <= 100.0_f64.max(0.02 * base) {
-                    ev(
-                        "amount",
-                        Match,
-                        Some(a.to_string()),
-                        Some(ours.to_string()),
-                        "same amount, within rounding".into(),
-                    )
-                } else if diff <= 0.10 * base {
-                    ev(
-                        "amount",
-                        Close,
-                        Some(a.to_string()),
-                        Some(ours.to_string()),
-                        "close to the amount we sent".into(),
-                    )
-                } else {
-                    ev(
-                        "amount",
-                        Mismatch,
-                        Some(a.to_string()),
-                        Some(ours.to_string()),
-                        format!("we sent {ours}, not {a}"),
-                    )
-                }
-            }
-        };
-        add(&mut e, evd, weight::AMOUNT);
+        e.add(cue_amount(a, f.amount.as_ref()), weight::AMOUNT);
     }
     if let Some(m) = &claim.merchant {
-        let evd = match &f.merchant {
-            None => ev(
-                "merchant",
-                Mismatch,
-                Some(m.clone()),
-                None,
-                "our message named no merchant".into(),
-            ),
-            Some(ours) => {
-                let sim = merchant_similarity(m, ours);
-                if sim >= 0.9 {
-                    ev(
-                        "merchant",
-                        Match,
-                        Some(m.clone()),
-                        Some(ours.clone()),
-                        "same merchant".into(),
-                    )
-                } else if sim >= 0.8 {
-                    ev(
-                        "merchant",
-                        Close,
-                        Some(m.clone()),
-                        Some(ours.clone()),
-                        format!("similar merchant ({:.0}% alike)", sim * 100.0),
-                    )
-                } else {
-                    ev(
-                        "merchant",
-                        Mismatch,
-                        Some(m.clone()),
-                        Some(ours.clone()),
-                        format!("we named {ours}, not {m}"),
-                    )
-                }
-            }
-        };
-        add(&mut e, evd, weight::MERCHANT);
+        e.add(cue_merchant(m, f.merchant.as_deref()), weight::MERCHANT);
     }
     if let Some(c) = &claim.card_last4 {
-        let evd = match &f.card_last4 {
-            None => ev(
-                "card_last4",
-                Mismatch,
-                Some(c.clone()),
-                None,
-                "our message named no card".into(),
-            ),
-            Some(ours) if ours == c => ev(
-                "card_last4",
-                Match,
-                Some(c.clone()),
-                Some(ours.clone()),
-                "same card ending".into(),
-            ),
-            Some(ours) => ev(
-                "card_last4",
-                Mismatch,
-                Some(c.clone()),
-                Some(ours.clone()),
-                format!("we named the card ending {ours}"),
-            ),
-        };
-        add(&mut e, evd, weight::CARD);
+        e.add(cue_card(c, f.card_last4.as_deref()), weight::CARD);
     }
     if let Some(n) = &claim.callback_number {
-        let evd = if f.callback_numbers.contains(n) {
-            ev(
-                "callback_number",
-                Match,
-                Some(n.clone()),
-                Some(n.clone()),
-                "a number in our message".into(),
-            )
-        } else if f.callback_numbers.is_empty() {
-            ev(
-                "callback_number",
-                Mismatch,
-                Some(n.clone()),
-                None,
-                format!("our message gave no number to call; {n} is not from us"),
-            )
-        } else {
-            ev(
-                "callback_number",
-                Mismatch,
-                Some(n.clone()),
-                Some(f.callback_numbers.join(", ")),
-                format!("{n} is not the number in our message"),
-            )
-        };
-        add(&mut e, evd, weight::CALLBACK);
+        e.add(cue_callback(n, &f.callback_numbers), weight::CALLBACK);
     }
     if let Some(d) = &claim.domain {
-        let evd = if f.domains.contains(d) {
-            ev(
-                "url",
-                Match,
-                Some(d.clone()),
-                Some(d.clone()),
-                "a link in our message".into(),
-            )
-        } else if f.domains.is_empty() {
-            ev(
-                "url",
-                Mismatch,
-                Some(d.clone()),
-                None,
-                format!("our message had no link; {d} is not ours"),
-            )
-        } else {
-            ev(
-                "url",
-                Mismatch,
-                Some(d.clone()),
-                Some(f.domains.join(", ")),
-                format!("{d} is not the link in our message"),
-            )
-        };
-        add(&mut e, evd, weight::DOMAIN);
+        e.add(cue_url(d, &f.domains), weight::DOMAIN);
     }
     if let Some(c) = &claim.code {
-        let evd = match &f.code {
-            None => ev(
-                "code",
-                Mismatch,
-                Some(c.clone()),
-                None,
-                "our message had no code".into(),
-            ),
-            Some(ours) if ours == c => ev(
-                "code",
-                Match,
-                Some(c.clone()),
-                Some(ours.clone()),
-                "same code".into(),
-            ),
-            Some(_) => ev(
-                "code",
-                Mismatch,
-                Some(c.clone()),
-                Some("(withheld)".into()),
-                "not the code we sent".into(),
-            ),
-        };
-        add(&mut e, evd, weight::CODE);
+        e.add(cue_code(c, f.code.as_deref()), weight::CODE);
     }
     if let Some(t) = &claim.text {
-        let evd = match (&r.body, &r.body_mac) {
-            (_, Some(mac)) if body_mac(key, t) == *mac => ev(
-                "text",
-                Match,
-                Some(t.clone()),
-                None,
-                "word for word what we sent".into(),
-            ),
-            (Some(body), _) => {
-                let c = containment(t, body);
-                if c >= 0.75 {
-                    ev(
-                        "text",
-                        Match,
-                        Some(t.clone()),
-                        None,
-                        format!("{:.0}% of the quoted words are in our message", c * 100.0),
-                    )
-                } else if c >= 0.4 {
-                    ev(
-                        "text",
-                        Close,
-                        Some(t.clone()),
-                        None,
-                        format!("{:.0}% of the quoted words are in our message", c * 100.0),
-                    )
-                } else {
-                    ev(
-                        "text",
-                        Mismatch,
-                        Some(t.clone()),
-                        None,
-                        format!(
-                            "only {:.0}% of the quoted words are in our message",
-                            c * 100.0
-                        ),
-                    )
-                }
-            }
-            (None, _) => ev(
-                "text",
-                Absent,
-                Some(t.clone()),
-                None,
-                "message text is not retained; only a word-for-word quote can be checked".into(),
-            ),
-        };
-        add(&mut e, evd, weight::TEXT);
+        e.add(
+            cue_text(t, r.body.as_deref(), r.body_mac.as_ref(), key),
+            weight::TEXT,
+        );
     }
     if r.status == DeliveryStatus::Failed {
         e.failed = true;
-        add(
-            &mut e,
+        e.add(
             ev(
                 "delivery",
-                Mismatch,
+                CueResult::Mismatch,
                 None,
                 Some("failed".into()),
                 "this notification was never delivered to the customer".into(),
             ),
-            2.0,
+            weight::DELIVERY,
         );
     }
     if claim.channel.is_none() && claim.cue_count() == 0 {
         e.related = true;
     }
     e
+}
+
+/// What a notification said, in the words an agent can check with the caller (never the code).
+fn summary(n: &StoredNotification) -> String {
+    let f = &n.record.facts;
+    let mut parts: Vec<String> = Vec::new();
+    match (&f.amount, &f.merchant) {
+        (Some(a), Some(m)) => parts.push(format!("{a} at {m}")),
+        (Some(a), None) => parts.push(a.to_string()),
+        (None, Some(m)) => parts.push(m.clone()),
+        (None, None) => {}
+    }
+    if let Some(c) = &f.card_last4 {
+        parts.push(format!("card ending {c}"));
+    }
+    if !f.callback_numbers.is_empty() {
+        parts.push(format!("call {}", f.callback_numbers.join(" or ")));
+    }
+    if !f.domains.is_empty() {
+        parts.push(format!("link to {}", f.domains.join(", ")));
+    }
+    if f.code.is_some() {
+        parts.push("a one-time code".into());
+    }
+    if parts.is_empty() {
+        if let Some(c) = n
+            .record
+            .category
+            .as_deref()
+            .or(n.record.template_id.as_deref())
+        {
+            parts.push(c.replace('_', " "));
+        }
+    }
+    parts.join(", ")
+}
+
+/// The notifications in the window, the claimed channel first, then closest to the claimed time.
+fn nearest<'a>(
+    claim: &Claim,
+    evals: &'a [(&'a StoredNotification, Eval)],
+    now: Millis,
+) -> Vec<&'a (&'a StoredNotification, Eval)> {
+    let at = claim.received_at.unwrap_or(now);
+    let mut near: Vec<&(&StoredNotification, Eval)> = evals.iter().collect();
+    near.sort_by_key(|(n, _)| {
+        (
+            claim.channel.is_some_and(|c| c != n.record.channel),
+            (n.record.sent_at - at).abs(),
+        )
+    });
+    near
+}
+
+/// "text message at 2026-06-03T14:05:00Z: $212.02 at COSTCO WHSE #0412".
+fn describe_sent(n: &StoredNotification) -> String {
+    let what = summary(n);
+    format!(
+        "{} at {}{}{what}",
+        n.record.channel.spoken(),
+        format_time(n.record.sent_at),
+        if what.is_empty() { "" } else { ": " },
+    )
+}
+
+/// Evidence naming what we did send around the claimed time (at most three), so the agent can
+/// tell a confused genuine customer from an attacker.
+fn sent_nearby(near: &[&(&StoredNotification, Eval)]) -> Vec<Evidence> {
+    near.iter()
+        .take(3)
+        .map(|(n, e)| {
+            let bad = e.mismatched();
+            let differs = if bad.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({} differ{})",
+                    bad.join(", ").replace('_', " "),
+                    if bad.len() == 1 { "s" } else { "" }
+                )
+            };
+            ev(
+                "sent_nearby",
+                CueResult::Mismatch,
+                None,
+                Some(format!("{}/{}", n.record.source, n.record.id)),
+                format!(
+                    "we sent a {} — not what the caller describes{differs}",
+                    describe_sent(n)
+                ),
+            )
+        })
+        .collect()
 }
 
 fn window_view(w: Window) -> WindowView {
@@ -894,44 +1117,70 @@ pub fn decide(
         .fresh_until
         .filter(|w| *w > Millis::MIN)
         .map(format_time);
-    let cannot = |reason: &'static str, guidance: String| Verification {
-        verdict: Verdict::CannotConfirm,
-        reason: Some(reason),
-        confidence: 0.0,
-        matched: None,
-        evidence: Vec::new(),
-        guidance,
+    let answer = |verdict: Verdict,
+                  reason: Option<&'static str>,
+                  confidence: f64,
+                  finding: String,
+                  action: Action,
+                  matched: Option<NotificationView>,
+                  evidence: Vec<Evidence>| Verification {
+        verdict,
+        reason,
+        confidence: round2(confidence),
+        matched,
+        evidence,
+        guidance: compose(&finding, action),
+        action,
+        finding,
         ledger_fresh_until: fresh_until.clone(),
         window: window_view(window),
         campaign_id: None,
     };
-    const NEUTRAL: &str = "Treat the message as neither proof nor a red flag, and verify the caller with the standard step-up checks.";
+    const NEUTRAL: &str = "Treat the message as neither proof nor a red flag.";
+    let cannot = |reason: &'static str, why: String| {
+        answer(
+            Verdict::CannotConfirm,
+            Some(reason),
+            0.0,
+            format!("{why} {NEUTRAL}"),
+            Action::Proceed,
+            None,
+            Vec::new(),
+        )
+    };
 
     if let Some(t) = claim.received_at {
         if t > now + cfg.reaction_floor_ms.max(60_000) {
-            return cannot("claim_time_in_future", format!("The time given is in the future; check the date and time zone with the caller. {NEUTRAL}"));
+            return cannot(
+                "claim_time_in_future",
+                "The time given is in the future; check the date and time zone with the caller."
+                    .into(),
+            );
         }
         if t + cfg.time_tolerance_ms < ctx.retention_start {
             return cannot(
                 "outside_retention",
-                format!("That is older than the notification record we keep. {NEUTRAL}"),
+                "That is older than the notification record we keep.".into(),
             );
         }
     }
     if !ctx.customer_known {
         return cannot(
             "unknown_customer",
-            format!("We hold no notification record for this customer. {NEUTRAL}"),
+            "We hold no notification record for this customer.".into(),
         );
     }
 
     let key = ctx.body_hmac_key;
-    let best = ctx
+    let evals: Vec<(&StoredNotification, Eval)> = ctx
         .candidates
         .iter()
         .filter(|c| c.record.sent_at >= window.from && c.record.sent_at <= window.to)
         .map(|c| (c, evaluate(claim, c, cfg, key)))
-        .filter(|(_, e)| e.related)
+        .collect();
+    let best = evals
+        .iter()
+        .filter(|(_, e)| e.describes())
         .max_by(|(a, ea), (b, eb)| {
             let sa = ea.positive - 1.5 * ea.negative;
             let sb = eb.positive - 1.5 * eb.negative;
@@ -944,29 +1193,35 @@ pub fn decide(
         if window.from < ctx.retention_start {
             return Some(cannot(
                 "outside_retention",
-                format!(
-                    "Part of that time is older than the notification record we keep. {NEUTRAL}"
-                ),
+                "Part of that time is older than the notification record we keep.".into(),
             ));
         }
         if fresh.sources == 0 {
-            return Some(cannot("no_feed_for_channel", format!(
-                "No notification feed for {} is connected, so we cannot tell whether we sent it. {NEUTRAL}",
-                claim.channel.map_or("any channel".to_string(), |c| format!("{c} messages"))
-            )));
+            return Some(cannot(
+                "no_feed_for_channel",
+                format!(
+                    "No notification feed for {} is connected, so we cannot tell whether we sent it.",
+                    claim
+                        .channel
+                        .map_or("any channel".to_string(), |c| format!("{c} messages"))
+                ),
+            ));
         }
         if fresh.complete_since.is_none_or(|cs| cs > window.from) {
             return Some(cannot(
                 "before_feed_start",
-                format!("Our notification record does not reach back to that time. {NEUTRAL}"),
+                "Our notification record does not reach back to that time.".into(),
             ));
         }
         let needed = window.to.min(now - cfg.reaction_floor_ms);
         if fresh.fresh_until.is_none_or(|w| w < needed) {
-            return Some(cannot("ledger_stale", format!(
-                "Our notification record is behind (feed `{}` is delayed), so a recent message may be missing. {NEUTRAL}",
-                fresh.laggard.as_deref().unwrap_or("?")
-            )));
+            return Some(cannot(
+                "ledger_stale",
+                format!(
+                    "Our notification record is behind (feed `{}` is delayed), so a recent message may be missing.",
+                    fresh.laggard.as_deref().unwrap_or("?")
+                ),
+            ));
         }
         None
     };
@@ -978,19 +1233,17 @@ pub fn decide(
         let a_what = cand.record.channel.spoken_a();
         if e.negative == 0.0 && e.channel_ok {
             let confidence = (1.0 - 0.5 * (-e.positive / 1.5).exp()).min(0.99);
-            return Verification {
-                verdict: Verdict::Confirmed,
-                reason: None,
-                confidence: round2(confidence),
-                guidance: format!(
-                    "We did send this {what} ({when}). The notification is genuine, but knowing about it does not prove who is calling: continue with standard verification before any account change."
+            return answer(
+                Verdict::Confirmed,
+                None,
+                confidence,
+                format!(
+                    "We did send this {what} ({when}). The notification is genuine, but knowing about it does not prove who is calling."
                 ),
-                matched: Some(view),
-                evidence: e.evidence,
-                ledger_fresh_until: fresh_until,
-                window: window_view(window),
-                campaign_id: None,
-            };
+                Action::Proceed,
+                Some(view),
+                e.evidence.clone(),
+            );
         }
         // The caller names another channel than the one we used: only a complete record for the
         // claimed channel can say no such message exists there.
@@ -999,7 +1252,7 @@ pub fn decide(
                 return v;
             }
         }
-        let (reason, lead) = if e.failed {
+        let (reason, finding) = if e.failed {
             ("delivery_failed", format!("We tried to send {a_what} ({when}) but it was never delivered, yet the caller knows of it."))
         } else if e.lookalike {
             ("sender_lookalike", format!("We sent {a_what} ({when}), but the sender the caller saw imitates ours: the message they describe may be a spoof."))
@@ -1009,72 +1262,69 @@ pub fn decide(
                 format!("We sent this as {a_what} ({when}), not the way the caller describes."),
             )
         } else {
-            let bad: Vec<&str> = e
-                .evidence
-                .iter()
-                .filter(|x| x.result == CueResult::Mismatch)
-                .map(|x| x.cue)
-                .collect();
-            ("cue_mismatch", format!("We sent {a_what} around then ({when}), but the caller's {} does not match what we sent.", bad.join(", ")))
+            let bad = e.mismatched().join(", ").replace('_', " ");
+            ("cue_mismatch", format!("We sent {a_what} around then ({when}), but the caller's {bad} does not match what we sent."))
         };
-        let strong = e.lookalike
-            || e.failed
-            || e.evidence.iter().any(|x| {
-                x.result == CueResult::Mismatch
-                    && matches!(x.cue, "callback_number" | "url" | "code")
-            });
-        let tail = if strong {
-            "Do not act on the caller's request. Say: \"For your security I'll call you back on the number we have on file,\" end the call, and flag it to fraud."
+        let action = if e.strong() {
+            Action::Callback
         } else {
-            "Do not treat the message as proof of identity: use step-up verification before any change."
+            Action::StepUp
         };
         let confidence = 0.6 + 0.3 * (e.negative / 3.0).min(1.0);
-        return Verification {
-            verdict: Verdict::Partial,
-            reason: Some(reason),
-            confidence: round2(confidence),
-            guidance: format!("{lead} {tail}"),
-            matched: Some(view),
-            evidence: e.evidence,
-            ledger_fresh_until: fresh_until,
-            window: window_view(window),
-            campaign_id: None,
-        };
+        return answer(
+            Verdict::Partial,
+            Some(reason),
+            confidence,
+            finding,
+            action,
+            Some(view),
+            e.evidence.clone(),
+        );
     }
 
     // Nothing we sent fits. Say `not_sent` only if the record is provably complete.
     if let Some(v) = incomplete() {
         return v;
     }
-    let mut evidence = Vec::new();
-    let others = ctx.candidates.len();
-    evidence.push(ev(
+    let kind = claim
+        .channel
+        .map_or("notification".to_string(), |c| c.spoken().to_string());
+    let mut evidence = vec![ev(
         "ledger",
         CueResult::Absent,
         None,
         None,
         format!(
-            "no {} to this customer between {} and {}; {} other notification(s) in that time",
-            claim
-                .channel
-                .map_or("notification".to_string(), |c| c.spoken().to_string()),
+            "no {kind} matching what the caller describes to this customer between {} and {}; {} other notification(s) in that time",
             format_time(window.from),
             format_time(window.to),
-            others
+            evals.len()
         ),
-    ));
+    )];
+    let near = nearest(claim, &evals, now);
+    let also = match near.first() {
+        Some((n, _)) if near.len() == 1 => format!(
+            " We sent one other notification around then, a {}, which is not what the caller describes.",
+            describe_sent(n)
+        ),
+        Some((n, _)) => format!(
+            " We sent {} other notifications around then (the closest a {}), none of them what the caller describes.",
+            near.len(),
+            describe_sent(n)
+        ),
+        None => String::new(),
+    };
+    evidence.extend(sent_nearby(&near));
     let confidence = 0.9 + 0.02 * claim.cue_count().min(4) as f64;
-    Verification {
-        verdict: Verdict::NotSent,
-        reason: None,
-        confidence: round2(confidence),
-        matched: None,
+    answer(
+        Verdict::NotSent,
+        None,
+        confidence,
+        format!("We did not send this: nothing we sent matches what the caller describes.{also}"),
+        Action::Callback,
+        None,
         evidence,
-        guidance: "We did not send this. Do not act on the caller's request. Say: \"I don't see that message on our side. For your security I'm going to end this call and call you back on the number we have on file.\" Then escalate to fraud.".into(),
-        ledger_fresh_until: fresh_until,
-        window: window_view(window),
-        campaign_id: None,
-    }
+    )
 }
 
 fn round2(x: f64) -> f64 {
@@ -1099,7 +1349,8 @@ pub fn apply_campaign(v: &mut Verification, campaign_id: u64, detail: String) {
         recorded: Some(format!("campaign {campaign_id}")),
         detail,
     });
-    v.guidance = format!(
-        "This is a known scam: it matches smishing campaign {campaign_id}, which customers have reported. Do not act on the caller's request. Say: \"That message did not come from us. For your security I'm going to end this call and call you back on the number we have on file.\" Then escalate to fraud."
+    v.finding = format!(
+        "This is a known scam: it matches smishing campaign {campaign_id}, which customers have reported. That message did not come from us."
     );
+    v.set_action(v.action.max(Action::Callback));
 }

@@ -7,11 +7,13 @@
 use std::collections::BTreeMap;
 
 use countersign_core::extract::ExtractConfig;
+use countersign_core::guidance::Action;
+use countersign_core::score::{score, Attestation, CallFacts, CitedClaim, Policy};
 use countersign_core::validate::{
     parse_time, validate_notification, BodyRetention, FieldLimits, NotificationIn, ValidationConfig,
 };
 use countersign_core::verify::{
-    claim_window, decide, validate_claim, ClaimIn, LedgerContext, VerifyConfig,
+    claim_window, decide, validate_claim, ClaimIn, LedgerContext, Verification, VerifyConfig,
 };
 use countersign_core::{SourceState, StoredNotification};
 use serde_json::Value;
@@ -94,7 +96,11 @@ fn matching_corpus() {
         let reason_ok = c
             .get("expect_reason")
             .and_then(Value::as_str)
-            .is_none_or(|r| Some(r) == v.reason);
+            .is_none_or(|r| Some(r) == v.reason)
+            && c.get("expect_action")
+                .and_then(Value::as_str)
+                .is_none_or(|a| a == v.action.as_str());
+        one_instruction(&v, now, c["name"].as_str().unwrap());
         let t = tally.entry(expect.to_string()).or_default();
         t.0 += 1;
         if got == expect && reason_ok {
@@ -105,10 +111,21 @@ fn matching_corpus() {
                 c["name"].as_str().unwrap(),
                 c.get("expect_reason")
                     .map(|r| format!("/{}", r.as_str().unwrap()))
-                    .unwrap_or_default(),
-                v.reason.map(|r| format!("/{r}")).unwrap_or_default(),
+                    .unwrap_or_default()
+                    + &c.get("expect_action")
+                        .map(|a| format!(" → {}", a.as_str().unwrap()))
+                        .unwrap_or_default(),
+                v.reason.map(|r| format!("/{r}")).unwrap_or_default()
+                    + &format!(" → {}", v.action.as_str()),
                 c["said"].as_str().unwrap()
             ));
+        }
+        if got == "not_sent" {
+            assert!(
+                v.evidence.iter().any(|e| e.cue == "ledger"),
+                "{}: not_sent names what was searched",
+                c["name"]
+            );
         }
         if got == "not_sent" && expect != "not_sent" {
             false_not_sent.push(c["name"].as_str().unwrap().to_string());
@@ -137,9 +154,72 @@ fn matching_corpus() {
     for (verdict, (n, ok)) in &tally {
         let acc = *ok as f64 / *n as f64;
         assert!(
-            acc >= 0.95,
-            "{verdict}: accuracy {:.1}% is under 95%",
+            acc >= 1.0,
+            "{verdict}: accuracy {:.1}% is under 100%",
             acc * 100.0
         );
+    }
+}
+
+/// The verification's own guidance ends with its action's instruction; and in a call, over
+/// intents and caller-ID situations, the call's action is never less than the claim's and the
+/// guidance the agent reads is the call's action's — never two instructions.
+fn one_instruction(v: &Verification, now: i64, name: &str) {
+    assert!(
+        v.guidance.ends_with(v.action.instruction()),
+        "{name}: guidance {:?} does not end with the {:?} instruction",
+        v.guidance,
+        v.action
+    );
+    let p = Policy::default();
+    for intent in [
+        None,
+        Some("balance"),
+        Some("dispute"),
+        Some("wire"),
+        Some("change_phone"),
+    ] {
+        for (on_file, attestation) in [
+            (Some(true), Attestation::A),
+            (Some(false), Attestation::None),
+            (None, Attestation::B),
+        ] {
+            for secs in [5, 400] {
+                let facts = CallFacts {
+                    ani_on_file: on_file,
+                    attestation: Some(attestation),
+                    intent: intent.map(str::to_string),
+                    claim: Some(CitedClaim {
+                        verdict: v.verdict,
+                        seconds_into_call: secs,
+                        action: v.action,
+                    }),
+                    not_sent_surge: 1.0,
+                    ..Default::default()
+                };
+                let s = score(&facts, &p, now);
+                assert!(
+                    s.action >= v.action,
+                    "{name}: call action below the claim's"
+                );
+                let mut shown = v.clone();
+                shown.set_action(s.action);
+                let ends_call = shown.guidance.contains("end the call");
+                assert_eq!(
+                    ends_call,
+                    s.action >= Action::Callback,
+                    "{name} / {intent:?}: guidance {:?} vs action {:?}",
+                    shown.guidance,
+                    s.action
+                );
+                assert!(shown.guidance.ends_with(s.guidance.as_str()), "{name}");
+                assert_eq!(
+                    shown.guidance.contains("step-up"),
+                    s.action == Action::StepUp,
+                    "{name}: {:?}",
+                    shown.guidance
+                );
+            }
+        }
     }
 }

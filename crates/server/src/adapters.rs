@@ -13,7 +13,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
-use countersign_core::score::Score;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -55,27 +54,14 @@ async fn score_platform_call(st: &SharedState, c: CallIn) -> Result<CallScore, P
     }
 }
 
-fn band_str(s: &Score) -> String {
-    serde_json::to_value(s.band)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-fn action_str(s: &Score) -> String {
-    serde_json::to_value(s.action)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 /// The flat string map Connect and Genesys flows read.
 fn flat(cs: &CallScore, reasons_max: usize) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     m.insert("call_id".into(), cs.call_id.clone());
     m.insert("score".into(), format!("{:.0}", cs.score.score.round()));
-    m.insert("band".into(), band_str(&cs.score));
-    m.insert("action".into(), action_str(&cs.score));
+    m.insert("band".into(), cs.score.band.as_str().into());
+    m.insert("action".into(), cs.score.action.as_str().into());
+    m.insert("guidance".into(), cs.score.guidance.clone());
     m.insert("policy_version".into(), cs.score.policy_version.clone());
     for (i, r) in cs.score.reasons.iter().take(reasons_max).enumerate() {
         m.insert(format!("reason_{}", i + 1), r.detail.clone());
@@ -168,8 +154,8 @@ pub async fn twilio_voice(
         .map(|r| r.detail.clone())
         .collect();
     let attrs = serde_json::json!({
-        "countersign_call_id": cs.call_id, "risk_score": cs.score.score, "risk_band": band_str(&cs.score),
-        "risk_action": action_str(&cs.score), "risk_reasons": reasons, "policy_version": cs.score.policy_version,
+        "countersign_call_id": cs.call_id, "risk_score": cs.score.score, "risk_band": cs.score.band.as_str(),
+        "risk_action": cs.score.action.as_str(), "risk_guidance": cs.score.guidance, "risk_reasons": reasons, "policy_version": cs.score.policy_version,
     });
     let workflow = a
         .twilio_workflow_sid
@@ -281,8 +267,12 @@ pub async fn genesys(
     let mut out = Map::new();
     out.insert("callId".into(), Value::String(cs.call_id.clone()));
     out.insert("score".into(), Value::from(cs.score.score.round() as i64));
-    out.insert("band".into(), Value::String(band_str(&cs.score)));
-    out.insert("action".into(), Value::String(action_str(&cs.score)));
+    out.insert("band".into(), Value::String(cs.score.band.as_str().into()));
+    out.insert(
+        "action".into(),
+        Value::String(cs.score.action.as_str().into()),
+    );
+    out.insert("guidance".into(), Value::String(cs.score.guidance.clone()));
     out.insert(
         "policyVersion".into(),
         Value::String(cs.score.policy_version.clone()),

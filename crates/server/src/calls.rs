@@ -9,10 +9,12 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use countersign_core::extract::calling_code;
 use countersign_core::extract::normalize_phone;
 use countersign_core::recent::ClaimRate;
 use countersign_core::score::{
-    parse_attestation, score, AccountEventKind, CallFacts, Policy, Score, Surge,
+    caller_id_withheld, international_caller, non_fixed_voip, parse_attestation, score,
+    AccountEventKind, Action, CallFacts, CitedClaim, Policy, Score, Surge,
 };
 use countersign_core::validate::{format_time, parse_time};
 use countersign_core::verify::{validate_claim, ClaimIn, Verdict, Verification};
@@ -160,6 +162,10 @@ pub struct ClaimEntry {
     pub seconds_into_call: i64,
     pub verdict: Verdict,
     pub reason: Option<String>,
+    /// The least action the verification called for (absent in calls recorded before it was
+    /// kept: then the verdict's usual one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
 }
 
 /// The agent's outcome: a label for calibration.
@@ -263,12 +269,17 @@ fn score_call(st: &SharedState, doc: &CallDoc, ctx: CallContext, now: Millis) ->
         intent: doc.intent.clone(),
         ..Default::default()
     };
+    facts.withheld = caller_id_withheld(&doc.ani);
+    facts.non_fixed_voip = doc.line_type.as_deref().is_some_and(non_fixed_voip);
     if let Some(c) = &doc.customer_id {
         facts.customer_anis_24h = recent_count(st, |r| r.customer_anis(c, now - 24 * HOUR));
         let known = Contacts::new(ctx.profile.as_deref(), ctx.sms_recipients);
-        let mut numbers = known.numbers().peekable();
-        if numbers.peek().is_some() {
-            facts.ani_on_file = Some(numbers.any(|n| *n == doc.ani));
+        let numbers: Vec<&str> = known.numbers().map(String::as_str).collect();
+        // A withheld number is neither on file nor off it: it has its own signal.
+        if !numbers.is_empty() && !facts.withheld {
+            facts.ani_on_file = Some(numbers.contains(&doc.ani.as_str()));
+            facts.international = calling_code(st.validation.extract.default_region)
+                .is_some_and(|home| international_caller(&doc.ani, numbers.iter().copied(), home));
         }
         facts.reported_smish = ctx.smish_reports;
         for (kind, at) in ctx.account_events {
@@ -281,7 +292,11 @@ fn score_call(st: &SharedState, doc: &CallDoc, ctx: CallContext, now: Millis) ->
     facts.not_sent_surge = surge.ratio;
     facts.surge_active = surge.active;
     if let Some(last) = doc.claims.last() {
-        facts.claim = Some((last.verdict, last.seconds_into_call));
+        facts.claim = Some(CitedClaim {
+            verdict: last.verdict,
+            seconds_into_call: last.seconds_into_call,
+            action: last.action.unwrap_or_else(|| last.verdict.least_action()),
+        });
     }
     score(&facts, &p, now)
 }
@@ -461,7 +476,7 @@ pub async fn post_claim(
         raw.customer_id = doc.customer_id.clone();
     }
     let claim = validate_claim(&raw, &st.validation.extract).map_err(Problem::invalid)?;
-    let v = verify_claim(&st, &claim, &who).await?;
+    let mut v = verify_claim(&st, &claim, &who).await?;
     let now = now_ms();
     let started = parse_time("started_at", &doc.started_at).unwrap_or(now);
     st.store
@@ -498,11 +513,14 @@ pub async fn post_claim(
         seconds_into_call: (now - started) / 1000,
         verdict: v.verdict,
         reason: v.reason.map(str::to_string),
+        action: Some(v.action),
     });
     let ctx = context(&st, &call_id, doc.customer_id.as_deref(), now).await?;
     let s = score_call(&st, &doc, ctx, now);
     push_score(&mut doc, &s, "claim", now);
     save(&st, &doc, false).await?;
+    // One instruction: the call's action (never less than the claim's) is the guidance's.
+    v.set_action(s.action);
     Ok(Json(ClaimAnswer {
         verification: v,
         score: s,

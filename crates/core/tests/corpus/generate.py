@@ -27,10 +27,21 @@ NAMES = ["maria", "john", "aisha", "wei", "carlos", "emma", "raj", "fatima", "li
 
 ledger, cases = [], []
 def rec(**kw): ledger.append(kw); return kw
-def case(name, said, claim, expect, reason=None):
+def case(name, said, claim, expect, reason=None, action=None):
     c = {"name": name, "said": said, "claim": claim, "expect": expect}
     if reason: c["expect_reason"] = reason
+    if action: c["expect_action"] = action
     cases.append(c)
+
+# Processor-style descriptors a second card alert records, and what customers call them.
+DESCRIPTORS = [
+    ("AMZN Mktp US*2K4LT0QA3", "Amazon", "23.47"), ("SQ *BLUE BOTTLE COFFEE", "Blue Bottle", "6.75"),
+    ("PAYPAL *NETFLIX", "Netflix", "15.49"), ("TST* SHAKE SHACK 1234", "Shake Shack", "18.20"),
+    ("DD *DOORDASH CHIPOTLE", "DoorDash", "31.08"), ("GOOGLE *YouTubePremium", "YouTube", "13.99"),
+    ("UBER *EATS", "Uber Eats", "27.55"), ("SBUX 12345", "Starbucks", "5.85"),
+    ("WM SUPERCENTER #5421", "Walmart", "64.12"), ("MSFT *XBOX", "Xbox", "59.99"),
+    ("APL*APPLE ONLINE STORE", "Apple", "129.00"), ("PP*SPOTIFYUSA", "Spotify", "11.99"),
+]
 
 for i, cust in enumerate(NAMES):
     card = f"{rnd.randint(1000, 9999)}"
@@ -63,6 +74,13 @@ for i, cust in enumerate(NAMES):
     rec(source="card-alerts", id=f"{cust}-ship", customer_id=cust, channel="sms", sender="ACMEBANK", sent_at=t(t_ship),
         category="card_shipped", template_id="card-ship-v1",
         body=f"ACME Bank: your replacement card has shipped. Track it with UPS: {tracking}")
+
+    # A second genuine card alert the same afternoon, 40 minutes after the first.
+    ddesc, dspoken, damount = DESCRIPTORS[i]
+    t_second = t_auth + 40 * M
+    rec(source="card-alerts", id=f"{cust}-auth2", customer_id=cust, channel="sms", sender="ACMEBANK", sent_at=t(t_second),
+        category="card_auth", template_id="card-auth-v3",
+        body=f"ACME Bank: Did you authorise ${damount} at {ddesc} on card ending {card}? Reply Y or N. Questions: 1-800-555-0199")
 
     rounded = f"{round(dollars):,}"
     off = rnd.choice([-80, -45, -20, 15, 35, 70])
@@ -129,6 +147,47 @@ for i, cust in enumerate(NAMES):
     case(f"{cust}: forged text with a lookalike link, 18 h ago",
          "Yesterday evening a text said to verify at acmebank-secure.com",
          {"customer_id": cust, "channel": "sms", "received_at": t(NOW - 18 * H), "mentions": {"url": "http://acmebank-secure.com/verify"}}, "not_sent")
+    # --- the paired pattern around genuine texts: the customer really got card alerts that
+    # afternoon; the attacker cites a different, forged one. Nothing we sent fits: not_sent.
+    fa2 = f"{dollars * 3 + 1000:,.2f}"
+    fm = ["Coinbase", "Zelle", "Western Union", "Crypto.com"][i % 4]  # nobody's genuine merchant
+    case(f"{cust}: forged alert an hour after a genuine one, with a callback number",
+         f"I'm calling about the text you sent, ${fa2} at {fm}, it said to call {ATTACKER_NUMBERS[(i + 1) % 4]}",
+         {"customer_id": cust, "channel": "sms", "received_at": t(t_auth + 60 * M),
+          "mentions": {"amount": fa2, "merchant": fm, "callback_number": ATTACKER_NUMBERS[(i + 1) % 4]}}, "not_sent", None, "callback")
+    case(f"{cust}: forged alert citing every cue wrong, on a day with genuine alerts",
+         f"The text said ${fa2} at {fm} on my card ending {wrong_card}, call {ATTACKER_NUMBERS[i % 4]}",
+         {"customer_id": cust, "channel": "sms", "received_at": t(t_auth + 20 * M), "sender_seen": "ACMEBANK",
+          "mentions": {"amount": fa2, "merchant": fm, "card_last4": wrong_card, "callback_number": ATTACKER_NUMBERS[i % 4]}}, "not_sent", None, "callback")
+    case(f"{cust}: forged text quoted word for word near a genuine one",
+         "It said my account was locked and to call a number",
+         {"customer_id": cust, "channel": "sms", "received_at": t(t_second + 10 * M),
+          "mentions": {"text": f"ACME Bank: your account is locked. Call {ATTACKER_NUMBERS[(i + 2) % 4]} now to restore access"}}, "not_sent", None, "callback")
+    case(f"{cust}: forged text from a lookalike sender near a genuine one",
+         f"It came from ACMEBNK about ${fa2} at {fm}",
+         {"customer_id": cust, "channel": "sms", "received_at": t(t_auth + 30 * M), "sender_seen": "ACMEBNK",
+          "mentions": {"amount": fa2, "merchant": fm}}, "not_sent", None, "callback")
+    # --- genuine customers on that day, remembering imperfectly: the right one of the two
+    case(f"{cust}: the second alert, by the name people say",
+         f"You texted me about {dspoken}, about ${damount}",
+         {"customer_id": cust, "channel": "sms", "received_at": t(t_second - 25 * M), "mentions": {"merchant": dspoken, "amount": damount}}, "confirmed", None, "proceed")
+    case(f"{cust}: the second alert, merchant only",
+         f"Did I get a text about {dspoken.lower()} this afternoon?",
+         {"customer_id": cust, "channel": "sms", "received_at": t(t_second + 45 * M), "mentions": {"merchant": dspoken.lower()}}, "confirmed", None, "proceed")
+    case(f"{cust}: the first alert, rounded, with the other one the same afternoon",
+         f"The one about {rounded} dollars at {spoken}",
+         {"customer_id": cust, "channel": "sms", "received_at": t(t_second), "mentions": {"amount": rounded, "merchant": spoken}}, "confirmed", None, "proceed")
+    # --- our alert, but the caller's copy sends them elsewhere: partial, end the call
+    case(f"{cust}: our alert, but another number to call",
+         f"Yes the ${amount} at {spoken} text, it said to call {ATTACKER_NUMBERS[(i + 3) % 4]}",
+         {"customer_id": cust, "channel": "sms", "received_at": t(t_auth + 10 * M),
+          "mentions": {"amount": amount, "merchant": spoken, "callback_number": ATTACKER_NUMBERS[(i + 3) % 4]}}, "partial", "cue_mismatch", "callback")
+    case(f"{cust}: our alert, but a link that is not ours",
+         f"The {spoken} text had a link to acme-bank-verify.com",
+         {"customer_id": cust, "channel": "sms", "received_at": t(t_auth), "mentions": {"merchant": spoken, "url": "https://acme-bank-verify.com/x"}}, "partial", "cue_mismatch", "callback")
+    case(f"{cust}: our alert, the wrong card ending",
+         f"It was ${amount} at {spoken} on my card ending {wrong_card}",
+         {"customer_id": cust, "channel": "sms", "received_at": t(t_auth + 5 * M), "mentions": {"amount": amount, "merchant": spoken, "card_last4": wrong_card}}, "partial", "cue_mismatch", "step_up")
     # --- the ledger cannot answer: cannot_confirm
     case(f"{cust}: email in the last hours (mail feed is behind)",
          "An email an hour ago said my card was suspended",
