@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use countersign_core::records;
 use countersign_core::verify::{ClaimIn, MentionsIn};
-use countersign_server::ingest::{prepare_batch, split_records, IngestResponse, RecordError};
+use countersign_server::http::{IngestResponse, RecordError};
+use countersign_server::ledger::prepare_batch;
 use countersign_store::sqlite::{SqliteOptions, SqliteStore};
 use countersign_store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -127,9 +129,8 @@ impl Sink {
                 cfg,
                 key,
             } => {
-                let headers = axum_headers_ndjson();
-                let raws = split_records(&headers, ndjson, usize::MAX)
-                    .map_err(|p| anyhow::anyhow!(p.detail))?;
+                let raws = records::split("application/x-ndjson", ndjson, usize::MAX)
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
                 let validation = cfg.validation(key.clone());
                 let now = countersign_server::now_ms();
                 let mut prepared =
@@ -143,17 +144,6 @@ impl Sink {
         }
     }
 }
-
-fn axum_headers_ndjson() -> axum_http::HeaderMap {
-    let mut h = axum_http::HeaderMap::new();
-    h.insert(
-        axum_http::header::CONTENT_TYPE,
-        axum_http::HeaderValue::from_static("application/x-ndjson"),
-    );
-    h
-}
-
-use countersign_server::http as axum_http;
 
 /// What a file holds.
 #[derive(Clone, Copy, PartialEq, Eq)]

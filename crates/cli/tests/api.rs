@@ -183,6 +183,25 @@ fn every_endpoint_but_health_needs_a_key_with_the_right_scope() {
         ("/v1/audit-log", Some(AGENT_KEY), 403, "forbidden"),
         ("/metrics", Some(AGENT_KEY), 403, "forbidden"),
         ("/v1/nowhere", Some(ADMIN_KEY), 404, "not_found"),
+        // Bad query and path parameters answer in the same envelope.
+        (
+            "/v1/customers/c1/notifications?limit=many",
+            Some(AGENT_KEY),
+            400,
+            "invalid_query",
+        ),
+        (
+            "/v1/audit-log?limit=-1",
+            Some(ADMIN_KEY),
+            400,
+            "invalid_query",
+        ),
+        (
+            "/v1/campaigns/not-a-number",
+            Some(ADMIN_KEY),
+            400,
+            "invalid_path",
+        ),
     ] {
         let (st, ct, v) = s.get(path, key);
         assert_eq!((st, v["code"].as_str()), (want, Some(code)), "{path}: {v}");

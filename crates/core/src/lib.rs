@@ -12,6 +12,7 @@ pub mod lag;
 pub mod model;
 pub mod profile;
 pub mod recent;
+pub mod records;
 pub mod score;
 pub mod sender;
 pub mod text;

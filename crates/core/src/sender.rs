@@ -526,12 +526,17 @@ impl LookalikeIndex {
             for c in cores.iter().filter(|c| c.chars().count() >= 3) {
                 consider(c, "affix", &mut best);
             }
-        }
-        if best.is_none() && !self.by_glyphs.is_empty() {
-            // Two or three lookalike substitutions at once, each within dnstwist's table.
-            let g = glyphs_of_light(&light);
-            if let Some(&h) = self.by_glyphs.get(&g).and_then(|v| v.first()) {
-                best = Some((0, h, "homoglyph"));
+            if best.is_none() && !self.by_glyphs.is_empty() {
+                // Two or three lookalike substitutions at once, each within dnstwist's table,
+                // on the whole ID or with a scammer's word bolted on.
+                let whole = std::iter::once((light.as_str(), "homoglyph"));
+                for (form, how) in whole.chain(cores.iter().map(|c| (c.as_str(), "affix"))) {
+                    let g = glyphs_of_light(form);
+                    if let Some(&h) = self.by_glyphs.get(&g).and_then(|v| v.first()) {
+                        best = Some((0, h, how));
+                        break;
+                    }
+                }
             }
         }
         let (d, h, how) = best?;
@@ -1268,6 +1273,29 @@ mod tests {
             assert_eq!(fold(a), fold(b), "{a} vs {b}");
         }
         assert_ne!(fold("ACMEBANK"), fold("ACMEBUNK"));
+    }
+
+    #[test]
+    fn combined_lookalikes_are_named_and_real_words_are_not() {
+        let reg = registry();
+        for (sender, protected) in [
+            ("ACNNEBANIC", "ACMEBANK"),     // nn for m, ic for k
+            ("ACRREBANLC", "ACMEBANK"),     // rr for m, lc for k
+            ("AEMCDANK", "ACMEBANK"),       // c/e both ways, d for b
+            ("ACMCLBANIC", "ACMEBANK"),     // c for e, lb for b, ic for k
+            ("ACNNEBANIC-SEC", "ACMEBANK"), // and an affix
+            ("NORTLHVVIRD", "NORTHWIND"),   // lh for h, vv for w, r for n
+            ("АСМЕВАNIC", "ACMEBANK"),      // Cyrillic letters and ic for k
+        ] {
+            let l = reg
+                .index
+                .untwist(sender)
+                .unwrap_or_else(|| panic!("{sender} is not named as a lookalike"));
+            assert_eq!(l.protected_id, protected, "{sender}");
+        }
+        for legit in ["ACMEHOTELS", "NORTHERN", "NORTHSTAR", "SHOPNOW", "NATWEST"] {
+            assert!(reg.index.untwist(legit).is_none(), "{legit}");
+        }
     }
 
     #[test]

@@ -21,9 +21,11 @@ use utoipa::ToSchema;
 
 use crate::auth::Scope;
 use crate::calls::{load_call, start_call, CallIn, CallScore};
-use crate::ingest::read_body;
+use crate::http::read_body;
 use crate::problem::{parse_json, Problem};
 use crate::{Auth, SharedState};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Adapter settings (`[adapters]`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -287,6 +289,14 @@ pub async fn genesys(
         out.insert(format!("reason{}", i + 1), Value::String(r.detail.clone()));
     }
     Ok(Json(out))
+}
+
+/// This resource's routes, each registered with its OpenAPI operation.
+pub fn routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new()
+        .routes(routes!(twilio_voice))
+        .routes(routes!(connect))
+        .routes(routes!(genesys))
 }
 
 #[cfg(test)]

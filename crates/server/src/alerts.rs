@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use crate::http::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use countersign_core::alerts::{render, AlertRule, Message, PatternVars};
@@ -22,6 +23,8 @@ use utoipa::ToSchema;
 use crate::auth::Scope;
 use crate::problem::Problem;
 use crate::{now_ms, Auth, SharedState};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Alert rules and delivery (`[alerts]`).
 #[derive(Debug, Clone, Deserialize)]
@@ -121,8 +124,7 @@ pub async fn raise(
     let locale = st
         .store
         .profile(customer_id)
-        .await
-        .map_err(Problem::store)?
+        .await?
         .and_then(|p| serde_json::from_str::<Profile>(&p).ok())
         .and_then(|p| p.locale);
     let id = alert_id(customer_id, key);
@@ -155,8 +157,7 @@ pub async fn raise(
             cfg.max_per_customer_per_day,
             cfg.webhook_url.is_some(),
         )
-        .await
-        .map_err(Problem::store)?;
+        .await?;
     let m = &st.metrics;
     match outcome {
         AlertOutcome::Created => {
@@ -186,11 +187,7 @@ pub async fn get_alerts(
     Path(customer_id): Path<String>,
 ) -> Result<Json<Vec<Alert>>, Problem> {
     let who = auth.require(Scope::Agent)?.name.clone();
-    let rows = st
-        .store
-        .customer_alerts(&customer_id, 100)
-        .await
-        .map_err(Problem::store)?;
+    let rows = st.store.customer_alerts(&customer_id, 100).await?;
     st.store
         .audit(AuditEntry {
             at: now_ms(),
@@ -199,8 +196,7 @@ pub async fn get_alerts(
             customer_id: Some(customer_id),
             detail: Some(format!("{} alerts", rows.len())),
         })
-        .await
-        .map_err(Problem::store)?;
+        .await?;
     Ok(Json(rows.into_iter().filter_map(view).collect()))
 }
 
@@ -235,15 +231,13 @@ pub async fn mark_alert(
     if !st
         .store
         .mark_alert(&customer_id, &alert_id, acknowledged, now_ms())
-        .await
-        .map_err(Problem::store)?
+        .await?
     {
         return Err(unknown());
     }
     st.store
         .alert(&customer_id, &alert_id)
-        .await
-        .map_err(Problem::store)?
+        .await?
         .and_then(view)
         .map(Json)
         .ok_or_else(unknown)
@@ -267,7 +261,7 @@ pub async fn get_outbox(
     auth: Auth,
 ) -> Result<Json<OutboxView>, Problem> {
     auth.require(Scope::Admin)?;
-    let s = st.store.outbox_stats().await.map_err(Problem::store)?;
+    let s = st.store.outbox_stats().await?;
     Ok(Json(OutboxView {
         webhook_configured: st.alert_settings.webhook_url.is_some(),
         pending: s.pending,
@@ -364,6 +358,14 @@ pub async fn deliver_forever(st: SharedState) {
             let _ = tokio::time::timeout(Duration::from_secs(1), st.outbox_wake.notified()).await;
         }
     }
+}
+
+/// This resource's routes, each registered with its OpenAPI operation.
+pub fn routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_alerts))
+        .routes(routes!(mark_alert))
+        .routes(routes!(get_outbox))
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 
 use std::sync::Arc;
 
+use crate::http::Path;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use countersign_core::extract::calling_code;
@@ -25,13 +26,15 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::auth::Scope;
+use crate::campaigns::{brand_names, money_text};
 use crate::customers::Contacts;
-use crate::ingest::{parse_record, read_body, split_records, RecordError};
+use crate::http::{parse_record, read_body, split_records, RecordError};
 use crate::problem::{parse_json, Problem};
-use crate::query::verify_claim;
-use crate::smish::{brand_names, money_text};
+use crate::verification::verify_claim;
 use crate::{now_ms, Auth, SharedState};
 use countersign_core::alerts::{AlertRule, PatternVars};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 const HOUR: Millis = 3_600_000;
 const DAY: Millis = 24 * HOUR;
@@ -41,11 +44,7 @@ pub const RECENT_WINDOW_MS: Millis = 7 * 24 * HOUR;
 /// Rebuild the recent-calls window from the store (at start).
 pub async fn load_recent_calls(st: &SharedState) -> Result<(), Problem> {
     let now = now_ms();
-    let calls = st
-        .store
-        .call_keys_since(now - RECENT_WINDOW_MS)
-        .await
-        .map_err(Problem::store)?;
+    let calls = st.store.call_keys_since(now - RECENT_WINDOW_MS).await?;
     if let Ok(mut r) = st.recent_calls.lock() {
         for c in &calls {
             r.add(&c.call_id, &c.ani, c.customer_id.as_deref(), c.started_at);
@@ -59,8 +58,7 @@ pub async fn load_recent_calls(st: &SharedState) -> Result<(), Problem> {
         let times = st
             .store
             .claim_verdict_times(verdict.as_str(), now - ClaimRate::WINDOW_MS)
-            .await
-            .map_err(Problem::store)?;
+            .await?;
         if let Ok(mut r) = st.claim_rate.lock() {
             for at in times {
                 r.record(at);
@@ -304,10 +302,7 @@ fn score_call(st: &SharedState, doc: &CallDoc, ctx: CallContext, now: Millis) ->
 /// Store the call's document; `wait` for durability (outcomes), or queue it (scores).
 async fn save(st: &SharedState, doc: &CallDoc, wait: bool) -> Result<(), Problem> {
     let json = crate::problem::to_json(doc)?;
-    st.store
-        .update_call(&doc.call_id, json, wait)
-        .await
-        .map_err(Problem::store)?;
+    st.store.update_call(&doc.call_id, json, wait).await?;
     Ok(())
 }
 
@@ -430,26 +425,20 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
             },
             false,
         )
-        .await
-        .map_err(Problem::store)?;
+        .await?;
     Ok(CallScore { call_id, score: s })
 }
 
 pub(crate) async fn load_call(st: &SharedState, call_id: &str) -> Result<CallDoc, Problem> {
     // Read your writes: the call's latest record may still be queued with the group commit.
-    st.store.flush().await.map_err(Problem::store)?;
-    let rec = st
-        .store
-        .get_call(call_id)
-        .await
-        .map_err(Problem::store)?
-        .ok_or_else(|| {
-            Problem::new(
-                StatusCode::NOT_FOUND,
-                "unknown_call",
-                format!("no call {call_id:?}"),
-            )
-        })?;
+    st.store.flush().await?;
+    let rec = st.store.get_call(call_id).await?.ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "unknown_call",
+            format!("no call {call_id:?}"),
+        )
+    })?;
     serde_json::from_str(&rec.doc).map_err(Problem::internal)
 }
 
@@ -481,8 +470,7 @@ pub async fn post_claim(
     let started = parse_time("started_at", &doc.started_at).unwrap_or(now);
     st.store
         .add_claim_verdict(&call_id, v.verdict.as_str(), now)
-        .await
-        .map_err(Problem::store)?;
+        .await?;
     if FORGED_TEXT.contains(&v.verdict) {
         // A forged-text claim: part of the surge, and the real customer is told out of band.
         if let Ok(mut r) = st.claim_rate.lock() {
@@ -638,10 +626,7 @@ pub async fn post_account_events(
         }
     }
     let accepted = good.len();
-    st.store
-        .add_account_events(good)
-        .await
-        .map_err(Problem::store)?;
+    st.store.add_account_events(good).await?;
     Ok(Json(EventsAnswer {
         accepted,
         rejected: errors.len(),
@@ -685,6 +670,19 @@ pub async fn reload_policy(
     }
     tracing::info!(version = %version, "scoring policy reloaded");
     Ok(Json(serde_json::json!({"version": version})))
+}
+
+/// This resource's routes, each registered with its OpenAPI operation.
+pub fn routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_call))
+        .routes(routes!(get_call))
+        .routes(routes!(post_claim))
+        .routes(routes!(post_outcome))
+        .routes(routes!(post_account_events))
+        .routes(routes!(get_policy))
+        .routes(routes!(reload_policy))
+        .routes(routes!(get_surge))
 }
 
 #[cfg(test)]

@@ -75,7 +75,7 @@ pub struct ServerConfig {
     /// Contact-centre adapters (`[adapters]`).
     pub adapters: crate::adapters::AdapterSettings,
     /// Smishing report intake and campaign clustering (`[smish]`).
-    pub smish: crate::smish::SmishSettings,
+    pub smish: crate::campaigns::SmishSettings,
     /// Customer alerts and their webhook (`[alerts]`).
     pub alerts: crate::alerts::AlertSettings,
 }

@@ -4,8 +4,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::http::Path;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,9 +17,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Scope;
-use crate::ingest::{parse_record, read_body, split_records, IngestResponse, RecordError};
+use crate::http::{parse_record, read_body, split_records, IngestResponse, RecordError};
 use crate::problem::{parse_json, Problem};
 use crate::{now_ms, Auth, SharedState};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 fn check_id(id: &str) -> Result<(), Problem> {
     if id.trim().is_empty() || id.chars().count() > 128 {
@@ -65,8 +68,7 @@ pub async fn put_customer(
             vec![(customer_id, crate::problem::to_json(&profile)?)],
             now_ms(),
         )
-        .await
-        .map_err(Problem::store)?;
+        .await?;
     let status = if created.first() == Some(&true) {
         StatusCode::CREATED
     } else {
@@ -122,11 +124,7 @@ pub async fn post_customers(
             }),
         }
     }
-    let written = st
-        .store
-        .put_profiles(good, now_ms())
-        .await
-        .map_err(Problem::store)?;
+    let written = st.store.put_profiles(good, now_ms()).await?;
     Ok(Json(IngestResponse {
         accepted: written.len(),
         duplicates: 0,
@@ -176,11 +174,7 @@ async fn contacts(
     now: Millis,
     scan: usize,
 ) -> Result<(Contacts, usize), Problem> {
-    let profile = st
-        .store
-        .profile(customer_id)
-        .await
-        .map_err(Problem::store)?;
+    let profile = st.store.profile(customer_id).await?;
     let recent = st
         .store
         .customer_notifications(
@@ -189,8 +183,7 @@ async fn contacts(
             now + st.validation.future_skew_ms,
             scan,
         )
-        .await
-        .map_err(Problem::store)?;
+        .await?;
     let seen = recent.len();
     let recipients = recent
         .into_iter()
@@ -241,12 +234,18 @@ pub async fn get_customer(
             customer_id: Some(customer_id.clone()),
             detail: None,
         })
-        .await
-        .map_err(Problem::store)?;
+        .await?;
     Ok(Json(CustomerView {
         customer_id,
         profile: known.profile,
         learned_numbers: known.learned_numbers,
         notifications_seen: seen,
     }))
+}
+
+/// This resource's routes, each registered with its OpenAPI operation.
+pub fn routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_customers))
+        .routes(routes!(get_customer, put_customer))
 }

@@ -72,6 +72,13 @@ impl Problem {
     }
 }
 
+/// A store failure is the store's problem (503, `store_unavailable`), so handlers use `?`.
+impl From<countersign_store::StoreError> for Problem {
+    fn from(e: countersign_store::StoreError) -> Problem {
+        Problem::store(e)
+    }
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

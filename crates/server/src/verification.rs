@@ -1,108 +1,28 @@
-//! The agent's reads: claim verification, the customer's notification timeline, feed health per
-//! source, and the audit log. Every read of a customer's notifications is audit-logged.
+//! Verification: "did we send this?" (`/v1/verify`, shared with the calls API) and the agent's
+//! timeline of a customer's notifications. Every read of a customer's notifications is
+//! audit-logged.
 
 use std::time::Instant;
 
+use crate::http::{Path, Query};
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use countersign_core::validate::{format_time, parse_time};
 use countersign_core::verify::{
-    claim_window, complete_since, decide, effective_watermark, validate_claim, ClaimIn,
-    LedgerContext, NotificationView, Verification, VerifyConfig, WatermarkKind,
+    claim_window, decide, validate_claim, ClaimIn, LedgerContext, NotificationView, Verification,
 };
-use countersign_core::{Channel, Millis, SourceState};
-use countersign_store::{AuditEntry, SourceActivity};
+use countersign_store::AuditEntry;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Scope;
-use crate::ingest::read_body;
+use crate::http::read_body;
 use crate::problem::{parse_json, Problem};
 use crate::{now_ms, Auth, SharedState};
-
-/// Feed health of one source.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SourceView {
-    pub source: String,
-    /// Channels this source has sent on.
-    pub channels: Vec<Channel>,
-    /// The effective watermark: declared by the source, else derived from its traffic.
-    pub watermark: Option<String>,
-    /// `declared`, `derived` (the source never sent one: newest record minus a margin) or `none`.
-    pub watermark_kind: WatermarkKind,
-    pub watermark_updated_at: Option<String>,
-    /// How far the watermark trails now, in seconds.
-    pub watermark_age_secs: Option<i64>,
-    /// From when this source's record is complete.
-    pub complete_since: Option<String>,
-    /// When the newest record was acknowledged.
-    pub last_record_at: Option<String>,
-    /// The newest `sent_at`.
-    pub last_sent_at: Option<String>,
-    pub records_total: i64,
-    pub records_last_hour: u64,
-    /// Ingest lag (acknowledged − sent) over the last hour, in ms (log buckets, ≤ 19 % error).
-    pub lag_p50_ms: Option<i64>,
-    pub lag_p99_ms: Option<i64>,
-}
-
-pub fn source_view(
-    s: &SourceState,
-    act: Option<&SourceActivity>,
-    cfg: &VerifyConfig,
-    now: Millis,
-) -> SourceView {
-    let (w, kind) = effective_watermark(s, cfg);
-    SourceView {
-        source: s.source.clone(),
-        channels: s.channels(),
-        watermark: w.map(format_time),
-        watermark_kind: kind,
-        watermark_updated_at: s.watermark_updated_at.map(format_time),
-        watermark_age_secs: w.map(|w| (now - w) / 1000),
-        complete_since: complete_since(s).map(format_time),
-        last_record_at: s.last_acked_at.map(format_time),
-        last_sent_at: s.last_sent_at.map(format_time),
-        records_total: s.records_total,
-        records_last_hour: act.map_or(0, |a| a.records),
-        lag_p50_ms: act.and_then(|a| a.lag.quantile(0.5)),
-        lag_p99_ms: act.and_then(|a| a.lag.quantile(0.99)),
-    }
-}
-
-#[utoipa::path(
-    get, path = "/v1/sources", tag = "ledger",
-    responses((status = 200, description = "Every source's feed health", body = [SourceView])),
-    security(("api_key" = []))
-)]
-pub async fn get_sources(
-    State(st): State<SharedState>,
-    auth: Auth,
-) -> Result<Json<Vec<SourceView>>, Problem> {
-    auth.require_any(&[Scope::Agent, Scope::Ingest])?;
-    let now = now_ms();
-    let sources = st.store.sources().await.map_err(Problem::store)?;
-    let activity = st
-        .store
-        .source_activity(now - 3_600_000)
-        .await
-        .map_err(Problem::store)?;
-    Ok(Json(
-        sources
-            .iter()
-            .map(|s| {
-                source_view(
-                    s,
-                    activity.iter().find(|a| a.source == s.source),
-                    &st.verify,
-                    now,
-                )
-            })
-            .collect(),
-    ))
-}
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 #[utoipa::path(
     post, path = "/v1/verify", tag = "verification",
@@ -145,8 +65,7 @@ pub async fn verify_claim(
             window.to,
             st.verify.candidates_max,
         )
-        .await
-        .map_err(Problem::store)?;
+        .await?;
     let ctx = LedgerContext {
         customer_known: view.customer_known,
         candidates: &view.candidates,
@@ -156,7 +75,7 @@ pub async fn verify_claim(
     };
     let mut v = decide(claim, now, st.retention_ms, &st.verify, &ctx);
     add_sender_registry_evidence(st, claim, &mut v);
-    if let Some((campaign, why)) = crate::smish::claim_campaign(st, claim) {
+    if let Some((campaign, why)) = crate::campaigns::claim_campaign(st, claim) {
         countersign_core::verify::apply_campaign(&mut v, campaign, why);
     }
     st.store
@@ -167,8 +86,7 @@ pub async fn verify_claim(
             customer_id: Some(claim.customer_id.clone()),
             detail: Some(format!("verdict={}", v.verdict.as_str())),
         })
-        .await
-        .map_err(Problem::store)?;
+        .await?;
     st.metrics.count_verdict(v.verdict.as_str());
     Ok(v)
 }
@@ -271,8 +189,7 @@ pub async fn get_timeline(
     let mut rows = st
         .store
         .customer_notifications(&customer_id, since, until, limit + 1)
-        .await
-        .map_err(Problem::store)?;
+        .await?;
     let truncated = rows.len() > limit;
     rows.truncate(limit);
     st.store
@@ -283,8 +200,7 @@ pub async fn get_timeline(
             customer_id: Some(customer_id.clone()),
             detail: Some(format!("rows={}", rows.len())),
         })
-        .await
-        .map_err(Problem::store)?;
+        .await?;
     Ok(Json(Timeline {
         customer_id,
         since: format_time(since),
@@ -297,47 +213,9 @@ pub async fn get_timeline(
     }))
 }
 
-/// One audit-log entry.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct AuditView {
-    pub at: String,
-    /// The API key's name.
-    pub actor: String,
-    pub action: String,
-    pub customer_id: Option<String>,
-    pub detail: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AuditParams {
-    /// Newest first, at most this many (default 100, at most 10000).
-    pub limit: Option<usize>,
-}
-
-#[utoipa::path(
-    get, path = "/v1/audit-log", tag = "operations",
-    params(AuditParams),
-    responses((status = 200, description = "Reads of customer data and administrative actions, newest first", body = [AuditView])),
-    security(("api_key" = []))
-)]
-pub async fn get_audit_log(
-    State(st): State<SharedState>,
-    auth: Auth,
-    Query(q): Query<AuditParams>,
-) -> Result<Json<Vec<AuditView>>, Problem> {
-    auth.require(Scope::Admin)?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
-    let log = st.store.audit_log(limit).await.map_err(Problem::store)?;
-    Ok(Json(
-        log.into_iter()
-            .map(|e| AuditView {
-                at: format_time(e.at),
-                actor: e.actor,
-                action: e.action,
-                customer_id: e.customer_id,
-                detail: e.detail,
-            })
-            .collect(),
-    ))
+/// This resource's routes, each registered with its OpenAPI operation.
+pub fn routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_verify))
+        .routes(routes!(get_timeline))
 }

@@ -5,210 +5,28 @@
 
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use crate::http::Path;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use countersign_core::validate::{
     format_time, parse_time, validate_notification, validate_status, NotificationIn,
     StatusUpdateIn, ValidationConfig,
 };
-use countersign_core::{Millis, Notification};
-use countersign_store::{IngestOutcome, StatusOutcome};
+use countersign_core::verify::{complete_since, effective_watermark, VerifyConfig, WatermarkKind};
+use countersign_core::{Channel, Millis, Notification, SourceState};
+use countersign_store::{IngestOutcome, SourceActivity, StatusOutcome};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use crate::auth::Scope;
+use crate::http::{parse_record, read_body, split_records, IngestResponse, RawRecord, RecordError};
 use crate::metrics::Metrics;
 use crate::problem::Problem;
-use crate::query::{source_view, SourceView};
 use crate::{now_ms, Auth, SharedState};
-
-/// One record of a request body, before parsing.
-#[derive(Debug)]
-pub struct RawRecord<'a> {
-    /// Zero-based position among the request's records.
-    pub index: usize,
-    /// One-based line number, for NDJSON bodies.
-    pub line: Option<usize>,
-    /// The record's JSON text, or why it could not be read.
-    pub text: Result<&'a str, &'static str>,
-}
-
-/// Read a request body within the configured limit.
-pub async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Bytes, Problem> {
-    let too_large = || {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!(
-                "the request body is over the {max}-byte limit; split it into smaller requests"
-            ),
-        )
-    };
-    if let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        if len > max {
-            return Err(too_large());
-        }
-    }
-    axum::body::to_bytes(body, max)
-        .await
-        .map_err(|_| too_large())
-}
-
-/// Split a body into records by its shape: a JSON array, one object, or NDJSON.
-pub fn split_records<'a>(
-    headers: &HeaderMap,
-    body: &'a [u8],
-    max_records: usize,
-) -> Result<Vec<RawRecord<'a>>, Problem> {
-    let ctype = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let ndjson_type =
-        ctype.contains("ndjson") || ctype.contains("jsonl") || ctype.contains("json-seq");
-    if !ctype.is_empty() && !ctype.contains("json") && !ctype.starts_with("text/plain") {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            format!("send application/json (an object or an array) or application/x-ndjson; got {ctype:?}"),
-        ));
-    }
-    let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
-    let too_many = |n: usize| {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_many_records",
-            format!("{n} records in one request; the limit is {max_records}"),
-        )
-    };
-    let records = if !ndjson_type && first == Some(b'[') {
-        let text = std::str::from_utf8(body).map_err(|_| {
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_utf8",
-                "the body is not UTF-8",
-            )
-        })?;
-        let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| {
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "malformed_json",
-                format!("the JSON array cannot be read ({e}); no record was stored"),
-            )
-        })?;
-        if items.len() > max_records {
-            return Err(too_many(items.len()));
-        }
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(index, v)| RawRecord {
-                index,
-                line: None,
-                text: Ok(v.get()),
-            })
-            .collect()
-    } else {
-        let mut out = Vec::new();
-        for (i, line) in body.split(|b| *b == b'\n').enumerate() {
-            if line.iter().all(|b| b.is_ascii_whitespace()) {
-                continue;
-            }
-            if out.len() == max_records {
-                let total = out.len()
-                    + body[..]
-                        .split(|b| *b == b'\n')
-                        .skip(i)
-                        .filter(|l| !l.iter().all(|b| b.is_ascii_whitespace()))
-                        .count();
-                return Err(too_many(total));
-            }
-            out.push(RawRecord {
-                index: out.len(),
-                line: Some(i + 1),
-                text: std::str::from_utf8(line).map_err(|_| "the line is not UTF-8"),
-            });
-        }
-        out
-    };
-    Ok(records)
-}
-
-/// Why one record was not stored.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct RecordError {
-    /// Zero-based position among the request's records.
-    pub index: usize,
-    /// One-based line number (NDJSON bodies).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// Stable code, e.g. `missing_field`, `sent_at_in_future`, `conflict`.
-    pub code: String,
-    pub detail: String,
-}
-
-/// The answer to an ingest request.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct IngestResponse {
-    /// Records stored by this request (durable).
-    pub accepted: usize,
-    /// Records already stored with the same content (retries); nothing written.
-    pub duplicates: usize,
-    /// Records not stored; each is listed in `errors`.
-    pub rejected: usize,
-    pub errors: Vec<RecordError>,
-}
-
-impl RecordError {
-    /// An error for one raw record of a request, with no `(source, id)` known.
-    pub fn at(raw: &RawRecord<'_>, code: &str, detail: impl Into<String>) -> RecordError {
-        RecordError {
-            index: raw.index,
-            line: raw.line,
-            source: None,
-            id: None,
-            code: code.into(),
-            detail: detail.into(),
-        }
-    }
-}
-
-/// Parse one raw record as `T`: `invalid_utf8`, `record_too_large`, `malformed_json` or
-/// `invalid_record` (wrong type, unknown field) otherwise.
-pub fn parse_record<T: serde::de::DeserializeOwned>(
-    raw: &RawRecord<'_>,
-    max_bytes: usize,
-) -> Result<T, (&'static str, String)> {
-    let text = raw.text.map_err(|e| ("invalid_utf8", e.to_string()))?;
-    if text.len() > max_bytes {
-        return Err((
-            "record_too_large",
-            format!(
-                "the record is {} bytes; the limit is {max_bytes}",
-                text.len()
-            ),
-        ));
-    }
-    serde_json::from_str(text).map_err(|e| {
-        if e.is_data() {
-            ("invalid_record", e.to_string())
-        } else {
-            ("malformed_json", e.to_string())
-        }
-    })
-}
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Best effort `(source, id)` of an unparseable record, to help the producer find it.
 fn key_of(raw: &RawRecord<'_>) -> (Option<String>, Option<String>) {
@@ -341,13 +159,9 @@ pub async fn post_notifications(
     let mut prepared = prepare_batch(&raws, &st.validation, st.limits.max_record_bytes, now_ms());
     let batch = std::mem::take(&mut prepared.valid);
     // Genuine texts of a kind a campaign spoofs, found before the batch moves into the store.
-    let spoofed = crate::smish::spoofed_in(&st, &batch);
-    let outcomes = st
-        .store
-        .ingest(batch, now_ms())
-        .await
-        .map_err(Problem::store)?;
-    crate::smish::warn_spoofed(&st, spoofed, &outcomes);
+    let spoofed = crate::campaigns::spoofed_in(&st, &batch);
+    let outcomes = st.store.ingest(batch, now_ms()).await?;
+    crate::campaigns::warn_spoofed(&st, spoofed, &outcomes);
     let resp = prepared.finish(outcomes);
     let m = &st.metrics;
     Metrics::add(&m.ingest_requests, 1);
@@ -426,11 +240,7 @@ pub async fn post_status(
         }
     }
     let rejected = errors.len();
-    let outcomes = st
-        .store
-        .update_status(valid)
-        .await
-        .map_err(Problem::store)?;
+    let outcomes = st.store.update_status(valid).await?;
     let (mut updated, mut not_found) = (0, 0);
     for (o, (index, line, source, id)) in outcomes.into_iter().zip(positions) {
         match o {
@@ -526,62 +336,95 @@ pub async fn post_watermark(
     let state = st
         .store
         .set_watermark(&source, watermark, complete_since, now)
-        .await
-        .map_err(Problem::store)?;
-    let activity = st
-        .store
-        .source_activity(now - 3_600_000)
-        .await
-        .map_err(Problem::store)?;
+        .await?;
+    let activity = st.store.source_activity(now - 3_600_000).await?;
     let act = activity.into_iter().find(|a| a.source == state.source);
     Ok(Json(source_view(&state, act.as_ref(), &st.verify, now)))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Feed health of one source.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SourceView {
+    pub source: String,
+    /// Channels this source has sent on.
+    pub channels: Vec<Channel>,
+    /// The effective watermark: declared by the source, else derived from its traffic.
+    pub watermark: Option<String>,
+    /// `declared`, `derived` (the source never sent one: newest record minus a margin) or `none`.
+    pub watermark_kind: WatermarkKind,
+    pub watermark_updated_at: Option<String>,
+    /// How far the watermark trails now, in seconds.
+    pub watermark_age_secs: Option<i64>,
+    /// From when this source's record is complete.
+    pub complete_since: Option<String>,
+    /// When the newest record was acknowledged.
+    pub last_record_at: Option<String>,
+    /// The newest `sent_at`.
+    pub last_sent_at: Option<String>,
+    pub records_total: i64,
+    pub records_last_hour: u64,
+    /// Ingest lag (acknowledged − sent) over the last hour, in ms (log buckets, ≤ 19 % error).
+    pub lag_p50_ms: Option<i64>,
+    pub lag_p99_ms: Option<i64>,
+}
 
-    fn h(ct: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_TYPE, ct.parse().unwrap());
-        h
+pub fn source_view(
+    s: &SourceState,
+    act: Option<&SourceActivity>,
+    cfg: &VerifyConfig,
+    now: Millis,
+) -> SourceView {
+    let (w, kind) = effective_watermark(s, cfg);
+    SourceView {
+        source: s.source.clone(),
+        channels: s.channels(),
+        watermark: w.map(format_time),
+        watermark_kind: kind,
+        watermark_updated_at: s.watermark_updated_at.map(format_time),
+        watermark_age_secs: w.map(|w| (now - w) / 1000),
+        complete_since: complete_since(s).map(format_time),
+        last_record_at: s.last_acked_at.map(format_time),
+        last_sent_at: s.last_sent_at.map(format_time),
+        records_total: s.records_total,
+        records_last_hour: act.map_or(0, |a| a.records),
+        lag_p50_ms: act.and_then(|a| a.lag.quantile(0.5)),
+        lag_p99_ms: act.and_then(|a| a.lag.quantile(0.99)),
     }
+}
 
-    #[test]
-    fn body_shapes() {
-        let r = split_records(&h("application/json"), br#"{"a":1}"#, 10).unwrap();
-        assert_eq!(r.len(), 1);
-        let r =
-            split_records(&h("application/json"), br#" [{"a":1}, {"b":[1,2]}, 3]"#, 10).unwrap();
-        assert_eq!(r.len(), 3);
-        assert_eq!(r[1].text, Ok(r#"{"b":[1,2]}"#));
-        let r = split_records(
-            &h("application/x-ndjson"),
-            b"{\"a\":1}\n\n{bad\n{\"c\":3}\n",
-            10,
-        )
-        .unwrap();
-        assert_eq!(r.len(), 3);
-        assert_eq!(r[1].line, Some(3));
-        assert_eq!(r[2].index, 2);
-        let e = split_records(&h("application/x-ndjson"), b"{}\n{}\n{}\n", 2).unwrap_err();
-        assert_eq!(e.code, "too_many_records");
-        assert!(e.detail.starts_with("3 records"), "{}", e.detail);
-        assert_eq!(
-            split_records(&h("application/json"), b"[{}, ", 10)
-                .unwrap_err()
-                .code,
-            "malformed_json"
-        );
-        assert_eq!(
-            split_records(&h("text/csv"), b"a,b", 10).unwrap_err().code,
-            "unsupported_media_type"
-        );
-        assert_eq!(
-            split_records(&HeaderMap::new(), b"{}\n{}", 10)
-                .unwrap()
-                .len(),
-            2
-        );
-    }
+#[utoipa::path(
+    get, path = "/v1/sources", tag = "ledger",
+    responses((status = 200, description = "Every source's feed health", body = [SourceView])),
+    security(("api_key" = []))
+)]
+pub async fn get_sources(
+    State(st): State<SharedState>,
+    auth: Auth,
+) -> Result<Json<Vec<SourceView>>, Problem> {
+    auth.require_any(&[Scope::Agent, Scope::Ingest])?;
+    let now = now_ms();
+    let sources = st.store.sources().await?;
+    let activity = st.store.source_activity(now - 3_600_000).await?;
+    Ok(Json(
+        sources
+            .iter()
+            .map(|s| {
+                source_view(
+                    s,
+                    activity.iter().find(|a| a.source == s.source),
+                    &st.verify,
+                    now,
+                )
+            })
+            .collect(),
+    ))
+}
+
+/// This resource's routes, each registered with its OpenAPI operation.
+pub fn routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_notifications))
+        .routes(routes!(post_status))
+        .routes(routes!(post_watermark))
+        .routes(routes!(get_sources))
 }

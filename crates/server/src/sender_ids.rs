@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use crate::http::{Path, Query};
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -18,14 +19,16 @@ use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Scope;
-use crate::ingest::read_body;
+use crate::http::read_body;
 use crate::problem::{parse_json, Problem};
 use crate::{now_ms, Auth, SharedState};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Rebuild the compiled registry from the store. Entries that no longer validate (a stricter
 /// build) are skipped with a warning rather than taking the filter down.
 pub async fn reload_registry(st: &SharedState) -> Result<Arc<Registry>, Problem> {
-    let rows = st.store.brands().await.map_err(Problem::store)?;
+    let rows = st.store.brands().await?;
     let mut brands = Vec::with_capacity(rows.len());
     for (name, spec) in rows {
         match serde_json::from_str::<BrandIn>(&spec)
@@ -39,7 +42,7 @@ pub async fn reload_registry(st: &SharedState) -> Result<Arc<Registry>, Problem>
         }
     }
     let reg = Arc::new(Registry::new(brands, st.sms_policy.clone()));
-    crate::smish::refresh_brand_names(st, &reg);
+    crate::campaigns::refresh_brand_names(st, &reg);
     if let Ok(mut r) = st.registry.write() {
         *r = reg.clone();
     }
@@ -82,11 +85,7 @@ pub async fn put_brand(
     let spec: BrandIn = parse_json(&bytes)?;
     validate_brand(&brand, spec.clone(), &st.validation.extract).map_err(Problem::invalid)?;
     let json = crate::problem::to_json(&spec)?;
-    let created = st
-        .store
-        .put_brand(&brand, json, now_ms())
-        .await
-        .map_err(Problem::store)?;
+    let created = st.store.put_brand(&brand, json, now_ms()).await?;
     reload_registry(&st).await?;
     let status = if created {
         StatusCode::CREATED
@@ -155,12 +154,7 @@ pub async fn delete_brand(
     Path(brand): Path<String>,
 ) -> Result<StatusCode, Problem> {
     auth.require(Scope::Admin)?;
-    if !st
-        .store
-        .delete_brand(&brand)
-        .await
-        .map_err(Problem::store)?
-    {
+    if !st.store.delete_brand(&brand).await? {
         return Err(unknown_brand(&brand));
     }
     reload_registry(&st).await?;
@@ -233,7 +227,7 @@ pub async fn post_evaluate(
     auth.require(Scope::Sms)?;
     let bytes = read_body(&headers, body, st.limits.max_body_bytes).await?;
     let reg = registry(&st);
-    let blocked = crate::smish::blocked(&st);
+    let blocked = crate::campaigns::blocked(&st);
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
     if first == Some(b'[') {
         let items: Vec<&RawValue> = parse_json(&bytes)?;
@@ -325,4 +319,13 @@ pub async fn get_variants(
             format!("format {other:?}: use json, text or csv"),
         )),
     }
+}
+
+/// This resource's routes, each registered with its OpenAPI operation.
+pub fn routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_brands))
+        .routes(routes!(get_brand, put_brand, delete_brand))
+        .routes(routes!(get_variants))
+        .routes(routes!(post_evaluate))
 }

@@ -6,8 +6,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::http::{Path, Query};
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use countersign_core::alerts::{AlertRule, PatternVars};
@@ -22,9 +23,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Scope;
-use crate::ingest::read_body;
+use crate::http::read_body;
 use crate::problem::{parse_json, Problem};
 use crate::{now_ms, Auth, SharedState};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Settings of report intake and clustering (`[smish]`).
 #[derive(Debug, Clone, Deserialize)]
@@ -199,11 +202,7 @@ pub async fn load(st: &SharedState) -> Result<(), Problem> {
     let mut after = 0i64;
     let (mut n, mut moved) = (0u64, 0u64);
     loop {
-        let rows = st
-            .store
-            .smish_reports_after(after, 10_000)
-            .await
-            .map_err(Problem::store)?;
+        let rows = st.store.smish_reports_after(after, 10_000).await?;
         let Some(last) = rows.last() else { break };
         after = last.id;
         let mut c = lock(&st.smish.campaigns);
@@ -224,7 +223,7 @@ pub async fn load(st: &SharedState) -> Result<(), Problem> {
         }
     }
     *lock(&st.smish.next_id) = after + 1;
-    let events = st.store.campaign_events().await.map_err(Problem::store)?;
+    let events = st.store.campaign_events().await?;
     let mut c = lock(&st.smish.campaigns);
     for e in events.iter().filter(|e| e.kind == "status") {
         if let Some(s) = e
@@ -411,8 +410,7 @@ pub async fn report(st: &SharedState, r: ReportIn) -> Result<ReportAnswer, Probl
             },
             events,
         )
-        .await
-        .map_err(Problem::store)?;
+        .await?;
     for m in &a.merged {
         tracing::info!(from = m, into = a.campaign_id, "campaigns merged");
     }
@@ -489,11 +487,7 @@ async fn join(
     id: i64,
     sender: String,
 ) -> Result<ReportAnswer, Problem> {
-    let rows = st
-        .store
-        .smish_reports_after(id - 1, 1)
-        .await
-        .map_err(Problem::store)?;
+    let rows = st.store.smish_reports_after(id - 1, 1).await?;
     let row = rows.into_iter().find(|r| r.id == id).ok_or_else(|| {
         Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -504,10 +498,7 @@ async fn join(
     let mut doc: ReportDoc = serde_json::from_str(&row.doc).map_err(Problem::internal)?;
     doc.sender = Some(sender);
     let json = crate::problem::to_json(&doc)?;
-    st.store
-        .update_smish_report(id, json)
-        .await
-        .map_err(Problem::store)?;
+    st.store.update_smish_report(id, json).await?;
     lock(&st.smish.pending).remove(reporter);
     let campaign_id = lock(&st.smish.campaigns).resolve(doc.campaign_id);
     Ok(ReportAnswer {
@@ -618,8 +609,7 @@ pub async fn post_status(
             detail: Some(detail),
             at: now_ms(),
         })
-        .await
-        .map_err(Problem::store)?;
+        .await?;
     let campaign = {
         let mut c = lock(&st.smish.campaigns);
         c.set_status(target, status);
@@ -875,6 +865,16 @@ pub async fn spoof_alerts_forever(st: SharedState) {
             told.remove(&(customer, campaign));
         }
     }
+}
+
+/// This resource's routes, each registered with its OpenAPI operation.
+pub fn routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_report))
+        .routes(routes!(list_campaigns))
+        .routes(routes!(get_indicators))
+        .routes(routes!(get_campaign))
+        .routes(routes!(post_status))
 }
 
 #[cfg(test)]

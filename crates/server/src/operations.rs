@@ -5,12 +5,16 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Scope;
+use crate::http::Query;
 use crate::problem::Problem;
 use crate::{Auth, SharedState};
+use countersign_core::validate::format_time;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -30,7 +34,7 @@ pub async fn healthz() -> Json<Health> {
     (status = 200, description = "The store answers", body = Health),
     (status = 503, description = "`store_unavailable`", body = Problem, content_type = "application/problem+json")))]
 pub async fn readyz(State(st): State<SharedState>) -> Result<Json<Health>, Problem> {
-    st.store.ping().await.map_err(Problem::store)?;
+    st.store.ping().await?;
     Ok(Json(Health {
         status: "ready",
         version: env!("CARGO_PKG_VERSION"),
@@ -42,7 +46,7 @@ pub async fn readyz(State(st): State<SharedState>) -> Result<Json<Health>, Probl
     security(("api_key" = [])))]
 pub async fn metrics(State(st): State<SharedState>, auth: Auth) -> Result<Response, Problem> {
     auth.require(Scope::Admin)?;
-    let stats = st.store.stats().await.map_err(Problem::store)?;
+    let stats = st.store.stats().await?;
     let mut text = st.metrics.render(stats.notifications, stats.bytes_on_disk);
     let s = crate::calls::surge(&st, crate::now_ms());
     text.push_str(&format!(
@@ -60,7 +64,7 @@ pub async fn metrics(State(st): State<SharedState>, auth: Auth) -> Result<Respon
 pub async fn openapi_json() -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        crate::openapi::ApiDoc::openapi()
+        crate::openapi::document()
             .to_pretty_json()
             .unwrap_or_default(),
     )
@@ -81,4 +85,59 @@ pub async fn method_not_allowed() -> Problem {
         "method_not_allowed",
         "this endpoint does not take that method; see /openapi.json",
     )
+}
+
+/// One audit-log entry.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditView {
+    pub at: String,
+    /// The API key's name.
+    pub actor: String,
+    pub action: String,
+    pub customer_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// Newest first, at most this many (default 100, at most 10000).
+    pub limit: Option<usize>,
+}
+
+#[utoipa::path(
+    get, path = "/v1/audit-log", tag = "operations",
+    params(AuditParams),
+    responses((status = 200, description = "Reads of customer data and administrative actions, newest first", body = [AuditView])),
+    security(("api_key" = []))
+)]
+pub async fn get_audit_log(
+    State(st): State<SharedState>,
+    auth: Auth,
+    Query(q): Query<AuditParams>,
+) -> Result<Json<Vec<AuditView>>, Problem> {
+    auth.require(Scope::Admin)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    let log = st.store.audit_log(limit).await?;
+    Ok(Json(
+        log.into_iter()
+            .map(|e| AuditView {
+                at: format_time(e.at),
+                actor: e.actor,
+                action: e.action,
+                customer_id: e.customer_id,
+                detail: e.detail,
+            })
+            .collect(),
+    ))
+}
+
+/// This resource's routes, each registered with its OpenAPI operation.
+pub fn routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_json))
+        .routes(routes!(get_audit_log))
 }

@@ -1,0 +1,227 @@
+//! HTTP plumbing every handler shares: the request body within its limit, a body of many
+//! records (object, array or NDJSON) split by `countersign_core::records` with per-record
+//! errors, and `Query`/`Path` extractors whose rejections are problem+json like every other
+//! error. Knows nothing of any resource.
+
+use axum::body::{Body, Bytes};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use countersign_core::records::{self, SplitError};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::problem::Problem;
+
+pub use countersign_core::records::RawRecord;
+
+/// Read a request body within the configured limit.
+pub async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Bytes, Problem> {
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!(
+                "the request body is over the {max}-byte limit; split it into smaller requests"
+            ),
+        )
+    };
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > max {
+            return Err(too_large());
+        }
+    }
+    axum::body::to_bytes(body, max)
+        .await
+        .map_err(|_| too_large())
+}
+
+/// Split a body into records by its shape (a JSON array, one object, or NDJSON); the body's
+/// problems (`unsupported_media_type`, `invalid_utf8`, `malformed_json`, `too_many_records`)
+/// answer for the whole request, a bad record only for itself.
+pub fn split_records<'a>(
+    headers: &HeaderMap,
+    body: &'a [u8],
+    max_records: usize,
+) -> Result<Vec<RawRecord<'a>>, Problem> {
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    records::split(ctype, body, max_records).map_err(|e| match e {
+        SplitError::UnsupportedMediaType(ctype) => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("send application/json (an object or an array) or application/x-ndjson; got {ctype:?}"),
+        ),
+        SplitError::InvalidUtf8 => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_utf8",
+            "the body is not UTF-8",
+        ),
+        SplitError::MalformedArray(e) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "malformed_json",
+            format!("the JSON array cannot be read ({e}); no record was stored"),
+        ),
+        SplitError::TooMany { count, max } => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_records",
+            format!("{count} records in one request; the limit is {max}"),
+        ),
+    })
+}
+
+/// Why one record was not stored.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecordError {
+    /// Zero-based position among the request's records.
+    pub index: usize,
+    /// One-based line number (NDJSON bodies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Stable code, e.g. `missing_field`, `sent_at_in_future`, `conflict`.
+    pub code: String,
+    pub detail: String,
+}
+
+/// The answer to an ingest request.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IngestResponse {
+    /// Records stored by this request (durable).
+    pub accepted: usize,
+    /// Records already stored with the same content (retries); nothing written.
+    pub duplicates: usize,
+    /// Records not stored; each is listed in `errors`.
+    pub rejected: usize,
+    pub errors: Vec<RecordError>,
+}
+
+impl RecordError {
+    /// An error for one raw record of a request, with no `(source, id)` known.
+    pub fn at(raw: &RawRecord<'_>, code: &str, detail: impl Into<String>) -> RecordError {
+        RecordError {
+            index: raw.index,
+            line: raw.line,
+            source: None,
+            id: None,
+            code: code.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Parse one raw record as `T` (see [`records::parse`]).
+pub fn parse_record<T: serde::de::DeserializeOwned>(
+    raw: &RawRecord<'_>,
+    max_bytes: usize,
+) -> Result<T, (&'static str, String)> {
+    records::parse(raw, max_bytes)
+}
+
+/// Query-string parameters, like axum's `Query`, but a bad parameter is a problem+json 400
+/// (`invalid_query`) naming it.
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|e| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    format!("query string: {}", e.body_text()),
+                )
+            })
+    }
+}
+
+/// Path parameters, like axum's `Path`, but a bad segment is a problem+json 400
+/// (`invalid_path`) naming it.
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|e| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_path",
+                    format!("path: {}", e.body_text()),
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(ct: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, ct.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn body_shapes() {
+        let r = split_records(&h("application/json"), br#"{"a":1}"#, 10).unwrap();
+        assert_eq!(r.len(), 1);
+        let r =
+            split_records(&h("application/json"), br#" [{"a":1}, {"b":[1,2]}, 3]"#, 10).unwrap();
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[1].text, Ok(r#"{"b":[1,2]}"#));
+        let r = split_records(
+            &h("application/x-ndjson"),
+            b"{\"a\":1}\n\n{bad\n{\"c\":3}\n",
+            10,
+        )
+        .unwrap();
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[1].line, Some(3));
+        assert_eq!(r[2].index, 2);
+        let e = split_records(&h("application/x-ndjson"), b"{}\n{}\n{}\n", 2).unwrap_err();
+        assert_eq!(e.code, "too_many_records");
+        assert!(e.detail.starts_with("3 records"), "{}", e.detail);
+        assert_eq!(
+            split_records(&h("application/json"), b"[{}, ", 10)
+                .unwrap_err()
+                .code,
+            "malformed_json"
+        );
+        assert_eq!(
+            split_records(&h("text/csv"), b"a,b", 10).unwrap_err().code,
+            "unsupported_media_type"
+        );
+        assert_eq!(
+            split_records(&HeaderMap::new(), b"{}\n{}", 10)
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+}

@@ -1,0 +1,156 @@
+//! The state every handler shares (`AppState`: the store, keys, configuration, the in-memory
+//! windows and services) and the `Auth` extractor that authenticates each request. The one clock
+//! read of the server, `now_ms`, lives here too.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use countersign_core::validate::ValidationConfig;
+use countersign_core::verify::VerifyConfig;
+use countersign_core::Millis;
+use countersign_store::Store;
+
+use crate::auth::{KeyRing, Principal, Scope};
+use crate::config::{Limits, ServerConfig};
+use crate::metrics::Metrics;
+use crate::problem::Problem;
+use crate::{adapters, alerts, calls, campaigns};
+
+/// Wall-clock now, in ms since the epoch. The only clock read in the server.
+pub fn now_ms() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
+/// Everything a handler needs, shared.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub keys: KeyRing,
+    pub validation: ValidationConfig,
+    pub verify: VerifyConfig,
+    pub limits: Limits,
+    pub retention_ms: Millis,
+    pub metrics: Metrics,
+    /// The compiled sender-ID registry, swapped whole on every change.
+    pub registry: std::sync::RwLock<Arc<countersign_core::sender::Registry>>,
+    pub sms_policy: countersign_core::sender::FilterPolicy,
+    /// Legitimate IDs of other organisations, for the audit's false-positive check.
+    pub legit_sender_ids: Arc<Vec<String>>,
+    /// The call-scoring policy in force (reloadable).
+    pub policy: std::sync::RwLock<Arc<countersign_core::score::Policy>>,
+    pub policy_file: Option<std::path::PathBuf>,
+    pub adapters: adapters::AdapterSettings,
+    /// Recent calls (7 days) for the velocity signals, rebuilt from the store at start.
+    pub recent_calls: std::sync::Mutex<countersign_core::recent::RecentCalls>,
+    /// Recent `not_sent` claims for the surge, rebuilt from the store at start.
+    pub claim_rate: std::sync::Mutex<countersign_core::recent::ClaimRate>,
+    /// Smishing campaigns and the 7726 flow.
+    pub smish: campaigns::SmishState,
+    pub smish_settings: campaigns::SmishSettings,
+    pub alert_settings: alerts::AlertSettings,
+    /// Wakes the webhook delivery task when an alert is created.
+    pub outbox_wake: tokio::sync::Notify,
+    /// Whether the surge alert is raised (to log its start and end once).
+    pub surge_alerting: std::sync::atomic::AtomicBool,
+}
+
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    pub fn new(
+        cfg: &ServerConfig,
+        store: Arc<dyn Store>,
+        body_hmac_key: Vec<u8>,
+    ) -> anyhow::Result<AppState> {
+        cfg.validate()?;
+        Ok(AppState {
+            store,
+            keys: KeyRing::new(&cfg.api_keys).map_err(|e| anyhow::anyhow!(e))?,
+            validation: cfg.validation(body_hmac_key),
+            verify: cfg.verify_config(),
+            limits: cfg.limits.clone(),
+            retention_ms: cfg.retention_ms(),
+            metrics: Metrics::default(),
+            registry: std::sync::RwLock::new(Arc::new(countersign_core::sender::Registry::new(
+                Vec::new(),
+                cfg.sms.clone(),
+            ))),
+            sms_policy: cfg.sms.clone(),
+            legit_sender_ids: Arc::new(cfg.legit_sender_ids()?),
+            policy: std::sync::RwLock::new(Arc::new(match &cfg.policy_file {
+                Some(p) => calls::load_policy(p)?,
+                None => countersign_core::score::Policy::default(),
+            })),
+            policy_file: cfg.policy_file.clone(),
+            adapters: cfg.adapters.clone(),
+            recent_calls: std::sync::Mutex::new(countersign_core::recent::RecentCalls::new(
+                calls::RECENT_WINDOW_MS,
+            )),
+            claim_rate: std::sync::Mutex::new(countersign_core::recent::ClaimRate::default()),
+            surge_alerting: std::sync::atomic::AtomicBool::new(false),
+            smish: campaigns::SmishState::new(cfg.smish.cluster()),
+            smish_settings: cfg.smish.clone(),
+            alert_settings: cfg.alerts.clone(),
+            outbox_wake: tokio::sync::Notify::new(),
+        })
+    }
+}
+
+/// The authenticated caller, extracted from `Authorization: Bearer` or `X-Api-Key`.
+pub struct Auth(pub Principal);
+
+impl Auth {
+    pub fn require(&self, scope: Scope) -> Result<&Principal, Problem> {
+        if self.0.allows(scope) {
+            Ok(&self.0)
+        } else {
+            Err(Problem::forbidden(scope.as_str()))
+        }
+    }
+    /// Allowed when the key has any of `scopes`.
+    pub fn require_any(&self, scopes: &[Scope]) -> Result<&Principal, Problem> {
+        if scopes.iter().any(|s| self.0.allows(*s)) {
+            Ok(&self.0)
+        } else {
+            Err(Problem::forbidden(
+                &scopes
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join("` or `"),
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<SharedState> for Auth {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        let h = &parts.headers;
+        let presented = h
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .or_else(|| h.get("x-api-key").and_then(|v| v.to_str().ok()))
+            .map(str::trim)
+            .ok_or_else(Problem::unauthorized)?;
+        state.keys.authenticate(presented).map(Auth).ok_or_else(|| {
+            Problem::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the API key is not valid",
+            )
+        })
+    }
+}
