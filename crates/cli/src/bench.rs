@@ -14,8 +14,8 @@ use countersign_core::{Channel, DeliveryStatus, Facts, Millis, Money, Notificati
 use countersign_server::auth::{hash_key, ApiKeyConfig, Scope};
 use countersign_server::config::ServerConfig;
 use countersign_server::{now_ms, AppState};
+use countersign_store::prelude::*;
 use countersign_store::sqlite::{SqliteOptions, SqliteStore, DB_FILE};
-use countersign_store::Store;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;

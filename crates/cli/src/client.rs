@@ -12,8 +12,8 @@ use countersign_core::records;
 use countersign_core::verify::{ClaimIn, MentionsIn};
 use countersign_server::http::{IngestResponse, RecordError};
 use countersign_server::ledger::prepare_batch;
+use countersign_store::prelude::*;
 use countersign_store::sqlite::{SqliteOptions, SqliteStore};
-use countersign_store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 

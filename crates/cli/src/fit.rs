@@ -10,8 +10,8 @@ use anyhow::Context;
 // learns exactly the weights the served model uses.
 use countersign_core::score::{Policy, SIGNALS};
 use countersign_server::calls::CallDoc;
+use countersign_store::prelude::*;
 use countersign_store::sqlite::{SqliteOptions, SqliteStore};
-use countersign_store::Store;
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2};

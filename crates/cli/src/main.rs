@@ -16,8 +16,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use countersign_server::{now_ms, AppState};
+use countersign_store::prelude::*;
 use countersign_store::sqlite::{SqliteOptions, SqliteStore};
-use countersign_store::Store;
 
 #[derive(Parser)]
 #[command(

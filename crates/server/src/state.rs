@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use countersign_core::validate::ValidationConfig;
 use countersign_core::verify::VerifyConfig;
 use countersign_core::Millis;
-use countersign_store::Store;
+use countersign_store::prelude::*;
 
 use crate::auth::{KeyRing, Principal, Scope};
 use crate::config::{Limits, ServerConfig};

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use countersign_store::contract::{note, T0};
+use countersign_store::prelude::*;
 use countersign_store::sqlite::{SqliteOptions, SqliteStore};
-use countersign_store::{IngestOutcome, Store};
+use countersign_store::IngestOutcome;
 
 async fn fresh() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,56 @@
+//! Smishing reports and campaign events (replayed at start). Tables: `smish_reports`,: the [`CampaignStore`] sub-trait of
+//! [`crate::Store`] and the types it speaks. Each backend implements it in its own file.
+
+use async_trait::async_trait;
+use countersign_core::Millis;
+
+use crate::StoreResult;
+
+/// A smishing report as stored. Its id is its place in arrival order (clustering is replayed in
+/// id order at start); `doc` is the server's JSON (report, indicators, assignment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmishReportRow {
+    pub id: i64,
+    pub received_at: Millis,
+    pub customer_id: Option<String>,
+    pub campaign_id: i64,
+    pub doc: String,
+}
+
+/// Something that happened to a campaign: `status` (detail: the new status and note as JSON) or
+/// `merged` (detail: the campaign folded into this one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignEvent {
+    pub campaign_id: i64,
+    pub kind: String,
+    pub detail: Option<String>,
+    pub at: Millis,
+}
+
+/// Smishing reports and campaign events (replayed at start). Tables: `smish_reports`,
+/// `campaign_events`.
+#[async_trait]
+pub trait CampaignStore: Send + Sync {
+    /// Store a report (durable) and the campaign events its assignment caused.
+    async fn add_smish_report(
+        &self,
+        report: SmishReportRow,
+        events: Vec<CampaignEvent>,
+    ) -> StoreResult<()>;
+
+    /// Replace a report's document (the 7726 flow's second message); `false` if unknown.
+    async fn update_smish_report(&self, id: i64, doc: String) -> StoreResult<bool>;
+
+    /// Reports with an id above `after`, in id order, at most `limit` (replay at start).
+    async fn smish_reports_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<SmishReportRow>>;
+
+    /// Record a campaign event (durable).
+    async fn add_campaign_event(&self, event: CampaignEvent) -> StoreResult<()>;
+
+    /// Every campaign event, oldest first.
+    async fn campaign_events(&self) -> StoreResult<Vec<CampaignEvent>>;
+}

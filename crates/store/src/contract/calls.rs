@@ -1,0 +1,131 @@
+//! Contract cases of the calls group: calls, claim verdicts, account events and the call context.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+use countersign_core::Channel;
+
+use super::*;
+
+/// Calls, velocities, account events and claim verdicts.
+pub async fn calls(s: &dyn Store) {
+    assert!(s
+        .put_call(call("k1", Some("c1"), "+14155550100", T0), true)
+        .await
+        .unwrap());
+    assert!(
+        !s.put_call(call("k1", Some("c9"), "+1", T0), true)
+            .await
+            .unwrap(),
+        "call ids are unique"
+    );
+    for (i, c) in ["c2", "c3", "c3"].iter().enumerate() {
+        s.put_call(
+            call(&format!("k{}", i + 2), Some(c), "+14155550100", T0 + MIN),
+            false,
+        )
+        .await
+        .unwrap();
+    }
+    s.put_call(call("k9", Some("c1"), "+16285550177", T0 + MIN), false)
+        .await
+        .unwrap();
+    // A durable write flushes the queued ones before it.
+    s.put_call(call("k10", None, "+14155550100", T0 + MIN), true)
+        .await
+        .unwrap();
+    let keys = s.call_keys_since(T0 + 1).await.unwrap();
+    assert_eq!(
+        keys.len(),
+        5,
+        "queued writes are committed before a later durable one"
+    );
+    assert!(keys.iter().all(|k| k.started_at > T0));
+    assert!(keys.iter().any(|k| k.call_id == "k9"
+        && k.ani == "+16285550177"
+        && k.customer_id.as_deref() == Some("c1")));
+    assert!(s
+        .update_call("k1", "{\"outcome\":\"fraud\"}".into(), true)
+        .await
+        .unwrap());
+    assert!(!s.update_call("nope", "{}".into(), true).await.unwrap());
+    assert_eq!(
+        s.get_call("k1").await.unwrap().unwrap().doc,
+        "{\"outcome\":\"fraud\"}"
+    );
+    assert_eq!(s.get_call("nope").await.unwrap(), None);
+    let since = s.calls_since(T0 + 1, 100).await.unwrap();
+    assert_eq!(since.len(), 5);
+    assert!(since.iter().all(|c| c.started_at > T0));
+    assert_eq!(s.calls_since(0, 2).await.unwrap()[0].call_id, "k1");
+
+    s.add_claim_verdict("k1", "not_sent", T0).await.unwrap();
+    s.add_claim_verdict("k2", "not_sent", T0 + HOUR)
+        .await
+        .unwrap();
+    s.add_claim_verdict("k3", "confirmed", T0).await.unwrap();
+    // Queued verdicts are committed by a flush.
+    s.flush().await.unwrap();
+    assert_eq!(
+        s.claim_verdict_times("not_sent", T0).await.unwrap(),
+        vec![T0, T0 + HOUR]
+    );
+    assert_eq!(
+        s.claim_verdict_times("not_sent", T0 + 1).await.unwrap(),
+        vec![T0 + HOUR]
+    );
+}
+
+/// One round trip for call scoring: whether the call exists, the profile, the distinct SMS
+/// recipients in the window (newest first; e-mails and other customers left out), account events.
+pub async fn call_context(s: &dyn Store) {
+    let mut older = note("alerts", "r1", "c1", T0 - 3 * 24 * HOUR);
+    older.recipient = Some("+14155550111".into());
+    let newer = note("alerts", "r2", "c1", T0 - HOUR);
+    let again = note("alerts", "r3", "c1", T0 - 2 * HOUR);
+    let mut email = note("alerts", "r4", "c1", T0 - HOUR);
+    email.channel = Channel::Email;
+    email.recipient = Some("c1@example.com".into());
+    let mut stranger = note("alerts", "r5", "c2", T0);
+    stranger.recipient = Some("+14155550999".into());
+    let mut outside = note("alerts", "r6", "c1", T0 - 40 * 24 * HOUR);
+    outside.recipient = Some("+14155550222".into());
+    s.ingest(vec![older, newer, again, email, stranger, outside], T0)
+        .await
+        .unwrap();
+    s.put_profiles(vec![("c1".into(), "{\"phones\":[]}".into())], T0)
+        .await
+        .unwrap();
+    s.add_account_events(vec![
+        ("c1".into(), "sim_swap".into(), T0 - HOUR),
+        ("c1".into(), "new_device".into(), T0 - 30 * HOUR),
+    ])
+    .await
+    .unwrap();
+    s.put_call(call("x1", Some("c1"), "+16285550100", T0), true)
+        .await
+        .unwrap();
+    let window = (T0 - 30 * 24 * HOUR, T0 + HOUR);
+    let ctx = s
+        .call_context("x1", Some("c1"), window, T0 - 2 * HOUR)
+        .await
+        .unwrap();
+    assert!(ctx.call_exists);
+    assert_eq!(ctx.profile.as_deref(), Some("{\"phones\":[]}"));
+    assert_eq!(
+        ctx.sms_recipients,
+        vec!["+14155550100".to_string(), "+14155550111".to_string()]
+    );
+    assert_eq!(
+        ctx.account_events,
+        vec![("sim_swap".to_string(), T0 - HOUR)]
+    );
+    let none = s
+        .call_context("x2", None, window, T0 - 2 * HOUR)
+        .await
+        .unwrap();
+    assert_eq!(none, crate::CallContext::default());
+    let unknown = s
+        .call_context("x2", Some("nobody"), window, 0)
+        .await
+        .unwrap();
+    assert_eq!(unknown, crate::CallContext::default());
+}

@@ -1,0 +1,56 @@
+//! Contract cases of the campaigns group: smishing reports and campaign events.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+use countersign_core::Millis;
+
+use super::*;
+
+/// Smishing reports replay in id order; a customer's reports count for call scoring; campaign
+/// events come back in order.
+pub async fn smish_reports(s: &dyn Store) {
+    use crate::{CampaignEvent, SmishReportRow};
+    let row = |id: i64, cust: Option<&str>, at: Millis| SmishReportRow {
+        id,
+        received_at: at,
+        customer_id: cust.map(str::to_string),
+        campaign_id: 1,
+        doc: format!("{{\"n\":{id}}}"),
+    };
+    s.add_smish_report(row(2, Some("c1"), T0), vec![])
+        .await
+        .unwrap();
+    let merged = CampaignEvent {
+        campaign_id: 1,
+        kind: "merged".into(),
+        detail: Some("3".into()),
+        at: T0,
+    };
+    s.add_smish_report(row(5, None, T0 + MIN), vec![merged.clone()])
+        .await
+        .unwrap();
+    s.add_smish_report(row(7, Some("c1"), T0 - 10 * 24 * HOUR), vec![])
+        .await
+        .unwrap();
+    assert!(s
+        .update_smish_report(5, "{\"sender\":\"x\"}".into())
+        .await
+        .unwrap());
+    assert!(!s.update_smish_report(6, "{}".into()).await.unwrap());
+    let all = s.smish_reports_after(0, 10).await.unwrap();
+    assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), vec![2, 5, 7]);
+    assert_eq!(all[1].doc, "{\"sender\":\"x\"}");
+    assert_eq!(s.smish_reports_after(2, 1).await.unwrap()[0].id, 5);
+    let status = CampaignEvent {
+        campaign_id: 1,
+        kind: "status".into(),
+        detail: Some("{\"status\":\"confirmed\"}".into()),
+        at: T0 + HOUR,
+    };
+    s.add_campaign_event(status.clone()).await.unwrap();
+    assert_eq!(s.campaign_events().await.unwrap(), vec![merged, status]);
+    let ctx = s
+        .call_context("-", Some("c1"), (0, 0), T0 - 7 * 24 * HOUR)
+        .await
+        .unwrap();
+    assert_eq!(ctx.smish_reports, 1, "only reports inside the window count");
+}

@@ -1,0 +1,99 @@
+//! Smishing reports and campaign events on SQLite.
+
+use super::*;
+
+pub(super) fn insert_campaign_event(
+    tx: &Transaction<'_>,
+    e: &crate::CampaignEvent,
+) -> rusqlite::Result<usize> {
+    tx.prepare_cached(
+        "INSERT INTO campaign_events (campaign_id, kind, detail, at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![e.campaign_id, e.kind, e.detail, e.at])
+}
+
+#[async_trait]
+impl CampaignStore for SqliteStore {
+    async fn add_smish_report(
+        &self,
+        report: crate::SmishReportRow,
+        events: Vec<crate::CampaignEvent>,
+    ) -> StoreResult<()> {
+        self.write(move |tx| {
+            tx.prepare_cached(
+                "INSERT INTO smish_reports (id, received_at, customer_id, campaign_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                report.id,
+                report.received_at,
+                report.customer_id,
+                report.campaign_id,
+                report.doc
+            ])?;
+            for e in events {
+                insert_campaign_event(tx, &e)?;
+            }
+            Ok(0)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn update_smish_report(&self, id: i64, doc: String) -> StoreResult<bool> {
+        self.write(move |tx| {
+            tx.prepare_cached("UPDATE smish_reports SET doc = ?2 WHERE id = ?1")?
+                .execute(params![id, doc])
+                .map(|n| n as i64)
+        })
+        .await
+        .map(|n| n > 0)
+    }
+
+    async fn smish_reports_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::SmishReportRow>> {
+        self.read(move |conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, received_at, customer_id, campaign_id, doc FROM smish_reports
+                 WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after, limit as i64], |r| {
+                Ok(crate::SmishReportRow {
+                    id: r.get(0)?,
+                    received_at: r.get(1)?,
+                    customer_id: r.get(2)?,
+                    campaign_id: r.get(3)?,
+                    doc: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn add_campaign_event(&self, event: crate::CampaignEvent) -> StoreResult<()> {
+        self.write(move |tx| insert_campaign_event(tx, &event).map(|_| 0))
+            .await
+            .map(|_| ())
+    }
+
+    async fn campaign_events(&self) -> StoreResult<Vec<crate::CampaignEvent>> {
+        self.read(move |conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT campaign_id, kind, detail, at FROM campaign_events ORDER BY id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(crate::CampaignEvent {
+                    campaign_id: r.get(0)?,
+                    kind: r.get(1)?,
+                    detail: r.get(2)?,
+                    at: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+}
