@@ -172,25 +172,31 @@ fn glyphs_of_light(light: &str) -> String {
     }
     // Then the pairs, `l` pairs first ("ACMCLBANK" is E→C then B→LB): lb→b, lc→k, lh→h, and d's
     // forms cl and dl (d is already b).
-    for (from, to) in [
-        ("lb", "b"),
-        ("lc", "k"),
-        ("lh", "h"),
-        ("cl", "b"),
-        ("bl", "b"),
-    ] {
-        while out.contains(from) {
-            out = out.replace(from, to);
+    // Every pair has an `l`: most IDs skip this.
+    if out.contains('l') {
+        for (from, to) in [
+            ("lb", "b"),
+            ("lc", "k"),
+            ("lh", "h"),
+            ("cl", "b"),
+            ("bl", "b"),
+        ] {
+            while out.contains(from) {
+                out = out.replace(from, to);
+            }
         }
     }
     // m, n, nn, rn and rr meet as one n.
-    let mut g = String::with_capacity(out.len());
-    for c in out.chars() {
-        if !(c == 'n' && g.ends_with('n')) {
-            g.push(c);
+    if out.contains("nn") {
+        let mut g = String::with_capacity(out.len());
+        for c in out.chars() {
+            if !(c == 'n' && g.ends_with('n')) {
+                g.push(c);
+            }
         }
+        out = g;
     }
-    g
+    out
 }
 
 /// [`fold`] without the multi-character merges: an edit next to a `c` or an `r` ("ACLEBK" for

@@ -1,10 +1,7 @@
 //! Customer profiles end to end: PUT, bulk import through the CLI, the learned numbers, and a
 //! profile making a customer known to verification before any notification.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 const HOUR: i64 = 3_600_000;
@@ -72,13 +69,14 @@ fn profiles_make_customers_known_and_numbers_learned() {
         s.get("/v1/customers/nobody", Some(AGENT_KEY)).2["code"],
         "unknown_customer"
     );
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let (_, _, log) = s.get("/v1/audit-log", Some(ADMIN_KEY));
-    assert!(log
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|e| e["action"] == "profile" && e["customer_id"] == "maria"));
+    eventually("the profile read in the audit log", 10, || {
+        let (_, _, log) = s.get("/v1/audit-log", Some(ADMIN_KEY));
+        log.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "profile" && e["customer_id"] == "maria")
+            .then_some(())
+    });
 
     // Bulk import through the CLI, CSV with one bad row.
     let csv = dir.path().join("profiles.csv");

@@ -2,7 +2,6 @@
 //! contradicted, forged, unanswerable) against a small ledger, each with the verdict a careful
 //! analyst would give. Reports accuracy per verdict; a false `not_sent` fails outright.
 //! Cases live in `corpus/verify_corpus.json` (regenerate with `corpus/generate.py`).
-#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 
@@ -20,7 +19,7 @@ use serde_json::Value;
 
 #[test]
 fn matching_corpus() {
-    let corpus: Value = serde_json::from_str(include_str!("corpus/verify_corpus.json")).unwrap();
+    let corpus: Value = serde_json::from_str(include_str!("../corpus/verify_corpus.json")).unwrap();
     let now = parse_time("now", corpus["now"].as_str().unwrap()).unwrap();
     let retention_ms = corpus["retention_days"].as_i64().unwrap() * 86_400_000;
     let key = b"corpus-hmac-key".to_vec();

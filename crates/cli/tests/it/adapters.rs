@@ -1,11 +1,8 @@
 //! Contact-centre adapters round-trip with each platform's documented request shape: Twilio's
 //! form-encoded voice webhook (signed), an Amazon Connect contact-flow Lambda event, and a Genesys
 //! Cloud data action.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 #[test]

@@ -1,10 +1,7 @@
 //! Sender-ID protection end to end through the public API and the CLI: registry → evaluate →
 //! audit → export, with bad registry input, batches, scopes and an offline audit.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 fn acme() -> Value {

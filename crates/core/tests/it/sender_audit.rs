@@ -1,7 +1,6 @@
 //! The sender-ID audit on a fixed registry: every variant family must be caught at ≥ 99 %, and
 //! legitimate IDs of unrelated organisations (`data/legit_sender_ids.txt`, near misses
 //! included) must be reported as lookalikes at most 0.1 % of the time.
-#![allow(clippy::unwrap_used)]
 
 use countersign_core::extract::ExtractConfig;
 use countersign_core::sender::{validate_brand, BrandIn, FilterPolicy, Registry, SmsAction};

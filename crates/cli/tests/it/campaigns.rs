@@ -3,9 +3,6 @@
 //! quoting a campaign's number is `known_scam`; alerts are created once per rule and customer, in
 //! the customer's language; the 7726 two-step flow; a webhook receiver that is down for a while
 //! gets every alert exactly once per idempotency key after it recovers, across a restart.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 const MERCHANTS: &[&str] = &[
@@ -448,6 +445,7 @@ fn campaigns_known_scam_alerts_and_the_webhook() {
         assert!(Instant::now() < deadline, "no spoofed-notification alert");
         std::thread::sleep(Duration::from_millis(100));
     };
+    // A second alert would have to arrive after the first: give it the time it would need.
     std::thread::sleep(Duration::from_millis(300));
     let (_, tom) = s.send("GET", "/v1/customers/tom/alerts", AGENT_KEY, None);
     assert_eq!(tom.as_array().unwrap().len(), 1, "{tom}");
@@ -475,6 +473,7 @@ fn campaigns_known_scam_alerts_and_the_webhook() {
     let pending = ob["pending"].as_u64().unwrap();
     assert!(pending > 100, "{ob}");
     assert_eq!(ob["delivered"], 0);
+    // Let the delivery task fail a few attempts against the down receiver before the crash.
     std::thread::sleep(Duration::from_millis(1500));
     s.kill9();
     let s = Server::start(&dir.path().join("d"), Some(&config));

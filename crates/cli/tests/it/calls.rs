@@ -1,11 +1,8 @@
 //! Inbound-call scoring end to end through the public API: the paired attack, a spoofed own
 //! number, one ANI calling about ten customers, a genuine customer, a stale feed, account events,
 //! outcomes, and policy reload.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 const HOUR: i64 = 3_600_000;

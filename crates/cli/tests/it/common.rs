@@ -272,3 +272,16 @@ pub fn signals(score: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Poll `f` until it gives `Some` (instead of sleeping and hoping), failing after `secs` seconds
+/// with `what`.
+pub fn eventually<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}

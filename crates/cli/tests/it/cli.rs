@@ -1,15 +1,12 @@
 //! The command line, end to end: the crash test (kill -9 during a large ingest), `ingest` of
 //! NDJSON and CSV files into a server and into a data directory, `demo`, `purge`, `migrate`,
 //! `keygen`, and configuration errors reported before start.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const HOUR: i64 = 3_600_000;
