@@ -243,105 +243,10 @@ pub(super) fn apply(
             acked_at,
             reply,
         } => {
-            let mut outcomes = Vec::with_capacity(batch.len());
-            for n in batch {
-                let sid = source_id(tx, work, &n.source)?;
-                let inserted = tx
-                    .prepare_cached(
-                        "INSERT INTO notifications (source_id, ext_id, customer_id, channel, sender, recipient, sent_at,
-                            acked_at, category, template_id, facts, body, body_mac, status, status_at, sent_day)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?7, ?15)
-                         ON CONFLICT (source_id, ext_id) DO NOTHING",
-                    )?
-                    .execute(params![
-                        sid,
-                        n.id,
-                        n.customer_id,
-                        n.channel.code(),
-                        n.sender,
-                        n.recipient,
-                        n.sent_at,
-                        acked_at,
-                        n.category,
-                        n.template_id,
-                        facts_json(&n.facts),
-                        n.body,
-                        n.body_mac.as_ref().map(|m| m.as_slice()),
-                        n.status.code(),
-                        day_of(n.sent_at),
-                    ])?;
-                if inserted == 1 {
-                    *live_delta += 1;
-                    // A no-op for a customer already known: no page is written.
-                    tx.prepare_cached("INSERT OR IGNORE INTO customers (customer_id, first_sent_at) VALUES (?1, ?2)")?
-                        .execute(params![n.customer_id, n.sent_at])?;
-                    if let Some(number) = learned_number(n.channel, n.recipient.as_deref()) {
-                        tx.prepare_cached(LEARN_NUMBER_SQL)?.execute(params![
-                            n.customer_id,
-                            number,
-                            n.sent_at
-                        ])?;
-                    }
-                    touched.push(sid);
-                    let minute = acked_at.div_euclid(60_000) * 60_000;
-                    let m = minutes.entry((sid, minute)).or_default();
-                    m.0 += 1;
-                    m.1.record(acked_at - n.sent_at);
-                    if let Some(row) = work.sources.get_mut(&n.source) {
-                        let s = &mut row.state;
-                        s.channels_mask |= n.channel.bit();
-                        s.first_acked_at =
-                            Some(s.first_acked_at.map_or(acked_at, |v| v.min(acked_at)));
-                        s.last_acked_at =
-                            Some(s.last_acked_at.map_or(acked_at, |v| v.max(acked_at)));
-                        s.last_sent_at =
-                            Some(s.last_sent_at.map_or(n.sent_at, |v| v.max(n.sent_at)));
-                        s.records_total += 1;
-                    }
-                    outcomes.push(IngestOutcome::Accepted);
-                } else {
-                    let existing = tx
-                        .prepare_cached(&format!(
-                            "SELECT {SELECT_COLS} FROM notifications WHERE source_id = ?1 AND ext_id = ?2"
-                        ))?
-                        .query_row(params![sid, n.id], |r| row_to_stored(r, &work.names))?;
-                    outcomes.push(if existing.record.same_content(&n) {
-                        IngestOutcome::Duplicate
-                    } else {
-                        IngestOutcome::Conflict
-                    });
-                }
-            }
+            let outcomes = ingest(tx, work, batch, acked_at, live_delta, minutes, touched)?;
             Ok(Pending::Ingest(reply, outcomes))
         }
-        Cmd::Status { updates, reply } => {
-            let mut outcomes = Vec::with_capacity(updates.len());
-            for u in updates {
-                let Some(sid) = work.sources.get(&u.source).map(|r| r.id) else {
-                    outcomes.push(StatusOutcome::NotFound);
-                    continue;
-                };
-                // A late, out-of-order update never overwrites a newer one.
-                let n = tx
-                    .prepare_cached(
-                        "UPDATE notifications SET status = ?3, status_at = ?4
-                         WHERE source_id = ?1 AND ext_id = ?2 AND status_at <= ?4",
-                    )?
-                    .execute(params![sid, u.id, u.status.code(), u.at])?;
-                let found = n == 1
-                    || tx
-                        .prepare_cached(
-                            "SELECT 1 FROM notifications WHERE source_id = ?1 AND ext_id = ?2",
-                        )?
-                        .exists(params![sid, u.id])?;
-                outcomes.push(if found {
-                    StatusOutcome::Updated
-                } else {
-                    StatusOutcome::NotFound
-                });
-            }
-            Ok(Pending::Status(reply, outcomes))
-        }
+        Cmd::Status { updates, reply } => Ok(Pending::Status(reply, status(tx, work, updates)?)),
         Cmd::Watermark {
             source,
             watermark,
@@ -350,16 +255,7 @@ pub(super) fn apply(
             reply,
         } => {
             let sid = source_id(tx, work, &source)?;
-            if let Some(row) = work.sources.get_mut(&source) {
-                let s = &mut row.state;
-                s.declared_watermark =
-                    Some(s.declared_watermark.map_or(watermark, |w| w.max(watermark)));
-                s.watermark_updated_at = Some(now);
-                if let Some(cs) = complete_since {
-                    // Completeness can only be extended backwards by an explicit declaration.
-                    s.complete_since = Some(s.complete_since.map_or(cs, |v| v.min(cs)));
-                }
-            }
+            set_watermark(work, &source, watermark, complete_since, now);
             touched.push(sid);
             Ok(Pending::Watermark(reply, source))
         }
@@ -368,34 +264,174 @@ pub(super) fn apply(
             minutes_before,
             reply,
         } => {
-            let mut n = 0u64;
-            {
-                let mut stmt = tx.prepare_cached(
-                    "DELETE FROM notifications WHERE pk = ?1 RETURNING customer_id, channel, recipient",
-                )?;
-                let mut forget = tx.prepare_cached(
-                    "DELETE FROM customer_numbers WHERE customer_id = ?1 AND number = ?2 AND last_sent_at < ?3",
-                )?;
-                for pk in pks {
-                    let gone: Option<(String, i64, Option<String>)> = stmt
-                        .query_row([pk], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                        .optional()?;
-                    let Some((customer, channel, recipient)) = gone else {
-                        continue;
-                    };
-                    n += 1;
-                    let number = Channel::from_code(channel)
-                        .and_then(|c| learned_number(c, recipient.as_deref()));
-                    if let Some(number) = number {
-                        forget.execute(params![customer, number, minutes_before])?;
-                    }
-                }
-            }
-            tx.prepare_cached("DELETE FROM source_minutes WHERE minute < ?1")?
-                .execute([minutes_before])?;
+            let n = delete(tx, pks, minutes_before)?;
             *live_delta -= n as i64;
             Ok(Pending::Delete(reply, n))
         }
         Cmd::Write(f) => Ok(Pending::Done(f(tx)?)),
     }
+}
+
+/// Insert a batch (`ON CONFLICT DO NOTHING`; a conflict is told from a duplicate by content),
+/// keeping the customer index, learned numbers, per-minute activity and source state.
+fn ingest(
+    tx: &Transaction<'_>,
+    work: &mut Shared,
+    batch: Vec<Notification>,
+    acked_at: Millis,
+    live_delta: &mut i64,
+    minutes: &mut HashMap<(i64, i64), (u64, LagHistogram)>,
+    touched: &mut Vec<i64>,
+) -> rusqlite::Result<Vec<IngestOutcome>> {
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for n in batch {
+        let sid = source_id(tx, work, &n.source)?;
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO notifications (source_id, ext_id, customer_id, channel, sender, recipient, sent_at,
+                    acked_at, category, template_id, facts, body, body_mac, status, status_at, sent_day)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?7, ?15)
+                 ON CONFLICT (source_id, ext_id) DO NOTHING",
+            )?
+            .execute(params![
+                sid,
+                n.id,
+                n.customer_id,
+                n.channel.code(),
+                n.sender,
+                n.recipient,
+                n.sent_at,
+                acked_at,
+                n.category,
+                n.template_id,
+                facts_json(&n.facts),
+                n.body,
+                n.body_mac.as_ref().map(|m| m.as_slice()),
+                n.status.code(),
+                day_of(n.sent_at),
+            ])?;
+        if inserted == 1 {
+            *live_delta += 1;
+            // A no-op for a customer already known: no page is written.
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO customers (customer_id, first_sent_at) VALUES (?1, ?2)",
+            )?
+            .execute(params![n.customer_id, n.sent_at])?;
+            if let Some(number) = learned_number(n.channel, n.recipient.as_deref()) {
+                tx.prepare_cached(LEARN_NUMBER_SQL)?.execute(params![
+                    n.customer_id,
+                    number,
+                    n.sent_at
+                ])?;
+            }
+            touched.push(sid);
+            let minute = acked_at.div_euclid(60_000) * 60_000;
+            let m = minutes.entry((sid, minute)).or_default();
+            m.0 += 1;
+            m.1.record(acked_at - n.sent_at);
+            if let Some(row) = work.sources.get_mut(&n.source) {
+                let s = &mut row.state;
+                s.channels_mask |= n.channel.bit();
+                s.first_acked_at = Some(s.first_acked_at.map_or(acked_at, |v| v.min(acked_at)));
+                s.last_acked_at = Some(s.last_acked_at.map_or(acked_at, |v| v.max(acked_at)));
+                s.last_sent_at = Some(s.last_sent_at.map_or(n.sent_at, |v| v.max(n.sent_at)));
+                s.records_total += 1;
+            }
+            outcomes.push(IngestOutcome::Accepted);
+        } else {
+            let existing = tx
+                .prepare_cached(&format!(
+                    "SELECT {SELECT_COLS} FROM notifications WHERE source_id = ?1 AND ext_id = ?2"
+                ))?
+                .query_row(params![sid, n.id], |r| row_to_stored(r, &work.names))?;
+            outcomes.push(if existing.record.same_content(&n) {
+                IngestOutcome::Duplicate
+            } else {
+                IngestOutcome::Conflict
+            });
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Apply delivery-status updates; a late, older update never overwrites a newer one.
+fn status(
+    tx: &Transaction<'_>,
+    work: &Shared,
+    updates: Vec<StatusUpdate>,
+) -> rusqlite::Result<Vec<StatusOutcome>> {
+    let mut outcomes = Vec::with_capacity(updates.len());
+    for u in updates {
+        let Some(sid) = work.sources.get(&u.source).map(|r| r.id) else {
+            outcomes.push(StatusOutcome::NotFound);
+            continue;
+        };
+        // A late, out-of-order update never overwrites a newer one.
+        let n = tx
+            .prepare_cached(
+                "UPDATE notifications SET status = ?3, status_at = ?4
+                 WHERE source_id = ?1 AND ext_id = ?2 AND status_at <= ?4",
+            )?
+            .execute(params![sid, u.id, u.status.code(), u.at])?;
+        let found = n == 1
+            || tx
+                .prepare_cached("SELECT 1 FROM notifications WHERE source_id = ?1 AND ext_id = ?2")?
+                .exists(params![sid, u.id])?;
+        outcomes.push(if found {
+            StatusOutcome::Updated
+        } else {
+            StatusOutcome::NotFound
+        });
+    }
+    Ok(outcomes)
+}
+
+/// Move a source's watermark forward (never back) and extend its completeness backwards.
+fn set_watermark(
+    work: &mut Shared,
+    source: &str,
+    watermark: Millis,
+    complete_since: Option<Millis>,
+    now: Millis,
+) {
+    if let Some(row) = work.sources.get_mut(source) {
+        let s = &mut row.state;
+        s.declared_watermark = Some(s.declared_watermark.map_or(watermark, |w| w.max(watermark)));
+        s.watermark_updated_at = Some(now);
+        if let Some(cs) = complete_since {
+            // Completeness can only be extended backwards by an explicit declaration.
+            s.complete_since = Some(s.complete_since.map_or(cs, |v| v.min(cs)));
+        }
+    }
+}
+
+/// Delete notifications by key (retention), forgetting learned numbers last texted before the
+/// cut, and the per-minute activity before it.
+fn delete(tx: &Transaction<'_>, pks: Vec<i64>, minutes_before: Millis) -> rusqlite::Result<u64> {
+    let mut n = 0u64;
+    {
+        let mut stmt = tx.prepare_cached(
+            "DELETE FROM notifications WHERE pk = ?1 RETURNING customer_id, channel, recipient",
+        )?;
+        let mut forget = tx.prepare_cached(
+            "DELETE FROM customer_numbers WHERE customer_id = ?1 AND number = ?2 AND last_sent_at < ?3",
+        )?;
+        for pk in pks {
+            let gone: Option<(String, i64, Option<String>)> = stmt
+                .query_row([pk], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            let Some((customer, channel, recipient)) = gone else {
+                continue;
+            };
+            n += 1;
+            let number =
+                Channel::from_code(channel).and_then(|c| learned_number(c, recipient.as_deref()));
+            if let Some(number) = number {
+                forget.execute(params![customer, number, minutes_before])?;
+            }
+        }
+    }
+    tx.prepare_cached("DELETE FROM source_minutes WHERE minute < ?1")?
+        .execute([minutes_before])?;
+    Ok(n)
 }

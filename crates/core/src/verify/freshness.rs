@@ -1,0 +1,76 @@
+//! How fresh the ledger is for a channel: each source's effective watermark (declared, or
+//! derived from its traffic), from when its record is complete, and the laggard among them.
+
+use super::*;
+
+/// How one feed's completeness is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WatermarkKind {
+    /// The source declared it.
+    Declared,
+    /// Derived from the newest record minus a margin: the source never declared one.
+    Derived,
+    /// Nothing received yet.
+    None,
+}
+
+/// The effective watermark of a source: declared, else derived conservatively from traffic.
+pub fn effective_watermark(s: &SourceState, cfg: &VerifyConfig) -> (Option<Millis>, WatermarkKind) {
+    match (s.declared_watermark, s.last_sent_at) {
+        (Some(w), _) => (Some(w), WatermarkKind::Declared),
+        (None, Some(last)) => (
+            Some(last - cfg.derived_watermark_margin_ms),
+            WatermarkKind::Derived,
+        ),
+        (None, None) => (None, WatermarkKind::None),
+    }
+}
+
+/// The earliest time from which a source's record is complete.
+pub fn complete_since(s: &SourceState) -> Option<Millis> {
+    s.complete_since.or(s.first_acked_at)
+}
+
+/// Completeness of the ledger for one channel (or all channels).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Freshness {
+    /// Sources that send on the channel.
+    pub sources: usize,
+    /// Oldest effective watermark among them.
+    pub fresh_until: Option<Millis>,
+    /// Latest "complete since" among them.
+    pub complete_since: Option<Millis>,
+    /// The source holding `fresh_until` back.
+    pub laggard: Option<String>,
+}
+
+pub fn freshness(
+    sources: &[SourceState],
+    channel: Option<Channel>,
+    cfg: &VerifyConfig,
+) -> Freshness {
+    let relevant: Vec<&SourceState> = sources
+        .iter()
+        .filter(|s| channel.is_none_or(|c| s.sends_on(c)))
+        .collect();
+    let mut f = Freshness {
+        sources: relevant.len(),
+        fresh_until: None,
+        complete_since: None,
+        laggard: None,
+    };
+    let mut first = true;
+    for s in relevant {
+        let (w, _) = effective_watermark(s, cfg);
+        let w = w.unwrap_or(Millis::MIN);
+        if first || f.fresh_until.is_some_and(|cur| w < cur) {
+            f.fresh_until = Some(w);
+            f.laggard = Some(s.source.clone());
+        }
+        first = false;
+        let cs = complete_since(s).unwrap_or(Millis::MAX);
+        f.complete_since = Some(f.complete_since.map_or(cs, |cur| cur.max(cs)));
+    }
+    f
+}
