@@ -9,7 +9,7 @@ use countersign_core::campaign::{indicators, Campaigns, ClusterConfig, Indicator
 use countersign_core::extract::ExtractConfig;
 use countersign_core::validate::{format_time, BodyRetention};
 use countersign_core::Millis;
-use countersign_server::campaigns::ReportDoc;
+use countersign_server::api_types::ReportDoc;
 use countersign_store::sqlite::{SqliteStore, DB_FILE};
 use hdrhistogram::Histogram;
 use serde_json::json;

@@ -9,7 +9,7 @@ use anyhow::Context;
 // The score's own table of signals (name in a score's reasons → weight in the policy): `fit`
 // learns exactly the weights the served model uses.
 use countersign_core::score::{Policy, SIGNALS};
-use countersign_server::calls::CallDoc;
+use countersign_server::api_types::CallDoc;
 use countersign_store::prelude::*;
 use countersign_store::sqlite::{SqliteOptions, SqliteStore};
 use linfa::prelude::*;

@@ -130,9 +130,49 @@ pub fn render(rule: AlertRule, vars: &PatternVars, locale: Option<&str>) -> Mess
     }
 }
 
+/// "$480" / "$1,250.50" as a person writes an amount (no cents when there are none).
+pub fn money_text(m: &crate::Money) -> String {
+    let sym = match m.currency.as_deref() {
+        Some("USD") | None => "$",
+        Some("EUR") => "€",
+        Some("GBP") => "£",
+        Some(other) => return format!("{other} {}", minor_text(m.minor)),
+    };
+    format!("{sym}{}", minor_text(m.minor))
+}
+
+fn minor_text(minor: i64) -> String {
+    let whole = minor / 100;
+    let digits = whole.to_string();
+    let mut grouped = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    if minor % 100 == 0 {
+        grouped
+    } else {
+        format!("{grouped}.{:02}", minor % 100)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn money_as_people_write_it() {
+        let m = |minor, c: Option<&str>| crate::Money {
+            minor,
+            currency: c.map(str::to_string),
+        };
+        assert_eq!(money_text(&m(48000, Some("USD"))), "$480");
+        assert_eq!(money_text(&m(125050, None)), "$1,250.50");
+        assert_eq!(money_text(&m(999, Some("EUR"))), "€9.99");
+        assert_eq!(money_text(&m(100_000_000, Some("INR"))), "INR 1,000,000");
+    }
 
     #[test]
     fn names_the_pattern_in_the_customers_language() {

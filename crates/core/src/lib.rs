@@ -13,6 +13,7 @@ pub mod model;
 pub mod profile;
 pub mod recent;
 pub mod records;
+pub mod report;
 pub mod score;
 pub mod sender;
 pub mod text;

@@ -15,7 +15,7 @@ use countersign_core::extract::normalize_phone;
 use countersign_core::recent::ClaimRate;
 use countersign_core::score::{
     caller_id_withheld, international_caller, non_fixed_voip, parse_attestation, score,
-    AccountEventKind, Action, CallFacts, CitedClaim, Policy, Score, Surge,
+    AccountEventKind, CallFacts, CitedClaim, Policy, Score, Surge,
 };
 use countersign_core::validate::{format_time, parse_time};
 use countersign_core::verify::{validate_claim, ClaimIn, Verdict, Verification};
@@ -25,13 +25,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::api_types::{CallDoc, ClaimEntry, OutcomeIn, ScoreEntry};
 use crate::auth::Scope;
-use crate::campaigns::{brand_names, money_text};
 use crate::customers::Contacts;
 use crate::http::{parse_record, read_body, split_records, RecordError};
 use crate::problem::{parse_json, Problem};
+use crate::services::campaigns::brand_names;
 use crate::verification::verify_claim;
 use crate::{now_ms, Auth, SharedState};
+use countersign_core::alerts::money_text;
 use countersign_core::alerts::{AlertRule, PatternVars};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -151,57 +153,6 @@ pub struct CallIn {
     /// card_replace, balance, dispute, …
     #[serde(default)]
     pub intent: Option<String>,
-}
-
-/// A claim cited during a call.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ClaimEntry {
-    pub at: String,
-    pub seconds_into_call: i64,
-    pub verdict: Verdict,
-    pub reason: Option<String>,
-    /// The least action the verification called for (absent in calls recorded before it was
-    /// kept: then the verdict's usual one).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<Action>,
-}
-
-/// The agent's outcome: a label for calibration.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OutcomeIn {
-    /// `fraud`, `legitimate` or `unsure`.
-    pub outcome: String,
-    #[serde(default)]
-    pub note: Option<String>,
-}
-
-/// One score in a call's history.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ScoreEntry {
-    pub at: String,
-    /// `call_started` or `claim`.
-    pub trigger: String,
-    #[serde(flatten)]
-    pub score: Score,
-}
-
-/// Everything kept about a call.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct CallDoc {
-    pub call_id: String,
-    pub customer_id: Option<String>,
-    pub ani: String,
-    pub dnis: Option<String>,
-    pub started_at: String,
-    pub verstat: Option<String>,
-    pub attestation: Option<String>,
-    pub line_type: Option<String>,
-    pub intent: Option<String>,
-    pub claims: Vec<ClaimEntry>,
-    /// Every score given, oldest first, with what triggered it.
-    pub scores: Vec<ScoreEntry>,
-    pub outcome: Option<OutcomeIn>,
 }
 
 /// The answer when a call starts.

@@ -1,6 +1,7 @@
 //! Server configuration: one TOML file (every key optional, unknown keys rejected), overridden by
 //! `COUNTERSIGN_*` environment variables, validated as a whole before the server starts.
 
+use countersign_core::campaign::ClusterConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -75,7 +76,7 @@ pub struct ServerConfig {
     /// Contact-centre adapters (`[adapters]`).
     pub adapters: crate::adapters::AdapterSettings,
     /// Smishing report intake and campaign clustering (`[smish]`).
-    pub smish: crate::campaigns::SmishSettings,
+    pub smish: SmishSettings,
     /// Customer alerts and their webhook (`[alerts]`).
     pub alerts: crate::alerts::AlertSettings,
 }
@@ -330,5 +331,49 @@ mod tests {
         assert!(c
             .apply_env(|k| (k == "COUNTERSIGN_BODY_RETENTION").then(|| "some".to_string()))
             .is_err());
+    }
+}
+
+/// Settings of report intake and clustering (`[smish]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmishSettings {
+    /// How customers see the institution's name ("ACME Bank"), for the `brand` indicator and the
+    /// shape; the brand registry's display names and aliases are used too.
+    pub brand_names: Vec<String>,
+    /// The 7726 flow: a reporter's second message within this many seconds names the sender of
+    /// the first and is joined to it.
+    pub join_window_secs: u64,
+    /// A genuine notification is "of a kind a campaign spoofs" when at least this share of its
+    /// shape's words and word pairs appear in the campaign's (see `Campaigns::spoofing`).
+    pub spoof_containment: f64,
+    /// When a campaign is listed or confirmed, customers sent a genuine SMS of the kind it
+    /// imitates within this many days are warned.
+    pub spoof_sweep_days: u32,
+    /// Estimated Jaccard similarity of two texts' shapes (word pairs) to be one campaign.
+    pub shape_similarity: f64,
+    /// Reports before a cluster is listed as a campaign (a lone spam text is not one).
+    pub min_reports: u64,
+}
+
+impl SmishSettings {
+    pub fn cluster(&self) -> ClusterConfig {
+        ClusterConfig {
+            shape_similarity: self.shape_similarity,
+            min_reports: self.min_reports,
+        }
+    }
+}
+
+impl Default for SmishSettings {
+    fn default() -> Self {
+        SmishSettings {
+            brand_names: Vec::new(),
+            join_window_secs: 600,
+            spoof_containment: 0.3,
+            spoof_sweep_days: 3,
+            shape_similarity: ClusterConfig::default().shape_similarity,
+            min_reports: ClusterConfig::default().min_reports,
+        }
     }
 }

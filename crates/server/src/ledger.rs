@@ -159,9 +159,9 @@ pub async fn post_notifications(
     let mut prepared = prepare_batch(&raws, &st.validation, st.limits.max_record_bytes, now_ms());
     let batch = std::mem::take(&mut prepared.valid);
     // Genuine texts of a kind a campaign spoofs, found before the batch moves into the store.
-    let spoofed = crate::campaigns::spoofed_in(&st, &batch);
+    let spoofed = crate::services::campaigns::spoofed_in(&st, &batch);
     let outcomes = st.store.ingest(batch, now_ms()).await?;
-    crate::campaigns::warn_spoofed(&st, spoofed, &outcomes);
+    crate::services::campaigns::warn_spoofed(&st, spoofed, &outcomes);
     let resp = prepared.finish(outcomes);
     let m = &st.metrics;
     Metrics::add(&m.ingest_requests, 1);

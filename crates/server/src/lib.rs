@@ -4,6 +4,7 @@
 
 pub mod adapters;
 pub mod alerts;
+pub mod api_types;
 pub mod auth;
 pub mod calls;
 pub mod campaigns;
@@ -16,6 +17,7 @@ pub mod openapi;
 pub mod operations;
 pub mod problem;
 pub mod sender_ids;
+pub mod services;
 pub mod state;
 pub mod verification;
 
@@ -65,11 +67,11 @@ pub async fn serve(
     calls::load_recent_calls(&state)
         .await
         .map_err(|p| anyhow::anyhow!("cannot load recent calls: {}", p.detail))?;
-    campaigns::load(&state)
+    services::campaigns::load(&state)
         .await
         .map_err(|p| anyhow::anyhow!("cannot replay smishing reports: {}", p.detail))?;
     let delivery = tokio::spawn(alerts::deliver_forever(state.clone()));
-    let spoof_alerts = tokio::spawn(campaigns::spoof_alerts_forever(state.clone()));
+    let spoof_alerts = tokio::spawn(services::campaigns::spoof_alerts_forever(state.clone()));
     if let Some(every) = purge_interval {
         let st = state.clone();
         tokio::spawn(async move {

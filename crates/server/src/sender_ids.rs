@@ -42,7 +42,7 @@ pub async fn reload_registry(st: &SharedState) -> Result<Arc<Registry>, Problem>
         }
     }
     let reg = Arc::new(Registry::new(brands, st.sms_policy.clone()));
-    crate::campaigns::refresh_brand_names(st, &reg);
+    crate::services::campaigns::refresh_brand_names(st, &reg);
     if let Ok(mut r) = st.registry.write() {
         *r = reg.clone();
     }
@@ -227,7 +227,7 @@ pub async fn post_evaluate(
     auth.require(Scope::Sms)?;
     let bytes = read_body(&headers, body, st.limits.max_body_bytes).await?;
     let reg = registry(&st);
-    let blocked = crate::campaigns::blocked(&st);
+    let blocked = crate::services::campaigns::blocked(&st);
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
     if first == Some(b'[') {
         let items: Vec<&RawValue> = parse_json(&bytes)?;

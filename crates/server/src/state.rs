@@ -16,7 +16,7 @@ use crate::auth::{KeyRing, Principal, Scope};
 use crate::config::{Limits, ServerConfig};
 use crate::metrics::Metrics;
 use crate::problem::Problem;
-use crate::{adapters, alerts, calls, campaigns};
+use crate::{adapters, alerts, calls, services};
 
 /// Wall-clock now, in ms since the epoch. The only clock read in the server.
 pub fn now_ms() -> Millis {
@@ -49,8 +49,8 @@ pub struct AppState {
     /// Recent `not_sent` claims for the surge, rebuilt from the store at start.
     pub claim_rate: std::sync::Mutex<countersign_core::recent::ClaimRate>,
     /// Smishing campaigns and the 7726 flow.
-    pub smish: campaigns::SmishState,
-    pub smish_settings: campaigns::SmishSettings,
+    pub smish: services::campaigns::SmishState,
+    pub smish_settings: crate::config::SmishSettings,
     pub alert_settings: alerts::AlertSettings,
     /// Wakes the webhook delivery task when an alert is created.
     pub outbox_wake: tokio::sync::Notify,
@@ -92,7 +92,7 @@ impl AppState {
             )),
             claim_rate: std::sync::Mutex::new(countersign_core::recent::ClaimRate::default()),
             surge_alerting: std::sync::atomic::AtomicBool::new(false),
-            smish: campaigns::SmishState::new(cfg.smish.cluster()),
+            smish: services::campaigns::SmishState::new(cfg.smish.cluster()),
             smish_settings: cfg.smish.clone(),
             alert_settings: cfg.alerts.clone(),
             outbox_wake: tokio::sync::Notify::new(),

@@ -75,7 +75,7 @@ pub async fn verify_claim(
     };
     let mut v = decide(claim, now, st.retention_ms, &st.verify, &ctx);
     add_sender_registry_evidence(st, claim, &mut v);
-    if let Some((campaign, why)) = crate::campaigns::claim_campaign(st, claim) {
+    if let Some((campaign, why)) = crate::services::campaigns::claim_campaign(st, claim) {
         countersign_core::verify::apply_campaign(&mut v, campaign, why);
     }
     st.store

@@ -1,0 +1,75 @@
+//! The documents the server stores and answers with, shared with the CLI (`policy fit` reads
+//! calls' documents, the benchmarks read reports'): a call with its claims, scores and outcome,
+//! and a smishing report with its indicators. Plain data; no behaviour.
+
+use countersign_core::campaign::Indicators;
+use countersign_core::score::{Action, Score};
+use countersign_core::verify::Verdict;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A claim cited during a call.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ClaimEntry {
+    pub at: String,
+    pub seconds_into_call: i64,
+    pub verdict: Verdict,
+    pub reason: Option<String>,
+    /// The least action the verification called for (absent in calls recorded before it was
+    /// kept: then the verdict's usual one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+}
+
+/// The agent's outcome: a label for calibration.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeIn {
+    /// `fraud`, `legitimate` or `unsure`.
+    pub outcome: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// One score in a call's history.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ScoreEntry {
+    pub at: String,
+    /// `call_started` or `claim`.
+    pub trigger: String,
+    #[serde(flatten)]
+    pub score: Score,
+}
+
+/// Everything kept about a call.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CallDoc {
+    pub call_id: String,
+    pub customer_id: Option<String>,
+    pub ani: String,
+    pub dnis: Option<String>,
+    pub started_at: String,
+    pub verstat: Option<String>,
+    pub attestation: Option<String>,
+    pub line_type: Option<String>,
+    pub intent: Option<String>,
+    pub claims: Vec<ClaimEntry>,
+    /// Every score given, oldest first, with what triggered it.
+    pub scores: Vec<ScoreEntry>,
+    pub outcome: Option<OutcomeIn>,
+}
+
+/// A report as stored and shown.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReportDoc {
+    pub id: i64,
+    pub received_at: String,
+    pub customer_id: Option<String>,
+    pub reporter_number: Option<String>,
+    pub sender: Option<String>,
+    pub body: String,
+    pub reported_via: String,
+    pub indicators: Indicators,
+    /// The campaign it was assigned to on arrival (merges may fold it into an older one since).
+    pub campaign_id: u64,
+}

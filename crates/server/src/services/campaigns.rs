@@ -1,0 +1,524 @@
+//! The campaign service: the clusterer and the 7726 flow's pending first messages, held in
+//! memory and rebuilt at start by replaying the stored reports; report intake (cluster, store,
+//! alert); the confirmed campaigns' blocked indicators for the SMS filter; a claim's matching
+//! campaign for verification; and the spoofed-kind check on ingest with its background sweep.
+//! Handlers call it; it knows nothing of HTTP requests.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use countersign_core::alerts::{money_text, AlertRule, PatternVars};
+use countersign_core::campaign::{
+    indicators, Assignment, Campaign, CampaignStatus, Campaigns, ClusterConfig, Indicators,
+};
+use countersign_core::report::{names_sender, Report};
+use countersign_core::validate::format_time;
+use countersign_core::Millis;
+use countersign_store::{CampaignEvent, SmishReportRow};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use axum::http::StatusCode;
+
+use crate::api_types::ReportDoc;
+use crate::problem::Problem;
+use crate::{now_ms, SharedState};
+
+/// A campaign spoofing a kind of notification, and what an alert about it may name.
+type SpoofHit = (u64, PatternVars);
+
+/// The clusterer and the 7726 flow's pending first messages.
+pub struct SmishState {
+    pub campaigns: Mutex<Campaigns>,
+    next_id: Mutex<i64>,
+    /// Reporter number → (report id, received) of a 7726 report still waiting for its sender.
+    pending: Mutex<HashMap<String, (i64, Millis)>>,
+    /// Confirmed campaigns' numbers and domains, for the SMS filter.
+    blocked: Mutex<std::sync::Arc<countersign_core::campaign::Blocked>>,
+    /// See [`brand_names`].
+    brand_names: Mutex<Arc<Vec<String>>>,
+    /// Template (or category) → (checked at, the campaign spoofing it), for ingest.
+    spoof_cache: Mutex<HashMap<String, (Millis, Option<SpoofHit>)>>,
+    /// Customers to warn about a spoofed genuine notification, for the background task.
+    spoof_tx: tokio::sync::mpsc::Sender<(String, u64, PatternVars)>,
+    pub spoof_rx: Mutex<Option<tokio::sync::mpsc::Receiver<(String, u64, PatternVars)>>>,
+}
+
+impl SmishState {
+    pub fn new(cfg: ClusterConfig) -> Self {
+        let (spoof_tx, rx) = tokio::sync::mpsc::channel(10_000);
+        SmishState {
+            brand_names: Mutex::new(Arc::new(Vec::new())),
+            spoof_cache: Mutex::new(HashMap::new()),
+            spoof_tx,
+            spoof_rx: Mutex::new(Some(rx)),
+            campaigns: Mutex::new(Campaigns::new(cfg)),
+            next_id: Mutex::new(1),
+            pending: Mutex::new(HashMap::new()),
+            blocked: Mutex::new(Default::default()),
+        }
+    }
+}
+
+/// What happened to a report.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportAnswer {
+    pub report_id: i64,
+    /// The campaign it belongs to now (`campaign_id`), how it was found, what merged.
+    #[serde(flatten)]
+    pub assignment: Assignment,
+    pub indicators: Indicators,
+    /// This message was the 7726 flow's second step: the sender of an earlier report.
+    pub joined: bool,
+    /// A 7726 report still waiting for the reporter to name the sender.
+    pub awaiting_sender: bool,
+}
+
+/// Brand names for indicators and shapes (every report and every verified claim reads them).
+pub fn brand_names(st: &SharedState) -> Arc<Vec<String>> {
+    lock(&st.smish.brand_names).clone()
+}
+
+/// Recompute the brand names when the registry changes: the configured ones and the registry's
+/// display names and aliases, longest first so "ACME Bank" is named before "ACME".
+pub fn refresh_brand_names(st: &SharedState, reg: &countersign_core::sender::Registry) {
+    let mut names = st.smish_settings.brand_names.clone();
+    for b in reg.brands.values() {
+        names.extend(b.spec.display_names.iter().cloned());
+        names.extend(b.spec.aliases.iter().cloned());
+    }
+    names.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    names.dedup();
+    *lock(&st.smish.brand_names) = Arc::new(names);
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Replay stored reports and campaign events (at start).
+pub async fn load(st: &SharedState) -> Result<(), Problem> {
+    let now = now_ms();
+    let window = st.smish_settings.join_window_secs as Millis * 1000;
+    let mut after = 0i64;
+    let (mut n, mut moved) = (0u64, 0u64);
+    loop {
+        let rows = st.store.smish_reports_after(after, 10_000).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.id;
+        let mut c = lock(&st.smish.campaigns);
+        for row in &rows {
+            let Ok(doc) = serde_json::from_str::<ReportDoc>(&row.doc) else {
+                tracing::warn!(id = row.id, "unreadable smishing report skipped");
+                continue;
+            };
+            let a = c.assign(&doc.indicators, doc.customer_id.as_deref(), row.received_at);
+            moved += u64::from(a.campaign_id != doc.campaign_id);
+            if doc.reported_via == "7726" && doc.sender.is_none() && row.received_at >= now - window
+            {
+                if let Some(r) = &doc.reporter_number {
+                    lock(&st.smish.pending).insert(r.clone(), (row.id, row.received_at));
+                }
+            }
+            n += 1;
+        }
+    }
+    *lock(&st.smish.next_id) = after + 1;
+    let events = st.store.campaign_events().await?;
+    let mut c = lock(&st.smish.campaigns);
+    for e in events.iter().filter(|e| e.kind == "status") {
+        if let Some(s) = e
+            .detail
+            .as_deref()
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            .and_then(|v| serde_json::from_value::<CampaignStatus>(v["status"].clone()).ok())
+        {
+            c.set_status(e.campaign_id as u64, s);
+        }
+    }
+    drop(c);
+    refresh_blocked(st);
+    let c = lock(&st.smish.campaigns);
+    if n > 0 {
+        tracing::info!(
+            reports = n,
+            campaigns = c.list().len(),
+            "smishing reports replayed"
+        );
+    }
+    if moved > 0 {
+        tracing::warn!(
+            reports = moved,
+            "replay put some reports in other campaigns than on arrival (clustering settings changed?)"
+        );
+    }
+    Ok(())
+}
+
+/// Take a validated report: join it to the reporter's waiting 7726 report when it only names
+/// the sender, else cluster it, store it (durable) and alert the customer.
+pub async fn report(st: &SharedState, r: Report) -> Result<ReportAnswer, Problem> {
+    let now = now_ms();
+    let extract = &st.validation.extract;
+    let received = r.received_at;
+    if let (Some(rep), Some(named)) = (&r.reporter, names_sender(&r, extract)) {
+        let waiting = lock(&st.smish.pending)
+            .get(rep)
+            .copied()
+            .filter(|(_, at)| received - at <= st.smish_settings.join_window_secs as Millis * 1000);
+        if let Some((id, _)) = waiting {
+            return join(st, rep, id, named).await;
+        }
+    }
+    let body = r.text().map_err(Problem::invalid)?;
+    let (customer_id, reporter, sender, via) = (
+        r.customer_id.clone(),
+        r.reporter.clone(),
+        r.sender.clone(),
+        r.via.clone(),
+    );
+    let ind = indicators(body, &brand_names(st), extract);
+    let (id, a, confirmed_campaign) = {
+        let mut next = lock(&st.smish.next_id);
+        let id = *next;
+        *next += 1;
+        let mut c = lock(&st.smish.campaigns);
+        let a = c.assign(&ind, customer_id.as_deref(), received);
+        let confirmed = c
+            .get(a.campaign_id)
+            .is_some_and(|x| x.status == CampaignStatus::Confirmed);
+        (id, a, confirmed)
+    };
+    if confirmed_campaign {
+        refresh_blocked(st);
+    }
+    if a.newly_listed {
+        tokio::spawn(sweep_spoofed(st.clone(), a.campaign_id));
+    }
+    let doc = ReportDoc {
+        id,
+        received_at: format_time(received),
+        customer_id: customer_id.clone(),
+        reporter_number: reporter.clone(),
+        sender,
+        body: body.to_string(),
+        reported_via: via.clone(),
+        indicators: ind.clone(),
+        campaign_id: a.campaign_id,
+    };
+    let events = a
+        .merged
+        .iter()
+        .map(|m| CampaignEvent {
+            campaign_id: a.campaign_id as i64,
+            kind: "merged".into(),
+            detail: Some(m.to_string()),
+            at: now,
+        })
+        .collect();
+    let json = crate::problem::to_json(&doc)?;
+    st.store
+        .add_smish_report(
+            SmishReportRow {
+                id,
+                received_at: received,
+                customer_id: customer_id.clone(),
+                campaign_id: a.campaign_id as i64,
+                doc: json,
+            },
+            events,
+        )
+        .await?;
+    for m in &a.merged {
+        tracing::info!(from = m, into = a.campaign_id, "campaigns merged");
+    }
+    let awaiting = r.awaits_sender();
+    if awaiting {
+        if let Some(rep) = &reporter {
+            let mut pending = lock(&st.smish.pending);
+            // Reporters who never answer are forgotten once past the window.
+            if pending.len() >= 10_000 {
+                let cut = now - st.smish_settings.join_window_secs as Millis * 1000;
+                pending.retain(|_, (_, at)| *at >= cut);
+            }
+            pending.insert(rep.clone(), (id, received));
+        }
+    }
+    if let Some(c) = &customer_id {
+        let vars = PatternVars {
+            brand: ind.brand.clone(),
+            amount: ind.amounts.first().map(money_text),
+            merchant: ind.merchant.clone(),
+            callback_number: ind.callback_numbers.first().cloned(),
+        };
+        crate::alerts::raise(
+            st,
+            c,
+            AlertRule::ReportedSmish,
+            &format!("campaign:{}", a.campaign_id),
+            vars,
+            Some(a.campaign_id),
+            None,
+        )
+        .await?;
+    }
+    Ok(ReportAnswer {
+        report_id: id,
+        assignment: a,
+        indicators: ind,
+        joined: false,
+        awaiting_sender: awaiting,
+    })
+}
+
+async fn join(
+    st: &SharedState,
+    reporter: &str,
+    id: i64,
+    sender: String,
+) -> Result<ReportAnswer, Problem> {
+    let rows = st.store.smish_reports_after(id - 1, 1).await?;
+    let row = rows.into_iter().find(|r| r.id == id).ok_or_else(|| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "pending report missing",
+        )
+    })?;
+    let mut doc: ReportDoc = serde_json::from_str(&row.doc).map_err(Problem::internal)?;
+    doc.sender = Some(sender);
+    let json = crate::problem::to_json(&doc)?;
+    st.store.update_smish_report(id, json).await?;
+    lock(&st.smish.pending).remove(reporter);
+    let campaign_id = lock(&st.smish.campaigns).resolve(doc.campaign_id);
+    Ok(ReportAnswer {
+        report_id: id,
+        assignment: Assignment {
+            campaign_id,
+            created: false,
+            merged: Vec::new(),
+            matched_by: Vec::new(),
+            newly_listed: false,
+        },
+        indicators: doc.indicators,
+        joined: true,
+        awaiting_sender: false,
+    })
+}
+
+/// Confirmed campaigns' indicators, rebuilt only when a confirmed campaign changed.
+pub fn blocked(st: &SharedState) -> std::sync::Arc<countersign_core::campaign::Blocked> {
+    lock(&st.smish.blocked).clone()
+}
+
+/// Rebuild the blocked indicators (after a status change or a report to a confirmed campaign).
+pub(crate) fn refresh_blocked(st: &SharedState) {
+    let b = lock(&st.smish.campaigns).blocked();
+    *lock(&st.smish.blocked) = std::sync::Arc::new(b);
+}
+
+/// The campaign a claim's cues match, if any: `(campaign id, why)`.
+pub fn claim_campaign(
+    st: &SharedState,
+    claim: &countersign_core::verify::Claim,
+) -> Option<(u64, String)> {
+    let extract = &st.validation.extract;
+    let mut numbers: Vec<String> = claim.callback_number.iter().cloned().collect();
+    let mut domains: Vec<String> = claim.domain.iter().cloned().collect();
+    if let Some(t) = &claim.text {
+        let (n, d) = countersign_core::extract::extract_contacts(t, extract, None);
+        numbers.extend(n);
+        domains.extend(d);
+    }
+    let names = brand_names(st);
+    let c = lock(&st.smish.campaigns);
+    c.matching(&numbers, &domains, claim.text.as_deref(), &names)
+        .map(|(camp, why)| (camp.id, why))
+}
+
+/// What an alert about a campaign (not a particular text) may name: its brand and a number it
+/// gives.
+fn campaign_vars(c: &Campaign) -> PatternVars {
+    PatternVars {
+        brand: c.brands.iter().next().cloned(),
+        callback_number: c.callback_numbers.iter().next().cloned(),
+        ..Default::default()
+    }
+}
+
+const SPOOF_CACHE_MS: Millis = 10 * 60_000;
+const SPOOF_ACTIVE_MS: Millis = 7 * 24 * 3_600_000;
+
+/// Genuine SMS in a batch of a kind an active campaign spoofs: `(index, customer, campaign,
+/// what to name)`. Checked once per template (or category) every ten minutes, so ingest pays a
+/// hash lookup per record.
+pub fn spoofed_in(
+    st: &SharedState,
+    batch: &[countersign_core::Notification],
+) -> Vec<(usize, String, u64, PatternVars)> {
+    let mut out = Vec::new();
+    if !st
+        .alert_settings
+        .rules
+        .contains(&AlertRule::SpoofedNotification)
+    {
+        return out;
+    }
+    let now = now_ms();
+    let mut cache = lock(&st.smish.spoof_cache);
+    for (i, n) in batch.iter().enumerate() {
+        if n.channel != countersign_core::Channel::Sms {
+            continue;
+        }
+        let (Some(key), Some(body)) = (
+            n.template_id.as_deref().or(n.category.as_deref()),
+            n.body.as_deref(),
+        ) else {
+            continue;
+        };
+        let fresh = cache
+            .get(key)
+            .filter(|(at, _)| now - at < SPOOF_CACHE_MS)
+            .map(|(_, hit)| hit.clone());
+        let hit = match fresh {
+            Some(hit) => hit,
+            None => {
+                let genuine = countersign_core::campaign::shape(body, &brand_names(st));
+                let hit = lock(&st.smish.campaigns)
+                    .spoofing(
+                        &genuine,
+                        st.smish_settings.spoof_containment,
+                        now - SPOOF_ACTIVE_MS,
+                    )
+                    .map(|c| (c.id, campaign_vars(c)));
+                cache.insert(key.to_string(), (now, hit.clone()));
+                hit
+            }
+        };
+        if let Some((campaign, vars)) = hit {
+            out.push((i, n.customer_id.clone(), campaign, vars));
+        }
+    }
+    out
+}
+
+/// Queue the `spoofed_notification` alerts of the records that were accepted; a background task
+/// writes them, so ingest never waits for alerts (a full queue drops the alert and counts it).
+pub fn warn_spoofed(
+    st: &SharedState,
+    spoofed: Vec<(usize, String, u64, PatternVars)>,
+    outcomes: &[countersign_store::IngestOutcome],
+) {
+    for (i, customer, campaign, vars) in spoofed {
+        if outcomes.get(i) == Some(&countersign_store::IngestOutcome::Accepted)
+            && st
+                .smish
+                .spoof_tx
+                .try_send((customer, campaign, vars))
+                .is_err()
+        {
+            crate::metrics::Metrics::add(&st.metrics.alerts_dropped, 1);
+        }
+    }
+}
+
+/// A campaign just became worth listing (or was confirmed): customers sent a genuine SMS of a
+/// kind it imitates within `spoof_sweep_days` are queued for a `spoofed_notification` alert —
+/// the texts they just received are the ones the fakes copy. Runs in the background.
+pub async fn sweep_spoofed(st: SharedState, campaign: u64) {
+    if !st
+        .alert_settings
+        .rules
+        .contains(&AlertRule::SpoofedNotification)
+    {
+        return;
+    }
+    // Ingest re-checks its templates against the new campaign from now on.
+    lock(&st.smish.spoof_cache).clear();
+    let now = now_ms();
+    let since = now - st.smish_settings.spoof_sweep_days as Millis * 24 * 3_600_000;
+    let kinds = match st.store.sms_kinds_since(since).await {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::warn!(error = %e, "spoofed-kind sweep skipped");
+            return;
+        }
+    };
+    let names = brand_names(&st);
+    let mut queued = 0usize;
+    for (kind, body) in kinds {
+        let genuine = countersign_core::campaign::shape(&body, &names);
+        let vars = {
+            let c = lock(&st.smish.campaigns);
+            let target = c.resolve(campaign);
+            c.spoofing(
+                &genuine,
+                st.smish_settings.spoof_containment,
+                now - SPOOF_ACTIVE_MS,
+            )
+            .filter(|hit| hit.id == target)
+            .map(campaign_vars)
+        };
+        let Some(vars) = vars else { continue };
+        let customers = match st
+            .store
+            .sms_recipients_of_kind(&kind, since, 1_000_000)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, kind, "spoofed-kind sweep: recipients not read");
+                continue;
+            }
+        };
+        for customer in customers {
+            if st
+                .smish
+                .spoof_tx
+                .send((customer, campaign, vars.clone()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            queued += 1;
+        }
+    }
+    if queued > 0 {
+        tracing::info!(
+            campaign,
+            customers = queued,
+            "customers warned about a campaign imitating texts they were sent"
+        );
+    }
+}
+
+/// Write the queued `spoofed_notification` alerts (once per customer and campaign).
+pub async fn spoof_alerts_forever(st: SharedState) {
+    let Some(mut rx) = lock(&st.smish.spoof_rx).take() else {
+        return;
+    };
+    let mut told: std::collections::HashSet<(String, u64)> = std::collections::HashSet::new();
+    while let Some((customer, campaign, vars)) = rx.recv().await {
+        if told.len() > 1_000_000 {
+            told.clear();
+        }
+        if !told.insert((customer.clone(), campaign)) {
+            continue;
+        }
+        if let Err(p) = crate::alerts::raise(
+            &st,
+            &customer,
+            AlertRule::SpoofedNotification,
+            &format!("spoof:campaign:{campaign}"),
+            vars,
+            Some(campaign),
+            None,
+        )
+        .await
+        {
+            tracing::warn!(error = %p.detail, "spoofed-notification alert not written");
+            told.remove(&(customer, campaign));
+        }
+    }
+}
