@@ -5,6 +5,7 @@
 //! parameter ([`model::Millis`]). Storage, HTTP and configuration live in other crates.
 
 pub mod alerts;
+pub mod call;
 pub mod campaign;
 pub mod extract;
 pub mod guidance;

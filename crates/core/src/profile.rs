@@ -2,6 +2,8 @@
 //! and whether the app is installed. A profile makes a customer known to verification before any
 //! notification was sent. Validation only; storage and HTTP live elsewhere.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -108,6 +110,39 @@ pub fn validate_profile(raw: &ProfileIn, extract: &ExtractConfig) -> Result<Prof
         locale,
         app_installed: raw.app_installed,
     })
+}
+
+/// A customer's numbers: on file (the profile) and learned (numbers the ledger has sent SMS to).
+/// The one place that knows which numbers are the customer's, for the profile view and for call
+/// scoring.
+pub struct Contacts {
+    pub profile: Option<Profile>,
+    pub learned_numbers: Vec<String>,
+}
+
+impl Contacts {
+    /// From the stored profile document and the SMS recipients the ledger holds: a recipient is
+    /// learned when it is an E.164 number not already on file.
+    pub fn new(profile_json: Option<&str>, recipients: impl IntoIterator<Item = String>) -> Self {
+        let profile: Option<Profile> = profile_json.and_then(|j| serde_json::from_str(j).ok());
+        let on_file: BTreeSet<&String> = profile.iter().flat_map(|p| p.phones.iter()).collect();
+        let learned: BTreeSet<String> = recipients
+            .into_iter()
+            .filter(|r| r.starts_with('+') && !on_file.contains(r))
+            .collect();
+        Contacts {
+            learned_numbers: learned.into_iter().collect(),
+            profile,
+        }
+    }
+
+    /// Every number known for the customer, on file or learned.
+    pub fn numbers(&self) -> impl Iterator<Item = &String> {
+        self.profile
+            .iter()
+            .flat_map(|p| p.phones.iter())
+            .chain(self.learned_numbers.iter())
+    }
 }
 
 #[cfg(test)]

@@ -7,13 +7,11 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::extract::{normalize_phone, ExtractConfig};
-use crate::validate::{parse_time, Rejection};
+use crate::validate::{optional, parse_time, Rejection};
 use crate::Millis;
 
 /// Longest report body, in characters.
 pub const BODY_CHARS_MAX: usize = 2_000;
-/// Longest customer id, in characters.
-pub const CUSTOMER_ID_CHARS_MAX: usize = 128;
 
 /// A report as the carrier, the app or an agent sends it (the public wire shape).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -70,6 +68,7 @@ pub fn validate_report(
     r: &ReportIn,
     now: Millis,
     extract: &ExtractConfig,
+    id_chars_max: usize,
 ) -> Result<Report, Rejection> {
     let via = trimmed(&r.reported_via)
         .ok_or_else(|| {
@@ -97,16 +96,7 @@ pub fn validate_report(
             "a 7726 report needs `reporter_number` (the flow joins the reporter's two messages)",
         ));
     }
-    let customer_id = trimmed(&r.customer_id).map(str::to_string);
-    if customer_id
-        .as_ref()
-        .is_some_and(|c| c.chars().count() > CUSTOMER_ID_CHARS_MAX)
-    {
-        return Err(Rejection::new(
-            "invalid_field",
-            format!("`customer_id` is at most {CUSTOMER_ID_CHARS_MAX} characters"),
-        ));
-    }
+    let customer_id = optional("customer_id", &r.customer_id, id_chars_max)?;
     let body = trimmed(&r.body).map(str::to_string);
     if body
         .as_ref()
@@ -190,12 +180,12 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                validate_report(&input, 0, &x).unwrap_err().code,
+                validate_report(&input, 0, &x, 128).unwrap_err().code,
                 code,
                 "{input:?}"
             );
         }
-        let ok = validate_report(&r(" APP ", None, None, Some("  a text ")), 7, &x).unwrap();
+        let ok = validate_report(&r(" APP ", None, None, Some("  a text ")), 7, &x, 128).unwrap();
         assert_eq!((ok.via.as_str(), ok.received_at), ("app", 7));
         assert_eq!(ok.body.as_deref(), Some("a text"));
     }
@@ -203,7 +193,7 @@ mod tests {
     #[test]
     fn the_7726_second_step() {
         let x = ExtractConfig::default();
-        let v = |rep: ReportIn| validate_report(&rep, 0, &x).unwrap();
+        let v = |rep: ReportIn| validate_report(&rep, 0, &x, 128).unwrap();
         let num = Some("+1 415 555 0100");
         // (report, the sender it names)
         for (rep, named) in [

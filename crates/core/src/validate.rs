@@ -132,7 +132,9 @@ pub fn format_time(ms: Millis) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
-fn required<'a>(field: &str, v: &'a Option<String>, max: usize) -> Result<&'a str, Rejection> {
+/// A required text field, trimmed: `missing_field` when absent or blank, `field_too_long` over
+/// `max` characters.
+pub fn required<'a>(field: &str, v: &'a Option<String>, max: usize) -> Result<&'a str, Rejection> {
     let s = v
         .as_deref()
         .map(str::trim)
@@ -142,7 +144,8 @@ fn required<'a>(field: &str, v: &'a Option<String>, max: usize) -> Result<&'a st
     Ok(s)
 }
 
-fn optional(field: &str, v: &Option<String>, max: usize) -> Result<Option<String>, Rejection> {
+/// An optional text field, trimmed (blank is absent): `field_too_long` over `max` characters.
+pub fn optional(field: &str, v: &Option<String>, max: usize) -> Result<Option<String>, Rejection> {
     match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(s) => {
@@ -357,6 +360,59 @@ pub fn validate_status(
         status,
         at,
     })
+}
+
+/// A source's declaration: everything it sent up to `watermark` has been delivered to the ledger.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WatermarkIn {
+    /// RFC 3339. Watermarks never move back; an older one is ignored.
+    pub watermark: String,
+    /// RFC 3339: the record is complete from this time on (e.g. when a backfill began).
+    /// Without it, completeness starts at the source's first acknowledged record.
+    #[serde(default)]
+    pub complete_since: Option<String>,
+}
+
+/// A validated watermark declaration: `(source, watermark, complete since)`. A watermark may
+/// not be ahead of `now` by more than the clock skew (it may only cover what was sent), and the
+/// record cannot be complete from after its own watermark.
+pub fn validate_watermark(
+    source: &str,
+    w: &WatermarkIn,
+    now: Millis,
+    cfg: &ValidationConfig,
+) -> Result<(String, Millis, Option<Millis>), Rejection> {
+    let source = source.trim();
+    if source.is_empty() || source.chars().count() > cfg.limits.id_chars_max {
+        return Err(Rejection::new(
+            "invalid_source",
+            "the source name is empty or too long",
+        ));
+    }
+    let watermark = parse_time("watermark", &w.watermark)?;
+    if watermark > now + cfg.future_skew_ms {
+        return Err(Rejection::new(
+            "watermark_in_future",
+            format!(
+                "the watermark {} is ahead of the ledger clock ({}); a watermark may only cover what was already sent",
+                format_time(watermark),
+                format_time(now)
+            ),
+        ));
+    }
+    let complete_since = w
+        .complete_since
+        .as_deref()
+        .map(|s| parse_time("complete_since", s))
+        .transpose()?;
+    if complete_since.is_some_and(|c| c > watermark) {
+        return Err(Rejection::new(
+            "invalid_request",
+            "`complete_since` must not be after `watermark`",
+        ));
+    }
+    Ok((source.to_string(), watermark, complete_since))
 }
 
 #[cfg(test)]

@@ -10,8 +10,9 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+pub use countersign_core::call::CallIn;
+use countersign_core::call::{validate_account_event, validate_call, AccountEventIn};
 use countersign_core::extract::calling_code;
-use countersign_core::extract::normalize_phone;
 use countersign_core::recent::ClaimRate;
 use countersign_core::score::{
     caller_id_withheld, international_caller, non_fixed_voip, parse_attestation, score,
@@ -21,7 +22,7 @@ use countersign_core::validate::{format_time, parse_time};
 use countersign_core::verify::{validate_claim, ClaimIn, Verdict, Verification};
 use countersign_core::Millis;
 use countersign_store::{CallContext, CallRecord};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -122,37 +123,6 @@ fn policy(st: &SharedState) -> Arc<Policy> {
         .read()
         .map(|p| p.clone())
         .unwrap_or_else(|p| p.into_inner().clone())
-}
-
-/// A call as the contact-centre platform reports it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CallIn {
-    pub call_id: Option<String>,
-    /// As identified by the IVR; may be absent.
-    #[serde(default)]
-    pub customer_id: Option<String>,
-    /// The calling number.
-    pub ani: Option<String>,
-    /// The number called.
-    #[serde(default)]
-    pub dnis: Option<String>,
-    /// RFC 3339; default: now.
-    #[serde(default)]
-    pub started_at: Option<String>,
-    /// STIR/SHAKEN verification status as carriers send it, e.g. `TN-Validation-Passed-A`.
-    #[serde(default)]
-    pub verstat: Option<String>,
-    /// `A`, `B` or `C`.
-    #[serde(default)]
-    pub attestation: Option<String>,
-    /// mobile, landline, fixedVoip, nonFixedVoip, tollFree.
-    #[serde(default)]
-    pub line_type: Option<String>,
-    /// What the caller wants: change_phone, change_email, reset_password, add_payee, wire,
-    /// card_replace, balance, dispute, …
-    #[serde(default)]
-    pub intent: Option<String>,
 }
 
 /// The answer when a call starts.
@@ -291,31 +261,19 @@ pub async fn post_call(
 /// Validate, record and score a new call (shared with the platform adapters).
 pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Problem> {
     let now = now_ms();
-    let call_id = c
-        .call_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty() && s.len() <= 128)
-        .ok_or_else(|| bad("missing_field", "`call_id` (1–128 characters) is required"))?
-        .to_string();
-    let ani_raw = c
-        .ani
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| bad("missing_field", "`ani` is required"))?;
-    let ani =
-        normalize_phone(ani_raw, &st.validation.extract).unwrap_or_else(|| ani_raw.to_string());
-    let started = match c.started_at.as_deref() {
-        Some(t) => parse_time("started_at", t).map_err(Problem::invalid)?,
-        None => now,
-    };
-    let customer_id = c
-        .customer_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
+    let v = validate_call(
+        &c,
+        now,
+        &st.validation.extract,
+        st.validation.limits.id_chars_max,
+    )
+    .map_err(Problem::invalid)?;
+    let (call_id, customer_id, ani, started) = (
+        v.call_id.clone(),
+        v.customer_id.clone(),
+        v.ani.clone(),
+        v.started_at,
+    );
     let mut doc = CallDoc {
         call_id: call_id.clone(),
         customer_id: customer_id.clone(),
@@ -325,7 +283,7 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
         verstat: c.verstat,
         attestation: c.attestation,
         line_type: c.line_type,
-        intent: c.intent.map(|i| i.trim().to_ascii_lowercase()),
+        intent: v.intent,
         claims: Vec::new(),
         scores: Vec::new(),
         outcome: None,
@@ -415,7 +373,12 @@ pub async fn post_claim(
     if raw.customer_id.is_none() {
         raw.customer_id = doc.customer_id.clone();
     }
-    let claim = validate_claim(&raw, &st.validation.extract).map_err(Problem::invalid)?;
+    let claim = validate_claim(
+        &raw,
+        &st.validation.extract,
+        st.validation.limits.id_chars_max,
+    )
+    .map_err(Problem::invalid)?;
     let mut v = verify_claim(&st, &claim, &who).await?;
     let now = now_ms();
     let started = parse_time("started_at", &doc.started_at).unwrap_or(now);
@@ -523,17 +486,6 @@ pub async fn get_call(
     load_call(&st, &call_id).await.map(Json)
 }
 
-/// An account event, for later calls' scores.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AccountEventIn {
-    pub customer_id: String,
-    /// sim_swap, phone_changed, email_changed, password_reset, new_device, payee_added.
-    pub kind: String,
-    /// RFC 3339.
-    pub at: String,
-}
-
 /// Answer to account events.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EventsAnswer {
@@ -560,16 +512,13 @@ pub async fn post_account_events(
     let mut errors = Vec::new();
     for r in &raws {
         let parsed = parse_record::<AccountEventIn>(r, st.limits.max_record_bytes).and_then(|e| {
-            serde_json::from_value::<AccountEventKind>(Value::String(e.kind.clone()))
-                .map_err(|_| ("invalid_kind", format!("unknown event kind {:?}", e.kind)))?;
-            let at = parse_time("at", &e.at).map_err(|r| (r.code, r.detail))?;
-            if at > now + st.validation.future_skew_ms {
-                return Err(("at_in_future", "`at` is in the future".to_string()));
-            }
-            if e.customer_id.trim().is_empty() {
-                return Err(("missing_field", "`customer_id` is required".to_string()));
-            }
-            Ok((e.customer_id, e.kind, at))
+            validate_account_event(
+                &e,
+                now,
+                st.validation.future_skew_ms,
+                st.validation.limits.id_chars_max,
+            )
+            .map_err(|r| (r.code, r.detail))
         });
         match parsed {
             Ok(e) => good.push(e),

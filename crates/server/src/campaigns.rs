@@ -44,7 +44,13 @@ pub async fn post_report(
     let bytes = read_body(&headers, body, 64 * 1024).await?;
     let r: ReportIn = parse_json(&bytes)?;
     let started = std::time::Instant::now();
-    let report = validate_report(&r, now_ms(), &st.validation.extract).map_err(Problem::invalid)?;
+    let report = validate_report(
+        &r,
+        now_ms(),
+        &st.validation.extract,
+        st.validation.limits.id_chars_max,
+    )
+    .map_err(Problem::invalid)?;
     let answer = campaigns::report(&st, report).await;
     st.metrics.report_latency.record(started.elapsed());
     answer.map(Json)

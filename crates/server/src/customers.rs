@@ -2,15 +2,15 @@
 //! array or NDJSON, per-record errors), and `GET /v1/customers/{id}` — the profile plus the numbers
 //! the ledger has texted, marked as learned rather than on file. Reads are audit-logged.
 
-use std::collections::BTreeSet;
-
 use crate::http::Path;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+pub use countersign_core::profile::Contacts;
 use countersign_core::profile::{validate_profile, Profile, ProfileIn};
+use countersign_core::validate::required;
 use countersign_core::{Channel, Millis};
 use countersign_store::AuditEntry;
 use serde::Serialize;
@@ -23,12 +23,13 @@ use crate::{now_ms, Auth, SharedState};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-fn check_id(id: &str) -> Result<(), Problem> {
-    if id.trim().is_empty() || id.chars().count() > 128 {
+/// A customer id in the path: 1 to the configured `id_chars_max` characters.
+fn check_id(id: &str, max: usize) -> Result<(), Problem> {
+    if id.trim().is_empty() || id.chars().count() > max {
         return Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_customer_id",
-            "a customer id is 1–128 characters",
+            format!("a customer id is 1–{max} characters"),
         ));
     }
     Ok(())
@@ -51,7 +52,7 @@ pub async fn put_customer(
     body: Body,
 ) -> Result<Response, Problem> {
     auth.require(Scope::Ingest)?;
-    check_id(&customer_id)?;
+    check_id(&customer_id, st.validation.limits.id_chars_max)?;
     let bytes = read_body(&headers, body, 64 * 1024).await?;
     let raw: ProfileIn = parse_json(&bytes)?;
     if raw.customer_id.as_deref().is_some_and(|c| c != customer_id) {
@@ -104,17 +105,16 @@ pub async fn post_customers(
                 continue;
             }
         };
-        let Some(id) = p
-            .customer_id
-            .clone()
-            .filter(|c| !c.trim().is_empty() && c.chars().count() <= 128)
-        else {
-            errors.push(RecordError::at(
-                raw,
-                "missing_field",
-                "`customer_id` (1–128 characters) is required",
-            ));
-            continue;
+        let id = match required(
+            "customer_id",
+            &p.customer_id,
+            st.validation.limits.id_chars_max,
+        ) {
+            Ok(id) => id.to_string(),
+            Err(r) => {
+                errors.push(RecordError::at(raw, r.code, r.detail));
+                continue;
+            }
         };
         match validate_profile(&p, &st.validation.extract) {
             Ok(v) => good.push((id, crate::problem::to_json(&v)?)),
@@ -131,39 +131,6 @@ pub async fn post_customers(
         rejected: errors.len(),
         errors,
     }))
-}
-
-/// A customer's numbers: on file (the profile) and learned (numbers the ledger has sent SMS to).
-/// The one place that knows which numbers are the customer's, for the profile view and for call
-/// scoring.
-pub struct Contacts {
-    pub profile: Option<Profile>,
-    pub learned_numbers: Vec<String>,
-}
-
-impl Contacts {
-    /// From the stored profile document and the SMS recipients the ledger holds: a recipient is
-    /// learned when it is an E.164 number not already on file.
-    pub fn new(profile_json: Option<&str>, recipients: impl IntoIterator<Item = String>) -> Self {
-        let profile: Option<Profile> = profile_json.and_then(|j| serde_json::from_str(j).ok());
-        let on_file: BTreeSet<&String> = profile.iter().flat_map(|p| p.phones.iter()).collect();
-        let learned: BTreeSet<String> = recipients
-            .into_iter()
-            .filter(|r| r.starts_with('+') && !on_file.contains(r))
-            .collect();
-        Contacts {
-            learned_numbers: learned.into_iter().collect(),
-            profile,
-        }
-    }
-
-    /// Every number known for the customer, on file or learned.
-    pub fn numbers(&self) -> impl Iterator<Item = &String> {
-        self.profile
-            .iter()
-            .flat_map(|p| p.phones.iter())
-            .chain(self.learned_numbers.iter())
-    }
 }
 
 /// The customer's contacts for the profile view, from the newest `scan` notifications in

@@ -8,11 +8,11 @@ use std::time::Instant;
 use crate::http::Path;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::Json;
 use countersign_core::validate::{
-    format_time, parse_time, validate_notification, validate_status, NotificationIn,
-    StatusUpdateIn, ValidationConfig,
+    format_time, validate_notification, validate_status, validate_watermark, NotificationIn,
+    StatusUpdateIn, ValidationConfig, WatermarkIn,
 };
 use countersign_core::verify::{complete_since, effective_watermark, VerifyConfig, WatermarkKind};
 use countersign_core::{Channel, Millis, Notification, SourceState};
@@ -267,18 +267,6 @@ pub async fn post_status(
     }))
 }
 
-/// A source's declaration: everything it sent up to `watermark` has been delivered to the ledger.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WatermarkIn {
-    /// RFC 3339. Watermarks never move back; an older one is ignored.
-    pub watermark: String,
-    /// RFC 3339: the record is complete from this time on (e.g. when a backfill began).
-    /// Without it, completeness starts at the source's first acknowledged record.
-    #[serde(default)]
-    pub complete_since: Option<String>,
-}
-
 #[utoipa::path(
     post, path = "/v1/sources/{source}/watermark", tag = "ledger",
     params(("source" = String, Path, description = "The source's name, as in its records")),
@@ -300,39 +288,8 @@ pub async fn post_watermark(
     let bytes = read_body(&headers, body, 64 * 1024).await?;
     let w: WatermarkIn = crate::problem::parse_json(&bytes)?;
     let now = now_ms();
-    let source = source.trim().to_string();
-    if source.is_empty() || source.chars().count() > st.validation.limits.id_chars_max {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_source",
-            "the source name is empty or too long",
-        ));
-    }
-    let watermark = parse_time("watermark", &w.watermark).map_err(Problem::invalid)?;
-    if watermark > now + st.validation.future_skew_ms {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "watermark_in_future",
-            format!(
-                "the watermark {} is ahead of the ledger clock ({}); a watermark may only cover what was already sent",
-                format_time(watermark),
-                format_time(now)
-            ),
-        ));
-    }
-    let complete_since = w
-        .complete_since
-        .as_deref()
-        .map(|s| parse_time("complete_since", s))
-        .transpose()
-        .map_err(Problem::invalid)?;
-    if complete_since.is_some_and(|c| c > watermark) {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "`complete_since` must not be after `watermark`",
-        ));
-    }
+    let (source, watermark, complete_since) =
+        validate_watermark(&source, &w, now, &st.validation).map_err(Problem::invalid)?;
     let state = st
         .store
         .set_watermark(&source, watermark, complete_since, now)

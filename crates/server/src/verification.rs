@@ -43,7 +43,12 @@ pub async fn post_verify(
     let started = Instant::now();
     let bytes = read_body(&headers, body, 64 * 1024).await?;
     let raw: ClaimIn = parse_json(&bytes)?;
-    let claim = validate_claim(&raw, &st.validation.extract).map_err(Problem::invalid)?;
+    let claim = validate_claim(
+        &raw,
+        &st.validation.extract,
+        st.validation.limits.id_chars_max,
+    )
+    .map_err(Problem::invalid)?;
     let v = verify_claim(&st, &claim, &who).await?;
     st.metrics.verify_latency.record(started.elapsed());
     Ok(Json(v))
@@ -91,36 +96,18 @@ pub async fn verify_claim(
     Ok(v)
 }
 
-/// When no stored notification was compared with the sender the caller saw, the brand registry
-/// still knows whether that sender imitates one of ours: say so (it is evidence of a spoof).
 fn add_sender_registry_evidence(
     st: &SharedState,
     claim: &countersign_core::verify::Claim,
     v: &mut Verification,
 ) {
-    let Some(seen) = claim.sender_seen.as_deref() else {
-        return;
-    };
-    if v.evidence.iter().any(|e| e.cue == "sender") {
-        return;
-    }
-    let reg = st
-        .registry
-        .read()
-        .map(|r| r.clone())
-        .unwrap_or_else(|p| p.into_inner().clone());
-    if let Some(l) = reg.index.untwist(seen) {
-        v.evidence.push(countersign_core::verify::Evidence {
-            cue: "sender",
-            result: countersign_core::verify::CueResult::Mismatch,
-            claimed: Some(seen.to_string()),
-            recorded: Some(l.protected_id.clone()),
-            detail: format!(
-                "{seen} is not our sender: it imitates {}'s registered sender {} ({}): evidence of a spoofed text",
-                l.brand, l.protected_id, l.transformation
-            ),
-        });
-    }
+    let reg = crate::sender_ids::registry(st);
+    v.evidence
+        .extend(countersign_core::verify::registry_evidence(
+            claim,
+            &v.evidence,
+            &reg.index,
+        ));
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

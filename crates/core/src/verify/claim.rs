@@ -2,6 +2,7 @@
 //! [`Claim`], and the window of time a claim is searched in.
 
 use super::*;
+use crate::validate::required;
 
 /// What the caller says they received (the public wire shape).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
@@ -102,17 +103,13 @@ pub(super) fn opt_trim(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// Validate a claim. `future_skew_ms` bounds how far ahead `received_at` may be.
-pub fn validate_claim(raw: &ClaimIn, extract: &ExtractConfig) -> Result<Claim, Rejection> {
-    let customer_id = opt_trim(&raw.customer_id)
-        .ok_or_else(|| Rejection::new("missing_field", "`customer_id` is required"))?
-        .to_string();
-    if customer_id.chars().count() > 128 {
-        return Err(Rejection::new(
-            "field_too_long",
-            "`customer_id` is over 128 characters",
-        ));
-    }
+/// Validate a claim; ids are at most `id_chars_max` characters (the configured field limit).
+pub fn validate_claim(
+    raw: &ClaimIn,
+    extract: &ExtractConfig,
+    id_chars_max: usize,
+) -> Result<Claim, Rejection> {
+    let customer_id = required("customer_id", &raw.customer_id, id_chars_max)?.to_string();
     let channel = match opt_trim(&raw.channel) {
         None => None,
         Some(c) => Some(c.parse::<Channel>().map_err(|_| {

@@ -226,3 +226,27 @@ pub fn apply_campaign(v: &mut Verification, campaign_id: u64, detail: String) {
     );
     v.set_action(v.action.max(Action::Callback));
 }
+
+/// Registry evidence for a claim no notification of ours answered on the sender: the sender the
+/// caller saw imitates a protected sender ID (any brand's), which is evidence of a spoofed text.
+pub fn registry_evidence(
+    claim: &Claim,
+    evidence: &[Evidence],
+    index: &crate::sender::LookalikeIndex,
+) -> Option<Evidence> {
+    let seen = claim.sender_seen.as_deref()?;
+    if evidence.iter().any(|e| e.cue == "sender") {
+        return None;
+    }
+    let l = index.untwist(seen)?;
+    Some(Evidence {
+        cue: "sender",
+        result: CueResult::Mismatch,
+        claimed: Some(seen.to_string()),
+        recorded: Some(l.protected_id.clone()),
+        detail: format!(
+            "{seen} is not our sender: it imitates {}'s registered sender {} ({}): evidence of a spoofed text",
+            l.brand, l.protected_id, l.transformation
+        ),
+    })
+}

@@ -68,7 +68,7 @@ fn matching_corpus() {
     let cases = corpus["cases"].as_array().unwrap();
     for c in cases {
         let raw: ClaimIn = serde_json::from_value(c["claim"].clone()).unwrap();
-        let claim = validate_claim(&raw, &vcfg.extract)
+        let claim = validate_claim(&raw, &vcfg.extract, vcfg.limits.id_chars_max)
             .unwrap_or_else(|e| panic!("{}: {}", c["name"], e.detail));
         let w = claim_window(&claim, now, retention_ms, &cfg);
         let candidates: Vec<StoredNotification> = ledger
