@@ -147,4 +147,25 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn account_events_table() {
+        let ev = |c: &str, k: &str, at: &str| AccountEventIn {
+            customer_id: c.into(),
+            kind: k.into(),
+            at: at.into(),
+        };
+        let now = crate::validate::parse_time("t", "2026-06-03T12:00:00Z").unwrap();
+        let ok = validate_account_event(&ev("c1", "sim_swap", "2026-06-03T11:00:00Z"), now, 0, 128);
+        assert_eq!(ok.unwrap().1, "sim_swap");
+        for (e, code) in [
+            (ev("c1", "teleport", "2026-06-03T11:00:00Z"), "invalid_kind"),
+            (ev("c1", "sim_swap", "2026-06-04T11:00:00Z"), "at_in_future"),
+            (ev(" ", "sim_swap", "2026-06-03T11:00:00Z"), "missing_field"),
+            (ev("c1", "sim_swap", "noon"), "invalid_time"),
+        ] {
+            let got = validate_account_event(&e, now, 0, 128).unwrap_err();
+            assert_eq!(got.code, code, "{e:?}");
+        }
+    }
 }
