@@ -184,71 +184,91 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
 
 /// Load a file of notifications or customer profiles.
 pub fn load(args: IngestArgs, target: Target) -> anyhow::Result<()> {
+    let format = input_format(&args)?;
+    let (reader, total) = open_input(&args)?;
+    let sink = open_sink(&args, target)?;
+    let pb = progress_bar(total);
+    let started = Instant::now();
+    let mut batcher = Batcher::new(&sink, args.batch.max(1));
+    let counted = pb.wrap_read(reader);
+    match format {
+        Format::Ndjson => read_ndjson(counted, &mut batcher, &pb)?,
+        Format::Csv => read_csv(counted, target, &mut batcher, &pb)?,
+    }
+    batcher.flush()?;
+    pb.finish_and_clear();
+    if let Sink::Store { store, .. } = &sink {
+        store.close();
+    }
+    print_summary(batcher.summary, started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// `--format`: ndjson, csv, or auto (by the file's extension; standard input is NDJSON).
+fn input_format(args: &IngestArgs) -> anyhow::Result<Format> {
     let stdin = args.file.as_os_str() == "-";
-    let format = match args.format.as_str() {
+    let csv_ext = args
+        .file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    Ok(match args.format.as_str() {
         "ndjson" | "jsonl" => Format::Ndjson,
         "csv" => Format::Csv,
-        "auto"
-            if !stdin
-                && args
-                    .file
-                    .extension()
-                    .is_some_and(|e| e.eq_ignore_ascii_case("csv")) =>
-        {
-            Format::Csv
-        }
+        "auto" if !stdin && csv_ext => Format::Csv,
         "auto" => Format::Ndjson,
         other => anyhow::bail!("--format {other:?}: use ndjson, csv or auto"),
-    };
-    let batch = args.batch.max(1);
-    let (reader, total): (Box<dyn Read>, u64) = if stdin {
-        (Box::new(std::io::stdin()), 0)
-    } else {
-        let f = std::fs::File::open(&args.file)
-            .with_context(|| format!("cannot open {}", args.file.display()))?;
-        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-        (Box::new(f), len)
-    };
-    if target == Target::Customers && args.data_dir.is_some() {
-        anyhow::bail!("customer profiles are imported through a server: use --server and --key");
-    }
-    let sink = match &args.data_dir {
-        Some(dir) => {
-            let cfg = settings::load(args.config.as_deref(), Some(dir), None)?;
-            let key = settings::body_hmac_key(&cfg)?;
-            let store = Arc::new(SqliteStore::open(&cfg.data_dir, SqliteOptions::default())?);
-            Sink::Store {
-                rt: tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?,
-                store,
-                cfg: Box::new(cfg),
-                key,
-            }
-        }
-        None => {
-            let key = args
-                .key
-                .clone()
-                .context("an API key is needed: --key or COUNTERSIGN_API_KEY (or --data-dir to write locally)")?;
-            Sink::Http {
-                agent: ureq::AgentBuilder::new()
-                    .timeout(Duration::from_secs(120))
-                    .build(),
-                url: format!(
-                    "{}/v1/{}",
-                    args.server.trim_end_matches('/'),
-                    if target == Target::Customers {
-                        "customers"
-                    } else {
-                        "notifications"
-                    }
-                ),
-                key,
-            }
-        }
-    };
+    })
+}
 
+/// The input and its size in bytes (0 for standard input: a spinner instead of a bar).
+fn open_input(args: &IngestArgs) -> anyhow::Result<(Box<dyn Read>, u64)> {
+    if args.file.as_os_str() == "-" {
+        return Ok((Box::new(std::io::stdin()), 0));
+    }
+    let f = std::fs::File::open(&args.file)
+        .with_context(|| format!("cannot open {}", args.file.display()))?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    Ok((Box::new(f), len))
+}
+
+/// Where the records go: straight into a data directory, or to a server over HTTP.
+fn open_sink(args: &IngestArgs, target: Target) -> anyhow::Result<Sink> {
+    if let Some(dir) = &args.data_dir {
+        if target == Target::Customers {
+            anyhow::bail!(
+                "customer profiles are imported through a server: use --server and --key"
+            );
+        }
+        let cfg = settings::load(args.config.as_deref(), Some(dir), None)?;
+        let key = settings::body_hmac_key(&cfg)?;
+        let store = Arc::new(SqliteStore::open(&cfg.data_dir, SqliteOptions::default())?);
+        return Ok(Sink::Store {
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?,
+            store,
+            cfg: Box::new(cfg),
+            key,
+        });
+    }
+    let key = args.key.clone().context(
+        "an API key is needed: --key or COUNTERSIGN_API_KEY (or --data-dir to write locally)",
+    )?;
+    let path = if target == Target::Customers {
+        "customers"
+    } else {
+        "notifications"
+    };
+    Ok(Sink::Http {
+        agent: ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(120))
+            .build(),
+        url: format!("{}/v1/{path}", args.server.trim_end_matches('/')),
+        key,
+    })
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
     let pb = if total > 0 {
         ProgressBar::new(total)
     } else {
@@ -260,111 +280,132 @@ pub fn load(args: IngestArgs, target: Target) -> anyhow::Result<()> {
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let started = Instant::now();
-    let mut summary = IngestResponse {
-        accepted: 0,
-        duplicates: 0,
-        rejected: 0,
-        errors: Vec::new(),
-    };
-    let records_sent = std::cell::Cell::new(0usize);
-    let mut buf: Vec<u8> = Vec::with_capacity(batch * 400);
-    // `lines[i]` = the file's line number of the i-th record in `buf`.
-    let mut lines: Vec<usize> = Vec::with_capacity(batch);
-    let flush = |buf: &mut Vec<u8>,
-                 lines: &mut Vec<usize>,
-                 summary: &mut IngestResponse|
-     -> anyhow::Result<()> {
-        if lines.is_empty() {
+    pb
+}
+
+/// Records gathered into NDJSON batches, sent when full, with the answers summed and every
+/// error given its line in the file and its index in the whole input.
+struct Batcher<'a> {
+    sink: &'a Sink,
+    batch: usize,
+    buf: Vec<u8>,
+    /// `lines[i]` = the file's line number of the i-th record in `buf`.
+    lines: Vec<usize>,
+    sent: usize,
+    summary: IngestResponse,
+}
+
+impl<'a> Batcher<'a> {
+    fn new(sink: &'a Sink, batch: usize) -> Self {
+        Batcher {
+            sink,
+            batch,
+            buf: Vec::with_capacity(batch * 400),
+            lines: Vec::with_capacity(batch),
+            sent: 0,
+            summary: IngestResponse {
+                accepted: 0,
+                duplicates: 0,
+                rejected: 0,
+                errors: Vec::new(),
+            },
+        }
+    }
+
+    /// Add one record (a JSON line) read at `line`; send the batch when it is full.
+    fn push(&mut self, record: &[u8], line: usize, pb: &ProgressBar) -> anyhow::Result<()> {
+        self.buf.extend_from_slice(record);
+        if !record.ends_with(b"\n") {
+            self.buf.push(b'\n');
+        }
+        self.lines.push(line);
+        if self.lines.len() >= self.batch {
+            self.flush()?;
+            pb.set_message(format!("{} accepted", self.summary.accepted));
+        }
+        Ok(())
+    }
+
+    /// A record that could not even be read (a broken CSV row).
+    fn reject(&mut self, line: usize, code: &str, detail: String) {
+        self.summary.rejected += 1;
+        self.summary.errors.push(RecordError {
+            index: self.sent + self.lines.len(),
+            line: Some(line),
+            source: None,
+            id: None,
+            code: code.into(),
+            detail,
+        });
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        if self.lines.is_empty() {
             return Ok(());
         }
-        let r = sink.send(buf)?;
-        summary.accepted += r.accepted;
-        summary.duplicates += r.duplicates;
-        summary.rejected += r.rejected;
+        let r = self.sink.send(&self.buf)?;
+        let s = &mut self.summary;
+        s.accepted += r.accepted;
+        s.duplicates += r.duplicates;
+        s.rejected += r.rejected;
         for mut e in r.errors {
-            e.line = lines.get(e.index).copied();
-            e.index += records_sent.get();
-            summary.errors.push(e);
+            e.line = self.lines.get(e.index).copied();
+            e.index += self.sent;
+            s.errors.push(e);
         }
-        records_sent.set(records_sent.get() + lines.len());
-        buf.clear();
-        lines.clear();
+        self.sent += self.lines.len();
+        self.buf.clear();
+        self.lines.clear();
         Ok(())
-    };
-    let counted = pb.wrap_read(reader);
-    match format {
-        Format::Ndjson => {
-            let mut r = BufReader::with_capacity(1 << 20, counted);
-            let mut line = Vec::new();
-            let mut n = 0usize;
-            loop {
-                line.clear();
-                if r.read_until(b'\n', &mut line)? == 0 {
-                    break;
-                }
-                n += 1;
-                if line.iter().all(|b| b.is_ascii_whitespace()) {
-                    continue;
-                }
-                buf.extend_from_slice(&line);
-                if !line.ends_with(b"\n") {
-                    buf.push(b'\n');
-                }
-                lines.push(n);
-                if lines.len() >= batch {
-                    flush(&mut buf, &mut lines, &mut summary)?;
-                    pb.set_message(format!("{} accepted", summary.accepted));
-                }
-            }
+    }
+}
+
+fn read_ndjson(input: impl Read, b: &mut Batcher<'_>, pb: &ProgressBar) -> anyhow::Result<()> {
+    let mut r = BufReader::with_capacity(1 << 20, input);
+    let mut line = Vec::new();
+    let mut n = 0usize;
+    loop {
+        line.clear();
+        if r.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
         }
-        Format::Csv => {
-            let mut r = csv::ReaderBuilder::new()
-                .flexible(true)
-                .from_reader(counted);
-            let headers = r
-                .headers()
-                .context("the CSV file has no header row")?
-                .clone();
-            for (i, row) in r.records().enumerate() {
-                let line = i + 2;
-                match row {
-                    Ok(row) => {
-                        let rec = csv_record(&headers, &row);
-                        let rec = if target == Target::Customers {
-                            profile_record(rec)
-                        } else {
-                            rec
-                        };
-                        serde_json::to_writer(&mut buf, &rec)?;
-                        buf.push(b'\n');
-                        lines.push(line);
-                    }
-                    Err(e) => {
-                        summary.rejected += 1;
-                        summary.errors.push(RecordError {
-                            index: records_sent.get() + lines.len(),
-                            line: Some(line),
-                            source: None,
-                            id: None,
-                            code: "malformed_csv".into(),
-                            detail: e.to_string(),
-                        });
-                    }
-                }
-                if lines.len() >= batch {
-                    flush(&mut buf, &mut lines, &mut summary)?;
-                    pb.set_message(format!("{} accepted", summary.accepted));
-                }
-            }
+        n += 1;
+        if !line.iter().all(|c| c.is_ascii_whitespace()) {
+            b.push(&line, n, pb)?;
         }
     }
-    flush(&mut buf, &mut lines, &mut summary)?;
-    pb.finish_and_clear();
-    if let Sink::Store { store, .. } = &sink {
-        store.close();
+}
+
+fn read_csv(
+    input: impl Read,
+    target: Target,
+    b: &mut Batcher<'_>,
+    pb: &ProgressBar,
+) -> anyhow::Result<()> {
+    let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let headers = r
+        .headers()
+        .context("the CSV file has no header row")?
+        .clone();
+    for (i, row) in r.records().enumerate() {
+        let line = i + 2;
+        match row {
+            Ok(row) => {
+                let rec = csv_record(&headers, &row);
+                let rec = if target == Target::Customers {
+                    profile_record(rec)
+                } else {
+                    rec
+                };
+                b.push(&serde_json::to_vec(&rec)?, line, pb)?;
+            }
+            Err(e) => b.reject(line, "malformed_csv", e.to_string()),
+        }
     }
-    let secs = started.elapsed().as_secs_f64();
+    Ok(())
+}
+
+fn print_summary(mut summary: IngestResponse, secs: f64) {
     let processed = summary.accepted + summary.duplicates + summary.rejected;
     println!(
         "{processed} records in {secs:.1} s ({:.0}/s): {} accepted, {} duplicates, {} rejected",
@@ -384,7 +425,6 @@ pub fn load(args: IngestArgs, target: Target) -> anyhow::Result<()> {
     if summary.errors.len() > 20 {
         println!("  … and {} more", summary.errors.len() - 20);
     }
-    Ok(())
 }
 
 #[derive(clap::Args)]

@@ -130,10 +130,44 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
         store.close();
         anyhow::Ok(c)
     })?;
-    // Features: each signal's value in the call's last score; label: the agent's outcome.
+    let (rows, labels) = labelled(&calls);
+    let frauds = labels.iter().filter(|l| **l).count();
+    println!(
+        "{} calls in the last {} days, {} labelled ({} fraud, {} legitimate)",
+        calls.len(),
+        a.days,
+        labels.len(),
+        frauds,
+        labels.len() - frauds
+    );
+    if labels.len() < 20 || frauds == 0 || frauds == labels.len() {
+        anyhow::bail!("need at least 20 labelled calls with both fraud and legitimate outcomes to fit; record outcomes with POST /v1/calls/{{id}}/outcome");
+    }
+    let fit = fit_weights(&rows, &labels, &current, &a)?;
+    report(&rows, &labels, &current, &fit);
+    let text = format!(
+        "# Fitted by `countersign policy fit` from {} labelled calls ({} fraud). Weights seen in fewer\n# than {} calls were kept from {:?}. See policy/default.toml for what each weight means.\n{}",
+        labels.len(),
+        frauds,
+        a.min_support,
+        current.version,
+        toml::to_string(&fit.policy)?
+    );
+    std::fs::write(&a.out, text).with_context(|| format!("cannot write {}", a.out.display()))?;
+    println!(
+        "\nwrote {} (version {}); apply it with policy_file and POST /v1/policy/reload",
+        a.out.display(),
+        fit.policy.version
+    );
+    Ok(())
+}
+
+/// Features and labels: each signal's value in the call's last score, and the agent's outcome
+/// (calls without a fraud/legitimate outcome are left out).
+fn labelled(calls: &[countersign_store::CallRecord]) -> (Vec<Vec<f64>>, Vec<bool>) {
     let mut rows: Vec<Vec<f64>> = Vec::new();
     let mut labels: Vec<bool> = Vec::new();
-    for c in &calls {
+    for c in calls {
         let Ok(doc) = serde_json::from_str::<CallDoc>(&c.doc) else {
             continue;
         };
@@ -154,25 +188,33 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
         rows.push(x);
         labels.push(label);
     }
-    let frauds = labels.iter().filter(|l| **l).count();
-    println!(
-        "{} calls in the last {} days, {} labelled ({} fraud, {} legitimate)",
-        calls.len(),
-        a.days,
-        labels.len(),
-        frauds,
-        labels.len() - frauds
-    );
-    if labels.len() < 20 || frauds == 0 || frauds == labels.len() {
-        anyhow::bail!("need at least 20 labelled calls with both fraud and legitimate outcomes to fit; record outcomes with POST /v1/calls/{{id}}/outcome");
-    }
+    (rows, labels)
+}
+
+/// The fitted policy, with what `report` shows.
+struct Fitted {
+    policy: Policy,
+    before: BTreeMap<String, f64>,
+    after: BTreeMap<String, f64>,
+    support: Vec<usize>,
+    intercept: f64,
+}
+
+/// Logistic regression of the outcome on the signals seen in at least `min_support` calls;
+/// the others keep their current weight.
+fn fit_weights(
+    rows: &[Vec<f64>],
+    labels: &[bool],
+    current: &Policy,
+    a: &FitArgs,
+) -> anyhow::Result<Fitted> {
     let support: Vec<usize> = (0..SIGNALS.len())
         .map(|j| rows.iter().filter(|r| r[j] != 0.0).count())
         .collect();
     let cols: Vec<usize> = (0..SIGNALS.len())
         .filter(|j| support[*j] >= a.min_support)
         .collect();
-    let x = Array2::from_shape_fn((rows.len(), cols.len()), |(i, k)| rows[i][cols[k]]);
+    let x: Array2<f64> = Array2::from_shape_fn((rows.len(), cols.len()), |(i, k)| rows[i][cols[k]]);
     let y = Array1::from_iter(
         labels
             .iter()
@@ -191,8 +233,8 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
         -1.0
     };
     let intercept = flip * model.intercept();
-    let mut weights = weights_map(&current)?;
-    let old = weights.clone();
+    let mut weights = weights_map(current)?;
+    let before = weights.clone();
     for (k, j) in cols.iter().enumerate() {
         weights.insert(
             SIGNALS[*j].weight.to_string(),
@@ -214,6 +256,17 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
         .check()
         .map_err(|e| anyhow::anyhow!("the fitted policy is not valid: {e}"))?;
 
+    Ok(Fitted {
+        policy: fitted,
+        before,
+        after: weights,
+        support,
+        intercept,
+    })
+}
+
+/// The weights before and after, and the calibration of both on the labelled calls.
+fn report(rows: &[Vec<f64>], labels: &[bool], current: &Policy, fit: &Fitted) {
     let predict = |w: &BTreeMap<String, f64>, prior: f64| -> Vec<f64> {
         rows.iter()
             .map(|r| {
@@ -236,38 +289,28 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
         let name = s.weight;
         println!(
             "{:<24} {:>8} {:>8.2} {:>8.2}",
-            name, support[j], old[name], weights[name]
+            name, fit.support[j], fit.before[name], fit.after[name]
         );
     }
     println!(
-        "intercept on the labelled sample: {intercept:.2} (≈ {:.1}% fraud)\n",
-        100.0 * sigmoid(intercept)
+        "intercept on the labelled sample: {:.2} (≈ {:.1}% fraud)\n",
+        fit.intercept,
+        100.0 * sigmoid(fit.intercept)
     );
     print!(
         "{}",
-        calibration("before", &predict(&old, current.prior_fraud_rate), &labels)
+        calibration(
+            "before",
+            &predict(&fit.before, current.prior_fraud_rate),
+            labels
+        )
     );
     print!(
         "{}",
         calibration(
             "after ",
-            &predict(&weights, fitted.prior_fraud_rate),
-            &labels
+            &predict(&fit.after, fit.policy.prior_fraud_rate),
+            labels
         )
     );
-    let text = format!(
-        "# Fitted by `countersign policy fit` from {} labelled calls ({} fraud). Weights seen in fewer\n# than {} calls were kept from {:?}. See policy/default.toml for what each weight means.\n{}",
-        labels.len(),
-        frauds,
-        a.min_support,
-        current.version,
-        toml::to_string(&fitted)?
-    );
-    std::fs::write(&a.out, text).with_context(|| format!("cannot write {}", a.out.display()))?;
-    println!(
-        "\nwrote {} (version {}); apply it with policy_file and POST /v1/policy/reload",
-        a.out.display(),
-        fitted.version
-    );
-    Ok(())
 }
