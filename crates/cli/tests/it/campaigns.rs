@@ -143,8 +143,16 @@ fn campaigns_known_scam_alerts_and_the_webhook() {
         "[smish]\nbrand_names = [\"ACME Bank\"]\n[alerts]\nwebhook_url = {:?}\nwebhook_secret = \"a-shared-secret-of-32-characters\"\nretry_max_backoff_secs = 1\n",
         hook.url
     );
-    let mut s = Server::start(&dir.path().join("d"), Some(&config));
+    let s = Server::start(&dir.path().join("d"), Some(&config));
     let now = now_ms();
+    let (ids, cust1) = seed_campaigns(&s, now);
+    campaigns_feed_the_defences(&s, now, &ids);
+    alerts_once_per_customer_and_pattern(&s, now, &ids, cust1);
+    webhook_through_a_crash(s, &dir, &config, &hook, &ids);
+}
+
+/// 300 reports of three campaigns (and spam) from customers: three campaigns, none split.
+fn seed_campaigns(s: &Server, now: i64) -> (HashMap<char, u64>, Vec<char>) {
     s.send(
         "PUT",
         "/v1/customers/rosa",
@@ -234,6 +242,12 @@ fn campaigns_known_scam_alerts_and_the_webhook() {
         120
     );
 
+    (ids, cust1)
+}
+
+/// Campaigns feed the defences: known scam in verification and scoring, analysts' review,
+/// the SMS filter, the 7726 flow.
+fn campaigns_feed_the_defences(s: &Server, now: i64, ids: &HashMap<char, u64>) {
     // A caller quoting campaign A's number: known scam, even with no ledger behind the customer.
     s.watermark("cards", now, Some(now - 72 * 3_600_000));
     let v = s.verify(
@@ -347,7 +361,16 @@ fn campaigns_known_scam_alerts_and_the_webhook() {
         422,
         "missing_field",
     );
+}
 
+/// Customer alerts: once per customer and pattern, in the customer's language, and the
+/// spoofed-notification warning.
+fn alerts_once_per_customer_and_pattern(
+    s: &Server,
+    now: i64,
+    ids: &HashMap<char, u64>,
+    mut cust1: Vec<char>,
+) {
     // Alerts: once per customer and campaign; in Spanish for a Spanish-speaking customer.
     let (_, feed) = s.send("GET", "/v1/customers/cust-1/alerts", AGENT_KEY, None);
     let feed = feed.as_array().unwrap().clone();
@@ -467,7 +490,16 @@ fn campaigns_known_scam_alerts_and_the_webhook() {
         .map(|a| a["rule"].as_str().unwrap())
         .collect();
     assert_eq!(rules, vec!["spoofed_notification"], "{early}");
+}
 
+/// The receiver is down: everything waits in the outbox through a kill -9, then arrives once.
+fn webhook_through_a_crash(
+    mut s: Server,
+    dir: &tempfile::TempDir,
+    config: &str,
+    hook: &Receiver,
+    ids: &HashMap<char, u64>,
+) {
     // The receiver is down: everything waits in the outbox, through a restart.
     let (_, ob) = s.send("GET", "/v1/alerts/outbox", ADMIN_KEY, None);
     let pending = ob["pending"].as_u64().unwrap();

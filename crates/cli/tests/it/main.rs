@@ -10,5 +10,7 @@ mod api;
 mod calls;
 mod campaigns;
 mod cli;
+mod contract;
 mod customers;
 mod sms;
+mod tidy;

@@ -64,79 +64,7 @@ fn registry_evaluate_audit_export() {
     let (_, one) = s.send("GET", "/v1/brands/acme", SMS_KEY, None);
     assert_eq!(one["sender_ids"][0], "ACMEBANK");
 
-    // Verdicts, one message.
-    let (st, v) = s.send("POST", "/v1/sms/evaluate", SMS_KEY, Some(&json!({"sender": "ACMEBANK", "body": "ACME Bank: 123456 is your code. Never share it."})));
-    assert_eq!((st, v["verdict"].as_str()), (200, Some("allow")), "{v}");
-    let (_, v) = s.send(
-        "POST",
-        "/v1/sms/evaluate",
-        SMS_KEY,
-        Some(&json!({"sender": "ACMEBNK", "body": "Your card is blocked"})),
-    );
-    assert_eq!(v["verdict"], "block");
-    assert_eq!(v["reasons"][0]["code"], "lookalike_sender");
-    assert_eq!(v["reasons"][0]["lookalike"]["protected_id"], "ACMEBANK");
-    assert_eq!(v["reasons"][0]["lookalike"]["transformation"], "edit");
-    let (st, v) = s.send(
-        "POST",
-        "/v1/sms/evaluate",
-        SMS_KEY,
-        Some(&json!({"body": "no sender"})),
-    );
-    assert_eq!((st, v["code"].as_str()), (422, Some("missing_field")));
-    assert_eq!(
-        s.send(
-            "POST",
-            "/v1/sms/evaluate",
-            AGENT_KEY,
-            Some(&json!({"sender": "X"}))
-        )
-        .0,
-        403
-    );
-
-    // A batch, in order, one bad message among good ones.
-    let (st, v) = s.send(
-        "POST",
-        "/v1/sms/evaluate",
-        SMS_KEY,
-        Some(&json!([
-            {"sender": "N0RTHWIND", "body": "Your bill"},
-            {"sender": "+14155550123", "body": "ACME Bank: unusual sign-in, call 1-888-555-0142"},
-            {"body": "missing sender"},
-            {"sender": "GYMSHARK", "body": "Sale now on"},
-            {"sender": "ACMEBANK", "body": "ACME Bank: your account is locked"},
-        ])),
-    );
-    assert_eq!(st, 200);
-    let r = v["results"].as_array().unwrap();
-    assert_eq!(
-        (
-            r[0]["verdict"].as_str(),
-            r[0]["reasons"][0]["code"].as_str()
-        ),
-        (Some("label"), Some("lookalike_sender"))
-    );
-    let codes: Vec<&str> = r[1]["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["code"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        codes,
-        vec![
-            "brand_mention_unregistered_sender",
-            "unofficial_callback_number"
-        ]
-    );
-    assert_eq!(
-        (r[2]["index"].as_u64(), r[2]["code"].as_str()),
-        (Some(2), Some("missing_field"))
-    );
-    assert_eq!(r[3]["reasons"][0]["code"], "unregistered_alphanumeric");
-    assert_eq!(r[4]["reasons"][1]["code"], "template_mismatch");
-
+    verdicts_one_and_many(&s);
     // The audit, as JSON, text and the carrier's CSV.
     let (st, rep) = s.send("GET", "/v1/brands/acme/variants", SMS_KEY, None);
     assert_eq!(st, 200, "{rep}");
@@ -218,6 +146,82 @@ fn registry_evaluate_audit_export() {
         Some(&json!({"sender": "ACME8ANK", "body": ""})),
     );
     assert_eq!(v["verdict"], "block");
+}
+
+/// Verdicts on one message and on a batch, in order, with a bad message among good ones.
+fn verdicts_one_and_many(s: &Server) {
+    // Verdicts, one message.
+    let (st, v) = s.send("POST", "/v1/sms/evaluate", SMS_KEY, Some(&json!({"sender": "ACMEBANK", "body": "ACME Bank: 123456 is your code. Never share it."})));
+    assert_eq!((st, v["verdict"].as_str()), (200, Some("allow")), "{v}");
+    let (_, v) = s.send(
+        "POST",
+        "/v1/sms/evaluate",
+        SMS_KEY,
+        Some(&json!({"sender": "ACMEBNK", "body": "Your card is blocked"})),
+    );
+    assert_eq!(v["verdict"], "block");
+    assert_eq!(v["reasons"][0]["code"], "lookalike_sender");
+    assert_eq!(v["reasons"][0]["lookalike"]["protected_id"], "ACMEBANK");
+    assert_eq!(v["reasons"][0]["lookalike"]["transformation"], "edit");
+    let (st, v) = s.send(
+        "POST",
+        "/v1/sms/evaluate",
+        SMS_KEY,
+        Some(&json!({"body": "no sender"})),
+    );
+    assert_eq!((st, v["code"].as_str()), (422, Some("missing_field")));
+    assert_eq!(
+        s.send(
+            "POST",
+            "/v1/sms/evaluate",
+            AGENT_KEY,
+            Some(&json!({"sender": "X"}))
+        )
+        .0,
+        403
+    );
+
+    // A batch, in order, one bad message among good ones.
+    let (st, v) = s.send(
+        "POST",
+        "/v1/sms/evaluate",
+        SMS_KEY,
+        Some(&json!([
+            {"sender": "N0RTHWIND", "body": "Your bill"},
+            {"sender": "+14155550123", "body": "ACME Bank: unusual sign-in, call 1-888-555-0142"},
+            {"body": "missing sender"},
+            {"sender": "GYMSHARK", "body": "Sale now on"},
+            {"sender": "ACMEBANK", "body": "ACME Bank: your account is locked"},
+        ])),
+    );
+    assert_eq!(st, 200);
+    let r = v["results"].as_array().unwrap();
+    assert_eq!(
+        (
+            r[0]["verdict"].as_str(),
+            r[0]["reasons"][0]["code"].as_str()
+        ),
+        (Some("label"), Some("lookalike_sender"))
+    );
+    let codes: Vec<&str> = r[1]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            "brand_mention_unregistered_sender",
+            "unofficial_callback_number"
+        ]
+    );
+    assert_eq!(
+        (r[2]["index"].as_u64(), r[2]["code"].as_str()),
+        (Some(2), Some("missing_field"))
+    );
+    assert_eq!(r[3]["reasons"][0]["code"], "unregistered_alphanumeric");
+    assert_eq!(r[4]["reasons"][1]["code"], "template_mismatch");
 }
 
 #[test]
