@@ -178,7 +178,7 @@ fn seed_campaigns(s: &Server, now: i64) -> (HashMap<char, u64>, Vec<char>) {
         // Customers report from the app; some report twice (an alert per campaign, not per report).
         let customer = format!("cust-{}", i % 150);
         let v = report(
-            &s,
+            s,
             json!({"customer_id": customer, "reporter_number": format!("+1415555{:04}", i),
             "body": text, "received_at": rfc3339(now - (300 - i as i64) * 60_000), "reported_via": "app"}),
         );
@@ -192,7 +192,7 @@ fn seed_campaigns(s: &Server, now: i64) -> (HashMap<char, u64>, Vec<char>) {
     }
     for (i, text) in SPAM.iter().enumerate() {
         report(
-            &s,
+            s,
             json!({"body": text, "reported_via": "agent", "received_at": rfc3339(now - i as i64 * 1000)}),
         );
     }
@@ -332,12 +332,12 @@ fn campaigns_feed_the_defences(s: &Server, now: i64, ids: &HashMap<char, u64>) {
 
     // The 7726 flow: the forwarded text, then the sender it came from.
     let first = report(
-        &s,
+        s,
         json!({"reporter_number": "+14155550177", "body": "ACME Bank: Did you authorise a purchase of $99.00 at Walmart? If not, call us now at 888-555-0144.", "reported_via": "7726"}),
     );
     assert_eq!(first["awaiting_sender"], true);
     let second = report(
-        &s,
+        s,
         json!({"reporter_number": "+14155550177", "body": "+1 833 555 0101", "reported_via": "7726"}),
     );
     assert_eq!(
@@ -392,11 +392,11 @@ fn alerts_once_per_customer_and_pattern(
         "{about}"
     );
     report(
-        &s,
+        s,
         json!({"customer_id": "rosa", "body": "ACME Bank: Did you authorise a purchase of $480.00 at Best Buy? If not, call us now at 888-555-0142.", "reported_via": "app"}),
     );
     report(
-        &s,
+        s,
         json!({"customer_id": "rosa", "body": "ACME Bank: Did you authorize a purchase of $75.10 at Costco? If not, call us now at 888-555-0143.", "reported_via": "app"}),
     );
     let (_, rosa) = s.send("GET", "/v1/customers/rosa/alerts", AGENT_KEY, None);
@@ -508,7 +508,7 @@ fn webhook_through_a_crash(
     // Let the delivery task fail a few attempts against the down receiver before the crash.
     std::thread::sleep(Duration::from_millis(1500));
     s.kill9();
-    let s = Server::start(&dir.path().join("d"), Some(&config));
+    let s = Server::start(&dir.path().join("d"), Some(config));
     // Replayed: the same campaigns, with their reviews.
     let (_, again) = s.send("GET", "/v1/campaigns", AGENT_KEY, None);
     let after: Vec<(u64, u64, String)> = again
