@@ -22,6 +22,7 @@ use utoipa::ToSchema;
 use crate::auth::Scope;
 use crate::calls::{load_call, start_call, CallIn, CallScore};
 use crate::http::read_body;
+use crate::http::JsonBody;
 use crate::problem::{parse_json, Problem};
 use crate::{Auth, SharedState};
 use utoipa_axum::router::OpenApiRouter;
@@ -247,12 +248,9 @@ pub struct GenesysIn {
 pub async fn genesys(
     State(st): State<SharedState>,
     auth: Auth,
-    headers: HeaderMap,
-    body: Body,
+    JsonBody(g): JsonBody<GenesysIn>,
 ) -> Result<Json<Map<String, Value>>, Problem> {
     auth.require(Scope::Agent)?;
-    let bytes = read_body(&headers, body, 64 * 1024).await?;
-    let g: GenesysIn = parse_json(&bytes)?;
     let cs = score_platform_call(
         &st,
         CallIn {

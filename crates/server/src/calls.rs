@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::http::JsonBody;
 use crate::http::Path;
 use axum::body::Body;
 use axum::extract::State;
@@ -30,7 +31,7 @@ use crate::api_types::{CallDoc, ClaimEntry, OutcomeIn, ScoreEntry};
 use crate::auth::Scope;
 use crate::customers::Contacts;
 use crate::http::{parse_record, read_body, split_records, RecordError};
-use crate::problem::{parse_json, Problem};
+use crate::problem::Problem;
 use crate::services::campaigns::brand_names;
 use crate::verification::verify_claim;
 use crate::{now_ms, Auth, SharedState};
@@ -246,12 +247,9 @@ fn push_score(doc: &mut CallDoc, s: &Score, trigger: &str, now: Millis) {
 pub async fn post_call(
     State(st): State<SharedState>,
     auth: Auth,
-    headers: HeaderMap,
-    body: Body,
+    JsonBody(c): JsonBody<CallIn>,
 ) -> Result<Json<CallScore>, Problem> {
     auth.require(Scope::Agent)?;
-    let bytes = read_body(&headers, body, 64 * 1024).await?;
-    let c: CallIn = parse_json(&bytes)?;
     let started = std::time::Instant::now();
     let r = start_call(&st, c).await.map(Json);
     st.metrics.score_latency.record(started.elapsed());
@@ -363,12 +361,9 @@ pub async fn post_claim(
     State(st): State<SharedState>,
     auth: Auth,
     Path(call_id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    JsonBody(mut raw): JsonBody<ClaimIn>,
 ) -> Result<Json<ClaimAnswer>, Problem> {
     let who = auth.require(Scope::Agent)?.name.clone();
-    let bytes = read_body(&headers, body, 64 * 1024).await?;
-    let mut raw: ClaimIn = parse_json(&bytes)?;
     let mut doc = load_call(&st, &call_id).await?;
     if raw.customer_id.is_none() {
         raw.customer_id = doc.customer_id.clone();
@@ -437,12 +432,9 @@ pub async fn post_outcome(
     State(st): State<SharedState>,
     auth: Auth,
     Path(call_id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    JsonBody(o): JsonBody<OutcomeIn>,
 ) -> Result<Json<CallDoc>, Problem> {
     auth.require(Scope::Agent)?;
-    let bytes = read_body(&headers, body, 16 * 1024).await?;
-    let o: OutcomeIn = parse_json(&bytes)?;
     if !matches!(o.outcome.as_str(), "fraud" | "legitimate" | "unsure") {
         return Err(bad(
             "invalid_outcome",

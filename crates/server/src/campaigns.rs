@@ -3,9 +3,8 @@
 //! `GET /v1/campaigns/indicators`. Clustering is `countersign_core::campaign`, in memory; reports
 //! are durable before they are acknowledged and replayed in arrival order at start.
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use countersign_core::campaign::{Campaign, CampaignStatus};
 use countersign_core::report::{validate_report, ReportIn};
@@ -16,8 +15,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Scope;
-use crate::http::{read_body, Path, Query};
-use crate::problem::{parse_json, Problem};
+use crate::http::JsonBody;
+use crate::http::{Path, Query};
+use crate::problem::Problem;
 use crate::services::campaigns::{
     self, blocked, lock, refresh_blocked, sweep_spoofed, ReportAnswer,
 };
@@ -37,12 +37,9 @@ fn bad(code: &str, detail: impl Into<String>) -> Problem {
 pub async fn post_report(
     State(st): State<SharedState>,
     auth: Auth,
-    headers: HeaderMap,
-    body: Body,
+    JsonBody(r): JsonBody<ReportIn>,
 ) -> Result<Json<ReportAnswer>, Problem> {
     auth.require(Scope::Ingest)?;
-    let bytes = read_body(&headers, body, 64 * 1024).await?;
-    let r: ReportIn = parse_json(&bytes)?;
     let started = std::time::Instant::now();
     let report = validate_report(
         &r,
@@ -125,12 +122,9 @@ pub async fn post_status(
     State(st): State<SharedState>,
     auth: Auth,
     Path(id): Path<u64>,
-    headers: HeaderMap,
-    body: Body,
+    JsonBody(s): JsonBody<StatusIn>,
 ) -> Result<Json<Campaign>, Problem> {
     let who = auth.require(Scope::Admin)?.name.clone();
-    let bytes = read_body(&headers, body, 16 * 1024).await?;
-    let s: StatusIn = parse_json(&bytes)?;
     let status = s.status.ok_or_else(|| {
         bad(
             "missing_field",

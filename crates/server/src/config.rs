@@ -24,6 +24,9 @@ pub struct Limits {
     pub max_records_per_request: usize,
     /// Largest single record (one JSON object), in bytes.
     pub max_record_bytes: usize,
+    /// Largest body of a one-object request (a claim, a call, a report, a watermark, a
+    /// profile), in bytes: these are small, so a large one is a mistake or an attack.
+    pub max_json_body_bytes: usize,
     /// Per-field limits on records (`[limits.fields]`).
     pub fields: FieldLimits,
 }
@@ -34,6 +37,7 @@ impl Default for Limits {
             max_body_bytes: 32 * 1024 * 1024,
             max_records_per_request: 50_000,
             max_record_bytes: 16 * 1024,
+            max_json_body_bytes: 64 * 1024,
             fields: FieldLimits::default(),
         }
     }

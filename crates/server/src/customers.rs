@@ -2,6 +2,7 @@
 //! array or NDJSON, per-record errors), and `GET /v1/customers/{id}` — the profile plus the numbers
 //! the ledger has texted, marked as learned rather than on file. Reads are audit-logged.
 
+use crate::http::JsonBody;
 use crate::http::Path;
 use axum::body::Body;
 use axum::extract::State;
@@ -18,7 +19,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Scope;
 use crate::http::{parse_record, read_body, split_records, IngestResponse, RecordError};
-use crate::problem::{parse_json, Problem};
+use crate::problem::Problem;
 use crate::{now_ms, Auth, SharedState};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -48,13 +49,10 @@ pub async fn put_customer(
     State(st): State<SharedState>,
     auth: Auth,
     Path(customer_id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    JsonBody(raw): JsonBody<ProfileIn>,
 ) -> Result<Response, Problem> {
     auth.require(Scope::Ingest)?;
     check_id(&customer_id, st.validation.limits.id_chars_max)?;
-    let bytes = read_body(&headers, body, 64 * 1024).await?;
-    let raw: ProfileIn = parse_json(&bytes)?;
     if raw.customer_id.as_deref().is_some_and(|c| c != customer_id) {
         return Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,

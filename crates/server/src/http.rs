@@ -4,14 +4,15 @@
 //! error. Knows nothing of any resource.
 
 use axum::body::{Body, Bytes};
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use countersign_core::records::{self, SplitError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::problem::Problem;
+use crate::problem::{parse_json, Problem};
+use crate::SharedState;
 
 pub use countersign_core::records::RawRecord;
 
@@ -125,6 +126,23 @@ pub fn parse_record<T: serde::de::DeserializeOwned>(
     max_bytes: usize,
 ) -> Result<T, (&'static str, String)> {
     records::parse(raw, max_bytes)
+}
+
+/// A one-object JSON body, read within `limits.max_json_body_bytes` (`body_too_large`) and
+/// parsed into `T` (`malformed_json`, or `invalid_request` naming the field).
+pub struct JsonBody<T>(pub T);
+
+impl<T> FromRequest<SharedState> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, st: &SharedState) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = read_body(&parts.headers, body, st.limits.max_json_body_bytes).await?;
+        parse_json(&bytes).map(JsonBody)
+    }
 }
 
 /// Query-string parameters, like axum's `Query`, but a bad parameter is a problem+json 400

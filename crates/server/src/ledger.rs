@@ -5,6 +5,7 @@
 
 use std::time::Instant;
 
+use crate::http::JsonBody;
 use crate::http::Path;
 use axum::body::Body;
 use axum::extract::State;
@@ -281,12 +282,9 @@ pub async fn post_watermark(
     State(st): State<SharedState>,
     auth: Auth,
     Path(source): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    JsonBody(w): JsonBody<WatermarkIn>,
 ) -> Result<Json<SourceView>, Problem> {
     auth.require(Scope::Ingest)?;
-    let bytes = read_body(&headers, body, 64 * 1024).await?;
-    let w: WatermarkIn = crate::problem::parse_json(&bytes)?;
     let now = now_ms();
     let (source, watermark, complete_since) =
         validate_watermark(&source, &w, now, &st.validation).map_err(Problem::invalid)?;

@@ -4,10 +4,10 @@
 
 use std::time::Instant;
 
+use crate::http::JsonBody;
 use crate::http::{Path, Query};
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use countersign_core::validate::{format_time, parse_time};
 use countersign_core::verify::{
@@ -18,8 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Scope;
-use crate::http::read_body;
-use crate::problem::{parse_json, Problem};
+use crate::problem::Problem;
 use crate::{now_ms, Auth, SharedState};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -36,13 +35,10 @@ use utoipa_axum::routes;
 pub async fn post_verify(
     State(st): State<SharedState>,
     auth: Auth,
-    headers: HeaderMap,
-    body: Body,
+    JsonBody(raw): JsonBody<ClaimIn>,
 ) -> Result<Json<Verification>, Problem> {
     let who = auth.require(Scope::Agent)?.name.clone();
     let started = Instant::now();
-    let bytes = read_body(&headers, body, 64 * 1024).await?;
-    let raw: ClaimIn = parse_json(&bytes)?;
     let claim = validate_claim(
         &raw,
         &st.validation.extract,
