@@ -5,11 +5,10 @@
 
 use std::sync::Arc;
 
-use crate::http::JsonBody;
 use crate::http::Path;
-use axum::body::Body;
+use crate::http::{JsonBody, RecordsBody};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 pub use countersign_core::call::CallIn;
 use countersign_core::call::{validate_account_event, validate_call, AccountEventIn};
@@ -30,7 +29,7 @@ use utoipa::ToSchema;
 use crate::api_types::{CallDoc, ClaimEntry, OutcomeIn, ScoreEntry};
 use crate::auth::Scope;
 use crate::customers::Contacts;
-use crate::http::{parse_record, read_body, split_records, RecordError};
+use crate::http::{parse_record, RecordError};
 use crate::problem::Problem;
 use crate::services::campaigns::brand_names;
 use crate::verification::verify_claim;
@@ -493,12 +492,10 @@ pub struct EventsAnswer {
 pub async fn post_account_events(
     State(st): State<SharedState>,
     auth: Auth,
-    headers: HeaderMap,
-    body: Body,
+    body: RecordsBody,
 ) -> Result<Json<EventsAnswer>, Problem> {
     auth.require(Scope::Ingest)?;
-    let bytes = read_body(&headers, body, st.limits.max_body_bytes).await?;
-    let raws = split_records(&headers, &bytes, st.limits.max_records_per_request)?;
+    let raws = body.split(st.limits.max_records_per_request)?;
     let now = now_ms();
     let mut good = Vec::new();
     let mut errors = Vec::new();

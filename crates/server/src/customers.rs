@@ -2,11 +2,10 @@
 //! array or NDJSON, per-record errors), and `GET /v1/customers/{id}` — the profile plus the numbers
 //! the ledger has texted, marked as learned rather than on file. Reads are audit-logged.
 
-use crate::http::JsonBody;
 use crate::http::Path;
-use axum::body::Body;
+use crate::http::{JsonBody, RecordsBody};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 pub use countersign_core::profile::Contacts;
@@ -18,7 +17,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Scope;
-use crate::http::{parse_record, read_body, split_records, IngestResponse, RecordError};
+use crate::http::{parse_record, IngestResponse, RecordError};
 use crate::problem::Problem;
 use crate::{now_ms, Auth, SharedState};
 use utoipa_axum::router::OpenApiRouter;
@@ -87,12 +86,10 @@ pub async fn put_customer(
 pub async fn post_customers(
     State(st): State<SharedState>,
     auth: Auth,
-    headers: HeaderMap,
-    body: Body,
+    body: RecordsBody,
 ) -> Result<Json<IngestResponse>, Problem> {
     auth.require(Scope::Ingest)?;
-    let bytes = read_body(&headers, body, st.limits.max_body_bytes).await?;
-    let raws = split_records(&headers, &bytes, st.limits.max_records_per_request)?;
+    let raws = body.split(st.limits.max_records_per_request)?;
     let mut errors = Vec::new();
     let mut good = Vec::new();
     for raw in &raws {

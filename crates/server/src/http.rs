@@ -53,6 +53,14 @@ pub fn split_records<'a>(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    split_body(ctype, body, max_records)
+}
+
+fn split_body<'a>(
+    ctype: &str,
+    body: &'a [u8],
+    max_records: usize,
+) -> Result<Vec<RawRecord<'a>>, Problem> {
     records::split(ctype, body, max_records).map_err(|e| match e {
         SplitError::UnsupportedMediaType(ctype) => Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -142,6 +150,39 @@ where
         let (parts, body) = req.into_parts();
         let bytes = read_body(&parts.headers, body, st.limits.max_json_body_bytes).await?;
         parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// A body of many records (one object, a JSON array, or NDJSON) read within
+/// `limits.max_body_bytes`; [`RecordsBody::split`] gives its records, each with its position.
+pub struct RecordsBody {
+    content_type: String,
+    bytes: Bytes,
+}
+
+impl FromRequest<SharedState> for RecordsBody {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, st: &SharedState) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = read_body(&parts.headers, body, st.limits.max_body_bytes).await?;
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        Ok(RecordsBody {
+            content_type,
+            bytes,
+        })
+    }
+}
+
+impl RecordsBody {
+    /// The records, at most `max_records` (see [`split_records`]).
+    pub fn split(&self, max_records: usize) -> Result<Vec<RawRecord<'_>>, Problem> {
+        split_body(&self.content_type, &self.bytes, max_records)
     }
 }
 

@@ -5,11 +5,9 @@
 
 use std::time::Instant;
 
-use crate::http::JsonBody;
 use crate::http::Path;
-use axum::body::Body;
+use crate::http::{JsonBody, RecordsBody};
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::Json;
 use countersign_core::validate::{
     format_time, validate_notification, validate_status, validate_watermark, NotificationIn,
@@ -22,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Scope;
-use crate::http::{parse_record, read_body, split_records, IngestResponse, RawRecord, RecordError};
+use crate::http::{parse_record, IngestResponse, RawRecord, RecordError};
 use crate::metrics::Metrics;
 use crate::problem::Problem;
 use crate::{now_ms, Auth, SharedState};
@@ -150,13 +148,11 @@ impl Prepared {
 pub async fn post_notifications(
     State(st): State<SharedState>,
     auth: Auth,
-    headers: HeaderMap,
-    body: Body,
+    body: RecordsBody,
 ) -> Result<Json<IngestResponse>, Problem> {
     auth.require(Scope::Ingest)?;
     let started = Instant::now();
-    let bytes = read_body(&headers, body, st.limits.max_body_bytes).await?;
-    let raws = split_records(&headers, &bytes, st.limits.max_records_per_request)?;
+    let raws = body.split(st.limits.max_records_per_request)?;
     let mut prepared = prepare_batch(&raws, &st.validation, st.limits.max_record_bytes, now_ms());
     let batch = std::mem::take(&mut prepared.valid);
     // Genuine texts of a kind a campaign spoofs, found before the batch moves into the store.
@@ -197,12 +193,10 @@ pub struct StatusResponse {
 pub async fn post_status(
     State(st): State<SharedState>,
     auth: Auth,
-    headers: HeaderMap,
-    body: Body,
+    body: RecordsBody,
 ) -> Result<Json<StatusResponse>, Problem> {
     auth.require(Scope::Ingest)?;
-    let bytes = read_body(&headers, body, st.limits.max_body_bytes).await?;
-    let raws = split_records(&headers, &bytes, st.limits.max_records_per_request)?;
+    let raws = body.split(st.limits.max_records_per_request)?;
     let now = now_ms();
     let mut errors = Vec::new();
     let mut valid = Vec::new();
