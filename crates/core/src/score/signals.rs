@@ -82,17 +82,18 @@ pub fn international_caller<'a>(
     on_file: impl IntoIterator<Item = &'a str>,
     home_code: u16,
 ) -> bool {
-    let code = |n: &str| phonenumber::parse(None, n).ok().map(|p| p.code().value());
-    let Some(caller) = code(ani) else {
-        return false;
-    };
-    if caller == home_code {
+    // Country calling codes are a prefix code (ITU-T E.164), so "same country" is "same prefix":
+    // no number parsing on the scoring path.
+    let home = format!("+{home_code}");
+    let e164 =
+        ani.len() > 4 && ani.starts_with('+') && ani[1..].bytes().all(|b| b.is_ascii_digit());
+    if !e164 || ani.starts_with(&home) {
         return false;
     }
     let mut any = false;
     for n in on_file {
         any = true;
-        if code(n) != Some(home_code) {
+        if !n.starts_with(&home) {
             return false;
         }
     }
