@@ -9,7 +9,7 @@ use serde_json::json;
 fn twilio_connect_and_genesys_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = "[adapters]\ntwilio_auth_token = \"12345\"\ntwilio_public_url = \"https://cs.example.com\"\ntwilio_workflow_sid = \"WW0123456789abcdef0123456789abcdef\"\n";
-    let s = Server::start(&dir.path().join("d"), Some(cfg));
+    let s = Server::spawn(&dir.path().join("d"), Some(cfg));
     s.send(
         "PUT",
         "/v1/customers/maria",

@@ -143,7 +143,7 @@ fn campaigns_known_scam_alerts_and_the_webhook() {
         "[smish]\nbrand_names = [\"ACME Bank\"]\n[alerts]\nwebhook_url = {:?}\nwebhook_secret = \"a-shared-secret-of-32-characters\"\nretry_max_backoff_secs = 1\n",
         hook.url
     );
-    let s = Server::start(&dir.path().join("d"), Some(&config));
+    let s = Server::spawn(&dir.path().join("d"), Some(&config));
     let now = now_ms();
     let (ids, cust1) = seed_campaigns(&s, now);
     campaigns_feed_the_defences(&s, now, &ids);
@@ -508,7 +508,7 @@ fn webhook_through_a_crash(
     // Let the delivery task fail a few attempts against the down receiver before the crash.
     std::thread::sleep(Duration::from_millis(1500));
     s.kill9();
-    let s = Server::start(&dir.path().join("d"), Some(config));
+    let s = Server::spawn(&dir.path().join("d"), Some(config));
     // Replayed: the same campaigns, with their reviews.
     let (_, again) = s.send("GET", "/v1/campaigns", AGENT_KEY, None);
     let after: Vec<(u64, u64, String)> = again

@@ -26,7 +26,7 @@ fn stored(s: &Server) -> i64 {
 fn kill_9_during_a_large_ingest_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
-    let mut s = Server::start(&data, None);
+    let mut s = Server::spawn(&data, None);
     let base = s.base.clone();
     let now = now_ms();
     let batch = move |b: usize| -> String {
@@ -81,7 +81,7 @@ fn kill_9_during_a_large_ingest_loses_nothing_acknowledged() {
     let acked: HashSet<usize> = acked.lock().unwrap().iter().copied().collect();
     assert!(acked.len() >= 15);
 
-    let s = Server::start(&data, None);
+    let s = Server::spawn(&data, None);
     let after = stored(&s);
     assert!(
         after >= acked.len() as i64 * 2000,
@@ -160,7 +160,7 @@ fn ingest_files_into_a_server_and_into_a_data_dir() {
     )
     .unwrap();
 
-    let s = Server::start(&dir.path().join("d"), None);
+    let s = Server::spawn(&dir.path().join("d"), None);
     let out = bin()
         .args(["ingest"])
         .arg(&ndjson)
@@ -225,7 +225,7 @@ fn ingest_files_into_a_server_and_into_a_data_dir() {
         "{text} {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let s2 = Server::start(&d2, None);
+    let s2 = Server::spawn(&d2, None);
     let (_, _, t) = s2.get("/v1/customers/john/notifications", Some(AGENT_KEY));
     assert_eq!(t["notifications"][0]["body"], "Your statement, at last");
 }
@@ -233,7 +233,7 @@ fn ingest_files_into_a_server_and_into_a_data_dir() {
 #[test]
 fn verify_command_answers_in_words() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(&dir.path().join("d"), None);
+    let s = Server::spawn(&dir.path().join("d"), None);
     let now = now_ms();
     s.maria_card_alert(now);
     let verify = |extra: &[&str]| {
@@ -327,7 +327,7 @@ fn purge_migrate_keygen_and_config_errors() {
 
     let now = now_ms();
     {
-        let s = Server::start(&data, None);
+        let s = Server::spawn(&data, None);
         s.ingest(&[
             sms(
                 "cards",
@@ -351,7 +351,7 @@ fn purge_migrate_keygen_and_config_errors() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let s = Server::start(&data, None);
+    let s = Server::spawn(&data, None);
     let (_, _, t) = s.get(
         "/v1/customers/maria/notifications?since=2000-01-01T00:00:00Z",
         Some(AGENT_KEY),

@@ -1,5 +1,8 @@
-//! Test harness: starts the real `countersign serve` binary on `127.0.0.1:0` with its own data
-//! directory and API keys, and talks to it over HTTP like any client.
+//! Test harness: a Countersign server on `127.0.0.1:0` with its own data directory and API keys,
+//! talked to over HTTP like any client. `Server::start` runs the real server in process (the
+//! router, the store, the background tasks — no process boundary needed); `Server::spawn` runs
+//! the real `countersign serve` binary, for what only a process shows: kill -9, the CLI, the
+//! adapters as a platform meets them.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
@@ -15,9 +18,18 @@ pub const ADMIN_KEY: &str = "cs_test_admin_key";
 pub const SMS_KEY: &str = "cs_test_sms_key";
 
 pub struct Server {
-    pub child: Child,
+    backend: Backend,
     pub base: String,
     pub dir: PathBuf,
+}
+
+enum Backend {
+    Process(Child),
+    /// The server's thread and the sender that shuts it down (dropping it does too).
+    InProcess {
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    },
 }
 
 pub fn now_ms() -> i64 {
@@ -43,8 +55,59 @@ fn keys_env() -> String {
 }
 
 impl Server {
-    /// Start a server on `dir` with an optional TOML config text.
+    /// Run the server in this process on `dir`, with an optional TOML config text (the same
+    /// configuration the binary reads; keys as `COUNTERSIGN_API_KEYS` gives them).
     pub fn start(dir: &Path, config: Option<&str>) -> Server {
+        use countersign_server::config::ServerConfig;
+        let mut cfg = ServerConfig::from_toml(config.unwrap_or("")).unwrap();
+        cfg.apply_env(|k| (k == "COUNTERSIGN_API_KEYS").then(keys_env))
+            .unwrap();
+        cfg.data_dir = dir.to_path_buf();
+        cfg.listen = "127.0.0.1:0".parse().unwrap();
+        // A fixed key: a restart on the same directory must hash quotes the same way.
+        cfg.body_hmac_key.get_or_insert_with(|| "11".repeat(32));
+        cfg.validate().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (ready, addr) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                use countersign_store::sqlite::{SqliteOptions, SqliteStore};
+                let key = hex::decode(cfg.body_hmac_key.as_deref().unwrap()).unwrap();
+                let store = std::sync::Arc::new(
+                    SqliteStore::open(&cfg.data_dir, SqliteOptions::default()).unwrap(),
+                );
+                let state = std::sync::Arc::new(
+                    countersign_server::AppState::new(&cfg, store.clone(), key).unwrap(),
+                );
+                let listener = tokio::net::TcpListener::bind(cfg.listen).await.unwrap();
+                ready.send(listener.local_addr().unwrap()).unwrap();
+                let shutdown = async move {
+                    let _ = stopped.await;
+                };
+                countersign_server::serve(listener, state, None, shutdown)
+                    .await
+                    .unwrap();
+                store.close();
+            });
+        });
+        let addr = addr.recv().unwrap();
+        Server {
+            backend: Backend::InProcess {
+                stop: Some(stop),
+                thread: Some(thread),
+            },
+            base: format!("http://{addr}"),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Start the real binary on `dir` with an optional TOML config text.
+    pub fn spawn(dir: &Path, config: Option<&str>) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_countersign"));
         cmd.args(["serve", "--data-dir"])
             .arg(dir)
@@ -70,7 +133,7 @@ impl Server {
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
         Server {
-            child,
+            backend: Backend::Process(child),
             base: addr.to_string(),
             dir: dir.to_path_buf(),
         }
@@ -197,16 +260,30 @@ impl Server {
         v
     }
 
+    /// SIGKILL the server process (only a spawned server has one).
     pub fn kill9(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
+        let Backend::Process(child) = &mut self.backend else {
+            panic!("kill9 needs a spawned server: use Server::spawn");
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.backend {
+            Backend::Process(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Backend::InProcess { stop, thread } => {
+                drop(stop.take());
+                if let Some(t) = thread.take() {
+                    let _ = t.join();
+                }
+            }
+        }
     }
 }
 
