@@ -222,3 +222,71 @@ fn one_instruction(v: &Verification, now: i64, name: &str) {
         }
     }
 }
+
+/// Every verdict × reason × the action it can carry, through a call with every intent and
+/// caller-ID situation (inside `one_instruction`): the agent never reads two instructions.
+#[test]
+fn every_verdict_and_reason_gives_one_instruction() {
+    use countersign_core::guidance::compose;
+    use countersign_core::verify::{apply_campaign, Verdict, WindowView};
+    let make = |verdict: Verdict, reason: Option<&'static str>, action: Action| {
+        let finding = format!("{verdict:?} {reason:?}.");
+        Verification {
+            verdict,
+            reason,
+            confidence: 0.9,
+            matched: None,
+            evidence: Vec::new(),
+            guidance: compose(&finding, action),
+            action,
+            finding,
+            ledger_fresh_until: None,
+            window: WindowView {
+                from: "2026-06-03T10:00:00Z".into(),
+                to: "2026-06-03T12:00:00Z".into(),
+            },
+            campaign_id: None,
+        }
+    };
+    let now = parse_time("now", "2026-06-03T12:00:00Z").unwrap();
+    let mut all = vec![
+        make(Verdict::Confirmed, None, Action::Proceed),
+        make(Verdict::NotSent, None, Action::Callback),
+    ];
+    for reason in ["cue_mismatch", "channel_mismatch"] {
+        all.push(make(Verdict::Partial, Some(reason), Action::StepUp));
+    }
+    for reason in ["cue_mismatch", "sender_lookalike", "delivery_failed"] {
+        all.push(make(Verdict::Partial, Some(reason), Action::Callback));
+    }
+    for reason in [
+        "ledger_stale",
+        "unknown_customer",
+        "outside_retention",
+        "no_feed_for_channel",
+        "before_feed_start",
+        "claim_time_in_future",
+    ] {
+        all.push(make(Verdict::CannotConfirm, Some(reason), Action::Proceed));
+    }
+    // A campaign match turns anything short of confirmed into known_scam, at least callback.
+    let scams: Vec<Verification> = all
+        .iter()
+        .filter(|v| v.verdict != Verdict::Confirmed)
+        .map(|v| {
+            let mut v = v.clone();
+            apply_campaign(&mut v, 7, "matches campaign 7".into());
+            assert_eq!(v.verdict, Verdict::KnownScam);
+            assert!(v.action >= Action::Callback, "{v:?}");
+            v
+        })
+        .collect();
+    all.extend(scams);
+    for v in &all {
+        one_instruction(
+            v,
+            now,
+            &format!("{:?}/{:?}/{:?}", v.verdict, v.reason, v.action),
+        );
+    }
+}
