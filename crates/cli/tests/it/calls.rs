@@ -127,6 +127,13 @@ fn the_paired_pattern_and_the_genuine_customer() {
     );
 }
 
+/// Start a call, then cite a claim in it: the claim's answer.
+fn claim_in_call(s: &Server, call: Value, claim: Value) -> Value {
+    let id = call["call_id"].as_str().unwrap().to_string();
+    start(s, call);
+    s.ok("POST", &format!("/v1/calls/{id}/claims"), AGENT_KEY, &claim)
+}
+
 /// The verification's instruction and the call's action are one: same action, and the guidance
 /// ends with the score's instruction.
 fn one_instruction(a: &Value) {
@@ -203,16 +210,11 @@ fn the_paired_pattern_around_a_genuine_text() {
     one_instruction(&a);
 
     // The genuine customer, own number, attested, cites that text imperfectly.
-    start(
+    let a = claim_in_call(
         &s,
         json!({"call_id": "pp-ok", "customer_id": "dana", "ani": "415-555-0123",
         "verstat": "TN-Validation-Passed-A", "intent": "dispute"}),
-    );
-    let a = s.ok(
-        "POST",
-        "/v1/calls/pp-ok/claims",
-        AGENT_KEY,
-        &json!({"channel": "sms", "mentions": {"amount": "about 210 dollars", "merchant": "Costco"}}),
+        json!({"channel": "sms", "mentions": {"amount": "about 210 dollars", "merchant": "Costco"}}),
     );
     assert_eq!(a["verification"]["verdict"], "confirmed", "{a}");
     assert!(
@@ -223,16 +225,11 @@ fn the_paired_pattern_around_a_genuine_text() {
 
     // Our alert, but the caller's copy says to call another number: end the call even though
     // everything else about the call looks fine.
-    start(
+    let a = claim_in_call(
         &s,
         json!({"call_id": "pp-copy", "customer_id": "dana", "ani": "+14155550123",
         "verstat": "TN-Validation-Passed-A", "intent": "balance"}),
-    );
-    let a = s.ok(
-        "POST",
-        "/v1/calls/pp-copy/claims",
-        AGENT_KEY,
-        &json!({"channel": "sms",
+        json!({"channel": "sms",
         "mentions": {"amount": "212.02", "merchant": "Costco", "callback_number": "888-555-0199"}}),
     );
     assert_eq!(
