@@ -186,7 +186,7 @@ impl RecordsBody {
     }
 }
 
-/// Query-string parameters, like axum's `Query`, but a bad parameter is a problem+json 400
+/// Query-string parameters, like axum's `Query`, but a bad parameter is a problem+json 422
 /// (`invalid_query`) naming it.
 pub struct Query<T>(pub T);
 
@@ -203,7 +203,7 @@ where
             .map(|q| Query(q.0))
             .map_err(|e| {
                 Problem::new(
-                    StatusCode::BAD_REQUEST,
+                    StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid_query",
                     format!("query string: {}", e.body_text()),
                 )
@@ -211,7 +211,7 @@ where
     }
 }
 
-/// Path parameters, like axum's `Path`, but a bad segment is a problem+json 400
+/// Path parameters, like axum's `Path`, but a bad segment is a problem+json 422
 /// (`invalid_path`) naming it.
 pub struct Path<T>(pub T);
 
@@ -228,7 +228,7 @@ where
             .map(|p| Path(p.0))
             .map_err(|e| {
                 Problem::new(
-                    StatusCode::BAD_REQUEST,
+                    StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid_path",
                     format!("path: {}", e.body_text()),
                 )

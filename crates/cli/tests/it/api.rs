@@ -184,19 +184,19 @@ fn every_endpoint_but_health_needs_a_key_with_the_right_scope() {
         (
             "/v1/customers/c1/notifications?limit=many",
             Some(AGENT_KEY),
-            400,
+            422,
             "invalid_query",
         ),
         (
             "/v1/audit-log?limit=-1",
             Some(ADMIN_KEY),
-            400,
+            422,
             "invalid_query",
         ),
         (
             "/v1/campaigns/not-a-number",
             Some(ADMIN_KEY),
-            400,
+            422,
             "invalid_path",
         ),
     ] {
