@@ -151,6 +151,13 @@ fn currency_code(token: &str) -> Option<String> {
 pub fn parse_amount(text: &str) -> Option<Money> {
     extract_amount(text).or_else(|| {
         let t = text.trim();
+        // "1e308", "5k": digits run into letters — not a plain number; never guess.
+        let glued = t.chars().zip(t.chars().skip(1)).any(|(a, b)| {
+            (a.is_ascii_digit() && b.is_alphabetic()) || (a.is_alphabetic() && b.is_ascii_digit())
+        });
+        if glued {
+            return None;
+        }
         parse_number_minor(t).map(|minor| Money {
             minor,
             currency: None,
@@ -159,7 +166,16 @@ pub fn parse_amount(text: &str) -> Option<Money> {
 }
 
 fn extract_amount(body: &str) -> Option<Money> {
-    if let Some(c) = AMOUNT_PREFIX.captures(body) {
+    // A number glued to letters or digits ("$1e308", "x480 dollars") is not an amount: an
+    // overflowing or malformed amount must be absent, never a wrong one.
+    let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let before = |i: usize| body[..i].chars().next_back();
+    let after = |i: usize| body[i..].chars().next();
+    for c in AMOUNT_PREFIX.captures_iter(body) {
+        let n = c.get(2).map_or(0, |m| m.end());
+        if alnum(after(n)) {
+            continue;
+        }
         if let Some(minor) = parse_number_minor(&c[2]) {
             return Some(Money {
                 minor,
@@ -167,7 +183,11 @@ fn extract_amount(body: &str) -> Option<Money> {
             });
         }
     }
-    if let Some(c) = AMOUNT_SUFFIX.captures(body) {
+    for c in AMOUNT_SUFFIX.captures_iter(body) {
+        let n = c.get(1).map_or(0, |m| m.start());
+        if alnum(before(n)) {
+            continue;
+        }
         if let Some(minor) = parse_number_minor(&c[1]) {
             return Some(Money {
                 minor,
@@ -522,6 +542,19 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(&extract_amount(text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn amounts_glued_to_letters_are_not_amounts() {
+        for text in [
+            "$1e308",
+            "a charge of $1e308 today",
+            "USD 5e9",
+            "1e308 dollars",
+        ] {
+            assert_eq!(parse_amount(text), None, "{text}");
+        }
+        assert_eq!(parse_amount("$480.").map(|m| m.minor), Some(48000));
     }
 
     #[test]
