@@ -139,8 +139,9 @@ impl FromRequestParts<SharedState> for Auth {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
+                // The auth scheme is case-insensitive (RFC 9110 §11.1): `BEARER` is `Bearer`.
+                let (scheme, token) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then_some(token)
             })
             .or_else(|| h.get("x-api-key").and_then(|v| v.to_str().ok()))
             .map(str::trim)

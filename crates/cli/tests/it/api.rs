@@ -168,6 +168,15 @@ fn every_endpoint_but_health_needs_a_key_with_the_right_scope() {
     let (st, _, v) = s.get("/healthz", None);
     assert_eq!((st, v["status"].as_str()), (200, Some("ok")));
     assert_eq!(s.get("/readyz", None).0, 200);
+    // The scheme is case-insensitive; `X-Api-Key` works too.
+    for (header, value) in [
+        ("authorization", format!("BEARER {ADMIN_KEY}")),
+        ("authorization", format!("bearer {ADMIN_KEY}")),
+        ("x-api-key", ADMIN_KEY.to_string()),
+    ] {
+        let r = ureq::get(&s.url("/v1/sources")).set(header, &value).call();
+        assert_eq!(r.map(|r| r.status()).ok(), Some(200), "{header}: {value}");
+    }
     for (path, key, want, code) in [
         ("/v1/sources", None, 401, "unauthorized"),
         ("/v1/sources", Some("cs_wrong"), 401, "unauthorized"),
