@@ -547,37 +547,56 @@ impl AuditReport {
     }
 
     /// The blocked-variant list a carrier's SMS firewall loads: every variant the filter labels
-    /// or blocks, as CSV.
+    /// or blocks, as CSV (the `csv` crate's quoting; cells a spreadsheet would run as a formula
+    /// neutralised, per OWASP's CSV-injection rule).
     pub fn export_csv(&self) -> String {
-        let mut s = String::from("sender_id,brand,protected_id,family,action\n");
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let _ = w.write_record(["sender_id", "brand", "protected_id", "family", "action"]);
         for r in self
             .rows
             .iter()
             .filter(|r| r.verdict != SmsAction::Allow && r.matched_id.is_some())
         {
-            let q = |x: &str| {
-                if x.contains([',', '"', ' ']) {
-                    format!("\"{}\"", x.replace('"', "\"\""))
-                } else {
-                    x.to_string()
-                }
-            };
-            s.push_str(&format!(
-                "{},{},{},{},{}\n",
-                q(&r.variant),
-                q(&r.brand),
-                q(&r.protected_id),
-                r.family,
-                r.verdict.as_str()
-            ));
+            let _ = w.write_record([
+                csv_cell(&r.variant),
+                csv_cell(&r.brand),
+                csv_cell(&r.protected_id),
+                r.family.clone(),
+                r.verdict.as_str().to_string(),
+            ]);
         }
-        s
+        w.into_inner()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// A cell a spreadsheet would evaluate (`=`, `+`, `-`, `@`, tab, carriage return first) gets a
+/// leading `'`, so it is read as text.
+pub fn csv_cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        for (cell, want) in [
+            ("=cmd|'c'!A0", "'=cmd|'c'!A0"),
+            ("+ACMEBANK", "'+ACMEBANK"),
+            ("-x", "'-x"),
+            ("@SUM", "'@SUM"),
+            ("ACME-BANK", "ACME-BANK"),
+        ] {
+            assert_eq!(csv_cell(cell), want);
+        }
+    }
 
     #[test]
     fn families_are_generated_and_valid() {
