@@ -113,7 +113,7 @@ impl Rejection {
 
 /// Parse an RFC 3339 time to milliseconds.
 pub fn parse_time(field: &str, s: &str) -> Result<Millis, Rejection> {
-    DateTime::parse_from_rfc3339(s.trim())
+    let t = DateTime::parse_from_rfc3339(s.trim())
         .map(|t| t.timestamp_millis())
         .map_err(|e| {
             Rejection::new(
@@ -122,7 +122,15 @@ pub fn parse_time(field: &str, s: &str) -> Result<Millis, Rejection> {
                     "`{field}` must be an RFC 3339 time like 2026-06-03T14:05:00Z ({e}): {s:?}"
                 ),
             )
-        })
+        })?;
+    // Year 0000 parses; no notification, call or report is from before the epoch.
+    if t < 0 {
+        return Err(Rejection::new(
+            "invalid_time",
+            format!("`{field}` is before 1970: {s:?}"),
+        ));
+    }
+    Ok(t)
 }
 
 /// Format milliseconds as RFC 3339 UTC.
@@ -446,6 +454,18 @@ mod tests {
     }
 
     const NOW: Millis = 1_780_500_000_000; // 2026-06-03T15:20:00Z
+
+    #[test]
+    fn times_before_the_epoch_are_refused() {
+        assert!(parse_time("t", "2026-06-03T14:05:00Z").is_ok());
+        for bad in ["0000-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "yesterday"] {
+            assert_eq!(
+                parse_time("t", bad).unwrap_err().code,
+                "invalid_time",
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn rejections_table() {
