@@ -473,8 +473,19 @@ pub async fn get_call(
     auth: Auth,
     Path(call_id): Path<String>,
 ) -> Result<Json<CallDoc>, Problem> {
-    auth.require(Scope::Agent)?;
-    load_call(&st, &call_id).await.map(Json)
+    let who = auth.require(Scope::Agent)?.name.clone();
+    let doc = load_call(&st, &call_id).await?;
+    // A call's document holds the customer's claims and scores: a PII read, audit-logged.
+    st.store
+        .audit(countersign_store::AuditEntry {
+            at: now_ms(),
+            actor: who,
+            action: "call".into(),
+            customer_id: doc.customer_id.clone(),
+            detail: Some(format!("call_id={call_id}")),
+        })
+        .await?;
+    Ok(Json(doc))
 }
 
 /// Answer to account events.

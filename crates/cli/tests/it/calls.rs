@@ -66,6 +66,13 @@ fn the_paired_pattern_and_the_genuine_customer() {
         .iter()
         .any(|r| r["signal"] == "claim_not_sent_early"));
     let (_, call) = s.send("GET", "/v1/calls/atk-1", AGENT_KEY, None);
+    eventually("the call read in the audit log", 10, || {
+        let (_, _, log) = s.get("/v1/audit-log?limit=20", Some(ADMIN_KEY));
+        let seen = log.as_array().unwrap().iter().any(|e| {
+            e["action"] == "call" && e["customer_id"] == "maria" && e["detail"] == "call_id=atk-1"
+        });
+        seen.then_some(())
+    });
     assert_eq!(call["scores"].as_array().unwrap().len(), 2);
     assert_eq!(call["claims"][0]["verdict"], "not_sent");
     let (st, _) = s.send(
