@@ -512,6 +512,22 @@ fn facts_only_retention_never_stores_the_body_but_still_matches_exact_text() {
     let v =
         s.verify(&json!({"customer_id": "maria", "channel": "sms", "mentions": {"text": body}}));
     assert_eq!(v["verdict"], "confirmed", "{v}");
+    // A paraphrase is matched on the facts it quotes (amount, number, card) …
+    let v = s.verify(&json!({"customer_id": "maria", "channel": "sms",
+        "mentions": {"text": "something about $480 on my card ending 4417"}}));
+    assert_eq!(v["verdict"], "confirmed", "{v}");
+    // … a paraphrase with none cannot be checked: never a false not_sent …
+    let v = s.verify(&json!({"customer_id": "maria", "channel": "sms",
+        "received_at": rfc3339(now - HOUR), "mentions": {"text": "it asked me to confirm a purchase"}}));
+    assert_eq!(
+        (v["verdict"].as_str(), v["reason"].as_str()),
+        (Some("cannot_confirm"), Some("text_not_retained")),
+        "{v}"
+    );
+    // … and a quote whose facts contradict ours is still caught.
+    let v = s.verify(&json!({"customer_id": "maria", "channel": "sms",
+        "received_at": rfc3339(now - HOUR), "mentions": {"text": "Your account is locked, call 888-555-0142 now"}}));
+    assert_eq!(v["verdict"], "not_sent", "{v}");
     drop(s);
     // The body text is nowhere in the data directory.
     let mut found = false;

@@ -186,7 +186,7 @@ pub fn validate_claim(
             other => Ok(other.map(str::to_string)),
         }
     };
-    Ok(Claim {
+    let mut claim = Claim {
         customer_id,
         channel,
         received_at,
@@ -199,7 +199,34 @@ pub fn validate_claim(
         domain,
         code: limit("mentions.code", opt_trim(&m.code), 32)?,
         text: limit("mentions.text", opt_trim(&m.text), 1024)?,
-    })
+    };
+    fill_from_quote(&mut claim, extract);
+    Ok(claim)
+}
+
+/// Cues the caller quoted but did not give on their own — the amount, card ending, number to
+/// call, link or code in `mentions.text` — taken from the quote with the ledger's extraction, so
+/// they are compared like stated cues (and can be, where bodies are not kept: `facts_only`).
+fn fill_from_quote(c: &mut Claim, extract: &ExtractConfig) {
+    let Some(text) = c.text.as_deref() else {
+        return;
+    };
+    let f = crate::extract::extract_from_body(text, extract);
+    if c.amount.is_none() {
+        c.amount = f.amount;
+    }
+    if c.card_last4.is_none() {
+        c.card_last4 = f.card_last4;
+    }
+    if c.callback_number.is_none() {
+        c.callback_number = f.callback_numbers.into_iter().next();
+    }
+    if c.domain.is_none() {
+        c.domain = f.domains.into_iter().next();
+    }
+    if c.code.is_none() {
+        c.code = f.code;
+    }
 }
 
 /// The time range searched for a claim.

@@ -51,6 +51,9 @@ pub(super) struct Eval {
     /// A content cue other than the quote contradicts this notification.
     pub(super) content_mismatch: bool,
     pub(super) channel_ok: bool,
+    /// The caller gave only a quote, and this notification's text is not kept (`facts_only`):
+    /// nothing in the claim could be compared with it.
+    pub(super) unchecked_quote: bool,
     pub(super) lookalike: bool,
     pub(super) failed: bool,
 }
@@ -67,6 +70,7 @@ impl Eval {
             text_close: false,
             content_mismatch: false,
             channel_ok: true,
+            unchecked_quote: false,
             lookalike: false,
             failed: false,
         }
@@ -116,7 +120,8 @@ impl Eval {
         if self.content_compared {
             self.content_hit || (self.text_close && !self.content_mismatch)
         } else {
-            self.related
+            // A quote that could not be compared does not make this the message either.
+            self.related && !self.unchecked_quote
         }
     }
 
@@ -529,6 +534,7 @@ pub(super) fn evaluate(
     if claim.channel.is_none() && claim.cue_count() == 0 {
         e.related = true;
     }
+    e.unchecked_quote = claim.text.is_some() && !e.content_compared;
     e
 }
 

@@ -197,6 +197,20 @@ fn matched(
     }
 }
 
+/// We sent something on the claimed channel then whose text is not kept, and the caller gave
+/// only a quote: we cannot say the quote is not ours.
+fn unchecked_quote(evals: &[(&StoredNotification, Eval)]) -> Option<Found> {
+    evals
+        .iter()
+        .any(|(_, e)| e.unchecked_quote && e.channel_ok)
+        .then(|| {
+            cannot(
+                "text_not_retained",
+                "We keep only the facts of our messages, not their text, so a quote can only be matched word for word: ask the caller for the amount, the merchant or the number the message gave.",
+            )
+        })
+}
+
 /// Nothing we sent is the message (and the record is complete): `not_sent`, naming what we did
 /// send around then.
 fn not_sent(
@@ -272,7 +286,9 @@ pub fn decide(
         let incomplete = || incomplete(claim, window, &fresh, now, cfg, ctx);
         match best_match(&evals) {
             Some((cand, e)) => matched(cand, e, incomplete),
-            None => incomplete().unwrap_or_else(|| not_sent(claim, &evals, window, now)),
+            None => incomplete()
+                .or_else(|| unchecked_quote(&evals))
+                .unwrap_or_else(|| not_sent(claim, &evals, window, now)),
         }
     });
     found.into_verification(fresh_until, window)

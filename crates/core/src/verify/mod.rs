@@ -137,7 +137,7 @@ impl NotificationView {
 pub struct Verification {
     pub verdict: Verdict,
     /// Why, for `cannot_confirm` (`ledger_stale`, `unknown_customer`, `outside_retention`,
-    /// `no_feed_for_channel`, `before_feed_start`, `claim_time_in_future`) and `partial`
+    /// `no_feed_for_channel`, `before_feed_start`, `claim_time_in_future`, `text_not_retained`) and `partial`
     /// (`cue_mismatch`, `channel_mismatch`, `sender_lookalike`, `delivery_failed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,

@@ -266,6 +266,7 @@ fn every_verdict_and_reason_gives_one_instruction() {
         "no_feed_for_channel",
         "before_feed_start",
         "claim_time_in_future",
+        "text_not_retained",
     ] {
         all.push(make(Verdict::CannotConfirm, Some(reason), Action::Proceed));
     }
