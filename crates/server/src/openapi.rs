@@ -45,5 +45,65 @@ pub struct ApiDoc;
 /// The whole document, built once from the routes.
 pub fn document() -> &'static utoipa::openapi::OpenApi {
     static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
-    DOC.get_or_init(|| crate::api_routes().split_for_parts().1)
+    DOC.get_or_init(|| {
+        let mut api = crate::api_routes().split_for_parts().1;
+        document_common_problems(&mut api);
+        api
+    })
+}
+
+/// The problems every operation can answer by construction, documented on each one that does
+/// not already say more: the `Auth` extractor (401) and scopes (403) on every secured
+/// operation, the store (503); the body extractors (413, 415, 422) where there is a body; the
+/// `Query`/`Path` extractors (422) where there are parameters; an unknown resource (404) where
+/// the path names one. So a generated client knows every status it can meet.
+fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::Operation;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |what: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in api.paths.paths.iter_mut() {
+        let named = path.contains('{');
+        let ops: [&mut Option<Operation>; 4] =
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete];
+        for op in ops.into_iter().flatten() {
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let mut add = |code: &str, what: &str| {
+                op.responses
+                    .responses
+                    .entry(code.to_string())
+                    .or_insert_with(|| problem(what));
+            };
+            if secured {
+                add("401", "`unauthorized`: no API key, or not a valid one");
+                add("403", "`forbidden`: the key lacks the scope this operation needs");
+                add(
+                    "503",
+                    "`store_unavailable`: the store failed; nothing was acknowledged, retry",
+                );
+            }
+            if op.request_body.is_some() {
+                add("413", "`body_too_large`, `too_many_records`");
+                add("415", "`unsupported_media_type`");
+                add("422", "`malformed_json`, `invalid_request` or a field's own code");
+            }
+            if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) || named {
+                add("422", "`invalid_query`, `invalid_path` or a parameter's own code");
+            }
+            if named {
+                add("404", "the resource the path names does not exist");
+            }
+        }
+    }
 }
