@@ -212,7 +212,8 @@ pub struct Campaign {
     pub brands: BTreeSet<String>,
     /// The shape of the first report.
     pub example_shape: String,
-    /// Reports per hour (start of the hour, ms → count).
+    /// Reports per hour (start of the hour in ms since the epoch, as a JSON key → count).
+    #[schema(value_type = std::collections::BTreeMap<String, u64>)]
     pub reports_by_hour: BTreeMap<Millis, u64>,
     /// Campaigns found to be this one and folded into it.
     pub merged_from: Vec<u64>,

@@ -175,7 +175,7 @@ pub async fn twilio_voice(
 // ------------------------------------------------------------------------------------ Connect
 
 #[utoipa::path(post, path = "/v1/adapters/connect", tag = "adapters",
-    request_body(description = "An Amazon Connect contact-flow Lambda event (`Details.ContactData.ContactId`, `CustomerEndpoint.Address`, `SystemEndpoint.Address`, `Attributes`, `Parameters`)."),
+    request_body(content = Object, content_type = "application/json", description = "An Amazon Connect contact-flow Lambda event (`Details.ContactData.ContactId`, `CustomerEndpoint.Address`, `SystemEndpoint.Address`, `Attributes`, `Parameters`)."),
     responses((status = 200, description = "A flat string map for the contact flow (`score`, `band`, `action`, `reason_1`…)")),
     security(("api_key" = [])))]
 pub async fn connect(

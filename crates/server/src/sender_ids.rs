@@ -60,7 +60,10 @@ pub(crate) fn registry(st: &SharedState) -> Arc<Registry> {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BrandView {
     pub brand: String,
+    /// The brand's spec, as `PUT /v1/brands/{brand}` takes it (`BrandIn`), beside `brand`.
+    /// (Documented as an open object: `BrandIn` itself refuses unknown fields, `brand` among them.)
     #[serde(flatten)]
+    #[schema(value_type = Object)]
     pub spec: BrandIn,
 }
 
@@ -161,6 +164,14 @@ pub async fn delete_brand(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The answer to `POST /v1/sms/evaluate`: one verdict for one message, or the batch's results.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum EvaluateAnswer {
+    One(SmsVerdict),
+    Batch(SmsBatchResult),
+}
+
 /// Answers to a batch, in order.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SmsBatchResult {
@@ -213,7 +224,7 @@ fn judge(
 #[utoipa::path(post, path = "/v1/sms/evaluate", tag = "sender-ids",
     request_body(description = "One message, or a JSON array of messages (batch).", content((SmsIn = "application/json"))),
     responses(
-        (status = 200, description = "One verdict for one message; `{results: [...]}` in order for a batch", body = SmsVerdict),
+        (status = 200, description = "One verdict for one message; `{results: [...]}` in order for a batch", body = EvaluateAnswer),
         (status = 413, description = "`body_too_large`, `too_many_records`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`missing_field`, `invalid_request`, `malformed_json`", body = Problem, content_type = "application/problem+json"),
     ),
