@@ -189,6 +189,13 @@ impl ServerConfig {
         if let Some(v) = get("COUNTERSIGN_DEFAULT_REGION") {
             self.default_region = v;
         }
+        // Secrets may come from the environment (a secret store) rather than the config file.
+        if let Some(v) = get("COUNTERSIGN_WEBHOOK_SECRET") {
+            self.alerts.webhook_secret = Some(v);
+        }
+        if let Some(v) = get("COUNTERSIGN_TWILIO_AUTH_TOKEN") {
+            self.adapters.twilio_auth_token = Some(v);
+        }
         if let Some(v) = get("COUNTERSIGN_API_KEYS") {
             for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                 self.api_keys.push(ApiKeyConfig::parse_compact(item).map_err(|e| {
@@ -325,10 +332,20 @@ mod tests {
         c.apply_env(|k| match k {
             "COUNTERSIGN_RETENTION_DAYS" => Some("7".into()),
             "COUNTERSIGN_BODY_RETENTION" => Some("facts_only".into()),
+            "COUNTERSIGN_WEBHOOK_SECRET" => Some("a-secret-from-the-environment".into()),
+            "COUNTERSIGN_TWILIO_AUTH_TOKEN" => Some("twilio-token".into()),
             _ => None,
         })
         .unwrap();
         assert_eq!(c.retention_days, 7);
+        assert_eq!(
+            c.alerts.webhook_secret.as_deref(),
+            Some("a-secret-from-the-environment")
+        );
+        assert_eq!(
+            c.adapters.twilio_auth_token.as_deref(),
+            Some("twilio-token")
+        );
         assert_eq!(c.body_retention, BodyRetention::FactsOnly);
         assert_eq!(c.limits.max_records_per_request, 10);
         assert!(c.validate().is_ok());

@@ -75,8 +75,12 @@ fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
     };
     for (path, item) in api.paths.paths.iter_mut() {
         let named = path.contains('{');
-        let ops: [&mut Option<Operation>; 4] =
-            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete];
+        let ops: [&mut Option<Operation>; 4] = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+        ];
         for op in ops.into_iter().flatten() {
             let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
             let mut add = |code: &str, what: &str| {
@@ -87,7 +91,10 @@ fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
             };
             if secured {
                 add("401", "`unauthorized`: no API key, or not a valid one");
-                add("403", "`forbidden`: the key lacks the scope this operation needs");
+                add(
+                    "403",
+                    "`forbidden`: the key lacks the scope this operation needs",
+                );
                 add(
                     "503",
                     "`store_unavailable`: the store failed; nothing was acknowledged, retry",
@@ -96,10 +103,16 @@ fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
             if op.request_body.is_some() {
                 add("413", "`body_too_large`, `too_many_records`");
                 add("415", "`unsupported_media_type`");
-                add("422", "`malformed_json`, `invalid_request` or a field's own code");
+                add(
+                    "422",
+                    "`malformed_json`, `invalid_request` or a field's own code",
+                );
             }
             if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) || named {
-                add("422", "`invalid_query`, `invalid_path` or a parameter's own code");
+                add(
+                    "422",
+                    "`invalid_query`, `invalid_path` or a parameter's own code",
+                );
             }
             if named {
                 add("404", "the resource the path names does not exist");

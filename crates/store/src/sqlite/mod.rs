@@ -69,6 +69,9 @@ pub struct SqliteOptions {
     pub page_size: u32,
     /// Checkpoint the WAL into the database once it holds this many pages.
     pub wal_autocheckpoint_pages: u32,
+    /// Most read connections open at once (each with up to `reader_cache_mib` of page cache):
+    /// reads beyond it wait for one, so memory and file handles stay bounded under any load.
+    pub readers_max: usize,
 }
 
 impl Default for SqliteOptions {
@@ -81,6 +84,7 @@ impl Default for SqliteOptions {
             queue_depth: 1024,
             page_size: 4096,
             wal_autocheckpoint_pages: 8192,
+            readers_max: 16,
         }
     }
 }
@@ -90,6 +94,8 @@ pub struct SqliteStore {
     tx: Mutex<Option<Sender<Cmd>>>,
     shared: Arc<RwLock<Shared>>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// One permit per read connection that may be open (`readers_max`).
+    reader_slots: Arc<tokio::sync::Semaphore>,
     path: PathBuf,
     /// (page cache, mmap) of reader connections, in MiB.
     reader_mib: (i64, i64),
@@ -169,6 +175,7 @@ impl SqliteStore {
             tx: Mutex::new(Some(tx)),
             shared,
             readers: Arc::new(Mutex::new(Vec::new())),
+            reader_slots: Arc::new(tokio::sync::Semaphore::new(opts.readers_max.max(1))),
             path,
             reader_mib: (opts.reader_cache_mib, opts.reader_mmap_mib),
             writer: Mutex::new(Some(writer)),
@@ -233,7 +240,15 @@ impl SqliteStore {
         let shared = self.shared.clone();
         let path = self.path.clone();
         let (cache, mmap) = self.reader_mib;
+        // A permit per open connection: at most `readers_max` reads run (and connections exist).
+        let permit = self
+            .reader_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| unavailable("read"))?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let conn = readers.lock().ok().and_then(|mut r| r.pop());
             let conn = match conn {
                 Some(c) => c,
