@@ -112,7 +112,7 @@ pub async fn twilio_voice(
     body: Body,
 ) -> Result<Response, Problem> {
     auth.require(Scope::Agent)?;
-    let bytes = read_body(&headers, body, 64 * 1024).await?;
+    let bytes = read_body(&headers, body, 64 * 1024, st.limits.body_timeout()).await?;
     let params: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
     let a = &st.adapters;
     if let Some(token) = &a.twilio_auth_token {
@@ -185,7 +185,7 @@ pub async fn connect(
     body: Body,
 ) -> Result<Json<BTreeMap<String, String>>, Problem> {
     auth.require(Scope::Agent)?;
-    let bytes = read_body(&headers, body, 256 * 1024).await?;
+    let bytes = read_body(&headers, body, 256 * 1024, st.limits.body_timeout()).await?;
     let ev: Value = parse_json(&bytes)?;
     let cd = &ev["Details"]["ContactData"];
     let params = &ev["Details"]["Parameters"];

@@ -27,8 +27,23 @@ pub struct Limits {
     /// Largest body of a one-object request (a claim, a call, a report, a watermark, a
     /// profile), in bytes: these are small, so a large one is a mistake or an attack.
     pub max_json_body_bytes: usize,
+    /// A client must send a request's headers within this many seconds — also the longest a
+    /// kept-alive connection may sit idle. A slow or silent client cannot hold a connection.
+    pub header_read_timeout_secs: u64,
+    /// A request's body must arrive within this many seconds (`408 body_timeout` otherwise):
+    /// 32 MiB at 1 MiB/s, generous for producers on a LAN, short for a client trickling bytes.
+    pub body_read_timeout_secs: u64,
+    /// On shutdown, requests in flight get this many seconds to finish before they are cut.
+    pub shutdown_grace_secs: u64,
     /// Per-field limits on records (`[limits.fields]`).
     pub fields: FieldLimits,
+}
+
+impl Limits {
+    /// How long a request's body may take to arrive.
+    pub fn body_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.body_read_timeout_secs.max(1))
+    }
 }
 
 impl Default for Limits {
@@ -38,6 +53,9 @@ impl Default for Limits {
             max_records_per_request: 50_000,
             max_record_bytes: 16 * 1024,
             max_json_body_bytes: 64 * 1024,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            shutdown_grace_secs: 10,
             fields: FieldLimits::default(),
         }
     }

@@ -16,8 +16,14 @@ use crate::SharedState;
 
 pub use countersign_core::records::RawRecord;
 
-/// Read a request body within the configured limit.
-pub async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Bytes, Problem> {
+/// Read a request body within `max` bytes and `timeout` (a client trickling bytes gets
+/// `408 body_timeout`, and the connection back).
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    max: usize,
+    timeout: std::time::Duration,
+) -> Result<Bytes, Problem> {
     let too_large = || {
         Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -36,9 +42,17 @@ pub async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<By
             return Err(too_large());
         }
     }
-    axum::body::to_bytes(body, max)
-        .await
-        .map_err(|_| too_large())
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, max)).await {
+        Ok(read) => read.map_err(|_| too_large()),
+        Err(_) => Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                timeout.as_secs()
+            ),
+        )),
+    }
 }
 
 /// Split a body into records by its shape (a JSON array, one object, or NDJSON); the body's
@@ -148,7 +162,13 @@ where
 
     async fn from_request(req: Request, st: &SharedState) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let bytes = read_body(&parts.headers, body, st.limits.max_json_body_bytes).await?;
+        let bytes = read_body(
+            &parts.headers,
+            body,
+            st.limits.max_json_body_bytes,
+            st.limits.body_timeout(),
+        )
+        .await?;
         parse_json(&bytes).map(JsonBody)
     }
 }
@@ -165,7 +185,13 @@ impl FromRequest<SharedState> for RecordsBody {
 
     async fn from_request(req: Request, st: &SharedState) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let bytes = read_body(&parts.headers, body, st.limits.max_body_bytes).await?;
+        let bytes = read_body(
+            &parts.headers,
+            body,
+            st.limits.max_body_bytes,
+            st.limits.body_timeout(),
+        )
+        .await?;
         let content_type = parts
             .headers
             .get(header::CONTENT_TYPE)

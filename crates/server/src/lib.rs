@@ -87,11 +87,61 @@ pub async fn serve(
             }
         });
     }
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = state.limits.clone();
+    accept(listener, router(state), &limits, shutdown).await;
     delivery.abort();
     spoof_alerts.abort();
-    served?;
     Ok(())
+}
+
+/// Accept connections until `shutdown`, each served by hyper's HTTP/1 with a header-read
+/// timeout (slow, idle or silent clients are cut off and never pin a connection); then stop
+/// accepting and give requests in flight `shutdown_grace_secs` to finish.
+async fn accept(
+    listener: TcpListener,
+    app: Router,
+    limits: &config::Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(limits.header_read_timeout_secs.max(1)))
+        .keep_alive(true);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, typically: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let conn =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // A connection ends with an error whenever a client hangs up or times out: routine.
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    let grace = Duration::from_secs(limits.shutdown_grace_secs);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_secs = limits.shutdown_grace_secs,
+            "requests still in flight at the shutdown deadline were cut"
+        );
+    }
 }

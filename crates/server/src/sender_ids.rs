@@ -84,7 +84,7 @@ pub async fn put_brand(
     body: Body,
 ) -> Result<Response, Problem> {
     auth.require(Scope::Admin)?;
-    let bytes = read_body(&headers, body, 1024 * 1024).await?;
+    let bytes = read_body(&headers, body, 1024 * 1024, st.limits.body_timeout()).await?;
     let spec: BrandIn = parse_json(&bytes)?;
     validate_brand(&brand, spec.clone(), &st.validation.extract).map_err(Problem::invalid)?;
     let json = crate::problem::to_json(&spec)?;
@@ -236,7 +236,13 @@ pub async fn post_evaluate(
     body: Body,
 ) -> Result<Response, Problem> {
     auth.require(Scope::Sms)?;
-    let bytes = read_body(&headers, body, st.limits.max_body_bytes).await?;
+    let bytes = read_body(
+        &headers,
+        body,
+        st.limits.max_body_bytes,
+        st.limits.body_timeout(),
+    )
+    .await?;
     let reg = registry(&st);
     let blocked = crate::services::campaigns::blocked(&st);
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();

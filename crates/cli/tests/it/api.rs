@@ -558,3 +558,62 @@ fn openapi_describes_the_api() {
         .get("api_key")
         .is_some());
 }
+
+#[test]
+fn slow_idle_and_silent_clients_are_cut_off_and_others_are_served() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        &dir.path().join("d"),
+        Some("[limits]\nheader_read_timeout_secs = 1\nbody_read_timeout_secs = 1\n"),
+    );
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let closed_within = |mut c: TcpStream, secs: u64| -> (bool, String) {
+        c.set_read_timeout(Some(Duration::from_secs(secs))).unwrap();
+        let started = Instant::now();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match c.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(_) => return (false, String::from_utf8_lossy(&got).into()),
+            }
+        }
+        (
+            started.elapsed() < Duration::from_secs(secs),
+            String::from_utf8_lossy(&got).into(),
+        )
+    };
+    // Silent: connects and sends nothing.
+    let silent = TcpStream::connect(&addr).unwrap();
+    // Slow headers: a request line, then nothing more.
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    // Slow body: headers promise 100 bytes, 10 arrive.
+    let mut trickle = TcpStream::connect(&addr).unwrap();
+    trickle
+        .write_all(
+            format!(
+                "POST /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {AGENT_KEY}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"custome"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    // Meanwhile everyone else is served.
+    assert_eq!(s.get("/healthz", None).0, 200);
+    let (st, _, _) = s.get("/v1/sources", Some(AGENT_KEY));
+    assert_eq!(st, 200);
+    let (gone, _) = closed_within(silent, 8);
+    assert!(gone, "a silent connection stayed open");
+    let (gone, _) = closed_within(slow, 8);
+    assert!(gone, "a connection with half its headers stayed open");
+    let (_, answer) = closed_within(trickle, 8);
+    assert!(
+        answer.starts_with("HTTP/1.1 408") && answer.contains("body_timeout"),
+        "{answer}"
+    );
+}
