@@ -54,7 +54,7 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
 
 /// The problems every operation can answer by construction, documented on each one that does
 /// not already say more: the `Auth` extractor (401) and scopes (403) on every secured
-/// operation, the store (503); the body extractors (413, 415, 422) where there is a body; the
+/// operation, the store (503); the body extractors (408, 413, 415, 422) where there is a body; the
 /// `Query`/`Path` extractors (422) where there are parameters; an unknown resource (404) where
 /// the path names one. So a generated client knows every status it can meet.
 fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
@@ -101,6 +101,7 @@ fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
                 );
             }
             if op.request_body.is_some() {
+                add("408", "`body_timeout`: the body did not arrive in time");
                 add("413", "`body_too_large`, `too_many_records`");
                 add("415", "`unsupported_media_type`");
                 add(
