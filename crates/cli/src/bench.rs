@@ -188,6 +188,14 @@ pub(crate) async fn start(
             sha256: hash_key(BENCH_KEY),
             scopes: vec![Scope::Admin],
         }],
+        // The benchmark drives one key as fast as the server answers: no per-key budget.
+        limits: countersign_server::config::Limits {
+            rate_ingest_per_sec: 0,
+            rate_agent_per_sec: 0,
+            rate_sms_per_sec: 0,
+            rate_admin_per_sec: 0,
+            ..Default::default()
+        },
         ..ServerConfig::default()
     };
     let store = Arc::new(SqliteStore::open(dir, opts)?);

@@ -35,6 +35,14 @@ pub struct Limits {
     pub body_read_timeout_secs: u64,
     /// On shutdown, requests in flight get this many seconds to finish before they are cut.
     pub shutdown_grace_secs: u64,
+    /// Requests per second each API key may make, by the key's scope (its first one): separate
+    /// budgets, so an ingest burst never starves agents' verifications and a leaked key cannot
+    /// walk every customer's timeline at the store's speed. Beyond it: `429 rate_limited` with
+    /// `Retry-After`. 0 = unlimited.
+    pub rate_ingest_per_sec: u32,
+    pub rate_agent_per_sec: u32,
+    pub rate_sms_per_sec: u32,
+    pub rate_admin_per_sec: u32,
     /// Per-field limits on records (`[limits.fields]`).
     pub fields: FieldLimits,
 }
@@ -56,6 +64,10 @@ impl Default for Limits {
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
             shutdown_grace_secs: 10,
+            rate_ingest_per_sec: 1_000,
+            rate_agent_per_sec: 1_000,
+            rate_sms_per_sec: 2_000,
+            rate_admin_per_sec: 200,
             fields: FieldLimits::default(),
         }
     }

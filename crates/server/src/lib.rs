@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod operations;
 pub mod problem;
+pub mod ratelimit;
 pub mod sender_ids;
 pub mod services;
 pub mod state;

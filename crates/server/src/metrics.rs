@@ -78,6 +78,8 @@ pub struct Metrics {
     pub alerts_dropped: AtomicU64,
     pub webhook_delivered: AtomicU64,
     pub webhook_failed_attempts: AtomicU64,
+    /// Requests refused by the per-key rate limits.
+    pub rate_limited: AtomicU64,
 }
 
 impl Metrics {
@@ -118,6 +120,12 @@ impl Metrics {
                 c(v)
             );
         }
+        let _ = writeln!(s, "# TYPE countersign_rate_limited_total counter");
+        let _ = writeln!(
+            s,
+            "countersign_rate_limited_total {}",
+            c(&self.rate_limited)
+        );
         let _ = writeln!(s, "# TYPE countersign_verifications_total counter");
         let _ = writeln!(
             s,

@@ -53,10 +53,11 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
 }
 
 /// The problems every operation can answer by construction, documented on each one that does
-/// not already say more: the `Auth` extractor (401) and scopes (403) on every secured
-/// operation, the store (503); the body extractors (408, 413, 415, 422) where there is a body; the
-/// `Query`/`Path` extractors (422) where there are parameters; an unknown resource (404) where
-/// the path names one. So a generated client knows every status it can meet.
+/// not already say more: the `Auth` extractor (401, and 429 over the key's budget) and scopes
+/// (403) on every secured operation, the store (503); the body extractors (408, 413, 415, 422)
+/// where there is a body; the `Query`/`Path` extractors (422) where there are parameters; an
+/// unknown resource (404) where the path names one. So a generated client knows every status it
+/// can meet.
 fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::Operation;
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
@@ -94,6 +95,10 @@ fn document_common_problems(api: &mut utoipa::openapi::OpenApi) {
                 add(
                     "403",
                     "`forbidden`: the key lacks the scope this operation needs",
+                );
+                add(
+                    "429",
+                    "`rate_limited`: the key is over its request budget; `Retry-After` says when",
                 );
                 add(
                     "503",

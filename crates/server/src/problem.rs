@@ -19,6 +19,9 @@ pub struct Problem {
     pub code: String,
     /// What went wrong and how to fix it, for a human.
     pub detail: String,
+    /// Seconds until a retry can succeed (sent as `Retry-After`).
+    #[serde(skip)]
+    pub retry_after_secs: Option<u64>,
 }
 
 impl Problem {
@@ -29,6 +32,7 @@ impl Problem {
             status: status.as_u16(),
             code: code.to_string(),
             detail: detail.into(),
+            retry_after_secs: None,
         }
     }
 
@@ -88,6 +92,10 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = self.retry_after_secs {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -33,6 +33,8 @@ pub struct AppState {
     pub validation: ValidationConfig,
     pub verify: VerifyConfig,
     pub limits: Limits,
+    /// Per-key request budgets (`[limits] rate_*_per_sec`).
+    pub rate_limits: crate::ratelimit::RateLimits,
     pub retention_ms: Millis,
     pub metrics: Metrics,
     /// The compiled sender-ID registry, swapped whole on every change.
@@ -73,6 +75,7 @@ impl AppState {
             validation: cfg.validation(body_hmac_key),
             verify: cfg.verify_config(),
             limits: cfg.limits.clone(),
+            rate_limits: crate::ratelimit::RateLimits::new(&cfg.limits),
             retention_ms: cfg.retention_ms(),
             metrics: Metrics::default(),
             registry: std::sync::RwLock::new(Arc::new(countersign_core::sender::Registry::new(
@@ -146,12 +149,20 @@ impl FromRequestParts<SharedState> for Auth {
             .or_else(|| h.get("x-api-key").and_then(|v| v.to_str().ok()))
             .map(str::trim)
             .ok_or_else(Problem::unauthorized)?;
-        state.keys.authenticate(presented).map(Auth).ok_or_else(|| {
+        let principal = state.keys.authenticate(presented).ok_or_else(|| {
             Problem::new(
                 axum::http::StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "the API key is not valid",
             )
-        })
+        })?;
+        if let Err(p) = state.rate_limits.check(&principal) {
+            state
+                .metrics
+                .rate_limited
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(p);
+        }
+        Ok(Auth(principal))
     }
 }

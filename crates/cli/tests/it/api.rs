@@ -617,3 +617,42 @@ fn slow_idle_and_silent_clients_are_cut_off_and_others_are_served() {
         "{answer}"
     );
 }
+
+#[test]
+fn each_key_has_a_request_budget_and_budgets_are_independent() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        &dir.path().join("d"),
+        Some("[limits]\nrate_agent_per_sec = 5\n"),
+    );
+    let mut limited = None;
+    for _ in 0..30 {
+        let r = ureq::get(&s.url("/v1/sources"))
+            .set("authorization", &format!("Bearer {AGENT_KEY}"))
+            .call();
+        if let Err(ureq::Error::Status(429, resp)) = r {
+            limited = Some(resp);
+            break;
+        }
+    }
+    let resp = limited.expect("30 quick requests on a 5/s budget were never limited");
+    let retry: u64 = resp.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After {retry}");
+    assert_eq!(
+        resp.header("content-type"),
+        Some("application/problem+json")
+    );
+    let v: Value = serde_json::from_str(&resp.into_string().unwrap()).unwrap();
+    assert_eq!(v["code"], "rate_limited", "{v}");
+    // The ingest key's budget is its own: an agent over budget does not starve producers.
+    assert_eq!(s.get("/v1/sources", Some(INGEST_KEY)).0, 200);
+    let (_, _, m) = s.get("/metrics", Some(ADMIN_KEY));
+    let line = m
+        .as_str()
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("countersign_rate_limited_total "))
+        .unwrap()
+        .to_string();
+    assert_ne!(line, "countersign_rate_limited_total 0");
+}
