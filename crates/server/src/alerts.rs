@@ -60,8 +60,16 @@ impl Default for AlertSettings {
 impl AlertSettings {
     pub fn check(&self) -> Result<(), String> {
         if let Some(u) = &self.webhook_url {
-            if !(u.starts_with("https://") || u.starts_with("http://")) {
-                return Err(format!("alerts.webhook_url {u:?} must be an http(s) URL"));
+            if u.starts_with("https://") {
+                // This build's HTTP client speaks no TLS: an https receiver would fail every
+                // delivery and retry forever, so it is refused here, before the server starts.
+                return Err(format!(
+                    "alerts.webhook_url {u:?}: this build delivers webhooks over plain HTTP only; \
+                     point it at an HTTP endpoint (e.g. a local TLS-terminating proxy)"
+                ));
+            }
+            if !u.starts_with("http://") {
+                return Err(format!("alerts.webhook_url {u:?} must be an http:// URL"));
             }
             if self.webhook_secret.as_deref().is_none_or(|s| s.len() < 16) {
                 return Err("alerts.webhook_secret (at least 16 characters) is required with alerts.webhook_url".into());
@@ -371,6 +379,19 @@ pub fn routes() -> OpenApiRouter<SharedState> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_webhook_the_client_cannot_reach_is_refused_before_start() {
+        let with = |url: &str| AlertSettings {
+            webhook_url: Some(url.into()),
+            webhook_secret: Some("a-shared-secret-of-32-characters".into()),
+            ..Default::default()
+        };
+        assert!(with("http://127.0.0.1:9000/hook").check().is_ok());
+        let e = with("https://app.example.com/hook").check().unwrap_err();
+        assert!(e.contains("plain HTTP"), "{e}");
+        assert!(with("ftp://x").check().is_err());
+    }
 
     #[test]
     fn ids_backoff_and_signature() {
