@@ -261,6 +261,7 @@ pub async fn serve(
     config: countersign_server::config::ServerConfig,
     ready: Option<tokio::sync::oneshot::Sender<std::net::SocketAddr>>,
 ) -> anyhow::Result<()> {
+    raise_open_file_limit();
     let key = settings::body_hmac_key(&config)?;
     let store = Arc::new(SqliteStore::open(
         &config.data_dir,
@@ -282,6 +283,16 @@ pub async fn serve(
     store.close();
     tracing::info!("stopped; everything acknowledged is on disk");
     Ok(())
+}
+
+/// Every connection costs a file descriptor: raise the soft limit to the hard one (the common
+/// default of 1,024 is exhausted by ~1,000 idle clients) and log both.
+fn raise_open_file_limit() {
+    let (soft_before, hard) = rlimit::Resource::NOFILE.get().unwrap_or((0, 0));
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(now) => tracing::info!(soft_before, soft = now, hard, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
 }
 
 async fn shutdown_signal() {

@@ -35,6 +35,9 @@ pub struct Limits {
     pub body_read_timeout_secs: u64,
     /// On shutdown, requests in flight get this many seconds to finish before they are cut.
     pub shutdown_grace_secs: u64,
+    /// Connections served at once; past it a connection is answered `503 server_busy` (health
+    /// checks still 200) and closed, so idle or slow clients can never lock everyone out.
+    pub max_connections: usize,
     /// Requests per second each API key may make, by the key's scope (its first one): separate
     /// budgets, so an ingest burst never starves agents' verifications and a leaked key cannot
     /// walk every customer's timeline at the store's speed. Beyond it: `429 rate_limited` with
@@ -64,6 +67,7 @@ impl Default for Limits {
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
             shutdown_grace_secs: 10,
+            max_connections: 4_096,
             rate_ingest_per_sec: 1_000,
             rate_agent_per_sec: 1_000,
             rate_sms_per_sec: 2_000,

@@ -110,6 +110,14 @@ async fn accept(
     http.timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(limits.header_read_timeout_secs.max(1)))
         .keep_alive(true);
+    // Past `max_connections`, a connection is still answered — by a router that keeps health
+    // checks working and tells everyone else to come back (503 `server_busy`), without keep-alive.
+    let mut busy_http = http.clone();
+    busy_http.keep_alive(false);
+    let busy: Router = Router::new()
+        .route("/healthz", axum::routing::get(operations::healthz))
+        .fallback(operations::server_busy);
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -126,13 +134,25 @@ async fn accept(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let conn =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            // A connection ends with an error whenever a client hangs up or times out: routine.
-            let _ = conn.await;
-        });
+        let io = TokioIo::new(stream);
+        match slots.clone().try_acquire_owned() {
+            Ok(slot) => {
+                let conn = graceful
+                    .watch(http.serve_connection(io, TowerToHyperService::new(app.clone())));
+                tokio::spawn(async move {
+                    // A connection ends with an error whenever a client hangs up or times out.
+                    let _ = conn.await;
+                    drop(slot);
+                });
+            }
+            Err(_) => {
+                let conn = graceful
+                    .watch(busy_http.serve_connection(io, TowerToHyperService::new(busy.clone())));
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+        }
     }
     drop(listener);
     let grace = Duration::from_secs(limits.shutdown_grace_secs);

@@ -71,6 +71,17 @@ pub async fn openapi_json() -> Response {
         .into_response()
 }
 
+/// Past `limits.max_connections`: come back later (health checks are still answered).
+pub async fn server_busy() -> Problem {
+    let mut p = Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "server_busy",
+        "the server is at its connection limit; retry shortly",
+    );
+    p.retry_after_secs = Some(1);
+    p
+}
+
 pub async fn not_found() -> Problem {
     Problem::new(
         StatusCode::NOT_FOUND,

@@ -656,3 +656,21 @@ fn each_key_has_a_request_budget_and_budgets_are_independent() {
         .to_string();
     assert_ne!(line, "countersign_rate_limited_total 0");
 }
+
+#[test]
+fn past_the_connection_limit_health_checks_still_answer() {
+    use std::net::TcpStream;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        &dir.path().join("d"),
+        Some("[limits]\nmax_connections = 2\n"),
+    );
+    let addr = s.base.trim_start_matches("http://").to_string();
+    // Two idle clients take both slots (until the header-read timeout frees them).
+    let _a = TcpStream::connect(&addr).unwrap();
+    let _b = TcpStream::connect(&addr).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (st, _, v) = s.get("/v1/sources", Some(AGENT_KEY));
+    assert_eq!((st, v["code"].as_str()), (503, Some("server_busy")), "{v}");
+    assert_eq!(s.get("/healthz", None).0, 200);
+}
