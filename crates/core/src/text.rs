@@ -140,23 +140,13 @@ pub fn merchant_names(s: &str) -> Vec<String> {
     let spaced = despace(s);
     for (prefix, name) in &d.strip {
         if let Some(rest) = spaced.strip_prefix(prefix.as_str()) {
-            // The rest as written (spaces kept): drop as many non-space characters as the prefix has.
-            let mut n = 0;
-            let rest_raw: String = s
-                .trim_start()
-                .chars()
-                .skip_while(|c| {
-                    if n >= prefix.chars().count() {
-                        return false;
-                    }
-                    if !c.is_whitespace() {
-                        n += 1;
-                    }
-                    true
-                })
-                .collect();
             if !rest.is_empty() {
-                out.push(rest_raw.trim().to_string());
+                // The rest as written, spaces kept.
+                out.push(
+                    after_non_space(s, prefix.chars().count())
+                        .trim()
+                        .to_string(),
+                );
             }
             out.extend(name.clone());
             break;
@@ -171,19 +161,40 @@ pub fn merchant_names(s: &str) -> Vec<String> {
         }
     }
     out.extend(aliases);
-    out.dedup();
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|n| seen.insert(n.clone()));
     out
+}
+
+/// `s` after its first `n` characters that are not whitespace.
+fn after_non_space(s: &str, n: usize) -> &str {
+    let mut seen = 0;
+    for (i, c) in s.char_indices() {
+        if seen == n {
+            return &s[i..];
+        }
+        if !c.is_whitespace() {
+            seen += 1;
+        }
+    }
+    ""
 }
 
 /// Similarity in 0..=1 of the merchant a caller names to the one we recorded: the best over the
 /// names each may go by ([`merchant_names`]). Directional: card descriptors abbreviate
 /// ("WHOLEFDS MKT" for "Whole Foods"), callers use full names.
 pub fn merchant_similarity(claimed: &str, recorded: &str) -> f64 {
+    merchant_similarity_to(&merchant_names(claimed), recorded)
+}
+
+/// [`merchant_similarity`] with the claimed merchant's names worked out once (a claim is
+/// compared with every candidate notification).
+pub fn merchant_similarity_to(claimed_names: &[String], recorded: &str) -> f64 {
     let mut best: f64 = 0.0;
     let recorded_names = merchant_names(recorded);
-    for c in merchant_names(claimed) {
+    for c in claimed_names {
         for r in &recorded_names {
-            best = best.max(name_similarity(&c, r));
+            best = best.max(name_similarity(c, r));
             if best >= 1.0 {
                 return 1.0;
             }

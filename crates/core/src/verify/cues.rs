@@ -213,41 +213,47 @@ pub(super) fn cue_time(claimed: Millis, sent_at: Millis, tolerance_ms: Millis) -
     (evd, weight::TIME * closeness)
 }
 
-pub(super) fn cue_sender(seen: &str, ours: Option<&str>) -> Evidence {
-    let seen_s = Some(seen.to_string());
-    match ours {
-        None => ev(
+/// The sender cue, and whether the sender the caller saw imitates ours.
+pub(super) fn cue_sender(seen: &str, ours: Option<&str>) -> (Evidence, bool) {
+    let claimed = Some(seen.to_string());
+    let Some(ours) = ours else {
+        let evd = ev(
             "sender",
             CueResult::Absent,
-            seen_s,
+            claimed,
             None,
             "we did not record the sender".into(),
+        );
+        return (evd, false);
+    };
+    let recorded = Some(ours.to_string());
+    match sender_relation(seen, ours) {
+        SenderRelation::Same => (
+            ev("sender", CueResult::Match, claimed, recorded, "our sender".into()),
+            false,
         ),
-        Some(ours) => match sender_relation(seen, ours) {
-            SenderRelation::Same => ev(
-                "sender",
-                CueResult::Match,
-                seen_s,
-                Some(ours.into()),
-                "our sender".into(),
-            ),
-            SenderRelation::Lookalike { distance } => ev(
+        SenderRelation::Lookalike { distance } => (
+            ev(
                 "sender",
                 CueResult::Mismatch,
-                seen_s,
-                Some(ours.into()),
+                claimed,
+                recorded,
                 format!(
                     "{seen} imitates our sender {ours} (edit distance {distance}): evidence of a spoofed text"
                 ),
             ),
-            SenderRelation::Different => ev(
+            true,
+        ),
+        SenderRelation::Different => (
+            ev(
                 "sender",
                 CueResult::Mismatch,
-                seen_s,
-                Some(ours.into()),
+                claimed,
+                recorded,
                 format!("we sent it from {ours}, not {seen}"),
             ),
-        },
+            false,
+        ),
     }
 }
 
@@ -277,7 +283,9 @@ pub(super) fn cue_amount(claimed: &Money, ours: Option<&Money>) -> Evidence {
     ev("amount", result, a, Some(ours.to_string()), detail)
 }
 
-pub(super) fn cue_merchant(claimed: &str, ours: Option<&str>) -> Evidence {
+/// `names`: the claimed merchant's names ([`crate::text::merchant_names`]), worked out once
+/// per claim.
+pub(super) fn cue_merchant(claimed: &str, names: &[String], ours: Option<&str>) -> Evidence {
     let m = Some(claimed.to_string());
     let Some(ours) = ours else {
         return ev(
@@ -288,7 +296,7 @@ pub(super) fn cue_merchant(claimed: &str, ours: Option<&str>) -> Evidence {
             "our message named no merchant".into(),
         );
     };
-    let sim = merchant_similarity(claimed, ours);
+    let sim = merchant_similarity_to(names, ours);
     let (result, detail) = if sim >= 0.9 {
         (CueResult::Match, "same merchant".to_string())
     } else if sim >= 0.8 {
@@ -467,8 +475,10 @@ pub(super) fn cue_text(
 }
 
 /// Compare the claim with one candidate, cue by cue.
+/// `merchant_names`: the claimed merchant's names, worked out once per claim.
 pub(super) fn evaluate(
     claim: &Claim,
+    merchant_names: &[String],
     cand: &StoredNotification,
     cfg: &VerifyConfig,
     key: &[u8],
@@ -487,18 +497,18 @@ pub(super) fn evaluate(
         e.evidence.push(evd);
     }
     if let Some(seen) = &claim.sender_seen {
-        let evd = cue_sender(seen, r.sender.as_deref());
-        e.lookalike = evd.result == CueResult::Mismatch
-            && r.sender.as_deref().is_some_and(|o| {
-                matches!(sender_relation(seen, o), SenderRelation::Lookalike { .. })
-            });
+        let (evd, lookalike) = cue_sender(seen, r.sender.as_deref());
+        e.lookalike = lookalike;
         e.add(evd, weight::SENDER);
     }
     if let Some(a) = &claim.amount {
         e.add(cue_amount(a, f.amount.as_ref()), weight::AMOUNT);
     }
     if let Some(m) = &claim.merchant {
-        e.add(cue_merchant(m, f.merchant.as_deref()), weight::MERCHANT);
+        e.add(
+            cue_merchant(m, merchant_names, f.merchant.as_deref()),
+            weight::MERCHANT,
+        );
     }
     if let Some(c) = &claim.card_last4 {
         e.add(cue_card(c, f.card_last4.as_deref()), weight::CARD);

@@ -277,11 +277,16 @@ pub fn decide(
         .filter(|w| *w > Millis::MIN)
         .map(format_time);
     let found = unanswerable(claim, now, cfg, ctx).unwrap_or_else(|| {
+        let names = claim
+            .merchant
+            .as_deref()
+            .map(crate::text::merchant_names)
+            .unwrap_or_default();
         let evals: Vec<(&StoredNotification, Eval)> = ctx
             .candidates
             .iter()
             .filter(|c| c.record.sent_at >= window.from && c.record.sent_at <= window.to)
-            .map(|c| (c, evaluate(claim, c, cfg, ctx.body_hmac_key)))
+            .map(|c| (c, evaluate(claim, &names, c, cfg, ctx.body_hmac_key)))
             .collect();
         let incomplete = || incomplete(claim, window, &fresh, now, cfg, ctx);
         match best_match(&evals) {

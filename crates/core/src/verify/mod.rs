@@ -16,7 +16,7 @@ use crate::guidance::{compose, Action};
 use crate::model::{
     Channel, DeliveryStatus, Facts, Millis, Money, SourceState, StoredNotification,
 };
-use crate::text::{containment, merchant_similarity, sender_relation, SenderRelation};
+use crate::text::{containment, merchant_similarity_to, sender_relation, SenderRelation};
 use crate::validate::{body_mac, format_time, normalize_sender, parse_time, Rejection};
 
 mod claim;
