@@ -20,11 +20,12 @@ use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
 use crate::auth::Scope;
-use crate::calls::{load_call, start_call, CallIn, CallScore};
+use crate::calls::{load_call, start_call, CallScore};
 use crate::http::read_body;
 use crate::http::JsonBody;
 use crate::problem::{parse_json, Problem};
 use crate::{Auth, SharedState};
+use countersign_core::call::CallIn;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

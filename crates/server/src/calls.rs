@@ -10,9 +10,9 @@ use crate::http::{JsonBody, RecordsBody};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-pub use countersign_core::call::CallIn;
+use countersign_core::call::CallIn;
 use countersign_core::call::{validate_account_event, validate_call, AccountEventIn};
-use countersign_core::extract::calling_code;
+use countersign_core::profile::Contacts;
 use countersign_core::recent::ClaimRate;
 use countersign_core::score::{
     caller_id_withheld, international_caller, non_fixed_voip, parse_attestation, score,
@@ -28,7 +28,6 @@ use utoipa::ToSchema;
 
 use crate::api_types::{CallDoc, ClaimEntry, OutcomeIn, ScoreEntry};
 use crate::auth::Scope;
-use crate::customers::Contacts;
 use crate::http::{parse_record, RecordError};
 use crate::problem::Problem;
 use crate::services::campaigns::brand_names;
@@ -197,7 +196,8 @@ fn score_call(st: &SharedState, doc: &CallDoc, ctx: CallContext, now: Millis) ->
         // A withheld number is neither on file nor off it: it has its own signal.
         if !numbers.is_empty() && !facts.withheld {
             facts.ani_on_file = Some(numbers.contains(&doc.ani.as_str()));
-            facts.international = calling_code(st.validation.extract.default_region)
+            facts.international = st
+                .home_calling_code
                 .is_some_and(|home| international_caller(&doc.ani, numbers.iter().copied(), home));
         }
         facts.reported_smish = ctx.smish_reports;

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use crate::problem::{parse_json, Problem};
 use crate::SharedState;
 
-pub use countersign_core::records::RawRecord;
+pub use countersign_core::records::{parse as parse_record, RawRecord};
 
 /// Read a request body within `max` bytes and `timeout` (a client trickling bytes gets
 /// `408 body_timeout`, and the connection back).
@@ -55,22 +55,10 @@ pub async fn read_body(
     }
 }
 
-/// Split a body into records by its shape (a JSON array, one object, or NDJSON); the body's
-/// problems (`unsupported_media_type`, `invalid_utf8`, `malformed_json`, `too_many_records`)
-/// answer for the whole request, a bad record only for itself.
-pub fn split_records<'a>(
-    headers: &HeaderMap,
-    body: &'a [u8],
-    max_records: usize,
-) -> Result<Vec<RawRecord<'a>>, Problem> {
-    let ctype = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    split_body(ctype, body, max_records)
-}
-
-fn split_body<'a>(
+/// Split a body of `content_type` into records (`core::records`); the body's problems
+/// (`unsupported_media_type`, `invalid_utf8`, `malformed_json`, `too_many_records`) answer for the
+/// whole request, a bad record only for itself.
+fn split_records<'a>(
     ctype: &str,
     body: &'a [u8],
     max_records: usize,
@@ -142,14 +130,6 @@ impl RecordError {
     }
 }
 
-/// Parse one raw record as `T` (see [`records::parse`]).
-pub fn parse_record<T: serde::de::DeserializeOwned>(
-    raw: &RawRecord<'_>,
-    max_bytes: usize,
-) -> Result<T, (&'static str, String)> {
-    records::parse(raw, max_bytes)
-}
-
 /// A one-object JSON body, read within `limits.max_json_body_bytes` (`body_too_large`) and
 /// parsed into `T` (`malformed_json`, or `invalid_request` naming the field).
 pub struct JsonBody<T>(pub T);
@@ -206,9 +186,9 @@ impl FromRequest<SharedState> for RecordsBody {
 }
 
 impl RecordsBody {
-    /// The records, at most `max_records` (see [`split_records`]).
+    /// The records, at most `max_records`.
     pub fn split(&self, max_records: usize) -> Result<Vec<RawRecord<'_>>, Problem> {
-        split_body(&self.content_type, &self.bytes, max_records)
+        split_records(&self.content_type, &self.bytes, max_records)
     }
 }
 
@@ -227,13 +207,7 @@ where
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Query(q.0))
-            .map_err(|e| {
-                Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_query",
-                    format!("query string: {}", e.body_text()),
-                )
-            })
+            .map_err(|e| rejected("invalid_query", "query string", e.body_text()))
     }
 }
 
@@ -252,61 +226,43 @@ where
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| Path(p.0))
-            .map_err(|e| {
-                Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_path",
-                    format!("path: {}", e.body_text()),
-                )
-            })
+            .map_err(|e| rejected("invalid_path", "path", e.body_text()))
     }
+}
+
+/// The framework's rejection of a query or path, in the one envelope.
+fn rejected(code: &str, what: &str, why: String) -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        code,
+        format!("{what}: {why}"),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn h(ct: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_TYPE, ct.parse().unwrap());
-        h
-    }
-
+    /// The shapes are `core::records`' table; here, each body problem's status and code.
     #[test]
-    fn body_shapes() {
-        let r = split_records(&h("application/json"), br#"{"a":1}"#, 10).unwrap();
-        assert_eq!(r.len(), 1);
-        let r =
-            split_records(&h("application/json"), br#" [{"a":1}, {"b":[1,2]}, 3]"#, 10).unwrap();
-        assert_eq!(r.len(), 3);
-        assert_eq!(r[1].text, Ok(r#"{"b":[1,2]}"#));
-        let r = split_records(
-            &h("application/x-ndjson"),
-            b"{\"a\":1}\n\n{bad\n{\"c\":3}\n",
-            10,
-        )
-        .unwrap();
-        assert_eq!(r.len(), 3);
-        assert_eq!(r[1].line, Some(3));
-        assert_eq!(r[2].index, 2);
-        let e = split_records(&h("application/x-ndjson"), b"{}\n{}\n{}\n", 2).unwrap_err();
-        assert_eq!(e.code, "too_many_records");
+    fn body_problems_are_specific() {
+        for (ctype, body, max, code, status) in [
+            (
+                "application/x-ndjson",
+                &b"{}\n{}\n{}\n"[..],
+                2,
+                "too_many_records",
+                413,
+            ),
+            ("application/json", b"[{}, ", 10, "malformed_json", 422),
+            ("text/csv", b"a,b", 10, "unsupported_media_type", 415),
+            ("application/json", b"[\xff]", 10, "invalid_utf8", 422),
+        ] {
+            let e = split_records(ctype, body, max).unwrap_err();
+            assert_eq!((e.code.as_str(), e.status), (code, status), "{ctype}");
+        }
+        let e = split_records("application/x-ndjson", b"{}\n{}\n{}\n", 2).unwrap_err();
         assert!(e.detail.starts_with("3 records"), "{}", e.detail);
-        assert_eq!(
-            split_records(&h("application/json"), b"[{}, ", 10)
-                .unwrap_err()
-                .code,
-            "malformed_json"
-        );
-        assert_eq!(
-            split_records(&h("text/csv"), b"a,b", 10).unwrap_err().code,
-            "unsupported_media_type"
-        );
-        assert_eq!(
-            split_records(&HeaderMap::new(), b"{}\n{}", 10)
-                .unwrap()
-                .len(),
-            2
-        );
+        assert_eq!(split_records("", b"{}\n{}", 10).unwrap().len(), 2);
     }
 }

@@ -5,7 +5,7 @@
 use std::num::NonZeroU32;
 
 use axum::http::StatusCode;
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::auth::{Principal, Scope};
@@ -18,7 +18,6 @@ pub struct RateLimits {
     agent: Option<DefaultKeyedRateLimiter<String>>,
     sms: Option<DefaultKeyedRateLimiter<String>>,
     admin: Option<DefaultKeyedRateLimiter<String>>,
-    clock: DefaultClock,
 }
 
 fn limiter(per_sec: u32) -> Option<DefaultKeyedRateLimiter<String>> {
@@ -32,7 +31,6 @@ impl RateLimits {
             agent: limiter(l.rate_agent_per_sec),
             sms: limiter(l.rate_sms_per_sec),
             admin: limiter(l.rate_admin_per_sec),
-            clock: DefaultClock::default(),
         }
     }
 
@@ -49,7 +47,7 @@ impl RateLimits {
             return Ok(());
         };
         limiter.check_key(&p.name).map_err(|not_until| {
-            let wait = not_until.wait_time_from(self.clock.now());
+            let wait = not_until.wait_time_from(limiter.clock().now());
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             let mut problem = Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,

@@ -58,6 +58,8 @@ pub struct AppState {
     pub outbox_wake: tokio::sync::Notify,
     /// Whether the surge alert is raised (to log its start and end once).
     pub surge_alerting: std::sync::atomic::AtomicBool,
+    /// The country calling code of `default_region` (for the international-caller signal).
+    pub home_calling_code: Option<u16>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -69,10 +71,13 @@ impl AppState {
         body_hmac_key: Vec<u8>,
     ) -> anyhow::Result<AppState> {
         cfg.validate()?;
+        let validation = cfg.validation(body_hmac_key);
+        let home_calling_code =
+            countersign_core::extract::calling_code(validation.extract.default_region);
         Ok(AppState {
             store,
             keys: KeyRing::new(&cfg.api_keys).map_err(|e| anyhow::anyhow!(e))?,
-            validation: cfg.validation(body_hmac_key),
+            validation,
             verify: cfg.verify_config(),
             limits: cfg.limits.clone(),
             rate_limits: crate::ratelimit::RateLimits::new(&cfg.limits),
@@ -95,6 +100,7 @@ impl AppState {
             )),
             claim_rate: std::sync::Mutex::new(countersign_core::recent::ClaimRate::default()),
             surge_alerting: std::sync::atomic::AtomicBool::new(false),
+            home_calling_code,
             smish: services::campaigns::SmishState::new(cfg.smish.cluster()),
             smish_settings: cfg.smish.clone(),
             alert_settings: cfg.alerts.clone(),

@@ -171,19 +171,13 @@ pub async fn report(st: &SharedState, r: Report) -> Result<ReportAnswer, Problem
         }
     }
     let body = r.text().map_err(Problem::invalid)?;
-    let (customer_id, reporter, sender, via) = (
-        r.customer_id.clone(),
-        r.reporter.clone(),
-        r.sender.clone(),
-        r.via.clone(),
-    );
     let ind = indicators(body, &brand_names(st), extract);
     let (id, a, confirmed_campaign) = {
         let mut next = lock(&st.smish.next_id);
         let id = *next;
         *next += 1;
         let mut c = lock(&st.smish.campaigns);
-        let a = c.assign(&ind, customer_id.as_deref(), received);
+        let a = c.assign(&ind, r.customer_id.as_deref(), received);
         let confirmed = c
             .get(a.campaign_id)
             .is_some_and(|x| x.status == CampaignStatus::Confirmed);
@@ -198,11 +192,11 @@ pub async fn report(st: &SharedState, r: Report) -> Result<ReportAnswer, Problem
     let doc = ReportDoc {
         id,
         received_at: format_time(received),
-        customer_id: customer_id.clone(),
-        reporter_number: reporter.clone(),
-        sender,
+        customer_id: r.customer_id.clone(),
+        reporter_number: r.reporter.clone(),
+        sender: r.sender.clone(),
         body: body.to_string(),
-        reported_via: via.clone(),
+        reported_via: r.via.clone(),
         indicators: ind.clone(),
         campaign_id: a.campaign_id,
     };
@@ -222,7 +216,7 @@ pub async fn report(st: &SharedState, r: Report) -> Result<ReportAnswer, Problem
             SmishReportRow {
                 id,
                 received_at: received,
-                customer_id: customer_id.clone(),
+                customer_id: r.customer_id.clone(),
                 campaign_id: a.campaign_id as i64,
                 doc: json,
             },
@@ -234,7 +228,7 @@ pub async fn report(st: &SharedState, r: Report) -> Result<ReportAnswer, Problem
     }
     let awaiting = r.awaits_sender();
     if awaiting {
-        if let Some(rep) = &reporter {
+        if let Some(rep) = &r.reporter {
             let mut pending = lock(&st.smish.pending);
             // Reporters who never answer are forgotten once past the window.
             if pending.len() >= 10_000 {
@@ -244,7 +238,7 @@ pub async fn report(st: &SharedState, r: Report) -> Result<ReportAnswer, Problem
             pending.insert(rep.clone(), (id, received));
         }
     }
-    if let Some(c) = &customer_id {
+    if let Some(c) = &r.customer_id {
         let vars = PatternVars {
             brand: ind.brand.clone(),
             amount: ind.amounts.first().map(money_text),
