@@ -221,6 +221,18 @@ pub struct Campaign {
     customers: HashSet<String>,
 }
 
+/// Where a report would go ([`Campaigns::plan`]): the campaign, whether it is new, what it merges.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// What applying it gives.
+    pub assignment: Assignment,
+    shape_id: u64,
+    signature: Option<Vec<u32>>,
+    keys: Vec<String>,
+    /// Reports applied when planned: a plan is stale once another report was applied.
+    generation: u64,
+}
+
 /// Callback numbers and link domains of confirmed campaigns, each with its campaign.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Blocked {
@@ -297,6 +309,8 @@ pub struct Campaigns {
     parent: HashMap<u64, u64>,
     campaigns: BTreeMap<u64, Campaign>,
     next_id: u64,
+    /// Reports applied so far (see [`Plan`]).
+    generation: u64,
 }
 
 impl Campaigns {
@@ -310,6 +324,7 @@ impl Campaigns {
             parent: HashMap::new(),
             campaigns: BTreeMap::new(),
             next_id: 1,
+            generation: 0,
         }
     }
 
@@ -331,6 +346,14 @@ impl Campaigns {
 
     /// Assign a report received at `at` (from `customer`, when known).
     pub fn assign(&mut self, ind: &Indicators, customer: Option<&str>, at: Millis) -> Assignment {
+        let plan = self.plan(ind);
+        self.apply(plan, ind, customer, at)
+    }
+
+    /// Where a report would go, without changing anything: the report service makes the report
+    /// durable with this campaign id first and [`Campaigns::apply`]s the plan only once it is, so
+    /// memory never holds a report the disk does not. Valid until the next `apply`.
+    pub fn plan(&self, ind: &Indicators) -> Plan {
         let shape_id = fingerprint(&ind.shape);
         let mut found: BTreeSet<u64> = BTreeSet::new();
         let mut matched_by = Vec::new();
@@ -359,35 +382,85 @@ impl Campaigns {
                 matched_by.push(k.clone());
             }
         }
-        let was_listed = found.iter().any(|c| self.listed(*c));
-        let (id, created) = match found.first() {
+        let (campaign_id, created) = match found.first() {
             Some(oldest) => (*oldest, false),
-            None => {
-                let id = self.next_id;
-                self.next_id += 1;
-                self.campaigns.insert(
-                    id,
-                    Campaign {
-                        id,
-                        status: CampaignStatus::Active,
-                        first_seen: at,
-                        last_seen: at,
-                        reports: 0,
-                        distinct_customers: 0,
-                        callback_numbers: BTreeSet::new(),
-                        domains: BTreeSet::new(),
-                        brands: BTreeSet::new(),
-                        example_shape: ind.shape.clone(),
-                        reports_by_hour: BTreeMap::new(),
-                        merged_from: Vec::new(),
-                        customers: HashSet::new(),
-                    },
-                );
-                (id, true)
-            }
+            None => (self.next_id, true),
         };
-        let merged: Vec<u64> = found.iter().copied().filter(|c| *c != id).collect();
-        for m in &merged {
+        let was_listed = found.iter().any(|c| self.listed(*c));
+        let reviewed = found.iter().any(|c| {
+            self.campaigns
+                .get(c)
+                .is_some_and(|x| x.status != CampaignStatus::Active)
+        });
+        let reports: u64 = found
+            .iter()
+            .filter_map(|c| self.campaigns.get(c))
+            .map(|x| x.reports)
+            .sum();
+        Plan {
+            assignment: Assignment {
+                campaign_id,
+                created,
+                merged: found
+                    .iter()
+                    .copied()
+                    .filter(|c| *c != campaign_id)
+                    .collect(),
+                matched_by,
+                newly_listed: !was_listed && (reviewed || reports + 1 >= self.cfg.min_reports),
+            },
+            shape_id,
+            signature,
+            keys,
+            generation: self.generation,
+        }
+    }
+
+    /// Carry out a [`Plan`] made against the current state. A plan made before another report
+    /// was applied is made again (never applied stale).
+    pub fn apply(
+        &mut self,
+        plan: Plan,
+        ind: &Indicators,
+        customer: Option<&str>,
+        at: Millis,
+    ) -> Assignment {
+        let plan = if plan.generation == self.generation {
+            plan
+        } else {
+            self.plan(ind)
+        };
+        self.generation += 1;
+        let Plan {
+            assignment,
+            shape_id,
+            signature,
+            keys,
+            ..
+        } = plan;
+        let id = assignment.campaign_id;
+        if assignment.created {
+            self.next_id += 1;
+            self.campaigns.insert(
+                id,
+                Campaign {
+                    id,
+                    status: CampaignStatus::Active,
+                    first_seen: at,
+                    last_seen: at,
+                    reports: 0,
+                    distinct_customers: 0,
+                    callback_numbers: BTreeSet::new(),
+                    domains: BTreeSet::new(),
+                    brands: BTreeSet::new(),
+                    example_shape: ind.shape.clone(),
+                    reports_by_hour: BTreeMap::new(),
+                    merged_from: Vec::new(),
+                    customers: HashSet::new(),
+                },
+            );
+        }
+        for m in &assignment.merged {
             self.merge(*m, id);
         }
         if let Some(sig) = signature {
@@ -413,13 +486,7 @@ impl Campaigns {
             }
             c.distinct_customers = c.customers.len() as u64;
         }
-        Assignment {
-            campaign_id: id,
-            created,
-            merged,
-            matched_by,
-            newly_listed: !was_listed && self.listed(id),
-        }
+        assignment
     }
 
     /// Worth listing: enough reports, or reviewed.
@@ -740,6 +807,40 @@ mod tests {
         let statement = shape("ACME Bank: your May statement is ready in the app.", &b);
         assert!(c.spoofing(&statement, 0.3, 0).is_none());
         assert!(c.spoofing(&genuine, 0.3, 10).is_none(), "not seen since");
+    }
+
+    #[test]
+    fn a_plan_changes_nothing_until_applied_and_a_stale_plan_is_made_again() {
+        let cfg = ExtractConfig::default();
+        let b = brands();
+        let first = indicators(
+            "ACME Bank: Did you authorise $480 at Best Buy? If not call 888-555-0142",
+            &b,
+            &cfg,
+        );
+        let second = indicators(
+            "Congratulations! You won a free cruise. Claim at cruise-prize.win",
+            &b,
+            &cfg,
+        );
+        let mut c = Campaigns::new(ClusterConfig::default());
+        let dropped = c.plan(&first).assignment;
+        assert_eq!((dropped.campaign_id, dropped.created), (1, true));
+        // The write of `first` failed: its plan is dropped and nothing was taken from memory.
+        assert!(c.get(1).is_none());
+        let p2 = c.plan(&second);
+        assert_eq!(
+            p2.assignment.campaign_id, 1,
+            "the id the failed report would have had is still free"
+        );
+        let stale = c.plan(&first);
+        assert_eq!(c.apply(p2, &second, None, 0).campaign_id, 1);
+        // `stale` was planned before `second` was applied: applying it plans again.
+        let a = c.apply(stale, &first, None, 1);
+        assert_eq!((a.campaign_id, a.created), (2, true));
+        let mut fresh = Campaigns::new(ClusterConfig::default());
+        fresh.assign(&second, None, 0);
+        assert_eq!(fresh.assign(&first, None, 1), a, "plan + apply is assign");
     }
 
     #[test]

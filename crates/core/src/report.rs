@@ -28,6 +28,9 @@ pub struct ReportIn {
     pub received_at: Option<String>,
     /// `7726`, `app` or `agent`.
     pub reported_via: Option<String>,
+    /// The client's own id for this report, its idempotency key (or the `Idempotency-Key`
+    /// header): a retry with the same id is stored once and answered as the first time.
+    pub report_id: Option<String>,
 }
 
 /// A validated report.
@@ -42,6 +45,8 @@ pub struct Report {
     pub sender: Option<String>,
     /// Trimmed; absent only for a 7726 message that names a sender.
     pub body: Option<String>,
+    /// The client's idempotency key (`report_id`).
+    pub key: Option<String>,
 }
 
 impl Report {
@@ -114,6 +119,7 @@ pub fn validate_report(
         customer_id,
         sender: trimmed(&r.sender).map(str::to_string),
         body,
+        key: optional("report_id", &r.report_id, id_chars_max)?,
     })
 }
 

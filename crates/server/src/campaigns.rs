@@ -31,16 +31,34 @@ fn bad(code: &str, detail: impl Into<String>) -> Problem {
     request_body = ReportIn,
     responses(
         (status = 200, description = "Durable; the campaign the report was assigned to", body = ReportAnswer),
-        (status = 422, description = "`missing_field`, `invalid_field`, `invalid_time`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`missing_field`, `invalid_field`, `invalid_time`, `idempotency_key_reused` (a `report_id` already used for another report)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`store_unavailable`, `campaign_state_inconsistent` (the start-up replay disagreed with the stored campaign ids)", body = Problem, content_type = "application/problem+json"),
     ),
+    params(("Idempotency-Key" = Option<String>, Header, description = "The report's idempotency key, the same as `report_id` in the body")),
     security(("api_key" = [])))]
 pub async fn post_report(
     State(st): State<SharedState>,
     auth: Auth,
-    JsonBody(r): JsonBody<ReportIn>,
+    headers: axum::http::HeaderMap,
+    JsonBody(mut r): JsonBody<ReportIn>,
 ) -> Result<Json<ReportAnswer>, Problem> {
     auth.require(Scope::Ingest)?;
     let started = std::time::Instant::now();
+    if let Some(h) = headers.get("idempotency-key") {
+        let key = h
+            .to_str()
+            .map_err(|_| bad("invalid_field", "`Idempotency-Key` must be printable ASCII"))?
+            .to_string();
+        match &r.report_id {
+            Some(id) if id.trim() != key.trim() => {
+                return Err(bad(
+                    "invalid_field",
+                    "`Idempotency-Key` and `report_id` differ; send one, or the same in both",
+                ))
+            }
+            _ => r.report_id = Some(key),
+        }
+    }
     let report = validate_report(
         &r,
         now_ms(),
@@ -70,6 +88,7 @@ pub async fn list_campaigns(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<Campaign>>, Problem> {
     auth.require(Scope::Agent)?;
+    campaigns::decisions_available(&st)?;
     let c = lock(&st.smish.campaigns);
     Ok(Json(
         c.list()
@@ -91,6 +110,7 @@ pub async fn get_campaign(
     Path(id): Path<u64>,
 ) -> Result<Json<Campaign>, Problem> {
     auth.require(Scope::Agent)?;
+    campaigns::decisions_available(&st)?;
     lock(&st.smish.campaigns)
         .get(id)
         .cloned()
@@ -125,6 +145,7 @@ pub async fn post_status(
     JsonBody(s): JsonBody<StatusIn>,
 ) -> Result<Json<Campaign>, Problem> {
     let who = auth.require(Scope::Admin)?.name.clone();
+    campaigns::decisions_available(&st)?;
     let status = s.status.ok_or_else(|| {
         bad(
             "missing_field",
@@ -173,6 +194,7 @@ pub async fn get_indicators(
     if !(auth.0.allows(Scope::Sms) || auth.0.allows(Scope::Agent)) {
         auth.require(Scope::Sms)?;
     }
+    campaigns::decisions_available(&st)?;
     let b = blocked(&st);
     let mut callback_numbers: Vec<String> = b.numbers.keys().cloned().collect();
     let mut domains: Vec<String> = b.domains.keys().cloned().collect();

@@ -76,6 +76,9 @@ pub struct Metrics {
     pub alerts_rate_limited: AtomicU64,
     /// Spoofed-notification alerts dropped because their queue was full (ingest never waits).
     pub alerts_dropped: AtomicU64,
+    /// Reports the start-up replay clustered otherwise than stored (campaign decisions are off
+    /// while above zero).
+    pub campaign_replay_mismatches: AtomicU64,
     pub webhook_delivered: AtomicU64,
     pub webhook_failed_attempts: AtomicU64,
     /// Requests refused by the per-key rate limits.
@@ -180,6 +183,16 @@ impl Metrics {
             s,
             "countersign_webhook_failed_attempts_total {}",
             c(&self.webhook_failed_attempts)
+        );
+        let _ = writeln!(
+            s,
+            "# HELP countersign_campaign_replay_mismatches Stored smishing reports the start-up replay clustered into another campaign; above zero, campaign decisions are refused."
+        );
+        let _ = writeln!(s, "# TYPE countersign_campaign_replay_mismatches gauge");
+        let _ = writeln!(
+            s,
+            "countersign_campaign_replay_mismatches {}",
+            c(&self.campaign_replay_mismatches)
         );
         let _ = writeln!(s, "# TYPE countersign_notifications_stored gauge");
         let _ = writeln!(s, "countersign_notifications_stored {stored}");

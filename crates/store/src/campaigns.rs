@@ -1,4 +1,4 @@
-//! Smishing reports and campaign events (replayed at start). Tables: `smish_reports`,: the [`CampaignStore`] sub-trait of
+//! Smishing reports and campaign events (replayed at start): the [`CampaignStore`] sub-trait of
 //! [`crate::Store`] and the types it speaks. Each backend implements it in its own file.
 
 use async_trait::async_trait;
@@ -13,8 +13,14 @@ pub struct SmishReportRow {
     pub id: i64,
     pub received_at: Millis,
     pub customer_id: Option<String>,
+    /// The campaign it was assigned on arrival: persisted, so a replay that assigns otherwise is
+    /// detected rather than silently moving analysts' statuses to other reports.
     pub campaign_id: i64,
     pub doc: String,
+    /// The client's idempotency key, unique among reports.
+    pub idempotency_key: Option<String>,
+    /// The answer the first request got (JSON), which a retry with the same key gets again.
+    pub answer: Option<String>,
 }
 
 /// Something that happened to a campaign: `status` (detail: the new status and note as JSON) or
@@ -37,6 +43,9 @@ pub trait CampaignStore: Send + Sync {
         report: SmishReportRow,
         events: Vec<CampaignEvent>,
     ) -> StoreResult<()>;
+
+    /// The report stored under an idempotency key, if any.
+    async fn smish_report_by_key(&self, key: &str) -> StoreResult<Option<SmishReportRow>>;
 
     /// Replace a report's document (the 7726 flow's second message); `false` if unknown.
     async fn update_smish_report(&self, id: i64, doc: String) -> StoreResult<bool>;

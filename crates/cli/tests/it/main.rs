@@ -8,6 +8,7 @@ mod common;
 mod adapters;
 mod api;
 mod calls;
+mod campaign_state;
 mod campaigns;
 mod cli;
 mod contract;

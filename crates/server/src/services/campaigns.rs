@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex};
 
 use countersign_core::alerts::{money_text, AlertRule, PatternVars};
 use countersign_core::campaign::{
-    indicators, Assignment, Campaign, CampaignStatus, Campaigns, ClusterConfig, Indicators,
+    indicators, Assignment, Blocked, Campaign, CampaignStatus, Campaigns, ClusterConfig, Indicators,
 };
 use countersign_core::report::{names_sender, Report};
 use countersign_core::validate::format_time;
 use countersign_core::Millis;
 use countersign_store::{CampaignEvent, SmishReportRow};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use axum::http::StatusCode;
@@ -33,6 +33,14 @@ pub struct SmishState {
     next_id: Mutex<i64>,
     /// Reporter number → (report id, received) of a 7726 report still waiting for its sender.
     pending: Mutex<HashMap<String, (i64, Millis)>>,
+    /// Reporter number → (report id, sender, when) of a 7726 report just joined, so that the
+    /// second message sent again is answered, not stored as a new report.
+    joined: Mutex<HashMap<String, (i64, String, Millis)>>,
+    /// Reports are taken one at a time (plan, store, apply).
+    intake: tokio::sync::Mutex<()>,
+    /// Reports the start-up replay assigned to another campaign than the stored one: while
+    /// above zero, campaign decisions are refused (see [`decisions_available`]).
+    pub replay_mismatches: std::sync::atomic::AtomicU64,
     /// Confirmed campaigns' numbers and domains, for the SMS filter.
     blocked: Mutex<std::sync::Arc<countersign_core::campaign::Blocked>>,
     /// See [`brand_names`].
@@ -55,13 +63,16 @@ impl SmishState {
             campaigns: Mutex::new(Campaigns::new(cfg)),
             next_id: Mutex::new(1),
             pending: Mutex::new(HashMap::new()),
+            joined: Mutex::new(HashMap::new()),
+            intake: tokio::sync::Mutex::new(()),
+            replay_mismatches: std::sync::atomic::AtomicU64::new(0),
             blocked: Mutex::new(Default::default()),
         }
     }
 }
 
 /// What happened to a report.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReportAnswer {
     pub report_id: i64,
     /// The campaign it belongs to now (`campaign_id`), how it was found, what merged.
@@ -72,6 +83,10 @@ pub struct ReportAnswer {
     pub joined: bool,
     /// A 7726 report still waiting for the reporter to name the sender.
     pub awaiting_sender: bool,
+    /// This answer was given before: a retry (same `report_id`, or the 7726 flow's second
+    /// message again); nothing was stored twice.
+    #[serde(default)]
+    pub replayed: bool,
 }
 
 /// Brand names for indicators and shapes (every report and every verified claim reads them).
@@ -113,7 +128,17 @@ pub async fn load(st: &SharedState) -> Result<(), Problem> {
                 continue;
             };
             let a = c.assign(&doc.indicators, doc.customer_id.as_deref(), row.received_at);
-            moved += u64::from(a.campaign_id != doc.campaign_id);
+            if a.campaign_id as i64 != row.campaign_id {
+                if moved < 5 {
+                    tracing::error!(
+                        report = row.id,
+                        stored = row.campaign_id,
+                        replayed = a.campaign_id,
+                        "replay assigned a report to another campaign than the stored one"
+                    );
+                }
+                moved += 1;
+            }
             if doc.reported_via == "7726" && doc.sender.is_none() && row.received_at >= now - window
             {
                 if let Some(r) = &doc.reporter_number {
@@ -146,49 +171,91 @@ pub async fn load(st: &SharedState) -> Result<(), Problem> {
             "smishing reports replayed"
         );
     }
+    drop(c);
+    st.smish
+        .replay_mismatches
+        .store(moved, std::sync::atomic::Ordering::Relaxed);
+    st.metrics
+        .campaign_replay_mismatches
+        .store(moved, std::sync::atomic::Ordering::Relaxed);
     if moved > 0 {
-        tracing::warn!(
+        refresh_blocked(st);
+        tracing::error!(
             reports = moved,
-            "replay put some reports in other campaigns than on arrival (clustering settings changed?)"
+            "CAMPAIGN DECISIONS REFUSED: {}",
+            inconsistent_detail(moved)
         );
     }
     Ok(())
 }
 
+fn inconsistent_detail(moved: u64) -> String {
+    format!(
+        "{moved} stored smishing reports were clustered into other campaigns on replay than when \
+         they arrived, so analysts' statuses and campaign ids would now name other texts. Campaign \
+         listings, status changes, the indicator export, report intake and campaign-based SMS \
+         blocking and claim evidence are off until the [smish] clustering settings \
+         (shape_similarity) are restored to those the reports were clustered with and the server \
+         restarted"
+    )
+}
+
+/// Campaign decisions are served only while the replay agreed with the stored campaign ids;
+/// otherwise `503 campaign_state_inconsistent`.
+pub fn decisions_available(st: &SharedState) -> Result<(), Problem> {
+    match st
+        .smish
+        .replay_mismatches
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        0 => Ok(()),
+        moved => Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "campaign_state_inconsistent",
+            inconsistent_detail(moved),
+        )),
+    }
+}
+
 /// Take a validated report: join it to the reporter's waiting 7726 report when it only names
-/// the sender, else cluster it, store it (durable) and alert the customer.
+/// the sender, else cluster it, store it (durable) and alert the customer. Reports are taken one
+/// at a time: the report is planned into a campaign, made durable with that campaign id, and
+/// only then applied to the clusterer, so a failed write leaves memory as the disk is. A report
+/// with an idempotency key already stored answers what it answered the first time.
 pub async fn report(st: &SharedState, r: Report) -> Result<ReportAnswer, Problem> {
+    decisions_available(st)?;
+    let _one_at_a_time = st.smish.intake.lock().await;
+    if let Some(key) = &r.key {
+        if let Some(row) = st.store.smish_report_by_key(key).await? {
+            return retried(st, &r, row).await;
+        }
+    }
     let now = now_ms();
     let extract = &st.validation.extract;
     let received = r.received_at;
+    let window = st.smish_settings.join_window_secs as Millis * 1000;
     if let (Some(rep), Some(named)) = (&r.reporter, names_sender(&r, extract)) {
         let waiting = lock(&st.smish.pending)
             .get(rep)
             .copied()
-            .filter(|(_, at)| received - at <= st.smish_settings.join_window_secs as Millis * 1000);
+            .filter(|(_, at)| received - at <= window);
         if let Some((id, _)) = waiting {
+            return join(st, rep, id, named).await;
+        }
+        let joined = lock(&st.smish.joined)
+            .get(rep)
+            .filter(|(_, sender, at)| *sender == named && received - at <= window)
+            .map(|(id, _, _)| *id);
+        if let Some(id) = joined {
+            // The reporter's second message again (a retry): the join already happened.
             return join(st, rep, id, named).await;
         }
     }
     let body = r.text().map_err(Problem::invalid)?;
     let ind = indicators(body, &brand_names(st), extract);
-    let (id, a, confirmed_campaign) = {
-        let mut next = lock(&st.smish.next_id);
-        let id = *next;
-        *next += 1;
-        let mut c = lock(&st.smish.campaigns);
-        let a = c.assign(&ind, r.customer_id.as_deref(), received);
-        let confirmed = c
-            .get(a.campaign_id)
-            .is_some_and(|x| x.status == CampaignStatus::Confirmed);
-        (id, a, confirmed)
-    };
-    if confirmed_campaign {
-        refresh_blocked(st);
-    }
-    if a.newly_listed {
-        tokio::spawn(sweep_spoofed(st.clone(), a.campaign_id));
-    }
+    let id = *lock(&st.smish.next_id);
+    let plan = lock(&st.smish.campaigns).plan(&ind);
+    let a = plan.assignment.clone();
     let doc = ReportDoc {
         id,
         received_at: format_time(received),
@@ -200,6 +267,14 @@ pub async fn report(st: &SharedState, r: Report) -> Result<ReportAnswer, Problem
         indicators: ind.clone(),
         campaign_id: a.campaign_id,
     };
+    let answer = ReportAnswer {
+        report_id: id,
+        assignment: a.clone(),
+        indicators: ind.clone(),
+        joined: false,
+        awaiting_sender: r.awaits_sender(),
+        replayed: false,
+    };
     let events = a
         .merged
         .iter()
@@ -210,7 +285,6 @@ pub async fn report(st: &SharedState, r: Report) -> Result<ReportAnswer, Problem
             at: now,
         })
         .collect();
-    let json = crate::problem::to_json(&doc)?;
     st.store
         .add_smish_report(
             SmishReportRow {
@@ -218,51 +292,118 @@ pub async fn report(st: &SharedState, r: Report) -> Result<ReportAnswer, Problem
                 received_at: received,
                 customer_id: r.customer_id.clone(),
                 campaign_id: a.campaign_id as i64,
-                doc: json,
+                doc: crate::problem::to_json(&doc)?,
+                idempotency_key: r.key.clone(),
+                answer: Some(crate::problem::to_json(&answer)?),
             },
             events,
         )
         .await?;
+    // Durable: now memory follows.
+    *lock(&st.smish.next_id) = id + 1;
+    let (applied, confirmed_campaign) = {
+        let mut c = lock(&st.smish.campaigns);
+        let applied = c.apply(plan, &ind, r.customer_id.as_deref(), received);
+        let confirmed = c
+            .get(applied.campaign_id)
+            .is_some_and(|x| x.status == CampaignStatus::Confirmed);
+        (applied, confirmed)
+    };
+    if applied != a {
+        // Cannot happen while reports are taken one at a time; say so loudly if it ever does.
+        tracing::error!(
+            report = id,
+            stored = a.campaign_id,
+            applied = applied.campaign_id,
+            "a report was clustered otherwise than stored"
+        );
+    }
+    if confirmed_campaign {
+        refresh_blocked(st);
+    }
+    if a.newly_listed {
+        tokio::spawn(sweep_spoofed(st.clone(), a.campaign_id));
+    }
     for m in &a.merged {
         tracing::info!(from = m, into = a.campaign_id, "campaigns merged");
     }
-    let awaiting = r.awaits_sender();
-    if awaiting {
+    if answer.awaiting_sender {
         if let Some(rep) = &r.reporter {
             let mut pending = lock(&st.smish.pending);
             // Reporters who never answer are forgotten once past the window.
             if pending.len() >= 10_000 {
-                let cut = now - st.smish_settings.join_window_secs as Millis * 1000;
-                pending.retain(|_, (_, at)| *at >= cut);
+                pending.retain(|_, (_, at)| *at >= now - window);
             }
             pending.insert(rep.clone(), (id, received));
         }
     }
-    if let Some(c) = &r.customer_id {
-        let vars = PatternVars {
-            brand: ind.brand.clone(),
-            amount: ind.amounts.first().map(money_text),
-            merchant: ind.merchant.clone(),
-            callback_number: ind.callback_numbers.first().cloned(),
-        };
-        crate::alerts::raise(
-            st,
-            c,
-            AlertRule::ReportedSmish,
-            &format!("campaign:{}", a.campaign_id),
-            vars,
-            Some(a.campaign_id),
-            None,
-        )
-        .await?;
+    alert_reporter(st, &r, &ind, a.campaign_id).await?;
+    Ok(answer)
+}
+
+/// A report whose idempotency key is already stored: the same report answers the first answer
+/// (and its customer's alert is raised again — alerts are deduplicated — in case the first
+/// request failed after the report was stored); another report under the key is refused.
+async fn retried(
+    st: &SharedState,
+    r: &Report,
+    row: SmishReportRow,
+) -> Result<ReportAnswer, Problem> {
+    let doc: ReportDoc = serde_json::from_str(&row.doc).map_err(Problem::internal)?;
+    let same = doc.customer_id == r.customer_id
+        && doc.reporter_number == r.reporter
+        && doc.reported_via == r.via
+        && r.body.as_deref().is_none_or(|b| b == doc.body)
+        && (r.sender.is_none() || r.sender == doc.sender);
+    if !same {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            format!(
+                "report_id {:?} was already used for report {} with other content; a retry must \
+                 send the same report, and a new report needs a new report_id",
+                r.key.as_deref().unwrap_or_default(),
+                row.id
+            ),
+        ));
     }
-    Ok(ReportAnswer {
-        report_id: id,
-        assignment: a,
-        indicators: ind,
-        joined: false,
-        awaiting_sender: awaiting,
-    })
+    let mut answer: ReportAnswer = row
+        .answer
+        .as_deref()
+        .ok_or_else(|| Problem::internal("a keyed report without its answer"))
+        .and_then(|a| serde_json::from_str(a).map_err(Problem::internal))?;
+    answer.replayed = true;
+    alert_reporter(st, r, &doc.indicators, doc.campaign_id).await?;
+    Ok(answer)
+}
+
+/// Tell the reporting customer (when known) that the text they reported is a scam pattern.
+async fn alert_reporter(
+    st: &SharedState,
+    r: &Report,
+    ind: &Indicators,
+    campaign_id: u64,
+) -> Result<(), Problem> {
+    let Some(c) = &r.customer_id else {
+        return Ok(());
+    };
+    let vars = PatternVars {
+        brand: ind.brand.clone(),
+        amount: ind.amounts.first().map(money_text),
+        merchant: ind.merchant.clone(),
+        callback_number: ind.callback_numbers.first().cloned(),
+    };
+    crate::alerts::raise(
+        st,
+        c,
+        AlertRule::ReportedSmish,
+        &format!("campaign:{campaign_id}"),
+        vars,
+        Some(campaign_id),
+        None,
+    )
+    .await
+    .map(|_| ())
 }
 
 async fn join(
@@ -280,10 +421,20 @@ async fn join(
         )
     })?;
     let mut doc: ReportDoc = serde_json::from_str(&row.doc).map_err(Problem::internal)?;
-    doc.sender = Some(sender);
-    let json = crate::problem::to_json(&doc)?;
-    st.store.update_smish_report(id, json).await?;
+    let again = doc.sender.as_deref() == Some(sender.as_str());
+    if !again {
+        doc.sender = Some(sender.clone());
+        let json = crate::problem::to_json(&doc)?;
+        st.store.update_smish_report(id, json).await?;
+    }
     lock(&st.smish.pending).remove(reporter);
+    {
+        let mut joined = lock(&st.smish.joined);
+        if joined.len() >= 10_000 {
+            joined.clear();
+        }
+        joined.insert(reporter.to_string(), (id, sender, now_ms()));
+    }
     let campaign_id = lock(&st.smish.campaigns).resolve(doc.campaign_id);
     Ok(ReportAnswer {
         report_id: id,
@@ -297,17 +448,22 @@ async fn join(
         indicators: doc.indicators,
         joined: true,
         awaiting_sender: false,
+        replayed: again,
     })
 }
 
 /// Confirmed campaigns' indicators, rebuilt only when a confirmed campaign changed.
-pub fn blocked(st: &SharedState) -> std::sync::Arc<countersign_core::campaign::Blocked> {
+pub fn blocked(st: &SharedState) -> std::sync::Arc<Blocked> {
     lock(&st.smish.blocked).clone()
 }
 
 /// Rebuild the blocked indicators (after a status change or a report to a confirmed campaign).
 pub(crate) fn refresh_blocked(st: &SharedState) {
-    let b = lock(&st.smish.campaigns).blocked();
+    let b = if decisions_available(st).is_ok() {
+        lock(&st.smish.campaigns).blocked()
+    } else {
+        Blocked::default()
+    };
     *lock(&st.smish.blocked) = std::sync::Arc::new(b);
 }
 
@@ -316,6 +472,7 @@ pub fn claim_campaign(
     st: &SharedState,
     claim: &countersign_core::verify::Claim,
 ) -> Option<(u64, String)> {
+    decisions_available(st).ok()?;
     let extract = &st.validation.extract;
     let mut numbers: Vec<String> = claim.callback_number.iter().cloned().collect();
     let mut domains: Vec<String> = claim.domain.iter().cloned().collect();
@@ -355,6 +512,7 @@ pub fn spoofed_in(
         .alert_settings
         .rules
         .contains(&AlertRule::SpoofedNotification)
+        || decisions_available(st).is_err()
     {
         return out;
     }

@@ -15,6 +15,8 @@ pub async fn smish_reports(s: &dyn Store) {
         customer_id: cust.map(str::to_string),
         campaign_id: 1,
         doc: format!("{{\"n\":{id}}}"),
+        idempotency_key: None,
+        answer: None,
     };
     s.add_smish_report(row(2, Some("c1"), T0), vec![])
         .await
@@ -28,9 +30,23 @@ pub async fn smish_reports(s: &dyn Store) {
     s.add_smish_report(row(5, None, T0 + MIN), vec![merged.clone()])
         .await
         .unwrap();
-    s.add_smish_report(row(7, Some("c1"), T0 - 10 * 24 * HOUR), vec![])
-        .await
-        .unwrap();
+    let keyed = SmishReportRow {
+        idempotency_key: Some("app-7f3a".into()),
+        answer: Some("{\"report_id\":7}".into()),
+        ..row(7, Some("c1"), T0 - 10 * 24 * HOUR)
+    };
+    s.add_smish_report(keyed.clone(), vec![]).await.unwrap();
+    assert_eq!(
+        s.smish_report_by_key("app-7f3a").await.unwrap(),
+        Some(keyed.clone())
+    );
+    assert_eq!(s.smish_report_by_key("app-7f3b").await.unwrap(), None);
+    assert!(
+        s.add_smish_report(SmishReportRow { id: 8, ..keyed }, vec![])
+            .await
+            .is_err(),
+        "an idempotency key is stored once"
+    );
     assert!(s
         .update_smish_report(5, "{\"sender\":\"x\"}".into())
         .await

@@ -12,6 +12,21 @@ pub(super) fn insert_campaign_event(
     .execute(params![e.campaign_id, e.kind, e.detail, e.at])
 }
 
+const REPORT_COLUMNS: &str =
+    "id, received_at, customer_id, campaign_id, doc, idempotency_key, answer";
+
+fn report_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::SmishReportRow> {
+    Ok(crate::SmishReportRow {
+        id: r.get(0)?,
+        received_at: r.get(1)?,
+        customer_id: r.get(2)?,
+        campaign_id: r.get(3)?,
+        doc: r.get(4)?,
+        idempotency_key: r.get(5)?,
+        answer: r.get(6)?,
+    })
+}
+
 #[async_trait]
 impl CampaignStore for SqliteStore {
     async fn add_smish_report(
@@ -21,14 +36,17 @@ impl CampaignStore for SqliteStore {
     ) -> StoreResult<()> {
         self.write(move |tx| {
             tx.prepare_cached(
-                "INSERT INTO smish_reports (id, received_at, customer_id, campaign_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO smish_reports (id, received_at, customer_id, campaign_id, doc, idempotency_key, answer)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 report.id,
                 report.received_at,
                 report.customer_id,
                 report.campaign_id,
-                report.doc
+                report.doc,
+                report.idempotency_key,
+                report.answer
             ])?;
             for e in events {
                 insert_campaign_event(tx, &e)?;
@@ -37,6 +55,18 @@ impl CampaignStore for SqliteStore {
         })
         .await
         .map(|_| ())
+    }
+
+    async fn smish_report_by_key(&self, key: &str) -> StoreResult<Option<crate::SmishReportRow>> {
+        let key = key.to_string();
+        self.read(move |conn, _| {
+            conn.prepare_cached(&format!(
+                "SELECT {REPORT_COLUMNS} FROM smish_reports WHERE idempotency_key = ?1"
+            ))?
+            .query_row(params![key], report_row)
+            .optional()
+        })
+        .await
     }
 
     async fn update_smish_report(&self, id: i64, doc: String) -> StoreResult<bool> {
@@ -55,19 +85,10 @@ impl CampaignStore for SqliteStore {
         limit: usize,
     ) -> StoreResult<Vec<crate::SmishReportRow>> {
         self.read(move |conn, _| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, received_at, customer_id, campaign_id, doc FROM smish_reports
-                 WHERE id > ?1 ORDER BY id LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![after, limit as i64], |r| {
-                Ok(crate::SmishReportRow {
-                    id: r.get(0)?,
-                    received_at: r.get(1)?,
-                    customer_id: r.get(2)?,
-                    campaign_id: r.get(3)?,
-                    doc: r.get(4)?,
-                })
-            })?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {REPORT_COLUMNS} FROM smish_reports WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![after, limit as i64], report_row)?;
             rows.collect()
         })
         .await

@@ -157,6 +157,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
         last_error TEXT
     );
     CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL;",
+    // 9: smishing reports' idempotency keys and the answer a retry gets again.
+    "ALTER TABLE smish_reports ADD COLUMN idempotency_key TEXT;
+    ALTER TABLE smish_reports ADD COLUMN answer TEXT;
+    CREATE UNIQUE INDEX smish_reports_key ON smish_reports (idempotency_key)
+        WHERE idempotency_key IS NOT NULL;",
 ];
 
 /// Days since the epoch (UTC) of a time: the leading key of the customer index.
