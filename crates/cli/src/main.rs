@@ -272,7 +272,12 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    println!("listening on http://{addr}");
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("listening on {scheme}://{addr}");
     tracing::info!(%addr, data_dir = %config.data_dir.display(), retention_days = config.retention_days, "countersign serving");
     if let Some(r) = ready {
         let _ = r.send(addr);

@@ -35,6 +35,8 @@ use utoipa_axum::routes;
 pub struct AdapterSettings {
     /// Twilio auth token: when set, `X-Twilio-Signature` must verify.
     pub twilio_auth_token: Option<String>,
+    /// A file holding `twilio_auth_token` (a mounted secret).
+    pub twilio_auth_token_file: Option<std::path::PathBuf>,
     /// The public base URL Twilio calls (e.g. `https://cs.example.com`), for the signature.
     pub twilio_public_url: Option<String>,
     /// TaskRouter workflow the call is enqueued to.

@@ -34,10 +34,16 @@ pub struct AlertSettings {
     pub rules: Vec<AlertRule>,
     /// At most this many alerts per customer in 24 hours; more are dropped and counted.
     pub max_per_customer_per_day: u32,
-    /// Where alerts are pushed (HTTPS in production). None: feed only.
+    /// Where alerts are pushed (`https://` in production; `http://` for a receiver on the same
+    /// host or network segment). None: feed only.
     pub webhook_url: Option<String>,
+    /// PEM CA certificate(s) trusted for an `https://` receiver besides the public (Mozilla)
+    /// roots: the institution's own CA.
+    pub webhook_ca_file: Option<std::path::PathBuf>,
     /// Key of the `X-Countersign-Signature` HMAC. Required with `webhook_url`.
     pub webhook_secret: Option<String>,
+    /// A file holding `webhook_secret` (a mounted secret); trailing newline ignored.
+    pub webhook_secret_file: Option<std::path::PathBuf>,
     /// Longest wait between two attempts, in seconds (the backoff doubles up to it).
     pub retry_max_backoff_secs: u64,
     /// How long one delivery attempt may take, in seconds.
@@ -50,7 +56,9 @@ impl Default for AlertSettings {
             rules: AlertRule::ALL.to_vec(),
             max_per_customer_per_day: 3,
             webhook_url: None,
+            webhook_ca_file: None,
             webhook_secret: None,
+            webhook_secret_file: None,
             retry_max_backoff_secs: 600,
             webhook_timeout_secs: 10,
         }
@@ -60,16 +68,19 @@ impl Default for AlertSettings {
 impl AlertSettings {
     pub fn check(&self) -> Result<(), String> {
         if let Some(u) = &self.webhook_url {
-            if u.starts_with("https://") {
-                // This build's HTTP client speaks no TLS: an https receiver would fail every
-                // delivery and retry forever, so it is refused here, before the server starts.
-                return Err(format!(
-                    "alerts.webhook_url {u:?}: this build delivers webhooks over plain HTTP only; \
-                     point it at an HTTP endpoint (e.g. a local TLS-terminating proxy)"
-                ));
+            // What can never be delivered is refused before the server starts, not retried
+            // forever; a receiver that is merely down is retried with backoff.
+            match url::Url::parse(u) {
+                Ok(p) if matches!(p.scheme(), "http" | "https") && p.host().is_some() => {}
+                Ok(_) => {
+                    return Err(format!(
+                        "alerts.webhook_url {u:?} must be an http:// or https:// URL with a host"
+                    ))
+                }
+                Err(e) => return Err(format!("alerts.webhook_url {u:?} is not a URL: {e}")),
             }
-            if !u.starts_with("http://") {
-                return Err(format!("alerts.webhook_url {u:?} must be an http:// URL"));
+            if let Err(e) = crate::tls::client_config(self.webhook_ca_file.as_deref()) {
+                return Err(e.to_string());
             }
             if self.webhook_secret.as_deref().is_none_or(|s| s.len() < 16) {
                 return Err("alerts.webhook_secret (at least 16 characters) is required with alerts.webhook_url".into());
@@ -308,8 +319,19 @@ pub async fn deliver_forever(st: SharedState) {
     };
     let secret = st.alert_settings.webhook_secret.clone().unwrap_or_default();
     let timeout = Duration::from_secs(st.alert_settings.webhook_timeout_secs);
-    let agent = ureq::AgentBuilder::new().timeout(timeout).build();
-    loop {
+    let tls = match crate::tls::client_config(st.alert_settings.webhook_ca_file.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            // Checked at start; a CA file removed since is reported, not retried.
+            tracing::error!(error = %e, "webhook delivery is off");
+            return;
+        }
+    };
+    let agent = ureq::AgentBuilder::new()
+        .timeout(timeout)
+        .tls_config(tls)
+        .build();
+    while !st.stopping.is_cancelled() {
         let due = match st.store.due_deliveries(now_ms(), 50).await {
             Ok(d) => d,
             Err(e) => {
@@ -318,6 +340,10 @@ pub async fn deliver_forever(st: SharedState) {
             }
         };
         for d in &due {
+            if st.stopping.is_cancelled() {
+                // What is not delivered stays in the outbox for the next start.
+                return;
+            }
             let Some(alert) = view(d.alert.clone()) else {
                 continue;
             };
@@ -363,7 +389,10 @@ pub async fn deliver_forever(st: SharedState) {
             }
         }
         if due.len() < 50 {
-            let _ = tokio::time::timeout(Duration::from_secs(1), st.outbox_wake.notified()).await;
+            tokio::select! {
+                _ = tokio::time::timeout(Duration::from_secs(1), st.outbox_wake.notified()) => {}
+                _ = st.stopping.cancelled() => return,
+            }
         }
     }
 }

@@ -172,7 +172,7 @@ pub async fn post_status(
     };
     refresh_blocked(&st);
     if status == CampaignStatus::Confirmed {
-        tokio::spawn(sweep_spoofed(st.clone(), target));
+        st.tasks.spawn(sweep_spoofed(st.clone(), target));
     }
     campaign.map(Json).ok_or_else(|| unknown(id))
 }

@@ -117,6 +117,10 @@ pub struct ServerConfig {
     pub smish: SmishSettings,
     /// Customer alerts and their webhook (`[alerts]`).
     pub alerts: crate::alerts::AlertSettings,
+    /// Serve HTTPS with this certificate (`[tls]`); absent: plain HTTP (behind a proxy).
+    pub tls: Option<crate::tls::TlsSettings>,
+    /// A file holding `body_hmac_key` (a mounted secret).
+    pub body_hmac_key_file: Option<PathBuf>,
 }
 
 /// Claim-matching settings, in human units.
@@ -163,6 +167,8 @@ impl Default for ServerConfig {
             adapters: Default::default(),
             smish: Default::default(),
             alerts: Default::default(),
+            tls: None,
+            body_hmac_key_file: None,
         }
     }
 }
@@ -229,6 +235,33 @@ impl ServerConfig {
         }
         if let Some(v) = get("COUNTERSIGN_TWILIO_AUTH_TOKEN") {
             self.adapters.twilio_auth_token = Some(v);
+        }
+        if let Some(v) = get("COUNTERSIGN_WEBHOOK_SECRET_FILE") {
+            self.alerts.webhook_secret_file = Some(v.into());
+        }
+        if let Some(v) = get("COUNTERSIGN_TWILIO_AUTH_TOKEN_FILE") {
+            self.adapters.twilio_auth_token_file = Some(v.into());
+        }
+        if let Some(v) = get("COUNTERSIGN_BODY_HMAC_KEY_FILE") {
+            self.body_hmac_key_file = Some(v.into());
+        }
+        // A `*_file` form wins over the value (a mounted secret replaces a placeholder).
+        for (path, value) in [
+            (
+                &self.alerts.webhook_secret_file,
+                &mut self.alerts.webhook_secret,
+            ),
+            (
+                &self.adapters.twilio_auth_token_file,
+                &mut self.adapters.twilio_auth_token,
+            ),
+            (&self.body_hmac_key_file, &mut self.body_hmac_key),
+        ] {
+            if let Some(p) = path {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| anyhow::anyhow!("secret file {}: {e}", p.display()))?;
+                *value = Some(text.trim_end_matches(['\n', '\r']).to_string());
+            }
         }
         if let Some(v) = get("COUNTERSIGN_API_KEYS") {
             for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -356,6 +389,35 @@ mod tests {
         assert!(err.contains("retention_days"), "{err}");
         assert!(err.contains("default_region"), "{err}");
         assert!(err.contains("desk"), "{err}");
+    }
+
+    #[test]
+    fn secrets_come_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("webhook");
+        std::fs::write(&secret, "a-secret-from-a-mounted-file\n").unwrap();
+        let token = dir.path().join("twilio");
+        std::fs::write(&token, "twilio-token-from-a-file").unwrap();
+        let mut c = ServerConfig::from_toml(&format!(
+            "[alerts]\nwebhook_secret = \"placeholder\"\nwebhook_secret_file = {secret:?}\n"
+        ))
+        .unwrap();
+        let t = token.display().to_string();
+        c.apply_env(|k| (k == "COUNTERSIGN_TWILIO_AUTH_TOKEN_FILE").then(|| t.clone()))
+            .unwrap();
+        assert_eq!(
+            c.alerts.webhook_secret.as_deref(),
+            Some("a-secret-from-a-mounted-file")
+        );
+        assert_eq!(
+            c.adapters.twilio_auth_token.as_deref(),
+            Some("twilio-token-from-a-file")
+        );
+        let err = c
+            .apply_env(|k| (k == "COUNTERSIGN_BODY_HMAC_KEY_FILE").then(|| "/nonexistent/k".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/k"), "{err}");
     }
 
     #[test]

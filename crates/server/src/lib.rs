@@ -20,6 +20,7 @@ pub mod ratelimit;
 pub mod sender_ids;
 pub mod services;
 pub mod state;
+pub mod tls;
 pub mod verification;
 
 pub use state::{now_ms, AppState, Auth, SharedState};
@@ -71,28 +72,47 @@ pub async fn serve(
     services::campaigns::load(&state)
         .await
         .map_err(|p| anyhow::anyhow!("cannot replay smishing reports: {}", p.detail))?;
-    let delivery = tokio::spawn(alerts::deliver_forever(state.clone()));
-    let spoof_alerts = tokio::spawn(services::campaigns::spoof_alerts_forever(state.clone()));
+    state.tasks.spawn(alerts::deliver_forever(state.clone()));
+    state
+        .tasks
+        .spawn(services::campaigns::spoof_alerts_forever(state.clone()));
     if let Some(every) = purge_interval {
-        let st = state.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tick.tick().await;
-                let cut = now_ms() - st.retention_ms;
-                match st.store.purge(cut).await {
-                    Ok(n) if n > 0 => tracing::info!(deleted = n, "retention purge"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "retention purge failed; will retry"),
-                }
-            }
-        });
+        state.tasks.spawn(purge_forever(state.clone(), every));
     }
     let limits = state.limits.clone();
-    accept(listener, router(state), &limits, shutdown).await;
-    delivery.abort();
-    spoof_alerts.abort();
+    accept(listener, router(state.clone()), &state, shutdown).await;
+    drain(&state, Duration::from_secs(limits.shutdown_grace_secs)).await;
     Ok(())
+}
+
+/// Purge what is past retention every `every`, until the server stops.
+async fn purge_forever(st: SharedState, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = st.stopping.cancelled() => return,
+        }
+        let cut = now_ms() - st.retention_ms;
+        match st.store.purge(cut).await {
+            Ok(n) if n > 0 => tracing::info!(deleted = n, "retention purge"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "retention purge failed; will retry"),
+        }
+    }
+}
+
+/// Tell background tasks to stop and wait for them up to `grace`; what is still running then is
+/// left to be cut by the runtime's end (each is safe to cut: its work is durable or retried).
+async fn drain(st: &SharedState, grace: Duration) {
+    st.stopping.cancel();
+    st.tasks.close();
+    if tokio::time::timeout(grace, st.tasks.wait()).await.is_err() {
+        tracing::warn!(
+            tasks = st.tasks.len(),
+            "background tasks still running at the shutdown deadline were cut"
+        );
+    }
 }
 
 /// Accept connections until `shutdown`, each served by hyper's HTTP/1 with a header-read
@@ -101,14 +121,16 @@ pub async fn serve(
 async fn accept(
     listener: TcpListener,
     app: Router,
-    limits: &config::Limits,
+    st: &SharedState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
+    let limits = &st.limits;
+    let header_timeout = Duration::from_secs(limits.header_read_timeout_secs.max(1));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(limits.header_read_timeout_secs.max(1)))
+        .header_read_timeout(header_timeout)
         .keep_alive(true);
     // Past `max_connections`, a connection is still answered — by a router that keeps health
     // checks working and tells everyone else to come back (503 `server_busy`), without keep-alive.
@@ -134,25 +156,39 @@ async fn accept(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(stream);
-        match slots.clone().try_acquire_owned() {
-            Ok(slot) => {
-                let conn = graceful
-                    .watch(http.serve_connection(io, TowerToHyperService::new(app.clone())));
-                tokio::spawn(async move {
-                    // A connection ends with an error whenever a client hangs up or times out.
-                    let _ = conn.await;
-                    drop(slot);
-                });
+        let (builder, service, slot) = match slots.clone().try_acquire_owned() {
+            Ok(slot) => (
+                http.clone(),
+                TowerToHyperService::new(app.clone()),
+                Some(slot),
+            ),
+            Err(_) => (
+                busy_http.clone(),
+                TowerToHyperService::new(busy.clone()),
+                None,
+            ),
+        };
+        let watcher = graceful.watcher();
+        let tls = st.tls.clone();
+        tokio::spawn(async move {
+            // A connection ends with an error whenever a client hangs up or times out.
+            match tls {
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    let _ = watcher.watch(conn).await;
+                }
+                // The handshake is bounded like a request's headers: a silent client is cut.
+                Some(tls) => {
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(header_timeout, tls.accept(stream)).await
+                    {
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        let _ = watcher.watch(conn).await;
+                    }
+                }
             }
-            Err(_) => {
-                let conn = graceful
-                    .watch(busy_http.serve_connection(io, TowerToHyperService::new(busy.clone())));
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-            }
-        }
+            drop(slot);
+        });
     }
     drop(listener);
     let grace = Duration::from_secs(limits.shutdown_grace_secs);

@@ -60,6 +60,12 @@ pub struct AppState {
     pub surge_alerting: std::sync::atomic::AtomicBool,
     /// The country calling code of `default_region` (for the international-caller signal).
     pub home_calling_code: Option<u16>,
+    /// The server's TLS (`[tls]`); None: plain HTTP.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Background work (delivery, sweeps, purge), drained with a deadline on shutdown.
+    pub tasks: tokio_util::task::TaskTracker,
+    /// Cancelled when the server stops: background loops finish what they hold and return.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -105,6 +111,9 @@ impl AppState {
             smish_settings: cfg.smish.clone(),
             alert_settings: cfg.alerts.clone(),
             outbox_wake: tokio::sync::Notify::new(),
+            tls: cfg.tls.as_ref().map(crate::tls::acceptor).transpose()?,
+            tasks: tokio_util::task::TaskTracker::new(),
+            stopping: tokio_util::sync::CancellationToken::new(),
         })
     }
 }

@@ -15,3 +15,4 @@ mod contract;
 mod customers;
 mod sms;
 mod tidy;
+mod tls;

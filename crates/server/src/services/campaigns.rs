@@ -322,7 +322,7 @@ pub async fn report(st: &SharedState, r: Report) -> Result<ReportAnswer, Problem
         refresh_blocked(st);
     }
     if a.newly_listed {
-        tokio::spawn(sweep_spoofed(st.clone(), a.campaign_id));
+        st.tasks.spawn(sweep_spoofed(st.clone(), a.campaign_id));
     }
     for m in &a.merged {
         tracing::info!(from = m, into = a.campaign_id, "campaigns merged");
@@ -599,6 +599,10 @@ pub async fn sweep_spoofed(st: SharedState, campaign: u64) {
     let names = brand_names(&st);
     let mut queued = 0usize;
     for (kind, body) in kinds {
+        if st.stopping.is_cancelled() {
+            tracing::warn!(campaign, "spoofed-kind sweep cut by shutdown");
+            return;
+        }
         let genuine = countersign_core::campaign::shape(&body, &names);
         let vars = {
             let c = lock(&st.smish.campaigns);
@@ -651,7 +655,16 @@ pub async fn spoof_alerts_forever(st: SharedState) {
         return;
     };
     let mut told: std::collections::HashSet<(String, u64)> = std::collections::HashSet::new();
-    while let Some((customer, campaign, vars)) = rx.recv().await {
+    loop {
+        // On shutdown, what is already queued is still written (within the drain deadline).
+        let next = tokio::select! {
+            biased;
+            item = rx.recv() => item,
+            _ = st.stopping.cancelled() => rx.try_recv().ok(),
+        };
+        let Some((customer, campaign, vars)) = next else {
+            return;
+        };
         if told.len() > 1_000_000 {
             told.clear();
         }
