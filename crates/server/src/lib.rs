@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod operations;
 pub mod problem;
 pub mod ratelimit;
+pub mod requests;
 pub mod sender_ids;
 pub mod services;
 pub mod state;
@@ -53,6 +54,10 @@ pub fn router(state: SharedState) -> Router {
     routes
         .fallback(operations::not_found)
         .method_not_allowed_fallback(operations::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            requests::track,
+        ))
         .with_state(state)
 }
 

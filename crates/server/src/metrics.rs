@@ -1,5 +1,7 @@
 //! In-process metrics, exposed at `/metrics` in the Prometheus text format: request counts,
-//! records by outcome, and latency quantiles measured inside the server (HdrHistogram).
+//! records by outcome, latency quantiles of the hot handlers measured inside the server
+//! (HdrHistogram, which `countersign bench` reads), and per-route request histograms
+//! ([`crate::requests`], for dashboards and alerting).
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -83,6 +85,8 @@ pub struct Metrics {
     pub webhook_failed_attempts: AtomicU64,
     /// Requests refused by the per-key rate limits.
     pub rate_limited: AtomicU64,
+    /// Requests by route: histograms and status counts ([`crate::requests`]).
+    pub http: crate::requests::HttpMetrics,
 }
 
 impl Metrics {
@@ -198,6 +202,7 @@ impl Metrics {
         let _ = writeln!(s, "countersign_notifications_stored {stored}");
         let _ = writeln!(s, "# TYPE countersign_store_bytes gauge");
         let _ = writeln!(s, "countersign_store_bytes {bytes}");
+        s.push_str(&self.http.render());
         s
     }
 }

@@ -220,12 +220,45 @@ fn every_endpoint_but_health_needs_a_key_with_the_right_scope() {
     let (st, _, _) = s.post_raw("/v1/verify", None, "application/json", b"{}");
     assert_eq!(st, 401);
     assert_eq!(s.get("/v1/sources", Some(ADMIN_KEY)).0, 200);
+    // Every answer carries a request id: the client's when it is a plain token, else a new one.
+    let resp = ureq::get(&s.url("/v1/customers/maria-7731/notifications"))
+        .set("authorization", &format!("Bearer {AGENT_KEY}"))
+        .set("x-request-id", "desk-42.call-9")
+        .call();
+    let resp = match resp {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(resp.header("x-request-id"), Some("desk-42.call-9"));
+    let resp = ureq::get(&s.url("/healthz"))
+        .set("x-request-id", "not a token; rm -rf")
+        .call()
+        .unwrap();
+    let id = resp.header("x-request-id").unwrap();
+    assert!(id.len() > 8 && !id.contains(' '), "{id}");
     let (st, _, text) = s.get("/metrics", Some(ADMIN_KEY));
     assert_eq!(st, 200);
-    assert!(text
-        .as_str()
-        .unwrap()
-        .contains("countersign_verify_seconds"));
+    let text = text.as_str().unwrap();
+    assert!(text.contains("countersign_verify_seconds"));
+    // Per-route histograms and status counts, by route template, never by customer id.
+    assert!(
+        text.contains("# TYPE countersign_http_request_duration_seconds histogram"),
+        "{text}"
+    );
+    assert!(
+        text.contains("countersign_http_request_duration_seconds_count{method=\"GET\",route=\"/v1/customers/{customer_id}/notifications\"} 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("countersign_http_request_duration_seconds_bucket{"),
+        "{text}"
+    );
+    assert!(
+        text.contains("countersign_http_requests_total{method=\"POST\",route=\"/v1/verify\",status=\"403\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("route=\"unmatched\""), "{text}");
+    assert!(!text.contains("maria-7731"), "no customer id in metrics");
 }
 
 /// A world with one customer and fresh, complete feeds.
