@@ -22,6 +22,10 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Most records in one ingest request.
     pub max_records_per_request: usize,
+    /// Memory budget for ingest bodies read at once, in bytes (a body costs about three times
+    /// its size while parsed). A body that does not fit waits up to 2 s, then is answered
+    /// `503 server_busy` with `Retry-After`, so concurrent large uploads cannot exhaust memory.
+    pub max_concurrent_body_bytes: usize,
     /// Largest single record (one JSON object), in bytes.
     pub max_record_bytes: usize,
     /// Largest body of a one-object request (a claim, a call, a report, a watermark, a
@@ -62,6 +66,7 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 32 * 1024 * 1024,
             max_records_per_request: 50_000,
+            max_concurrent_body_bytes: 128 * 1024 * 1024,
             max_record_bytes: 16 * 1024,
             max_json_body_bytes: 64 * 1024,
             header_read_timeout_secs: 10,
@@ -295,6 +300,12 @@ impl ServerConfig {
             }
         }
         let l = &self.limits;
+        if l.max_concurrent_body_bytes < l.max_body_bytes {
+            problems.push(format!(
+                "limits.max_concurrent_body_bytes ({}) must be at least limits.max_body_bytes ({})",
+                l.max_concurrent_body_bytes, l.max_body_bytes
+            ));
+        }
         if l.max_body_bytes < 1024 || l.max_records_per_request == 0 || l.max_record_bytes < 256 {
             problems.push("limits are too small to accept a single record".into());
         }

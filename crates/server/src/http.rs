@@ -158,6 +158,43 @@ where
 pub struct RecordsBody {
     content_type: String,
     bytes: Bytes,
+    /// Its share of the body memory budget, held until the request is answered.
+    _budget: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Take a body's share of the memory budget (its declared length, else the largest allowed),
+/// waiting up to 2 s; `503 server_busy` when it does not fit.
+async fn body_budget(
+    st: &SharedState,
+    headers: &HeaderMap,
+) -> Result<tokio::sync::OwnedSemaphorePermit, Problem> {
+    let max = st.limits.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(max)
+        .min(max);
+    let total =
+        (st.limits.max_concurrent_body_bytes / 1024).min(tokio::sync::Semaphore::MAX_PERMITS);
+    let kib = u32::try_from((declared / 1024).clamp(1, total.max(1))).unwrap_or(u32::MAX);
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        st.body_budget.clone().acquire_many_owned(kib),
+    )
+    .await
+    {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => {
+            let mut p = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_busy",
+                "other large request bodies are being read (limits.max_concurrent_body_bytes); retry shortly",
+            );
+            p.retry_after_secs = Some(1);
+            Err(p)
+        }
+    }
 }
 
 impl FromRequest<SharedState> for RecordsBody {
@@ -165,6 +202,7 @@ impl FromRequest<SharedState> for RecordsBody {
 
     async fn from_request(req: Request, st: &SharedState) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
+        let budget = body_budget(st, &parts.headers).await?;
         let bytes = read_body(
             &parts.headers,
             body,
@@ -181,6 +219,7 @@ impl FromRequest<SharedState> for RecordsBody {
         Ok(RecordsBody {
             content_type,
             bytes,
+            _budget: budget,
         })
     }
 }

@@ -33,6 +33,9 @@ pub struct AppState {
     pub validation: ValidationConfig,
     pub verify: VerifyConfig,
     pub limits: Limits,
+    /// The memory budget of ingest bodies being read, in KiB permits
+    /// (`limits.max_concurrent_body_bytes`).
+    pub body_budget: Arc<tokio::sync::Semaphore>,
     /// Per-key request budgets (`[limits] rate_*_per_sec`).
     pub rate_limits: crate::ratelimit::RateLimits,
     pub retention_ms: Millis,
@@ -87,6 +90,10 @@ impl AppState {
             verify: cfg.verify_config(),
             limits: cfg.limits.clone(),
             rate_limits: crate::ratelimit::RateLimits::new(&cfg.limits),
+            body_budget: Arc::new(tokio::sync::Semaphore::new(
+                (cfg.limits.max_concurrent_body_bytes / 1024)
+                    .min(tokio::sync::Semaphore::MAX_PERMITS),
+            )),
             retention_ms: cfg.retention_ms(),
             metrics: Metrics::default(),
             registry: std::sync::RwLock::new(Arc::new(countersign_core::sender::Registry::new(

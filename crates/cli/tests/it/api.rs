@@ -652,6 +652,50 @@ fn slow_idle_and_silent_clients_are_cut_off_and_others_are_served() {
 }
 
 #[test]
+fn large_bodies_share_a_memory_budget_and_small_requests_are_unaffected() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        &dir.path().join("d"),
+        Some("[limits]\nmax_body_bytes = 1048576\nmax_concurrent_body_bytes = 1048576\n"),
+    );
+    let addr = s.base.trim_start_matches("http://").to_string();
+    // One upload declares the whole budget and sends its body slowly.
+    let mut big = TcpStream::connect(&addr).unwrap();
+    big.write_all(
+        format!(
+            "POST /v1/notifications HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {INGEST_KEY}\r\nContent-Type: application/x-ndjson\r\nContent-Length: 1048576\r\n\r\n{{"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // Another ingest body does not fit: told to come back, not queued without bound.
+    let record = sms(
+        "cards",
+        "n1",
+        "maria",
+        now_ms() - HOUR,
+        "$1.00",
+        "SHOP",
+        "4417",
+    );
+    let (st, v) = s.post("/v1/notifications", INGEST_KEY, &json!([record]));
+    assert_eq!((st, v["code"].as_str()), (503, Some("server_busy")), "{v}");
+    // One-object requests are not part of that budget: agents are served.
+    assert_eq!(s.get("/v1/sources", Some(AGENT_KEY)).0, 200);
+    // The upload ends (here: its client goes away); the budget is free again.
+    big.shutdown(std::net::Shutdown::Both).unwrap();
+    drop(big);
+    let accepted = eventually("the budget released", 10, || {
+        let (st, v) = s.post("/v1/notifications", INGEST_KEY, &json!([record]));
+        (st == 200).then_some(v)
+    });
+    assert_eq!(accepted["accepted"], 1, "{accepted}");
+}
+
+#[test]
 fn each_key_has_a_request_budget_and_budgets_are_independent() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(
