@@ -315,6 +315,11 @@ pub struct SourceState {
     pub last_acked_at: Option<Millis>,
     pub last_sent_at: Option<Millis>,
     pub records_total: i64,
+    /// Records kept whose `sent_at` is before the record is complete (a backfill, typically):
+    /// they can confirm a claim, never support `not_sent`.
+    pub records_before_complete: i64,
+    /// The earliest `sent_at` this source has sent (a purge does not move it).
+    pub first_sent_at: Option<Millis>,
 }
 
 impl SourceState {

@@ -311,6 +311,16 @@ pub struct SourceView {
     /// The newest `sent_at`.
     pub last_sent_at: Option<String>,
     pub records_total: i64,
+    /// Records kept whose `sent_at` is before `complete_since` (a backfill, typically): they
+    /// can confirm a claim, but a claim about that period answers `cannot_confirm`, never
+    /// `not_sent`.
+    pub records_before_complete: i64,
+    /// The earliest `sent_at` this source has sent.
+    pub first_sent_at: Option<String>,
+    /// What to do when records lie before completeness: how to declare `complete_since` if
+    /// the backfill is complete (absent when nothing needs doing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setup_advice: Option<String>,
     pub records_last_hour: u64,
     /// Ingest lag (acknowledged − sent) over the last hour, in ms (log buckets, ≤ 19 % error).
     pub lag_p50_ms: Option<i64>,
@@ -335,10 +345,30 @@ pub fn source_view(
         last_record_at: s.last_acked_at.map(format_time),
         last_sent_at: s.last_sent_at.map(format_time),
         records_total: s.records_total,
+        records_before_complete: s.records_before_complete,
+        first_sent_at: s.first_sent_at.map(format_time),
+        setup_advice: setup_advice(s),
         records_last_hour: act.map_or(0, |a| a.records),
         lag_p50_ms: act.and_then(|a| a.lag.quantile(0.5)),
         lag_p99_ms: act.and_then(|a| a.lag.quantile(0.99)),
     }
+}
+
+/// The feed set-up guard's advice: records kept from before completeness cannot support
+/// `not_sent`; if the source really sent nothing else since its earliest record, it can say so.
+fn setup_advice(s: &SourceState) -> Option<String> {
+    if s.records_before_complete <= 0 {
+        return None;
+    }
+    let cs = complete_since(s).map(format_time).unwrap_or_default();
+    let first = s.first_sent_at.map(format_time).unwrap_or_default();
+    Some(format!(
+        "{} records were sent before this source's record is complete ({cs}); a claim about that \
+         period answers cannot_confirm, never not_sent. If the backfill holds every notification \
+         the source sent since {first}, declare it: POST /v1/sources/{}/watermark with \
+         {{\"watermark\": <now or the feed's watermark>, \"complete_since\": \"{first}\"}}.",
+        s.records_before_complete, s.source
+    ))
 }
 
 #[utoipa::path(

@@ -376,6 +376,52 @@ fn every_verdict_through_the_api() {
 }
 
 #[test]
+fn a_backfill_before_completeness_is_named_with_how_to_declare_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("d"), None);
+    let now = now_ms();
+    // Ten days of history loaded on the first day, and a watermark without `complete_since`.
+    let backfill: Vec<Value> = (1..=10)
+        .map(|d| {
+            sms(
+                "cards",
+                &format!("b{d}"),
+                "maria",
+                now - d * 24 * HOUR,
+                "$12.40",
+                "STARBUCKS",
+                "4417",
+            )
+        })
+        .collect();
+    s.ingest(&backfill);
+    let w = s.watermark("cards", now, None);
+    assert_eq!(w["records_before_complete"], 10, "{w}");
+    let advice = w["setup_advice"].as_str().unwrap();
+    assert!(
+        advice.contains("complete_since") && advice.contains("/v1/sources/cards/watermark"),
+        "{advice}"
+    );
+    // A forged claim about three days ago cannot be refuted yet: honest, not `not_sent`.
+    let claim = json!({"customer_id": "maria", "channel": "sms", "received_at": rfc3339(now - 72 * HOUR),
+        "mentions": {"amount": "$480", "merchant": "Best Buy"}});
+    assert_eq!(s.verify(&claim)["verdict"], "cannot_confirm");
+    // The integrator declares what the advice names: the backfill is complete.
+    let first = w["first_sent_at"].as_str().unwrap().to_string();
+    let (st, w) = s.post(
+        "/v1/sources/cards/watermark",
+        INGEST_KEY,
+        &json!({"watermark": rfc3339(now), "complete_since": first}),
+    );
+    assert_eq!(st, 200, "{w}");
+    assert_eq!(w["records_before_complete"], 0, "{w}");
+    assert!(w.get("setup_advice").is_none(), "{w}");
+    assert_eq!(s.verify(&claim)["verdict"], "not_sent");
+    let (_, _, src) = s.get("/v1/sources", Some(AGENT_KEY));
+    assert_eq!(src[0]["records_before_complete"], 0, "{src}");
+}
+
+#[test]
 fn a_stale_feed_never_yields_not_sent() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(&dir.path().join("d"), None);

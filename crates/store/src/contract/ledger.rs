@@ -177,6 +177,56 @@ pub async fn watermarks_and_sources(s: &dyn Store) {
     assert_eq!(email.complete_since, None);
 }
 
+/// The feed set-up guard: records sent before a source's record is complete are counted, a
+/// declaration of `complete_since` recounts them, and a purge takes them off.
+pub async fn records_before_complete(s: &dyn Store) {
+    // A backfill of five days, acknowledged now: all of it before completeness (which starts
+    // at the first acknowledgement), and the live record after.
+    let backfill: Vec<_> = (1..=5)
+        .map(|d| note("cards", &format!("b{d}"), "c1", T0 - d * 24 * HOUR))
+        .collect();
+    s.ingest(backfill, T0).await.unwrap();
+    s.ingest(vec![note("cards", "live", "c1", T0 + MIN)], T0 + MIN)
+        .await
+        .unwrap();
+    let cards = |v: Vec<countersign_core::SourceState>| {
+        v.into_iter().find(|x| x.source == "cards").unwrap()
+    };
+    let st = cards(s.sources().await.unwrap());
+    assert_eq!((st.records_total, st.records_before_complete), (6, 5));
+    assert_eq!(st.first_sent_at, Some(T0 - 5 * 24 * HOUR));
+    // The integrator declares the record complete from three and a half days back.
+    let st = s
+        .set_watermark("cards", T0 + MIN, Some(T0 - 84 * HOUR), T0 + 2 * MIN)
+        .await
+        .unwrap();
+    assert_eq!(
+        st.records_before_complete, 2,
+        "days 4 and 5 are still before it"
+    );
+    // A later backfill record before completeness counts; one after it does not.
+    s.ingest(
+        vec![
+            note("cards", "b6", "c1", T0 - 6 * 24 * HOUR),
+            note("cards", "b7", "c1", T0 - HOUR),
+        ],
+        T0 + 3 * MIN,
+    )
+    .await
+    .unwrap();
+    assert_eq!(cards(s.sources().await.unwrap()).records_before_complete, 3);
+    // Retention purges the oldest: they no longer count.
+    assert_eq!(s.purge(T0 - 90 * HOUR).await.unwrap(), 3);
+    let st = cards(s.sources().await.unwrap());
+    assert_eq!(st.records_before_complete, 0);
+    // Declared from the first record: nothing lies before.
+    let st = s
+        .set_watermark("cards", T0 + MIN, Some(T0 - 90 * HOUR), T0 + 4 * MIN)
+        .await
+        .unwrap();
+    assert_eq!(st.records_before_complete, 0);
+}
+
 /// The timeline is newest first, bounded by the window and the limit.
 pub async fn customer_timeline(s: &dyn Store) {
     let batch: Vec<_> = (0..20)

@@ -71,7 +71,7 @@ fn call(id: &str, cust: Option<&str>, ani: &str, at: Millis) -> crate::CallRecor
 macro_rules! store_contract_tests {
     ($make:expr) => {
         $crate::store_contract_tests!(@each $make;
-            ingest_outcomes, facts_only_round_trip, status_updates, watermarks_and_sources,
+            ingest_outcomes, facts_only_round_trip, status_updates, watermarks_and_sources, records_before_complete,
             customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands, profiles, calls, call_context, smish_reports, alerts_and_outbox, sms_kinds);
     };
     (@each $make:expr; $($case:ident),*) => {

@@ -162,6 +162,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE smish_reports ADD COLUMN answer TEXT;
     CREATE UNIQUE INDEX smish_reports_key ON smish_reports (idempotency_key)
         WHERE idempotency_key IS NOT NULL;",
+    // 10: the feed set-up guard: records kept from before a source's record is complete, and
+    // its earliest record (to say what `complete_since` a backfill could declare).
+    "ALTER TABLE sources ADD COLUMN records_before_complete INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sources ADD COLUMN first_sent_at INTEGER;
+    UPDATE sources SET
+        first_sent_at = (SELECT MIN(n.sent_at) FROM notifications n WHERE n.source_id = sources.id),
+        records_before_complete = (SELECT COUNT(*) FROM notifications n WHERE n.source_id = sources.id
+            AND n.sent_at < COALESCE(sources.complete_since, sources.first_acked_at));",
 ];
 
 /// Days since the epoch (UTC) of a time: the leading key of the customer index.
@@ -197,7 +205,8 @@ pub(super) fn load_shared(conn: &Connection) -> anyhow::Result<Shared> {
     let mut sh = Shared::default();
     let mut stmt = conn.prepare(
         "SELECT id, name, channels_mask, declared_watermark, watermark_updated_at, complete_since,
-                first_acked_at, last_acked_at, last_sent_at, records_total FROM sources",
+                first_acked_at, last_acked_at, last_sent_at, records_total, records_before_complete,
+                first_sent_at FROM sources",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok(SourceRow {
@@ -212,6 +221,8 @@ pub(super) fn load_shared(conn: &Connection) -> anyhow::Result<Shared> {
                 last_acked_at: r.get(7)?,
                 last_sent_at: r.get(8)?,
                 records_total: r.get(9)?,
+                records_before_complete: r.get(10)?,
+                first_sent_at: r.get(11)?,
             },
         })
     })?;

@@ -189,7 +189,8 @@ pub(super) fn save_source(tx: &Transaction<'_>, row: &SourceRow) -> rusqlite::Re
     let s = &row.state;
     tx.prepare_cached(
         "UPDATE sources SET channels_mask = ?2, declared_watermark = ?3, watermark_updated_at = ?4,
-            complete_since = ?5, first_acked_at = ?6, last_acked_at = ?7, last_sent_at = ?8, records_total = ?9
+            complete_since = ?5, first_acked_at = ?6, last_acked_at = ?7, last_sent_at = ?8, records_total = ?9,
+            records_before_complete = ?10, first_sent_at = ?11
          WHERE id = ?1",
     )?
     .execute(params![
@@ -201,7 +202,9 @@ pub(super) fn save_source(tx: &Transaction<'_>, row: &SourceRow) -> rusqlite::Re
         s.first_acked_at,
         s.last_acked_at,
         s.last_sent_at,
-        s.records_total
+        s.records_total,
+        s.records_before_complete,
+        s.first_sent_at
     ])?;
     Ok(())
 }
@@ -255,7 +258,7 @@ pub(super) fn apply(
             reply,
         } => {
             let sid = source_id(tx, work, &source)?;
-            set_watermark(work, &source, watermark, complete_since, now);
+            set_watermark(tx, work, sid, &source, watermark, complete_since, now)?;
             touched.push(sid);
             Ok(Pending::Watermark(reply, source))
         }
@@ -264,7 +267,7 @@ pub(super) fn apply(
             minutes_before,
             reply,
         } => {
-            let n = delete(tx, pks, minutes_before)?;
+            let n = delete(tx, work, touched, pks, minutes_before)?;
             *live_delta -= n as i64;
             Ok(Pending::Delete(reply, n))
         }
@@ -335,7 +338,11 @@ fn ingest(
                 s.first_acked_at = Some(s.first_acked_at.map_or(acked_at, |v| v.min(acked_at)));
                 s.last_acked_at = Some(s.last_acked_at.map_or(acked_at, |v| v.max(acked_at)));
                 s.last_sent_at = Some(s.last_sent_at.map_or(n.sent_at, |v| v.max(n.sent_at)));
+                s.first_sent_at = Some(s.first_sent_at.map_or(n.sent_at, |v| v.min(n.sent_at)));
                 s.records_total += 1;
+                if before_complete(s, n.sent_at) {
+                    s.records_before_complete += 1;
+                }
             }
             outcomes.push(IngestOutcome::Accepted);
         } else {
@@ -386,44 +393,81 @@ fn status(
     Ok(outcomes)
 }
 
-/// Move a source's watermark forward (never back) and extend its completeness backwards.
+/// Whether a record sent at `sent_at` lies before the source's record is complete (the
+/// declared `complete_since`, else the first acknowledgement; see `core::verify::freshness`).
+fn before_complete(s: &SourceState, sent_at: Millis) -> bool {
+    s.complete_since
+        .or(s.first_acked_at)
+        .is_some_and(|cs| sent_at < cs)
+}
+
+/// Move a source's watermark forward (never back) and extend its completeness backwards
+/// (recounting the records kept from before it).
 fn set_watermark(
+    tx: &Transaction<'_>,
     work: &mut Shared,
+    sid: i64,
     source: &str,
     watermark: Millis,
     complete_since: Option<Millis>,
     now: Millis,
-) {
+) -> rusqlite::Result<()> {
     if let Some(row) = work.sources.get_mut(source) {
         let s = &mut row.state;
         s.declared_watermark = Some(s.declared_watermark.map_or(watermark, |w| w.max(watermark)));
         s.watermark_updated_at = Some(now);
         if let Some(cs) = complete_since {
             // Completeness can only be extended backwards by an explicit declaration.
+            let before = s.complete_since.or(s.first_acked_at);
             s.complete_since = Some(s.complete_since.map_or(cs, |v| v.min(cs)));
+            if s.complete_since != before {
+                let cut = s.complete_since.unwrap_or(cs);
+                s.records_before_complete = tx
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM notifications
+                         WHERE sent_day <= ?1 AND sent_at < ?2 AND source_id = ?3",
+                    )?
+                    .query_row(params![day_of(cut), cut, sid], |r| r.get(0))?;
+            }
         }
     }
+    Ok(())
 }
 
 /// Delete notifications by key (retention), forgetting learned numbers last texted before the
 /// cut, and the per-minute activity before it.
-fn delete(tx: &Transaction<'_>, pks: Vec<i64>, minutes_before: Millis) -> rusqlite::Result<u64> {
+fn delete(
+    tx: &Transaction<'_>,
+    work: &mut Shared,
+    touched: &mut Vec<i64>,
+    pks: Vec<i64>,
+    minutes_before: Millis,
+) -> rusqlite::Result<u64> {
     let mut n = 0u64;
     {
         let mut stmt = tx.prepare_cached(
-            "DELETE FROM notifications WHERE pk = ?1 RETURNING customer_id, channel, recipient",
+            "DELETE FROM notifications WHERE pk = ?1
+             RETURNING customer_id, channel, recipient, source_id, sent_at",
         )?;
         let mut forget = tx.prepare_cached(
             "DELETE FROM customer_numbers WHERE customer_id = ?1 AND number = ?2 AND last_sent_at < ?3",
         )?;
         for pk in pks {
-            let gone: Option<(String, i64, Option<String>)> = stmt
-                .query_row([pk], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            let gone: Option<(String, i64, Option<String>, i64, Millis)> = stmt
+                .query_row([pk], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
                 .optional()?;
-            let Some((customer, channel, recipient)) = gone else {
+            let Some((customer, channel, recipient, sid, sent_at)) = gone else {
                 continue;
             };
             n += 1;
+            if let Some(row) = work.sources.values_mut().find(|r| r.id == sid) {
+                if before_complete(&row.state, sent_at) {
+                    row.state.records_before_complete -= 1;
+                }
+                touched.push(sid);
+            }
             let number =
                 Channel::from_code(channel).and_then(|c| learned_number(c, recipient.as_deref()));
             if let Some(number) = number {
