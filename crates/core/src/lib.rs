@@ -11,6 +11,7 @@ pub mod extract;
 pub mod guidance;
 pub mod lag;
 pub mod model;
+pub mod platform;
 pub mod profile;
 pub mod recent;
 pub mod records;

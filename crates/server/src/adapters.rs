@@ -116,7 +116,7 @@ pub async fn twilio_voice(
 ) -> Result<Response, Problem> {
     auth.require(Scope::Agent)?;
     let bytes = read_body(&headers, body, 64 * 1024, st.limits.body_timeout()).await?;
-    let params: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
+    let (call, params) = countersign_core::platform::twilio_call(&bytes);
     let a = &st.adapters;
     if let Some(token) = &a.twilio_auth_token {
         let base = a
@@ -138,20 +138,7 @@ pub async fn twilio_voice(
             ));
         }
     }
-    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let cs = score_platform_call(
-        &st,
-        CallIn {
-            call_id: get("CallSid"),
-            customer_id: get("customer_id"),
-            ani: get("From"),
-            dnis: get("To"),
-            verstat: get("StirVerstat"),
-            intent: get("intent"),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let cs = score_platform_call(&st, call).await?;
     let reasons: Vec<String> = cs
         .score
         .reasons
@@ -190,39 +177,8 @@ pub async fn connect(
     auth.require(Scope::Agent)?;
     let bytes = read_body(&headers, body, 256 * 1024, st.limits.body_timeout()).await?;
     let ev: Value = parse_json(&bytes)?;
-    let cd = &ev["Details"]["ContactData"];
-    let params = &ev["Details"]["Parameters"];
-    let attrs = &cd["Attributes"];
-    let pick = |k: &str| {
-        params[k]
-            .as_str()
-            .or_else(|| attrs[k].as_str())
-            .map(str::to_string)
-            .filter(|s| !s.is_empty())
-    };
-    if cd["ContactId"].as_str().is_none() {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "not a Connect event: Details.ContactData.ContactId is missing",
-        ));
-    }
-    let cs = score_platform_call(
-        &st,
-        CallIn {
-            call_id: cd["ContactId"].as_str().map(str::to_string),
-            customer_id: pick("customer_id"),
-            ani: cd["CustomerEndpoint"]["Address"]
-                .as_str()
-                .map(str::to_string),
-            dnis: cd["SystemEndpoint"]["Address"].as_str().map(str::to_string),
-            verstat: pick("verstat"),
-            attestation: pick("attestation"),
-            intent: pick("intent"),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let call = countersign_core::platform::connect_call(&ev).map_err(Problem::invalid)?;
+    let cs = score_platform_call(&st, call).await?;
     Ok(Json(flat(&cs, st.adapters.reasons_max.unwrap_or(3))))
 }
 
