@@ -110,11 +110,7 @@ pub async fn get_surge(State(st): State<SharedState>, auth: Auth) -> Result<Json
 pub fn load_policy(path: &std::path::Path) -> anyhow::Result<Policy> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("policy file {}: {e}", path.display()))?;
-    let p: Policy = toml::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("policy file {}: {e}", path.display()))?;
-    p.check()
-        .map_err(|e| anyhow::anyhow!("policy file {}: {e}", path.display()))?;
-    Ok(p)
+    Policy::parse(&text).map_err(|e| anyhow::anyhow!("policy file {}: {e}", path.display()))
 }
 
 fn policy(st: &SharedState) -> Arc<Policy> {

@@ -108,7 +108,25 @@ impl Server {
 
     /// Start the real binary on `dir` with an optional TOML config text.
     pub fn spawn(dir: &Path, config: Option<&str>) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_countersign"));
+        Self::spawn_with_soft_nofile(dir, config, None)
+    }
+
+    /// [`Server::spawn`], started with the open-file soft limit at `soft_nofile` (as a service
+    /// manager's default would leave it).
+    pub fn spawn_with_soft_nofile(
+        dir: &Path,
+        config: Option<&str>,
+        soft_nofile: Option<u64>,
+    ) -> Server {
+        let mut cmd = match soft_nofile {
+            None => Command::new(env!("CARGO_BIN_EXE_countersign")),
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.args(["-c", &format!("ulimit -Sn {n} && exec \"$0\" \"$@\"")])
+                    .arg(env!("CARGO_BIN_EXE_countersign"));
+                c
+            }
+        };
         cmd.args(["serve", "--data-dir"])
             .arg(dir)
             .args(["--listen", "127.0.0.1:0"]);

@@ -11,6 +11,7 @@ mod calls;
 mod campaign_state;
 mod campaigns;
 mod cli;
+mod connections;
 mod contract;
 mod customers;
 mod sms;

@@ -224,8 +224,14 @@ impl Default for Actions {
 }
 
 impl Policy {
-    /// Internal consistency: rates in (0, 1), ordered thresholds, finite weights. (The policy
-    /// file's TOML is parsed by the caller; unknown keys are rejected by `deny_unknown_fields`.)
+    /// A policy file's text (TOML; unknown keys rejected), checked.
+    pub fn parse(text: &str) -> Result<Policy, String> {
+        let p: Policy = toml::from_str(text).map_err(|e| e.to_string())?;
+        p.check()?;
+        Ok(p)
+    }
+
+    /// Internal consistency: rates in (0, 1), ordered thresholds, finite weights.
     pub fn check(&self) -> Result<(), String> {
         let rate_ok = |x: f64| x > 0.0 && x < 1.0;
         if !rate_ok(self.prior_fraud_rate) {

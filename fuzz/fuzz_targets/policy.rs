@@ -1,0 +1,10 @@
+//! A call-scoring policy file (TOML) parsed and checked.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = countersign_core::score::Policy::parse(text);
+    }
+});
