@@ -278,6 +278,27 @@ impl Server {
         v
     }
 
+    /// SIGTERM the server process and wait up to `within` for it to exit: its exit status and
+    /// how long it took (`None` if it was still running, then killed).
+    pub fn terminate(&mut self, within: Duration) -> Option<(std::process::ExitStatus, Duration)> {
+        let Backend::Process(child) = &mut self.backend else {
+            panic!("terminate needs a spawned server: use Server::spawn");
+        };
+        let started = std::time::Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        while started.elapsed() < within {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some((status, started.elapsed()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// SIGKILL the server process (only a spawned server has one).
     pub fn kill9(&mut self) {
         let Backend::Process(child) = &mut self.backend else {

@@ -1,6 +1,7 @@
 //! Idle clients cannot lock others out: the real binary, started with the common default
 //! open-file soft limit of 1,024, raises it to the hard limit, keeps answering health checks and
-//! verifications with 2,000 idle connections open, and closes those by the header-read timeout.
+//! verifications with 2,000 idle connections open, and closes those by the header-read timeout;
+//! SIGTERM with a half-sent request in flight exits by the shutdown deadline.
 
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -64,4 +65,48 @@ fn two_thousand_idle_connections_under_a_low_file_limit_lock_nobody_out() {
         idle.iter().take(50).all(closed),
         "idle connections stay open"
     );
+}
+
+#[test]
+fn sigterm_with_a_half_sent_request_exits_by_the_deadline_and_keeps_what_was_acknowledged() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d");
+    let mut s = Server::spawn(&d, Some("[limits]\nshutdown_grace_secs = 2\n"));
+    let now = now_ms();
+    s.ingest(&[sms(
+        "cards",
+        "n1",
+        "maria",
+        now - 3_600_000,
+        "$479.99",
+        "BESTBUY #1123",
+        "4417",
+    )]);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    // A client has sent its headers and half of its body, and goes quiet.
+    let mut half = TcpStream::connect(&addr).unwrap();
+    half.write_all(
+        format!(
+            "POST /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {AGENT_KEY}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"customer_id\""
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let (status, took) = s
+        .terminate(Duration::from_secs(15))
+        .expect("SIGTERM with a half-sent request in flight never completed");
+    assert!(status.success(), "{status}");
+    assert!(
+        took < Duration::from_secs(8),
+        "took {took:?} (deadline 2 s)"
+    );
+    drop(half);
+    // Everything acknowledged is there after a restart.
+    let s = Server::start(&d, None);
+    let v = s
+        .get("/v1/customers/maria/notifications", Some(AGENT_KEY))
+        .2;
+    assert!(v.to_string().contains("BESTBUY"), "{v}");
 }
