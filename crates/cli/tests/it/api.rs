@@ -673,15 +673,13 @@ fn slow_idle_and_silent_clients_are_cut_off_and_others_are_served() {
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
         .unwrap();
     // Slow body: headers promise 100 bytes, 10 arrive.
-    let mut trickle = TcpStream::connect(&addr).unwrap();
-    trickle
-        .write_all(
-            format!(
-                "POST /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {AGENT_KEY}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"custome"
-            )
-            .as_bytes(),
-        )
-        .unwrap();
+    let trickle = s.half_sent(
+        "/v1/verify",
+        AGENT_KEY,
+        "application/json",
+        100,
+        "{\"custome",
+    );
     // Meanwhile everyone else is served.
     assert_eq!(s.get("/healthz", None).0, 200);
     let (st, _, _) = s.get("/v1/sources", Some(AGENT_KEY));
@@ -699,23 +697,19 @@ fn slow_idle_and_silent_clients_are_cut_off_and_others_are_served() {
 
 #[test]
 fn large_bodies_share_a_memory_budget_and_small_requests_are_unaffected() {
-    use std::io::Write;
-    use std::net::TcpStream;
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(
         &dir.path().join("d"),
         Some("[limits]\nmax_body_bytes = 1048576\nmax_concurrent_body_bytes = 1048576\n"),
     );
-    let addr = s.base.trim_start_matches("http://").to_string();
     // One upload declares the whole budget and sends its body slowly.
-    let mut big = TcpStream::connect(&addr).unwrap();
-    big.write_all(
-        format!(
-            "POST /v1/notifications HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {INGEST_KEY}\r\nContent-Type: application/x-ndjson\r\nContent-Length: 1048576\r\n\r\n{{"
-        )
-        .as_bytes(),
-    )
-    .unwrap();
+    let big = s.half_sent(
+        "/v1/notifications",
+        INGEST_KEY,
+        "application/x-ndjson",
+        1_048_576,
+        "{",
+    );
     std::thread::sleep(std::time::Duration::from_millis(200));
     // Another ingest body does not fit: told to come back, not queued without bound.
     let record = sms(

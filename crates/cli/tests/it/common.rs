@@ -278,6 +278,28 @@ impl Server {
         v
     }
 
+    /// A raw connection that has sent a POST's headers (declaring `length` bytes of body) and
+    /// only `start` of its body, then goes quiet: a slow or stalled client.
+    pub fn half_sent(
+        &self,
+        path: &str,
+        key: &str,
+        ctype: &str,
+        length: usize,
+        start: &str,
+    ) -> std::net::TcpStream {
+        use std::io::Write;
+        let mut c = std::net::TcpStream::connect(self.base.trim_start_matches("http://")).unwrap();
+        c.write_all(
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: {ctype}\r\nContent-Length: {length}\r\n\r\n{start}"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        c
+    }
+
     /// SIGTERM the server process and wait up to `within` for it to exit: its exit status and
     /// how long it took (`None` if it was still running, then killed).
     pub fn terminate(&mut self, within: Duration) -> Option<(std::process::ExitStatus, Duration)> {
