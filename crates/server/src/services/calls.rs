@@ -1,0 +1,418 @@
+//! The call service: a call started and scored, claims cited in it verified and the call
+//! re-scored, the agent's outcome recorded, the call's document kept — shared by the calls API,
+//! the platform adapters and the console — and the in-memory windows (recent calls, forged-text
+//! claims) the velocity and surge signals read. Nothing here knows of HTTP requests.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use countersign_core::alerts::{money_text, AlertRule, PatternVars};
+use countersign_core::call::{validate_call, CallIn};
+use countersign_core::profile::Contacts;
+use countersign_core::recent::ClaimRate;
+use countersign_core::score::{
+    caller_id_withheld, international_caller, non_fixed_voip, parse_attestation, score,
+    AccountEventKind, CallFacts, CitedClaim, Policy, Score, Surge,
+};
+use countersign_core::validate::{format_time, parse_time};
+use countersign_core::verify::{validate_claim, ClaimIn, Verdict, Verification};
+use countersign_core::Millis;
+use countersign_store::{CallContext, CallRecord};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::api_types::{CallDoc, ClaimEntry, OutcomeIn, ScoreEntry};
+use crate::problem::Problem;
+use crate::services::campaigns::brand_names;
+use crate::verification::verify_claim;
+use crate::{now_ms, SharedState};
+
+const HOUR: Millis = 3_600_000;
+const DAY: Millis = 24 * HOUR;
+/// How far back the velocity signals look.
+pub const RECENT_WINDOW_MS: Millis = 7 * 24 * HOUR;
+
+/// Rebuild the recent-calls window from the store (at start).
+pub async fn load_recent_calls(st: &SharedState) -> Result<(), Problem> {
+    let now = now_ms();
+    let calls = st.store.call_keys_since(now - RECENT_WINDOW_MS).await?;
+    if let Ok(mut r) = st.recent_calls.lock() {
+        for c in &calls {
+            r.add(&c.call_id, &c.ani, c.customer_id.as_deref(), c.started_at);
+        }
+        tracing::info!(
+            calls = r.len(),
+            "recent calls loaded for the velocity signals"
+        );
+    }
+    for verdict in FORGED_TEXT {
+        let times = st
+            .store
+            .claim_verdict_times(verdict.as_str(), now - ClaimRate::WINDOW_MS)
+            .await?;
+        if let Ok(mut r) = st.claim_rate.lock() {
+            for at in times {
+                r.record(at);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Verdicts that mean the caller cites a text we never sent: they make the surge, and the real
+/// customer is told.
+const FORGED_TEXT: [Verdict; 2] = [Verdict::NotSent, Verdict::KnownScam];
+
+/// The `not_sent` surge now, across all customers; its start and end are logged once each.
+pub fn surge(st: &SharedState, now: Millis) -> Surge {
+    let p = policy(st);
+    let s = st
+        .claim_rate
+        .lock()
+        .map(|mut r| r.surge(now, &p.thresholds))
+        .unwrap_or_else(|_| Surge::new(0, 0, &p.thresholds));
+    let was = st
+        .surge_alerting
+        .swap(s.active, std::sync::atomic::Ordering::Relaxed);
+    if s.active && !was {
+        tracing::warn!(
+            last_hour = s.last_hour,
+            usual_per_hour = s.usual_per_hour,
+            ratio = s.ratio,
+            "ALERT not_sent_surge: forged-text claims well above their usual rate"
+        );
+    } else if was && !s.active {
+        tracing::info!(ratio = s.ratio, "not_sent_surge over");
+    }
+    s
+}
+
+
+/// Read and check a policy file (TOML; unknown keys rejected).
+pub fn load_policy(path: &std::path::Path) -> anyhow::Result<Policy> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("policy file {}: {e}", path.display()))?;
+    Policy::parse(&text).map_err(|e| anyhow::anyhow!("policy file {}: {e}", path.display()))
+}
+
+pub fn policy(st: &SharedState) -> Arc<Policy> {
+    st.policy
+        .read()
+        .map(|p| p.clone())
+        .unwrap_or_else(|p| p.into_inner().clone())
+}
+
+
+/// The answer when a call starts.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CallScore {
+    pub call_id: String,
+    #[serde(flatten)]
+    pub score: Score,
+}
+
+/// The answer to a claim cited during a call.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClaimAnswer {
+    pub verification: Verification,
+    pub score: Score,
+}
+
+pub(crate) fn bad(code: &str, detail: impl Into<String>) -> Problem {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+}
+
+
+fn recent_count(
+    st: &SharedState,
+    f: impl Fn(&countersign_core::recent::RecentCalls) -> u32,
+) -> u32 {
+    st.recent_calls.lock().map(|r| f(&r)).unwrap_or(0)
+}
+
+/// Read what scoring the call needs from the store, in one round trip.
+async fn context(
+    st: &SharedState,
+    call_id: &str,
+    customer_id: Option<&str>,
+    now: Millis,
+) -> Result<CallContext, Problem> {
+    let w = policy(st).windows.clone();
+    let numbers = (
+        now - Millis::from(w.learned_number_days) * DAY,
+        now + st.validation.future_skew_ms,
+    );
+    st.store
+        .call_context(
+            call_id,
+            customer_id,
+            numbers,
+            now - Millis::from(w.account_event_days) * DAY,
+        )
+        .await
+        .map_err(Problem::store)
+}
+
+/// Score a call from its document, what the store holds about it and the in-memory windows.
+fn score_call(st: &SharedState, doc: &CallDoc, ctx: CallContext, now: Millis) -> Score {
+    let p = policy(st);
+    let mut facts = CallFacts {
+        attestation: Some(parse_attestation(
+            doc.verstat.as_deref(),
+            doc.attestation.as_deref(),
+        )),
+        // From the in-memory window, which already holds this call.
+        ani_customers_24h: recent_count(st, |r| r.ani_customers(&doc.ani, now - 24 * HOUR)),
+        ani_customers_7d: recent_count(st, |r| r.ani_customers(&doc.ani, now - 7 * DAY)),
+        intent: doc.intent.clone(),
+        ..Default::default()
+    };
+    facts.withheld = caller_id_withheld(&doc.ani);
+    facts.non_fixed_voip = doc.line_type.as_deref().is_some_and(non_fixed_voip);
+    if let Some(c) = &doc.customer_id {
+        facts.customer_anis_24h = recent_count(st, |r| r.customer_anis(c, now - 24 * HOUR));
+        let known = Contacts::new(ctx.profile.as_deref(), ctx.sms_recipients);
+        let numbers: Vec<&str> = known.numbers().map(String::as_str).collect();
+        // A withheld number is neither on file nor off it: it has its own signal.
+        if !numbers.is_empty() && !facts.withheld {
+            facts.ani_on_file = Some(numbers.contains(&doc.ani.as_str()));
+            facts.international = st
+                .home_calling_code
+                .is_some_and(|home| international_caller(&doc.ani, numbers.iter().copied(), home));
+        }
+        facts.reported_smish = ctx.smish_reports;
+        for (kind, at) in ctx.account_events {
+            if let Ok(k) = serde_json::from_value::<AccountEventKind>(Value::String(kind)) {
+                facts.events.push((k, at));
+            }
+        }
+    }
+    let surge = surge(st, now);
+    facts.not_sent_surge = surge.ratio;
+    facts.surge_active = surge.active;
+    if let Some(last) = doc.claims.last() {
+        facts.claim = Some(CitedClaim {
+            verdict: last.verdict,
+            seconds_into_call: last.seconds_into_call,
+            action: last.action.unwrap_or_else(|| last.verdict.least_action()),
+        });
+    }
+    score(&facts, &p, now)
+}
+
+/// Store the call's document; `wait` for durability (outcomes), or queue it (scores).
+async fn save(st: &SharedState, doc: &CallDoc, wait: bool) -> Result<(), Problem> {
+    let json = crate::problem::to_json(doc)?;
+    st.store.update_call(&doc.call_id, json, wait).await?;
+    Ok(())
+}
+
+fn push_score(doc: &mut CallDoc, s: &Score, trigger: &str, now: Millis) {
+    doc.scores.push(ScoreEntry {
+        at: format_time(now),
+        trigger: trigger.into(),
+        score: s.clone(),
+    });
+}
+
+
+/// Validate, record and score a new call (shared with the platform adapters).
+pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Problem> {
+    let now = now_ms();
+    let v = validate_call(
+        &c,
+        now,
+        &st.validation.extract,
+        st.validation.limits.id_chars_max,
+    )
+    .map_err(Problem::invalid)?;
+    let (call_id, customer_id, ani, started) = (
+        v.call_id.clone(),
+        v.customer_id.clone(),
+        v.ani.clone(),
+        v.started_at,
+    );
+    let mut doc = CallDoc {
+        call_id: call_id.clone(),
+        customer_id: customer_id.clone(),
+        ani: ani.clone(),
+        dnis: c.dnis,
+        started_at: format_time(started),
+        verstat: c.verstat,
+        attestation: c.attestation,
+        line_type: c.line_type,
+        intent: v.intent,
+        claims: Vec::new(),
+        scores: Vec::new(),
+        outcome: None,
+    };
+    let exists = || {
+        Problem::new(
+            StatusCode::CONFLICT,
+            "call_exists",
+            format!("call {call_id:?} was already started"),
+        )
+    };
+    let in_window = st
+        .recent_calls
+        .lock()
+        .map(|r| r.contains(&call_id))
+        .unwrap_or(false);
+    if in_window {
+        return Err(exists());
+    }
+    let ctx = context(st, &call_id, customer_id.as_deref(), now).await?;
+    if ctx.call_exists {
+        return Err(exists());
+    }
+    let added = st
+        .recent_calls
+        .lock()
+        .map(|mut r| {
+            r.prune(now);
+            r.add(&call_id, &doc.ani, doc.customer_id.as_deref(), started)
+        })
+        .unwrap_or(true);
+    if !added {
+        return Err(exists());
+    }
+    let s = score_call(st, &doc, ctx, now);
+    push_score(&mut doc, &s, "call_started", now);
+    let json = crate::problem::to_json(&doc)?;
+    // Queued, not awaited: the score must not wait for an fsync; the record is committed with
+    // the writer's next group commit, milliseconds later.
+    st.store
+        .put_call(
+            CallRecord {
+                call_id: call_id.clone(),
+                customer_id,
+                ani,
+                started_at: started,
+                doc: json,
+            },
+            false,
+        )
+        .await?;
+    Ok(CallScore { call_id, score: s })
+}
+
+pub async fn load_call(st: &SharedState, call_id: &str) -> Result<CallDoc, Problem> {
+    // Read your writes: the call's latest record may still be queued with the group commit.
+    st.store.flush().await?;
+    let rec = st.store.get_call(call_id).await?.ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "unknown_call",
+            format!("no call {call_id:?}"),
+        )
+    })?;
+    serde_json::from_str(&rec.doc).map_err(Problem::internal)
+}
+
+
+/// A claim the caller cites during a call, by `who`: verified (audit-logged), counted for the
+/// surge, the customer alerted when it is a forged text, the call re-scored and saved; the
+/// verification's instruction is the call's (one instruction).
+pub async fn add_claim(
+    st: &SharedState,
+    call_id: &str,
+    mut raw: ClaimIn,
+    who: &str,
+) -> Result<ClaimAnswer, Problem> {
+    let call_id = call_id.to_string();
+    let mut doc = load_call(st, &call_id).await?;
+    if raw.customer_id.is_none() {
+        raw.customer_id = doc.customer_id.clone();
+    }
+    let claim = validate_claim(
+        &raw,
+        &st.validation.extract,
+        st.validation.limits.id_chars_max,
+    )
+    .map_err(Problem::invalid)?;
+    let mut v = verify_claim(st, &claim, who).await?;
+    let now = now_ms();
+    let started = parse_time("started_at", &doc.started_at).unwrap_or(now);
+    st.store
+        .add_claim_verdict(&call_id, v.verdict.as_str(), now)
+        .await?;
+    if FORGED_TEXT.contains(&v.verdict) {
+        // A forged-text claim: part of the surge, and the real customer is told out of band.
+        if let Ok(mut r) = st.claim_rate.lock() {
+            r.record(now);
+        }
+        if let Some(c) = &doc.customer_id {
+            let vars = PatternVars {
+                brand: brand_names(st).first().cloned(),
+                amount: claim.amount.as_ref().map(money_text),
+                // As the caller said it (the claim keeps a normalised form for matching).
+                merchant: raw.mentions.merchant.clone(),
+                callback_number: claim.callback_number.clone(),
+            };
+            crate::alerts::raise(
+                st,
+                c,
+                AlertRule::CallAboutYou,
+                &format!("call:{call_id}"),
+                vars,
+                v.campaign_id,
+                Some(call_id.clone()),
+            )
+            .await?;
+        }
+    }
+    doc.claims.push(ClaimEntry {
+        at: format_time(now),
+        seconds_into_call: (now - started) / 1000,
+        verdict: v.verdict,
+        reason: v.reason.map(str::to_string),
+        action: Some(v.action),
+    });
+    let ctx = context(st, &call_id, doc.customer_id.as_deref(), now).await?;
+    let s = score_call(st, &doc, ctx, now);
+    push_score(&mut doc, &s, "claim", now);
+    save(st, &doc, false).await?;
+    // One instruction: the call's action (never less than the claim's) is the guidance's.
+    v.set_action(s.action);
+    Ok(ClaimAnswer {
+        verification: v,
+        score: s,
+    })
+}
+
+/// The agent's outcome for a call (a label), durable; a fraud outcome tells the customer.
+pub async fn record_outcome(
+    st: &SharedState,
+    call_id: &str,
+    o: OutcomeIn,
+) -> Result<CallDoc, Problem> {
+    let call_id = call_id.to_string();
+    if !matches!(o.outcome.as_str(), "fraud" | "legitimate" | "unsure") {
+        return Err(bad(
+            "invalid_outcome",
+            "`outcome` is fraud, legitimate or unsure",
+        ));
+    }
+    let mut doc = load_call(st, &call_id).await?;
+    let fraud = o.outcome == "fraud";
+    doc.outcome = Some(o);
+    save(st, &doc, true).await?;
+    if let (true, Some(c)) = (fraud, &doc.customer_id) {
+        let vars = PatternVars {
+            brand: brand_names(st).first().cloned(),
+            ..Default::default()
+        };
+        crate::alerts::raise(
+            st,
+            c,
+            AlertRule::CallAboutYou,
+            &format!("call:{call_id}"),
+            vars,
+            None,
+            Some(call_id.clone()),
+        )
+        .await?;
+    }
+    Ok(doc)
+}
