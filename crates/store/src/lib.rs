@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod audit;
 pub mod calls;
 pub mod campaigns;
+pub mod console;
 #[cfg(feature = "testsuite")]
 pub mod contract;
 pub mod customers;
@@ -19,6 +20,7 @@ pub use alerts::{AlertOutcome, AlertRow, AlertStore, Delivery, OutboxStats};
 pub use audit::{AuditEntry, AuditStore};
 pub use calls::{CallContext, CallKey, CallRecord, CallStore};
 pub use campaigns::{CampaignEvent, CampaignStore, SmishReportRow};
+pub use console::{ConsoleStore, LoginLink, SessionRow};
 pub use customers::CustomerStore;
 pub use ledger::{IngestOutcome, LedgerStore, LedgerView, SourceActivity, StatusOutcome};
 pub use registry::RegistryStore;
@@ -26,8 +28,8 @@ pub use registry::RegistryStore;
 /// Every store trait, for callers that hold a `dyn Store` and call methods of its groups.
 pub mod prelude {
     pub use crate::{
-        AlertStore, AuditStore, CallStore, CampaignStore, CustomerStore, LedgerStore,
-        RegistryStore, Store,
+        AlertStore, AuditStore, CallStore, CampaignStore, ConsoleStore, CustomerStore,
+        LedgerStore, RegistryStore, Store,
     };
 }
 
@@ -70,6 +72,7 @@ pub trait Store:
     + CampaignStore
     + AlertStore
     + AuditStore
+    + ConsoleStore
     + Send
     + Sync
     + 'static

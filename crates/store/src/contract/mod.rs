@@ -16,6 +16,7 @@ mod alerts;
 mod audit;
 mod calls;
 mod campaigns;
+mod console;
 mod customers;
 mod ledger;
 mod registry;
@@ -24,6 +25,7 @@ pub use alerts::*;
 pub use audit::*;
 pub use calls::*;
 pub use campaigns::*;
+pub use console::*;
 pub use customers::*;
 pub use ledger::*;
 pub use registry::*;
@@ -72,7 +74,7 @@ macro_rules! store_contract_tests {
     ($make:expr) => {
         $crate::store_contract_tests!(@each $make;
             ingest_outcomes, facts_only_round_trip, status_updates, watermarks_and_sources, records_before_complete,
-            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands, profiles, calls, call_context, smish_reports, alerts_and_outbox, sms_kinds);
+            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands, profiles, calls, call_context, smish_reports, alerts_and_outbox, sms_kinds, console_sessions);
     };
     (@each $make:expr; $($case:ident),*) => {
         $(

@@ -170,6 +170,21 @@ pub(super) const MIGRATIONS: &[&str] = &[
         first_sent_at = (SELECT MIN(n.sent_at) FROM notifications n WHERE n.source_id = sources.id),
         records_before_complete = (SELECT COUNT(*) FROM notifications n WHERE n.source_id = sources.id
             AND n.sent_at < COALESCE(sources.complete_since, sources.first_acked_at));",
+    // 11: the console's sign-in links and browser sessions, by the hash of their secret.
+    "CREATE TABLE console_links (
+        token_hash TEXT PRIMARY KEY,
+        person TEXT NOT NULL,
+        role TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE console_sessions (
+        id_hash TEXT PRIMARY KEY,
+        person TEXT NOT NULL,
+        role TEXT NOT NULL,
+        csrf_token TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// Days since the epoch (UTC) of a time: the leading key of the customer index.
