@@ -27,6 +27,31 @@ pub fn effective_watermark(s: &SourceState, cfg: &VerifyConfig) -> (Option<Milli
     }
 }
 
+/// A feed's health as the data-path map and `/v1/sources` show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedHealth {
+    /// The watermark trails now by at most a minute: claims about the last minutes can be
+    /// answered `not_sent`.
+    Healthy,
+    /// Up to 15 minutes behind: claims about the last minutes answer `cannot_confirm`.
+    Delayed,
+    /// More than 15 minutes behind, or no watermark at all.
+    Stale,
+}
+
+/// The rule behind [`FeedHealth`], in words.
+pub const FEED_HEALTH_RULE: &str = "Healthy: complete to within 1 minute of now. Delayed: within 15 minutes. Stale: more than 15 minutes behind, or nothing received.";
+
+/// The health of a feed whose effective watermark trails now by `age_secs`.
+pub fn feed_health(age_secs: Option<i64>) -> FeedHealth {
+    match age_secs {
+        Some(a) if a <= 60 => FeedHealth::Healthy,
+        Some(a) if a <= 15 * 60 => FeedHealth::Delayed,
+        _ => FeedHealth::Stale,
+    }
+}
+
 /// The earliest time from which a source's record is complete.
 pub fn complete_since(s: &SourceState) -> Option<Millis> {
     s.complete_since.or(s.first_acked_at)
