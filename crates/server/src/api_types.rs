@@ -19,6 +19,21 @@ pub struct ClaimEntry {
     /// kept: then the verdict's usual one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<Action>,
+    /// What the ledger found, in words (without the instruction, which is the call's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding: Option<String>,
+    /// The strongest evidence, at most three lines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+    /// The ledger was complete to this time for the claimed channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_fresh_until: Option<String>,
+    /// For `known_scam`: the campaign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<u64>,
+    /// What the caller said, as the agent entered it (shown back on the call screen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cited: Option<String>,
 }
 
 /// The agent's outcome: a label for calibration.
@@ -57,6 +72,10 @@ pub struct CallDoc {
     /// Every score given, oldest first, with what triggered it.
     pub scores: Vec<ScoreEntry>,
     pub outcome: Option<OutcomeIn>,
+    /// Bumped on every change (a claim, a score, an outcome): what the console's live stream
+    /// sends, so a screen knows it is current.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 /// A report as stored and shown.

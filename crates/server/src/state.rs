@@ -63,6 +63,8 @@ pub struct AppState {
     pub surge_alerting: std::sync::atomic::AtomicBool,
     /// The country calling code of `default_region` (for the international-caller signal).
     pub home_calling_code: Option<u16>,
+    /// Open call screens, told of each change to their call.
+    pub call_updates: services::calls::CallUpdates,
     /// The server's TLS (`[tls]`); None: plain HTTP.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// Background work (delivery, sweeps, purge), drained with a deadline on shutdown.
@@ -118,6 +120,7 @@ impl AppState {
             smish_settings: cfg.smish.clone(),
             alert_settings: cfg.alerts.clone(),
             outbox_wake: tokio::sync::Notify::new(),
+            call_updates: Default::default(),
             tls: cfg.tls.as_ref().map(crate::tls::acceptor).transpose()?,
             tasks: tokio_util::task::TaskTracker::new(),
             stopping: tokio_util::sync::CancellationToken::new(),

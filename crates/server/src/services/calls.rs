@@ -202,10 +202,48 @@ fn score_call(st: &SharedState, doc: &CallDoc, ctx: CallContext, now: Millis) ->
 }
 
 /// Store the call's document; `wait` for durability (outcomes), or queue it (scores).
-async fn save(st: &SharedState, doc: &CallDoc, wait: bool) -> Result<(), Problem> {
+/// Each save bumps the revision and tells the call's open screens.
+async fn save(st: &SharedState, doc: &mut CallDoc, wait: bool) -> Result<(), Problem> {
+    doc.revision += 1;
     let json = crate::problem::to_json(doc)?;
     st.store.update_call(&doc.call_id, json, wait).await?;
+    st.call_updates.notify(&doc.call_id, doc.revision);
     Ok(())
+}
+
+/// Who is watching which call: one broadcast channel per call with an open screen, carrying
+/// the call's revision after each change.
+#[derive(Default)]
+pub struct CallUpdates {
+    watched: std::sync::Mutex<std::collections::HashMap<String, tokio::sync::broadcast::Sender<u64>>>,
+}
+
+impl CallUpdates {
+    /// Tell the call's watchers (if any) that it is now at `revision`.
+    pub fn notify(&self, call_id: &str, revision: u64) {
+        let mut w = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = w.get(call_id) {
+            if tx.send(revision).is_err() {
+                // Nobody listens any more.
+                w.remove(call_id);
+            }
+        }
+    }
+
+    /// Watch a call's revisions.
+    pub fn subscribe(&self, call_id: &str) -> tokio::sync::broadcast::Receiver<u64> {
+        let mut w = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+        w.retain(|_, tx| tx.receiver_count() > 0);
+        w.entry(call_id.to_string())
+            .or_insert_with(|| tokio::sync::broadcast::channel(16).0)
+            .subscribe()
+    }
+
+    /// Calls with at least one open screen.
+    pub fn watched(&self) -> usize {
+        let w = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+        w.values().filter(|tx| tx.receiver_count() > 0).count()
+    }
 }
 
 fn push_score(doc: &mut CallDoc, s: &Score, trigger: &str, now: Millis) {
@@ -246,6 +284,7 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
         claims: Vec::new(),
         scores: Vec::new(),
         outcome: None,
+        revision: 1,
     };
     let exists = || {
         Problem::new(
@@ -368,17 +407,55 @@ pub async fn add_claim(
         verdict: v.verdict,
         reason: v.reason.map(str::to_string),
         action: Some(v.action),
+        finding: Some(v.finding.clone()),
+        evidence: v.evidence.iter().take(3).map(|e| e.detail.clone()).collect(),
+        ledger_fresh_until: v.ledger_fresh_until.clone(),
+        campaign_id: v.campaign_id,
+        cited: cited_words(&raw),
     });
     let ctx = context(st, &call_id, doc.customer_id.as_deref(), now).await?;
     let s = score_call(st, &doc, ctx, now);
     push_score(&mut doc, &s, "claim", now);
-    save(st, &doc, false).await?;
+    save(st, &mut doc, false).await?;
     // One instruction: the call's action (never less than the claim's) is the guidance's.
     v.set_action(s.action);
     Ok(ClaimAnswer {
         verification: v,
         score: s,
     })
+}
+
+/// What the caller cited, in a line: the cues as the agent entered them.
+fn cited_words(raw: &ClaimIn) -> Option<String> {
+    let m = &raw.mentions;
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(c) = &raw.channel {
+        parts.push(c.clone());
+    }
+    if let Some(a) = &m.amount {
+        parts.push(format!(
+            "amount {}",
+            a.as_str().map_or_else(|| a.to_string(), str::to_string)
+        ));
+    }
+    if let Some(s) = &raw.sender_seen {
+        parts.push(format!("from {s}"));
+    }
+    for (label, v) in [
+        ("merchant", &m.merchant),
+        ("card", &m.card_last4),
+        ("number", &m.callback_number),
+        ("link", &m.url),
+        ("code", &m.code),
+    ] {
+        if let Some(v) = v {
+            parts.push(format!("{label} {v}"));
+        }
+    }
+    if let Some(q) = &m.text {
+        parts.push(format!("“{q}”"));
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
 /// The agent's outcome for a call (a label), durable; a fraud outcome tells the customer.
@@ -397,7 +474,7 @@ pub async fn record_outcome(
     let mut doc = load_call(st, &call_id).await?;
     let fraud = o.outcome == "fraud";
     doc.outcome = Some(o);
-    save(st, &doc, true).await?;
+    save(st, &mut doc, true).await?;
     if let (true, Some(c)) = (fraud, &doc.customer_id) {
         let vars = PatternVars {
             brand: brand_names(st).first().cloned(),
