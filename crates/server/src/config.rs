@@ -122,6 +122,8 @@ pub struct ServerConfig {
     pub smish: SmishSettings,
     /// Customer alerts and their webhook (`[alerts]`).
     pub alerts: crate::alerts::AlertSettings,
+    /// The console (`[console]`): sessions, sign-in links, framing.
+    pub console: crate::console::ConsoleSettings,
     /// Serve HTTPS with this certificate (`[tls]`); absent: plain HTTP (behind a proxy).
     pub tls: Option<crate::tls::TlsSettings>,
     /// A file holding `body_hmac_key` (a mounted secret).
@@ -172,6 +174,7 @@ impl Default for ServerConfig {
             adapters: Default::default(),
             smish: Default::default(),
             alerts: Default::default(),
+            console: Default::default(),
             tls: None,
             body_hmac_key_file: None,
         }
@@ -315,6 +318,9 @@ impl ServerConfig {
             );
         }
         if let Err(e) = self.alerts.check() {
+            problems.push(e);
+        }
+        if let Err(e) = self.console.check() {
             problems.push(e);
         }
         let c = &self.smish;

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod calls;
 pub mod campaigns;
 pub mod config;
+pub mod console;
 pub mod customers;
 pub mod http;
 pub mod ledger;
@@ -46,12 +47,14 @@ pub fn api_routes() -> OpenApiRouter<SharedState> {
         .merge(alerts::routes())
         .merge(sender_ids::routes())
         .merge(operations::routes())
+        .merge(console::session::api_routes())
 }
 
 /// The API's router: every route, problem+json for unknown paths and methods.
 pub fn router(state: SharedState) -> Router {
     let (routes, _) = api_routes().split_for_parts();
     routes
+        .merge(console::routes(&state))
         .fallback(operations::not_found)
         .method_not_allowed_fallback(operations::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -38,6 +38,7 @@ impl Modify for Security {
         (name = "campaigns", description = "Smishing reports clustered into campaigns"),
         (name = "alerts", description = "Customer education alerts: the app's feed and the webhook"),
         (name = "operations", description = "Health, metrics, audit"),
+        (name = "console", description = "Sign-in links for the people who use the console"),
     )
 )]
 pub struct ApiDoc;

@@ -63,6 +63,8 @@ pub struct AppState {
     pub surge_alerting: std::sync::atomic::AtomicBool,
     /// The country calling code of `default_region` (for the international-caller signal).
     pub home_calling_code: Option<u16>,
+    /// The console's settings.
+    pub console: crate::console::ConsoleSettings,
     /// Open call screens, told of each change to their call.
     pub call_updates: services::calls::CallUpdates,
     /// The server's TLS (`[tls]`); None: plain HTTP.
@@ -120,6 +122,7 @@ impl AppState {
             smish_settings: cfg.smish.clone(),
             alert_settings: cfg.alerts.clone(),
             outbox_wake: tokio::sync::Notify::new(),
+            console: cfg.console.clone(),
             call_updates: Default::default(),
             tls: cfg.tls.as_ref().map(crate::tls::acceptor).transpose()?,
             tasks: tokio_util::task::TaskTracker::new(),

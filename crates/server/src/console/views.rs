@@ -1,0 +1,309 @@
+//! What the console's templates show, built from the API's own documents: the verdict in
+//! words, the call's one action (the call's score's, which is never less than the cited
+//! claim's), evidence, freshness, risk and the customer's notifications. Pure: documents and
+//! `now` in, view models out — testable without a server.
+
+use askama::Template;
+use countersign_core::score::{Action, Band};
+use countersign_core::verify::{FeedHealth, Verdict};
+use countersign_core::Millis;
+
+use crate::api_types::CallDoc;
+use crate::services::feeds::SourceView;
+
+/// The signed-in person, for the header.
+#[derive(Debug, Clone)]
+pub struct PersonView {
+    pub name: String,
+    pub role: &'static str,
+    pub analyst: bool,
+    pub csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/message.html")]
+pub struct MessagePage {
+    pub person: Option<PersonView>,
+    pub title: String,
+    pub message: String,
+    pub link: Option<String>,
+    pub link_text: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/login.html")]
+pub struct LoginPage {
+    pub person: Option<PersonView>,
+    pub token: String,
+}
+
+/// A row of the recent-calls list.
+pub struct CallRow {
+    pub call_id: String,
+    pub customer: String,
+    pub started: String,
+    pub band: &'static str,
+    pub band_label: &'static str,
+    pub action_label: &'static str,
+    pub outcome: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/home.html")]
+pub struct HomePage {
+    pub person: Option<PersonView>,
+    pub query: String,
+    pub notice: String,
+    pub calls: Vec<CallRow>,
+}
+
+/// The live part of the call screen: verdict, action, evidence, freshness, risk, details.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallPanel {
+    pub revision: u64,
+    pub headline: String,
+    pub icon: &'static str,
+    /// `ok`, `warn`, `danger`, `unknown` (never green), `neutral`.
+    pub tone: &'static str,
+    pub cited: Option<String>,
+    pub action: &'static str,
+    pub action_label: &'static str,
+    pub guidance: String,
+    pub evidence: Vec<String>,
+    pub freshness: String,
+    /// `ok` or `stale`.
+    pub fresh_tone: &'static str,
+    pub band: &'static str,
+    pub band_label: &'static str,
+    pub score: String,
+    pub top_reasons: Vec<String>,
+    pub all_reasons: Vec<String>,
+    pub claims: Vec<String>,
+    pub caller: String,
+    pub policy_version: String,
+}
+
+/// The panel alone: what the live stream sends.
+#[derive(Template)]
+#[template(path = "console/call_panel.html")]
+pub struct PanelFragment<'a> {
+    pub panel: &'a CallPanel,
+}
+
+/// A notification as the call screen lists it.
+pub struct NotificationRow {
+    pub sent: String,
+    pub channel: &'static str,
+    pub sender: String,
+    pub facts: String,
+    pub status: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "console/call.html")]
+pub struct CallPage {
+    pub person: Option<PersonView>,
+    pub csrf: String,
+    pub call_id: String,
+    pub customer_id: Option<String>,
+    pub started: String,
+    pub panel: CallPanel,
+    pub outcome: Option<String>,
+    pub notifications: Vec<NotificationRow>,
+}
+
+/// A source on the data-path map.
+pub struct SourceRow {
+    pub source: String,
+    pub health: &'static str,
+    pub health_label: &'static str,
+    pub channels: String,
+    pub watermark: String,
+    pub age: String,
+    pub records_last_hour: u64,
+    pub lag: String,
+    pub advice: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/sources.html")]
+pub struct SourcesPage {
+    pub person: Option<PersonView>,
+    pub stale: usize,
+    pub rule: &'static str,
+    pub sources: Vec<SourceRow>,
+}
+
+/// The verdict in the words an agent reads first, its icon and its tone. `cannot_confirm` is
+/// never green; colour is never the only cue (the words and the icon carry it).
+pub fn headline(verdict: Option<Verdict>, reason: Option<&str>) -> (String, &'static str, &'static str) {
+    match verdict {
+        None => ("NO MESSAGE CITED YET".into(), "•", "neutral"),
+        Some(Verdict::Confirmed) => ("WE SENT THIS".into(), "✓", "ok"),
+        Some(Verdict::Partial) => ("PARTLY MATCHES WHAT WE SENT".into(), "!", "warn"),
+        Some(Verdict::NotSent) => ("WE DID NOT SEND THIS".into(), "✕", "danger"),
+        Some(Verdict::KnownScam) => ("KNOWN SCAM".into(), "⚠", "danger"),
+        Some(Verdict::CannotConfirm) => {
+            let why = match reason {
+                Some("ledger_stale") => "FEED DELAYED",
+                Some("unknown_customer") => "UNKNOWN CUSTOMER",
+                Some("outside_retention") => "OLDER THAN OUR RECORDS",
+                Some("before_feed_start") => "BEFORE OUR RECORDS START",
+                Some("no_feed_for_channel") => "NO FEED FOR THAT CHANNEL",
+                Some("claim_time_in_future") => "THAT TIME IS IN THE FUTURE",
+                Some("text_not_retained") => "TEXT NOT KEPT",
+                _ => "NOT ENOUGH TO GO ON",
+            };
+            (format!("CANNOT CONFIRM — {why}"), "?", "unknown")
+        }
+    }
+}
+
+/// The action as a short imperative (the full instruction follows it).
+pub fn action_label(a: Action) -> &'static str {
+    match a {
+        Action::Proceed => "Proceed with standard verification",
+        Action::StepUp => "Step up verification",
+        Action::Callback => "End the call and call back on the number on file",
+        Action::Block => "Block: end the call and escalate to fraud",
+    }
+}
+
+pub fn band_label(b: Band) -> &'static str {
+    match b {
+        Band::Low => "LOW",
+        Band::Medium => "MEDIUM",
+        Band::High => "HIGH",
+        Band::Critical => "CRITICAL",
+    }
+}
+
+/// Hours and minutes of a stored RFC 3339 time (UTC), for a line an agent reads.
+fn hhmm(t: &str) -> String {
+    t.get(11..16).map_or_else(|| t.to_string(), |s| format!("{s} UTC"))
+}
+
+/// The panel of a call from its document and the feeds (for a call without a claim, the
+/// freshness line is the laggard feed's).
+pub fn call_panel(doc: &CallDoc, sources: &[SourceView]) -> CallPanel {
+    let claim = doc.claims.last();
+    let (headline, icon, tone) = headline(
+        claim.map(|c| c.verdict),
+        claim.and_then(|c| c.reason.as_deref()),
+    );
+    let score = doc.scores.last().map(|s| &s.score);
+    let action = score.map_or(Action::Proceed, |s| s.action);
+    let band = score.map_or(Band::Low, |s| s.band);
+    let stale: Vec<&str> = sources
+        .iter()
+        .filter(|s| s.health != FeedHealth::Healthy)
+        .map(|s| s.source.as_str())
+        .collect();
+    let (freshness, fresh_tone) = match claim.and_then(|c| c.ledger_fresh_until.as_deref()) {
+        Some(t) if stale.is_empty() => (format!("Complete to {}", hhmm(t)), "ok"),
+        Some(t) => (
+            format!("Complete to {} — behind: {}", hhmm(t), stale.join(", ")),
+            "stale",
+        ),
+        None if sources.is_empty() => ("No feed has reported yet".to_string(), "stale"),
+        None if stale.is_empty() => ("All feeds current".to_string(), "ok"),
+        None => (format!("Behind: {}", stale.join(", ")), "stale"),
+    };
+    let reasons: Vec<String> = score
+        .map(|s| s.reasons.iter().map(|r| r.detail.clone()).collect())
+        .unwrap_or_default();
+    CallPanel {
+        revision: doc.revision,
+        headline,
+        icon,
+        tone,
+        cited: claim.and_then(|c| c.cited.clone()),
+        action: action.as_str(),
+        action_label: action_label(action),
+        guidance: score.map_or_else(|| action.instruction().to_string(), |s| s.guidance.clone()),
+        evidence: claim.map(|c| c.evidence.clone()).unwrap_or_default(),
+        freshness,
+        fresh_tone,
+        band: band.as_str(),
+        band_label: band_label(band),
+        score: score.map_or_else(|| "0".into(), |s| format!("{:.0}", s.score)),
+        top_reasons: reasons.iter().take(3).cloned().collect(),
+        all_reasons: reasons,
+        claims: doc
+            .claims
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} ({} s into the call): {}{}",
+                    hhmm(&c.at),
+                    c.seconds_into_call,
+                    c.verdict.as_str(),
+                    c.reason.as_deref().map(|r| format!(" / {r}")).unwrap_or_default()
+                )
+            })
+            .collect(),
+        caller: format!(
+            "From {} to {}{}{}",
+            doc.ani,
+            doc.dnis.as_deref().unwrap_or("?"),
+            doc.attestation
+                .as_deref()
+                .map(|a| format!(" · attestation {a}"))
+                .unwrap_or_default(),
+            doc.intent
+                .as_deref()
+                .map(|i| format!(" · wants {i}"))
+                .unwrap_or_default()
+        ),
+        policy_version: score.map(|s| s.policy_version.clone()).unwrap_or_default(),
+    }
+}
+
+/// A source's row on the data-path map.
+pub fn source_row(s: &SourceView) -> SourceRow {
+    let (health, health_label) = match s.health {
+        FeedHealth::Healthy => ("healthy", "Healthy"),
+        FeedHealth::Delayed => ("delayed", "Delayed"),
+        FeedHealth::Stale => ("stale", "Stale"),
+    };
+    SourceRow {
+        source: s.source.clone(),
+        health,
+        health_label,
+        channels: s
+            .channels
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        watermark: s.watermark.as_deref().map_or_else(|| "—".into(), hhmm),
+        age: s.watermark_age_secs.map_or_else(|| "never reported".into(), age_words),
+        records_last_hour: s.records_last_hour,
+        lag: match (s.lag_p50_ms, s.lag_p99_ms) {
+            (Some(a), Some(b)) => format!("{} / {}", ms_words(a), ms_words(b)),
+            _ => "—".into(),
+        },
+        advice: s.setup_advice.clone().unwrap_or_default(),
+    }
+}
+
+fn age_words(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s => format!("{} h", s / 3600),
+    }
+}
+
+fn ms_words(ms: i64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
+/// A duration for the recent-calls list.
+pub fn since(now: Millis, at: Millis) -> String {
+    age_words((now - at) / 1000) + " ago"
+}
