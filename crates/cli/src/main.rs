@@ -90,6 +90,8 @@ enum Cmd {
         #[arg(long, default_value = "agent")]
         scopes: String,
     },
+    /// Make a single-use console sign-in link for a person (valid `console.link_ttl_mins`).
+    ConsoleLogin(ConsoleLoginArgs),
     /// Customer profiles.
     #[command(subcommand)]
     Customers(CustomersCmd),
@@ -105,6 +107,46 @@ enum Cmd {
     Audit(AuditCmd),
     /// Benchmarks against the real server and store (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct ConsoleLoginArgs {
+    /// The person's name, as the audit log will show it.
+    name: String,
+    /// `agent` (the call screen) or `analyst` (also the analyst screens).
+    #[arg(long, default_value = "agent")]
+    role: String,
+    #[arg(long, env = "COUNTERSIGN_URL", default_value = "http://127.0.0.1:7700")]
+    server: String,
+    /// API key with the `admin` scope.
+    #[arg(long, env = "COUNTERSIGN_API_KEY", hide_env_values = true)]
+    key: String,
+}
+
+/// Ask the server for a sign-in link and print it.
+fn console_login(a: ConsoleLoginArgs) -> anyhow::Result<()> {
+    let base = a.server.trim_end_matches('/');
+    let res = ureq::post(&format!("{base}/v1/console/links"))
+        .set("authorization", &format!("Bearer {}", a.key))
+        .send_json(serde_json::json!({"person": a.name, "role": a.role}));
+    let link: serde_json::Value = match res {
+        Ok(r) => r.into_json()?,
+        Err(ureq::Error::Status(code, r)) => {
+            let p: serde_json::Value = r.into_json().unwrap_or_default();
+            anyhow::bail!(
+                "the server refused ({code} {}): {}",
+                p["code"].as_str().unwrap_or("?"),
+                p["detail"].as_str().unwrap_or("")
+            )
+        }
+        Err(e) => anyhow::bail!("cannot reach {base}: {e}"),
+    };
+    println!(
+        "{base}{}\n(single use; valid until {})",
+        link["path"].as_str().unwrap_or_default(),
+        link["expires_at"].as_str().unwrap_or_default()
+    );
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -243,6 +285,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Cmd::ConsoleLogin(args) => console_login(args),
         Cmd::Policy(PolicyCmd::Fit(args)) => fit::run(args),
         Cmd::Customers(CustomersCmd::Import(args)) => client::load(args, client::Target::Customers),
         Cmd::Brands(BrandsCmd::Load(args)) => brands::load(args),
