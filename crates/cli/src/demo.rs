@@ -126,21 +126,39 @@ pub fn campaign_claim(now: Millis) -> Value {
 /// which text they cite), a genuine customer who cited a real text, and a caller citing the
 /// campaign's text.
 pub const DEMO_CALLS: [(&str, &str); 3] = [
-    ("CA-DEMO-PAIRED", "the paired pattern in progress: enter the text the caller cites"),
+    (
+        "CA-DEMO-PAIRED",
+        "the paired pattern in progress: enter the text the caller cites",
+    ),
     ("CA-DEMO-GENUINE", "a genuine customer citing a real text"),
     ("CA-DEMO-SCAM", "a caller citing a text customers reported"),
 ];
 
 fn seed_calls(base: &str, key: &str, now: Millis) -> anyhow::Result<()> {
-    post(base, key, "/v1/calls", &json!({"call_id": "CA-DEMO-PAIRED", "customer_id": "c-1002",
-        "ani": "+12025550188", "dnis": "+18005550199", "verstat": "TN-Validation-Passed-B", "intent": "change_phone"}))?;
-    post(base, key, "/v1/calls", &json!({"call_id": "CA-DEMO-GENUINE", "customer_id": "c-1001",
-        "ani": "+14155550101", "dnis": "+18005550199", "verstat": "TN-Validation-Passed-A", "intent": "dispute"}))?;
+    post(
+        base,
+        key,
+        "/v1/calls",
+        &json!({"call_id": "CA-DEMO-PAIRED", "customer_id": "c-1002",
+        "ani": "+12025550188", "dnis": "+18005550199", "verstat": "TN-Validation-Passed-B", "intent": "change_phone"}),
+    )?;
+    post(
+        base,
+        key,
+        "/v1/calls",
+        &json!({"call_id": "CA-DEMO-GENUINE", "customer_id": "c-1001",
+        "ani": "+14155550101", "dnis": "+18005550199", "verstat": "TN-Validation-Passed-A", "intent": "dispute"}),
+    )?;
     let mut claim = confirmed_claim(now);
     claim.as_object_mut().map(|o| o.remove("customer_id"));
     post(base, key, "/v1/calls/CA-DEMO-GENUINE/claims", &claim)?;
-    post(base, key, "/v1/calls", &json!({"call_id": "CA-DEMO-SCAM", "customer_id": "c-1003",
-        "ani": "+13125550177", "dnis": "+18005550199", "intent": "card_replace"}))?;
+    post(
+        base,
+        key,
+        "/v1/calls",
+        &json!({"call_id": "CA-DEMO-SCAM", "customer_id": "c-1003",
+        "ani": "+13125550177", "dnis": "+18005550199", "intent": "card_replace"}),
+    )?;
     let mut claim = campaign_claim(now);
     claim.as_object_mut().map(|o| o.remove("customer_id"));
     post(base, key, "/v1/calls/CA-DEMO-SCAM/claims", &claim)?;
@@ -162,6 +180,43 @@ fn curl(base: &str, body: &Value) -> String {
         "curl -s {base}/v1/verify -H \"authorization: Bearer $COUNTERSIGN_API_KEY\" -H 'content-type: application/json' \\\n  -d '{}'",
         body
     )
+}
+
+/// Sign-in links for an agent and an analyst, and the demo calls' screens.
+async fn print_console(base: &str, key: &str) -> anyhow::Result<()> {
+    let (b4, k4) = (base.to_string(), key.to_string());
+    let links = tokio::task::spawn_blocking(move || -> anyhow::Result<(Value, Value)> {
+        Ok((
+            post(
+                &b4,
+                &k4,
+                "/v1/console/links",
+                &json!({"person": "demo-agent", "role": "agent"}),
+            )?,
+            post(
+                &b4,
+                &k4,
+                "/v1/console/links",
+                &json!({"person": "demo-analyst", "role": "analyst"}),
+            )?,
+        ))
+    })
+    .await??;
+    println!("\nThe console — open in a browser (each link signs in once, within 15 minutes):");
+    println!(
+        "  as an agent:    {base}{}",
+        links.0["path"].as_str().unwrap_or_default()
+    );
+    println!(
+        "  as an analyst:  {base}{}",
+        links.1["path"].as_str().unwrap_or_default()
+    );
+    println!("then the calls:");
+    for (id, what) in DEMO_CALLS {
+        println!("  {base}/console/calls/{id}   {what}");
+    }
+    println!("more links: countersign console-login NAME --role agent --server {base}");
+    Ok(())
 }
 
 pub async fn run(data_dir: Option<PathBuf>, listen: &str, no_serve: bool) -> anyhow::Result<()> {
@@ -263,22 +318,7 @@ pub async fn run(data_dir: Option<PathBuf>, listen: &str, no_serve: bool) -> any
         "          curl -s {base}/v1/campaigns -H \"authorization: Bearer $COUNTERSIGN_API_KEY\""
     );
     println!("          curl -s {base}/v1/customers/c-1010/alerts -H \"authorization: Bearer $COUNTERSIGN_API_KEY\"");
-    let (b4, k4) = (base.clone(), key.clone());
-    let links = tokio::task::spawn_blocking(move || -> anyhow::Result<(Value, Value)> {
-        Ok((
-            post(&b4, &k4, "/v1/console/links", &json!({"person": "demo-agent", "role": "agent"}))?,
-            post(&b4, &k4, "/v1/console/links", &json!({"person": "demo-analyst", "role": "analyst"}))?,
-        ))
-    })
-    .await??;
-    println!("\nThe console — open in a browser (each link signs in once, within 15 minutes):");
-    println!("  as an agent:    {base}{}", links.0["path"].as_str().unwrap_or_default());
-    println!("  as an analyst:  {base}{}", links.1["path"].as_str().unwrap_or_default());
-    println!("then the calls:");
-    for (id, what) in DEMO_CALLS {
-        println!("  {base}/console/calls/{id}   {what}");
-    }
-    println!("more links: countersign console-login NAME --role agent --server {base}");
+    print_console(&base, &key).await?;
     if no_serve {
         return Ok(());
     }

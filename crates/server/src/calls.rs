@@ -29,7 +29,6 @@ use crate::{now_ms, Auth, SharedState};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-
 #[utoipa::path(get, path = "/v1/surge", tag = "calls",
     responses((status = 200, description = "`not_sent` claims in the last hour against their usual hourly level; `active` when the policy's alert level is reached", body = Surge)),
     security(("api_key" = [])))]
@@ -37,7 +36,6 @@ pub async fn get_surge(State(st): State<SharedState>, auth: Auth) -> Result<Json
     auth.require(Scope::Agent)?;
     Ok(Json(surge(&st, now_ms())))
 }
-
 
 #[utoipa::path(post, path = "/v1/calls", tag = "calls",
     request_body = CallIn,
@@ -58,7 +56,6 @@ pub async fn post_call(
     st.metrics.score_latency.record(started.elapsed());
     r
 }
-
 
 #[utoipa::path(post, path = "/v1/calls/{call_id}/claims", tag = "calls",
     params(("call_id" = String, Path)),

@@ -19,10 +19,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Scope;
-pub use crate::services::feeds::{source_view, source_views, SourceView};
 use crate::http::{parse_record, IngestResponse, RawRecord, RecordError};
 use crate::metrics::Metrics;
 use crate::problem::Problem;
+pub use crate::services::feeds::{source_view, source_views, SourceView};
 use crate::{now_ms, Auth, SharedState};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

@@ -28,8 +28,8 @@ pub use registry::RegistryStore;
 /// Every store trait, for callers that hold a `dyn Store` and call methods of its groups.
 pub mod prelude {
     pub use crate::{
-        AlertStore, AuditStore, CallStore, CampaignStore, ConsoleStore, CustomerStore,
-        LedgerStore, RegistryStore, Store,
+        AlertStore, AuditStore, CallStore, CampaignStore, ConsoleStore, CustomerStore, LedgerStore,
+        RegistryStore, Store,
     };
 }
 

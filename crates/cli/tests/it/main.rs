@@ -12,6 +12,7 @@ mod campaign_state;
 mod campaigns;
 mod cli;
 mod connections;
+mod console;
 mod contract;
 mod customers;
 mod sms;

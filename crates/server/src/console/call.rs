@@ -298,9 +298,7 @@ pub async fn events(
 
 /// A stream fed by a task: the task gets a sender; the stream ends when the task does or the
 /// client goes away.
-fn async_stream<F, Fut>(
-    f: F,
-) -> impl futures_core::Stream<Item = Result<Event, Infallible>> + Send
+fn async_stream<F, Fut>(f: F) -> impl futures_core::Stream<Item = Result<Event, Infallible>> + Send
 where
     F: FnOnce(tokio::sync::mpsc::Sender<Event>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,

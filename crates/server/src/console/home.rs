@@ -37,7 +37,10 @@ async fn render(st: &SharedState, person: &Person, query: String, notice: String
                 started: parse_time("started_at", &d.started_at)
                     .map(|t| since(now, t))
                     .unwrap_or_else(|_| d.started_at.clone()),
-                customer: d.customer_id.clone().unwrap_or_else(|| "not identified".into()),
+                customer: d
+                    .customer_id
+                    .clone()
+                    .unwrap_or_else(|| "not identified".into()),
                 band: band.as_str(),
                 band_label: band_label(band),
                 action_label: s.map_or("—", |s| action_label(s.action)),
@@ -97,7 +100,8 @@ pub async fn find(
     match latest {
         Some(c) => open(&c.call_id),
         None => {
-            let notice = format!("No call {q:?}, and no call from customer {q:?} in the last 7 days.");
+            let notice =
+                format!("No call {q:?}, and no call from customer {q:?} in the last 7 days.");
             render(&st, &person, q, notice).await
         }
     }

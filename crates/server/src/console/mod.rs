@@ -53,7 +53,9 @@ impl Default for ConsoleSettings {
 
 impl ConsoleSettings {
     pub fn check(&self) -> Result<(), String> {
-        if self.idle_timeout_mins == 0 || self.absolute_timeout_hours == 0 || self.link_ttl_mins == 0
+        if self.idle_timeout_mins == 0
+            || self.absolute_timeout_hours == 0
+            || self.link_ttl_mins == 0
         {
             return Err("console timeouts must be positive".into());
         }
@@ -62,7 +64,9 @@ impl ConsoleSettings {
             .iter()
             .find(|a| a.is_empty() || a.contains([';', ',', '\n', '\r']))
         {
-            return Err(format!("console.frame_ancestors: {bad:?} is not a CSP source"));
+            return Err(format!(
+                "console.frame_ancestors: {bad:?} is not a CSP source"
+            ));
         }
         Ok(())
     }
@@ -92,7 +96,10 @@ pub fn routes(st: &SharedState) -> Router<SharedState> {
 }
 
 async fn css() -> Response {
-    asset("text/css; charset=utf-8", include_str!("../../static/console.css"))
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../../static/console.css"),
+    )
 }
 
 async fn js() -> Response {
@@ -148,7 +155,11 @@ pub(crate) fn page<T: askama::Template>(t: &T) -> Response {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "console template failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered",
+            )
+                .into_response()
         }
     }
 }

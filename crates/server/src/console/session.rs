@@ -116,7 +116,10 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
         return site == "same-origin" || site == "none";
     }
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    match (headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), host) {
+    match (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        host,
+    ) {
         (Some(origin), Some(host)) => origin
             .split_once("://")
             .is_some_and(|(_, rest)| rest == host),
@@ -231,7 +234,9 @@ impl FromRequestParts<SharedState> for MaybePerson {
         parts: &mut Parts,
         st: &SharedState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(MaybePerson(Person::from_request_parts(parts, st).await.ok()))
+        Ok(MaybePerson(
+            Person::from_request_parts(parts, st).await.ok(),
+        ))
     }
 }
 
@@ -313,7 +318,10 @@ pub async fn login(
     );
     (
         StatusCode::SEE_OTHER,
-        [(header::SET_COOKIE, cookie), (header::LOCATION, "/console".to_string())],
+        [
+            (header::SET_COOKIE, cookie),
+            (header::LOCATION, "/console".to_string()),
+        ],
     )
         .into_response()
 }
@@ -334,7 +342,10 @@ pub async fn signout(
         return r;
     }
     let _ = st.store.end_session(&person.id_hash).await;
-    let cookie = format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0", cookie_name(&st));
+    let cookie = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
+        cookie_name(&st)
+    );
     (
         StatusCode::SEE_OTHER,
         [
@@ -392,10 +403,7 @@ pub async fn post_link(
 ) -> Result<Json<LinkOut>, Problem> {
     let who = auth.require(Scope::Admin)?.name.clone();
     let person = l.person.trim();
-    if person.is_empty()
-        || person.chars().count() > 64
-        || person.chars().any(|c| c.is_control())
-    {
+    if person.is_empty() || person.chars().count() > 64 || person.chars().any(|c| c.is_control()) {
         return Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_field",

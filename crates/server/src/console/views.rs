@@ -136,7 +136,10 @@ pub struct SourcesPage {
 
 /// The verdict in the words an agent reads first, its icon and its tone. `cannot_confirm` is
 /// never green; colour is never the only cue (the words and the icon carry it).
-pub fn headline(verdict: Option<Verdict>, reason: Option<&str>) -> (String, &'static str, &'static str) {
+pub fn headline(
+    verdict: Option<Verdict>,
+    reason: Option<&str>,
+) -> (String, &'static str, &'static str) {
     match verdict {
         None => ("NO MESSAGE CITED YET".into(), "•", "neutral"),
         Some(Verdict::Confirmed) => ("WE SENT THIS".into(), "✓", "ok"),
@@ -165,7 +168,9 @@ pub fn action_label(a: Action) -> &'static str {
         Action::Proceed => "Proceed with standard verification",
         Action::StepUp => "Step up verification",
         Action::Callback => "End the call and call back on the number on file",
-        Action::Block => "Block: end the call and escalate to fraud",
+        Action::Block => {
+            "Block: end the call, escalate to fraud, call back only on the number on file"
+        }
     }
 }
 
@@ -180,7 +185,8 @@ pub fn band_label(b: Band) -> &'static str {
 
 /// Hours and minutes of a stored RFC 3339 time (UTC), for a line an agent reads.
 fn hhmm(t: &str) -> String {
-    t.get(11..16).map_or_else(|| t.to_string(), |s| format!("{s} UTC"))
+    t.get(11..16)
+        .map_or_else(|| t.to_string(), |s| format!("{s} UTC"))
 }
 
 /// The panel of a call from its document and the feeds (for a call without a claim, the
@@ -238,7 +244,10 @@ pub fn call_panel(doc: &CallDoc, sources: &[SourceView]) -> CallPanel {
                     hhmm(&c.at),
                     c.seconds_into_call,
                     c.verdict.as_str(),
-                    c.reason.as_deref().map(|r| format!(" / {r}")).unwrap_or_default()
+                    c.reason
+                        .as_deref()
+                        .map(|r| format!(" / {r}"))
+                        .unwrap_or_default()
                 )
             })
             .collect(),
@@ -277,7 +286,9 @@ pub fn source_row(s: &SourceView) -> SourceRow {
             .collect::<Vec<_>>()
             .join(", "),
         watermark: s.watermark.as_deref().map_or_else(|| "—".into(), hhmm),
-        age: s.watermark_age_secs.map_or_else(|| "never reported".into(), age_words),
+        age: s
+            .watermark_age_secs
+            .map_or_else(|| "never reported".into(), age_words),
         records_last_hour: s.records_last_hour,
         lag: match (s.lag_p50_ms, s.lag_p99_ms) {
             (Some(a), Some(b)) => format!("{} / {}", ms_words(a), ms_words(b)),

@@ -88,7 +88,6 @@ pub fn surge(st: &SharedState, now: Millis) -> Surge {
     s
 }
 
-
 /// Read and check a policy file (TOML; unknown keys rejected).
 pub fn load_policy(path: &std::path::Path) -> anyhow::Result<Policy> {
     let text = std::fs::read_to_string(path)
@@ -102,7 +101,6 @@ pub fn policy(st: &SharedState) -> Arc<Policy> {
         .map(|p| p.clone())
         .unwrap_or_else(|p| p.into_inner().clone())
 }
-
 
 /// The answer when a call starts.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -122,7 +120,6 @@ pub struct ClaimAnswer {
 pub(crate) fn bad(code: &str, detail: impl Into<String>) -> Problem {
     Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
 }
-
 
 fn recent_count(
     st: &SharedState,
@@ -215,7 +212,8 @@ async fn save(st: &SharedState, doc: &mut CallDoc, wait: bool) -> Result<(), Pro
 /// the call's revision after each change.
 #[derive(Default)]
 pub struct CallUpdates {
-    watched: std::sync::Mutex<std::collections::HashMap<String, tokio::sync::broadcast::Sender<u64>>>,
+    watched:
+        std::sync::Mutex<std::collections::HashMap<String, tokio::sync::broadcast::Sender<u64>>>,
 }
 
 impl CallUpdates {
@@ -253,7 +251,6 @@ fn push_score(doc: &mut CallDoc, s: &Score, trigger: &str, now: Millis) {
         score: s.clone(),
     });
 }
-
 
 /// Validate, record and score a new call (shared with the platform adapters).
 pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Problem> {
@@ -349,7 +346,6 @@ pub async fn load_call(st: &SharedState, call_id: &str) -> Result<CallDoc, Probl
     serde_json::from_str(&rec.doc).map_err(Problem::internal)
 }
 
-
 /// A claim the caller cites during a call, by `who`: verified (audit-logged), counted for the
 /// surge, the customer alerted when it is a forged text, the call re-scored and saved; the
 /// verification's instruction is the call's (one instruction).
@@ -408,7 +404,12 @@ pub async fn add_claim(
         reason: v.reason.map(str::to_string),
         action: Some(v.action),
         finding: Some(v.finding.clone()),
-        evidence: v.evidence.iter().take(3).map(|e| e.detail.clone()).collect(),
+        evidence: v
+            .evidence
+            .iter()
+            .take(3)
+            .map(|e| e.detail.clone())
+            .collect(),
         ledger_fresh_until: v.ledger_fresh_until.clone(),
         campaign_id: v.campaign_id,
         cited: cited_words(&raw),

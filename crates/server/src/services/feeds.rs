@@ -118,4 +118,3 @@ fn setup_advice(s: &SourceState) -> Option<String> {
         s.records_before_complete, s.source
     ))
 }
-

@@ -19,8 +19,16 @@ pub async fn console_sessions(s: &dyn Store) {
         s.redeem_login_link("h1", T0).await.unwrap(),
         Some(("dana".into(), "agent".into()))
     );
-    assert_eq!(s.redeem_login_link("h1", T0).await.unwrap(), None, "single use");
-    assert_eq!(s.redeem_login_link("h2", T0 + HOUR).await.unwrap(), None, "expired");
+    assert_eq!(
+        s.redeem_login_link("h1", T0).await.unwrap(),
+        None,
+        "single use"
+    );
+    assert_eq!(
+        s.redeem_login_link("h2", T0 + HOUR).await.unwrap(),
+        None,
+        "expired"
+    );
     assert_eq!(
         s.redeem_login_link("h2", T0).await.unwrap(),
         None,
