@@ -7,6 +7,7 @@ mod common;
 
 mod adapters;
 mod api;
+mod browser;
 mod calls;
 mod campaign_state;
 mod campaigns;
