@@ -318,3 +318,237 @@ fn ms_words(ms: i64) -> String {
 pub fn since(now: Millis, at: Millis) -> String {
     age_words((now - at) / 1000) + " ago"
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api_types::{ClaimEntry, ScoreEntry};
+    use countersign_core::score::Score;
+    use scraper::{Html, Selector};
+
+    fn doc(verdict: Option<Verdict>, reason: Option<&str>, band: Band, action: Action) -> CallDoc {
+        CallDoc {
+            call_id: "CA<1>".into(),
+            customer_id: Some("maria".into()),
+            ani: "+12025550188".into(),
+            dnis: None,
+            started_at: "2026-12-02T09:00:00.000Z".into(),
+            verstat: None,
+            attestation: Some("B".into()),
+            line_type: None,
+            intent: Some("change_phone".into()),
+            claims: verdict
+                .map(|v| ClaimEntry {
+                    at: "2026-12-02T09:01:00.000Z".into(),
+                    seconds_into_call: 60,
+                    verdict: v,
+                    reason: reason.map(str::to_string),
+                    action: Some(action),
+                    finding: Some("finding".into()),
+                    evidence: vec!["<b>amount</b> differs".into()],
+                    ledger_fresh_until: Some("2026-12-02T09:00:30.000Z".into()),
+                    campaign_id: None,
+                    cited: Some("“<script>alert(1)</script>”".into()),
+                })
+                .into_iter()
+                .collect(),
+            scores: vec![ScoreEntry {
+                at: "2026-12-02T09:01:00.000Z".into(),
+                trigger: "claim".into(),
+                score: Score {
+                    score: 61.0,
+                    band,
+                    action,
+                    guidance: format!("finding {}", action.instruction()),
+                    reasons: Vec::new(),
+                    floor: None,
+                    policy_version: "test".into(),
+                    alerts: Vec::new(),
+                },
+            }],
+            outcome: None,
+            revision: 3,
+        }
+    }
+
+    fn source(health: FeedHealth) -> SourceView {
+        SourceView {
+            source: "cards".into(),
+            channels: vec![countersign_core::Channel::Sms],
+            watermark: Some("2026-12-02T09:00:30.000Z".into()),
+            watermark_kind: countersign_core::verify::WatermarkKind::Declared,
+            watermark_updated_at: None,
+            watermark_age_secs: Some(30),
+            complete_since: None,
+            last_record_at: None,
+            last_sent_at: None,
+            records_total: 1,
+            records_before_complete: 0,
+            first_sent_at: None,
+            setup_advice: None,
+            records_last_hour: 1,
+            health,
+            health_rule: countersign_core::verify::FEED_HEALTH_RULE,
+            lag_p50_ms: Some(40),
+            lag_p99_ms: Some(900),
+        }
+    }
+
+    fn text(html: &Html, css: &str) -> String {
+        html.select(&Selector::parse(css).unwrap())
+            .map(|e| e.text().collect::<String>())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Every verdict × band × feed health: the heading says the verdict, the live region is
+    /// there, every tag has words, a caller's markup is text, and `cannot_confirm` is never green.
+    #[test]
+    fn the_call_screen_renders_every_case() {
+        let verdicts = [
+            (None, None, "NO MESSAGE CITED YET"),
+            (Some(Verdict::Confirmed), None, "WE SENT THIS"),
+            (
+                Some(Verdict::Partial),
+                Some("cue_mismatch"),
+                "PARTLY MATCHES",
+            ),
+            (Some(Verdict::NotSent), None, "WE DID NOT SEND THIS"),
+            (Some(Verdict::KnownScam), None, "KNOWN SCAM"),
+            (
+                Some(Verdict::CannotConfirm),
+                Some("ledger_stale"),
+                "CANNOT CONFIRM — FEED DELAYED",
+            ),
+        ];
+        let bands = [
+            (Band::Low, Action::Proceed),
+            (Band::Medium, Action::StepUp),
+            (Band::High, Action::Callback),
+            (Band::Critical, Action::Block),
+        ];
+        for (verdict, reason, words) in verdicts {
+            for (band, action) in bands {
+                for health in [FeedHealth::Healthy, FeedHealth::Stale] {
+                    let d = doc(verdict, reason, band, action);
+                    let page = CallPage {
+                        person: Some(PersonView {
+                            name: "dana".into(),
+                            role: "agent",
+                            analyst: false,
+                            csrf: "t".into(),
+                        }),
+                        csrf: "t".into(),
+                        call_id: d.call_id.clone(),
+                        customer_id: d.customer_id.clone(),
+                        started: d.started_at.clone(),
+                        panel: call_panel(&d, &[source(health)]),
+                        outcome: None,
+                        notifications: Vec::new(),
+                    };
+                    let html = Html::parse_document(&page.render().unwrap());
+                    let case = format!("{verdict:?} {band:?} {health:?}");
+                    assert!(text(&html, "h1#verdict").contains(words), "{case}");
+                    assert!(
+                        html.select(&Selector::parse("#panel[aria-live=polite]").unwrap())
+                            .next()
+                            .is_some(),
+                        "{case}"
+                    );
+                    assert!(
+                        text(&html, "#action-h").contains(action_label(action)),
+                        "{case}"
+                    );
+                    assert!(
+                        text(&html, ".instruction").contains(action.instruction()),
+                        "{case}"
+                    );
+                    for tag in [".band", ".verdict"] {
+                        assert!(
+                            !text(&html, tag).trim().is_empty(),
+                            "{case}: {tag} has words"
+                        );
+                    }
+                    if verdict.is_some() {
+                        assert!(text(&html, ".cited").contains("<script>"), "{case}");
+                    }
+                    assert!(
+                        html.select(&Selector::parse("main script").unwrap())
+                            .next()
+                            .is_none(),
+                        "{case}: markup from a caller stays text"
+                    );
+                    if verdict == Some(Verdict::CannotConfirm) {
+                        assert!(!text(&html, "h1.tone-ok").contains("CANNOT"), "{case}");
+                    }
+                    if health == FeedHealth::Stale {
+                        assert!(
+                            text(&html, ".fresh-stale")
+                                .to_lowercase()
+                                .contains("behind: cards"),
+                            "{case}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every other template renders with sample data and parses.
+    #[test]
+    fn every_template_renders() {
+        let person = Some(PersonView {
+            name: "ravi".into(),
+            role: "analyst",
+            analyst: true,
+            csrf: "t".into(),
+        });
+        let pages = [
+            MessagePage {
+                person: person.clone(),
+                title: "T".into(),
+                message: "<i>m</i>".into(),
+                link: Some("/console".into()),
+                link_text: "back".into(),
+            }
+            .render()
+            .unwrap(),
+            LoginPage {
+                person: None,
+                token: "abc".into(),
+            }
+            .render()
+            .unwrap(),
+            HomePage {
+                person: person.clone(),
+                query: "q".into(),
+                notice: "n".into(),
+                calls: vec![CallRow {
+                    call_id: "CA1".into(),
+                    customer: "maria".into(),
+                    started: "1 min ago".into(),
+                    band: "high",
+                    band_label: "HIGH",
+                    action_label: "x",
+                    outcome: "none yet".into(),
+                }],
+            }
+            .render()
+            .unwrap(),
+            SourcesPage {
+                person,
+                stale: 1,
+                rule: countersign_core::verify::FEED_HEALTH_RULE,
+                sources: vec![source_row(&source(FeedHealth::Stale))],
+            }
+            .render()
+            .unwrap(),
+        ];
+        for p in &pages {
+            let html = Html::parse_document(p);
+            assert!(!text(&html, "h1").is_empty(), "{p}");
+            assert!(!p.contains("<i>m</i>"), "escaped");
+        }
+        assert!(pages[3].contains("Stale"));
+    }
+}
