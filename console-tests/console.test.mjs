@@ -141,6 +141,21 @@ try {
   check((await analyst.textContent(".warning")).includes("stale"), "and the page says so first");
   await shot(analyst, "data-path-map");
   await axe(analyst, "data-path map");
+
+  console.log("analyst: campaigns and outcomes");
+  await analyst.goto(BASE + "/console/campaigns");
+  check((await analyst.textContent("#c1")).includes("Not reviewed"), "the reported campaign is listed, not reviewed");
+  await axe(analyst, "campaigns");
+  await tabTo(analyst, "confirm1");
+  await Promise.all([analyst.waitForNavigation(), analyst.keyboard.press("Enter")]);
+  check((await analyst.textContent("#c1")).includes("Confirmed scam"), "the analyst confirms it from the keyboard");
+  await shot(analyst, "campaigns");
+  const indicators = await api("GET", "/v1/campaigns/indicators");
+  check(indicators.callback_numbers.length > 0, "its numbers are now blocked for the SMS filter");
+  await analyst.goto(BASE + "/console/outcomes");
+  const overridden = await analyst.textContent(".facts");
+  check(/Overridden\s*0 of 1/.test(overridden), `the override rate counts the fraud outcome as agreeing with the block (${overridden.replace(/\s+/g, " ").trim()})`);
+  await axe(analyst, "calls and outcomes");
   console.log("all browser checks passed");
 } finally {
   await browser.close();

@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::Json;
 use countersign_core::campaign::{Campaign, CampaignStatus};
 use countersign_core::report::{validate_report, ReportIn};
-use countersign_store::CampaignEvent;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -18,9 +17,7 @@ use crate::auth::Scope;
 use crate::http::JsonBody;
 use crate::http::{Path, Query};
 use crate::problem::Problem;
-use crate::services::campaigns::{
-    self, blocked, lock, refresh_blocked, sweep_spoofed, ReportAnswer,
-};
+use crate::services::campaigns::{self, blocked, lock, ReportAnswer};
 use crate::{now_ms, Auth, SharedState};
 
 fn bad(code: &str, detail: impl Into<String>) -> Problem {
@@ -152,29 +149,9 @@ pub async fn post_status(
             "`status` (active, confirmed or benign) is required",
         )
     })?;
-    let target = {
-        let c = lock(&st.smish.campaigns);
-        c.get(id).map(|x| x.id).ok_or_else(|| unknown(id))?
-    };
-    let detail = serde_json::json!({"status": status, "note": s.note, "by": who}).to_string();
-    st.store
-        .add_campaign_event(CampaignEvent {
-            campaign_id: target as i64,
-            kind: "status".into(),
-            detail: Some(detail),
-            at: now_ms(),
-        })
-        .await?;
-    let campaign = {
-        let mut c = lock(&st.smish.campaigns);
-        c.set_status(target, status);
-        c.get(target).cloned()
-    };
-    refresh_blocked(&st);
-    if status == CampaignStatus::Confirmed {
-        st.tasks.spawn(sweep_spoofed(st.clone(), target));
-    }
-    campaign.map(Json).ok_or_else(|| unknown(id))
+    campaigns::set_status(&st, id, status, s.note, &who)
+        .await
+        .map(Json)
 }
 
 /// What confirmed campaigns gave away, for filters.

@@ -3,8 +3,9 @@
 //! escaped by default) with one stylesheet and one small script embedded in the binary. People
 //! sign in (`session`); machines keep API keys. One handler module per screen: `home` (find a
 //! call), `call` (the call screen, its claim form, outcome buttons and live stream), `sources`
-//! (the data-path map). Every answer carries a strict Content-Security-Policy.
+//! (the data-path map), `analyst` (campaigns with their reviews, calls and outcomes). Every answer carries a strict Content-Security-Policy.
 
+pub mod analyst;
 pub mod call;
 pub mod home;
 pub mod session;
@@ -90,6 +91,9 @@ pub fn routes(st: &SharedState) -> Router<SharedState> {
         .route("/console/calls/{call_id}/outcome", post(call::outcome))
         .route("/console/calls/{call_id}/events", get(call::events))
         .route("/console/sources", get(sources::map))
+        .route("/console/campaigns", get(analyst::campaigns))
+        .route("/console/campaigns/{id}/status", post(analyst::review))
+        .route("/console/outcomes", get(analyst::outcomes))
         .route("/console/static/console.css", get(css))
         .route("/console/static/console.js", get(js))
         .layer(axum::middleware::from_fn_with_state(st.clone(), headers))

@@ -112,6 +112,45 @@ pub struct CallPage {
     pub notifications: Vec<NotificationRow>,
 }
 
+/// A campaign on the analyst's list.
+pub struct CampaignRow {
+    pub id: u64,
+    pub status: &'static str,
+    pub status_label: &'static str,
+    pub reports: u64,
+    pub customers: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    /// SVG polyline points of reports per hour over the last day.
+    pub spark: String,
+    pub spark_label: String,
+    pub numbers: String,
+    pub domains: String,
+    pub brands: String,
+    pub shape: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/campaigns.html")]
+pub struct CampaignsPage {
+    pub person: Option<PersonView>,
+    pub csrf: String,
+    pub surge_active: bool,
+    pub surge: String,
+    pub campaigns: Vec<CampaignRow>,
+}
+
+#[derive(Template)]
+#[template(path = "console/outcomes.html")]
+pub struct OutcomesPage {
+    pub person: Option<PersonView>,
+    pub calls_total: usize,
+    pub no_outcome: String,
+    pub override_rate: String,
+    pub outbox: String,
+    pub calls: Vec<CallRow>,
+}
+
 /// A source on the data-path map.
 pub struct SourceRow {
     pub source: String,

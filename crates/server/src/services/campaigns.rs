@@ -452,6 +452,48 @@ async fn join(
     })
 }
 
+/// An analyst's review of a campaign (by `who`): recorded durably, then applied; confirming
+/// blocks its indicators and warns the customers sent the kind of text it imitates.
+pub async fn set_status(
+    st: &SharedState,
+    id: u64,
+    status: CampaignStatus,
+    note: Option<String>,
+    who: &str,
+) -> Result<Campaign, Problem> {
+    decisions_available(st)?;
+    let unknown = || {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "unknown_campaign",
+            format!("no campaign {id}"),
+        )
+    };
+    let target = {
+        let c = lock(&st.smish.campaigns);
+        c.get(id).map(|x| x.id).ok_or_else(unknown)?
+    };
+    let detail = serde_json::json!({"status": status, "note": note, "by": who}).to_string();
+    st.store
+        .add_campaign_event(CampaignEvent {
+            campaign_id: target as i64,
+            kind: "status".into(),
+            detail: Some(detail),
+            at: now_ms(),
+        })
+        .await?;
+    let campaign = {
+        let mut c = lock(&st.smish.campaigns);
+        c.set_status(target, status);
+        c.get(target).cloned()
+    };
+    refresh_blocked(st);
+    if status == CampaignStatus::Confirmed {
+        st.tasks.spawn(sweep_spoofed(st.clone(), target));
+    }
+    campaign.ok_or_else(unknown)
+}
+
 /// Confirmed campaigns' indicators, rebuilt only when a confirmed campaign changed.
 pub fn blocked(st: &SharedState) -> std::sync::Arc<Blocked> {
     lock(&st.smish.blocked).clone()

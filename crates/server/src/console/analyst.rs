@@ -1,0 +1,255 @@
+//! The analyst's screens beyond the data-path map: smishing campaigns (reports over time,
+//! indicators, the example shape, confirm or dismiss with a note, the forged-text surge) and
+//! calls and outcomes (recent calls with band, action and outcome; the override rate and the
+//! share without an outcome — the figures that show alert fatigue; the alert outbox).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use countersign_core::campaign::{Campaign, CampaignStatus};
+use countersign_core::score::{Action, Band};
+use countersign_core::validate::{format_time, parse_time};
+use countersign_core::Millis;
+use serde::Deserialize;
+
+use super::session::Person;
+use super::views::{
+    action_label, band_label, since, CallRow, CampaignRow, CampaignsPage, OutcomesPage,
+};
+use super::{message, page};
+use crate::api_types::CallDoc;
+use crate::services::calls::surge;
+use crate::services::campaigns::{decisions_available, lock, set_status};
+use crate::{now_ms, SharedState};
+
+const HOUR: Millis = 3_600_000;
+
+/// Reports per hour over the last 24 hours as SVG polyline points (240 × 40), and its label.
+fn sparkline(c: &Campaign, now: Millis) -> (String, String) {
+    let start = (now - 23 * HOUR).div_euclid(HOUR) * HOUR;
+    let counts: Vec<u64> = (0..24)
+        .map(|i| *c.reports_by_hour.get(&(start + i * HOUR)).unwrap_or(&0))
+        .collect();
+    let max = counts.iter().copied().max().unwrap_or(0).max(1);
+    let points = counts
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("{},{}", i * 10 + 5, 36 - (*n * 32 / max) as i64))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let total: u64 = counts.iter().sum();
+    (
+        points,
+        format!(
+            "Reports per hour over the last 24 hours: {total} in all, at most {max} in an hour"
+        ),
+    )
+}
+
+fn campaign_row(c: &Campaign, now: Millis) -> CampaignRow {
+    let (spark, spark_label) = sparkline(c, now);
+    let (status, status_label) = match c.status {
+        CampaignStatus::Active => ("active", "Not reviewed"),
+        CampaignStatus::Confirmed => ("confirmed", "Confirmed scam"),
+        CampaignStatus::Benign => ("benign", "Dismissed"),
+    };
+    let list = |v: &std::collections::BTreeSet<String>| {
+        if v.is_empty() {
+            "—".to_string()
+        } else {
+            v.iter().cloned().collect::<Vec<_>>().join(", ")
+        }
+    };
+    CampaignRow {
+        id: c.id,
+        status,
+        status_label,
+        reports: c.reports,
+        customers: c.distinct_customers,
+        first_seen: format_time(c.first_seen),
+        last_seen: since(now, c.last_seen),
+        spark,
+        spark_label,
+        numbers: list(&c.callback_numbers),
+        domains: list(&c.domains),
+        brands: list(&c.brands),
+        shape: c.example_shape.clone(),
+    }
+}
+
+/// `GET /console/campaigns`.
+pub async fn campaigns(State(st): State<SharedState>, person: Person) -> Response {
+    if let Some(r) = person.refusal_unless_analyst() {
+        return r;
+    }
+    if let Err(p) = decisions_available(&st) {
+        return message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(person.view()),
+            "Campaigns are unavailable",
+            &p.detail,
+            None,
+        );
+    }
+    let now = now_ms();
+    let rows: Vec<CampaignRow> = lock(&st.smish.campaigns)
+        .list()
+        .into_iter()
+        .take(50)
+        .map(|c| campaign_row(c, now))
+        .collect();
+    let s = surge(&st, now);
+    page(&CampaignsPage {
+        person: Some(person.view()),
+        csrf: person.csrf.clone(),
+        surge_active: s.active,
+        surge: format!(
+            "{}: {} callers cited a text we never sent in the last hour; usually {:.1} an hour ({:.1}×).",
+            if s.active { "SURGE" } else { "No surge" },
+            s.last_hour,
+            s.usual_per_hour,
+            s.ratio
+        ),
+        campaigns: rows,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    csrf: String,
+    status: CampaignStatus,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /console/campaigns/{id}/status`: confirm or dismiss.
+pub async fn review(
+    State(st): State<SharedState>,
+    person: Person,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+    Form(f): Form<ReviewForm>,
+) -> Response {
+    if let Some(r) = person.refusal_unless_analyst() {
+        return r;
+    }
+    if let Some(r) = person.form_refusal(&headers, &f.csrf) {
+        return r;
+    }
+    let note = Some(f.note.trim().to_string()).filter(|n| !n.is_empty());
+    match set_status(&st, id, f.status, note, &person.actor()).await {
+        Ok(_) => Redirect::to(&format!("/console/campaigns#c{id}")).into_response(),
+        Err(p) => message(
+            StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Some(person.view()),
+            "The review was not recorded",
+            &p.detail,
+            Some(("/console/campaigns", "Back to campaigns")),
+        ),
+    }
+}
+
+/// Whether an outcome went against the recommended action.
+fn overridden(action: Action, outcome: &str) -> bool {
+    match outcome {
+        "legitimate" => matches!(action, Action::Callback | Action::Block),
+        "fraud" => matches!(action, Action::Proceed | Action::StepUp),
+        _ => false,
+    }
+}
+
+fn share(n: usize, of: usize) -> String {
+    if of == 0 {
+        "—".into()
+    } else {
+        format!("{n} of {of} ({:.0} %)", n as f64 * 100.0 / of as f64)
+    }
+}
+
+/// `GET /console/outcomes`.
+pub async fn outcomes(State(st): State<SharedState>, person: Person) -> Response {
+    if let Some(r) = person.refusal_unless_analyst() {
+        return r;
+    }
+    let now = now_ms();
+    let (calls, outbox) = match (
+        st.store.calls_since(now - 24 * HOUR, 100_000).await,
+        st.store.outbox_stats().await,
+    ) {
+        (Ok(c), Ok(o)) => (c, o),
+        (Err(e), _) | (_, Err(e)) => return crate::problem::Problem::store(e).into_response(),
+    };
+    let docs: Vec<CallDoc> = calls
+        .iter()
+        .rev()
+        .filter_map(|c| serde_json::from_str(&c.doc).ok())
+        .collect();
+    let with_outcome: Vec<(Action, &str)> = docs
+        .iter()
+        .filter_map(|d| {
+            let a = d.scores.last()?.score.action;
+            Some((a, d.outcome.as_ref()?.outcome.as_str()))
+        })
+        .collect();
+    let over = with_outcome
+        .iter()
+        .filter(|(a, o)| overridden(*a, o))
+        .count();
+    let rows = docs
+        .iter()
+        .take(200)
+        .map(|d| {
+            let s = d.scores.last().map(|s| &s.score);
+            let band = s.map_or(Band::Low, |s| s.band);
+            CallRow {
+                call_id: d.call_id.clone(),
+                customer: d
+                    .customer_id
+                    .clone()
+                    .unwrap_or_else(|| "not identified".into()),
+                started: parse_time("started_at", &d.started_at)
+                    .map(|t| since(now, t))
+                    .unwrap_or_else(|_| d.started_at.clone()),
+                band: band.as_str(),
+                band_label: band_label(band),
+                action_label: s.map_or("—", |s| action_label(s.action)),
+                outcome: d
+                    .outcome
+                    .as_ref()
+                    .map_or_else(|| "none yet".into(), |o| o.outcome.clone()),
+            }
+        })
+        .collect();
+    page(&OutcomesPage {
+        person: Some(person.view()),
+        calls_total: docs.len(),
+        no_outcome: share(docs.len() - with_outcome.len(), docs.len()),
+        override_rate: share(over, with_outcome.len()),
+        outbox: format!(
+            "{} delivered, {} waiting{}",
+            outbox.delivered,
+            outbox.pending,
+            outbox
+                .oldest_pending_at
+                .map(|t| format!(" (oldest since {})", format_time(t)))
+                .unwrap_or_default()
+        ),
+        calls: rows,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outcome_against_the_action_is_an_override() {
+        assert!(overridden(Action::Block, "legitimate"));
+        assert!(overridden(Action::Proceed, "fraud"));
+        assert!(!overridden(Action::Callback, "fraud"));
+        assert!(!overridden(Action::StepUp, "unsure"));
+        assert_eq!(share(1, 4), "1 of 4 (25 %)");
+        assert_eq!(share(0, 0), "—");
+    }
+}
