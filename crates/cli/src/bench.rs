@@ -88,7 +88,7 @@ pub struct BenchArgs {
     /// (comma-separated).
     #[arg(
         long,
-        default_value = "preload,ingest,verify,visibility,size,sms,calls,reports"
+        default_value = "preload,ingest,verify,visibility,size,sms,calls,reports,console"
     )]
     pub only: String,
 }
@@ -302,6 +302,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if parts.contains(&"reports") {
         rt.block_on(crate::bench_reports::over_http(
             &args.data_dir.join("reports"),
+            &args,
+            now,
+        ))?;
+    }
+    if parts.contains(&"console") {
+        rt.block_on(crate::bench_console::console_http(
+            &args.data_dir.join("console"),
             &args,
             now,
         ))?;

@@ -2,6 +2,7 @@
 //! configuration, and run a command (serve, demo, ingest, verify, purge, migrate, keygen, bench).
 
 mod bench;
+mod bench_console;
 mod bench_reports;
 mod brands;
 mod client;
