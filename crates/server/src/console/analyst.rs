@@ -8,15 +8,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use countersign_core::campaign::{Campaign, CampaignStatus};
-use countersign_core::score::{Action, Band};
-use countersign_core::validate::{format_time, parse_time};
+use countersign_core::score::Action;
+use countersign_core::validate::format_time;
 use countersign_core::Millis;
 use serde::Deserialize;
 
 use super::session::Person;
-use super::views::{
-    action_label, band_label, since, CallRow, CampaignRow, CampaignsPage, OutcomesPage,
-};
+use super::views::{call_row, since, CampaignRow, CampaignsPage, OutcomesPage};
 use super::{message, page};
 use crate::api_types::CallDoc;
 use crate::services::calls::surge;
@@ -196,31 +194,7 @@ pub async fn outcomes(State(st): State<SharedState>, person: Person) -> Response
         .iter()
         .filter(|(a, o)| overridden(*a, o))
         .count();
-    let rows = docs
-        .iter()
-        .take(200)
-        .map(|d| {
-            let s = d.scores.last().map(|s| &s.score);
-            let band = s.map_or(Band::Low, |s| s.band);
-            CallRow {
-                call_id: d.call_id.clone(),
-                customer: d
-                    .customer_id
-                    .clone()
-                    .unwrap_or_else(|| "not identified".into()),
-                started: parse_time("started_at", &d.started_at)
-                    .map(|t| since(now, t))
-                    .unwrap_or_else(|_| d.started_at.clone()),
-                band: band.as_str(),
-                band_label: band_label(band),
-                action_label: s.map_or("—", |s| action_label(s.action)),
-                outcome: d
-                    .outcome
-                    .as_ref()
-                    .map_or_else(|| "none yet".into(), |o| o.outcome.clone()),
-            }
-        })
-        .collect();
+    let rows = docs.iter().take(200).map(|d| call_row(d, now)).collect();
     page(&OutcomesPage {
         person: Some(person.view()),
         calls_total: docs.len(),

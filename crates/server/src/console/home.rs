@@ -3,12 +3,11 @@
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use countersign_core::validate::parse_time;
 use serde::Deserialize;
 
 use super::page;
 use super::session::Person;
-use super::views::{action_label, band_label, since, CallRow, HomePage};
+use super::views::{call_row, HomePage};
 use crate::api_types::CallDoc;
 use crate::{now_ms, SharedState};
 
@@ -30,27 +29,7 @@ async fn render(st: &SharedState, person: &Person, query: String, notice: String
         .rev()
         .take(25)
         .filter_map(|c| serde_json::from_str::<CallDoc>(&c.doc).ok())
-        .map(|d| {
-            let s = d.scores.last().map(|s| &s.score);
-            let band = s.map_or(countersign_core::score::Band::Low, |s| s.band);
-            CallRow {
-                started: parse_time("started_at", &d.started_at)
-                    .map(|t| since(now, t))
-                    .unwrap_or_else(|_| d.started_at.clone()),
-                customer: d
-                    .customer_id
-                    .clone()
-                    .unwrap_or_else(|| "not identified".into()),
-                band: band.as_str(),
-                band_label: band_label(band),
-                action_label: s.map_or("—", |s| action_label(s.action)),
-                outcome: d
-                    .outcome
-                    .as_ref()
-                    .map_or_else(|| "none yet".into(), |o| o.outcome.clone()),
-                call_id: d.call_id,
-            }
-        })
+        .map(|d| call_row(&d, now))
         .collect();
     page(&HomePage {
         person: Some(person.view()),

@@ -353,6 +353,29 @@ fn ms_words(ms: i64) -> String {
     }
 }
 
+/// A call's row in the lists (home and outcomes).
+pub fn call_row(d: &CallDoc, now: Millis) -> CallRow {
+    let s = d.scores.last().map(|s| &s.score);
+    let band = s.map_or(Band::Low, |s| s.band);
+    CallRow {
+        call_id: d.call_id.clone(),
+        customer: d
+            .customer_id
+            .clone()
+            .unwrap_or_else(|| "not identified".into()),
+        started: countersign_core::validate::parse_time("started_at", &d.started_at)
+            .map(|t| since(now, t))
+            .unwrap_or_else(|_| d.started_at.clone()),
+        band: band.as_str(),
+        band_label: band_label(band),
+        action_label: s.map_or("—", |s| action_label(s.action)),
+        outcome: d
+            .outcome
+            .as_ref()
+            .map_or_else(|| "none yet".into(), |o| o.outcome.clone()),
+    }
+}
+
 /// A duration for the recent-calls list.
 pub fn since(now: Millis, at: Millis) -> String {
     age_words((now - at) / 1000) + " ago"
