@@ -89,11 +89,12 @@ fn open_stream(
 
 pub async fn console_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
     let running = start(dir, BodyRetention::Full, opts(args)).await?;
-    let stored = running.store.stats().await?.notifications;
     let base = running.base.clone();
     let verifications = args.verifications.min(5_000);
     let clients = args.clients;
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+    let b = base.clone();
+    let (id, cookie) = tokio::task::spawn_blocking(move || -> anyhow::Result<(String, String)> {
+        let base = b;
         let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
         // A customer with 200 notifications over 14 days, and a call from them.
         let records: Vec<Value> = (0..200)
@@ -108,6 +109,12 @@ pub async fn console_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::
         call(&agent, "POST", &format!("{base}/v1/calls"), Some(json!({"call_id": id, "customer_id": "bench-console",
             "ani": "+12025550188", "intent": "change_phone"})))?;
         let cookie = sign_in(&base)?;
+        Ok((id, cookie))
+    })
+    .await??;
+    let stored = running.store.stats().await?.notifications;
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
 
         // The call screen, rendered by the server.
         let screen = format!("{base}/console/calls/{id}");
