@@ -162,6 +162,18 @@ try {
   const overridden = await analyst.textContent(".facts");
   check(/Overridden\s*0 of 1/.test(overridden), `the override rate counts the fraud outcome as agreeing with the block (${overridden.replace(/\s+/g, " ").trim()})`);
   await axe(analyst, "calls and outcomes");
+
+  console.log("analyst: sender IDs and a brand's lookalike audit");
+  await analyst.goto(BASE + "/console/sender-ids");
+  check((await analyst.textContent("main")).includes("ACMEBANK"), "the registry lists the bank's sender IDs");
+  await axe(analyst, "sender IDs");
+  await analyst.goto(BASE + "/console/sender-ids/acme");
+  const summary = await analyst.textContent("main p");
+  check(/lookalike variants of .*catches/.test(summary), `the audit reports coverage (${summary.trim()})`);
+  check((await analyst.$$("tbody tr")).length >= 10, "with a row per family of lookalike");
+  await axe(analyst, "lookalike audit");
+  const csv = await analyst.evaluate(async () => (await fetch("/console/sender-ids/acme/blocked.csv")).text());
+  check(csv.startsWith("sender_id,brand"), "and the carrier CSV downloads");
   console.log("all browser checks passed");
 } finally {
   await browser.close();

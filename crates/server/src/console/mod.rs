@@ -3,11 +3,13 @@
 //! escaped by default) with one stylesheet and one small script embedded in the binary. People
 //! sign in (`session`); machines keep API keys. One handler module per screen: `home` (find a
 //! call), `call` (the call screen, its claim form, outcome buttons and live stream), `sources`
-//! (the data-path map), `analyst` (campaigns with their reviews, calls and outcomes). Every answer carries a strict Content-Security-Policy.
+//! (the data-path map), `analyst` (campaigns with their reviews, calls and outcomes),
+//! `sender_ids` (the registry and each brand's lookalike audit). Every answer carries a strict Content-Security-Policy.
 
 pub mod analyst;
 pub mod call;
 pub mod home;
+pub mod sender_ids;
 pub mod session;
 pub mod sources;
 pub mod views;
@@ -94,6 +96,12 @@ pub fn routes(st: &SharedState) -> Router<SharedState> {
         .route("/console/campaigns", get(analyst::campaigns))
         .route("/console/campaigns/{id}/status", post(analyst::review))
         .route("/console/outcomes", get(analyst::outcomes))
+        .route("/console/sender-ids", get(sender_ids::list))
+        .route("/console/sender-ids/{brand}", get(sender_ids::brand))
+        .route(
+            "/console/sender-ids/{brand}/blocked.csv",
+            get(sender_ids::csv),
+        )
         .route("/console/static/console.css", get(css))
         .route("/console/static/console.js", get(js))
         .layer(axum::middleware::from_fn_with_state(st.clone(), headers))

@@ -151,6 +151,41 @@ pub struct OutcomesPage {
     pub calls: Vec<CallRow>,
 }
 
+/// A brand in the registry, for the sender-ID screen.
+pub struct BrandRow {
+    pub name: String,
+    pub display: String,
+    pub senders: String,
+    pub numbers: String,
+    pub domains: String,
+    pub policy: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/sender_ids.html")]
+pub struct SenderIdsPage {
+    pub person: Option<PersonView>,
+    pub brands: Vec<BrandRow>,
+}
+
+/// A family of lookalikes in a brand's audit.
+pub struct FamilyRow {
+    pub family: String,
+    pub total: usize,
+    pub caught: usize,
+    pub coverage: String,
+    pub misses: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/sender_audit.html")]
+pub struct SenderAuditPage {
+    pub person: Option<PersonView>,
+    pub brand: String,
+    pub summary: String,
+    pub families: Vec<FamilyRow>,
+}
+
 /// A source on the data-path map.
 pub struct SourceRow {
     pub source: String,
