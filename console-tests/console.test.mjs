@@ -161,6 +161,7 @@ try {
   await analyst.goto(BASE + "/console/outcomes");
   const overridden = await analyst.textContent(".facts");
   check(/Overridden\s*0 of 1/.test(overridden), `the override rate counts the fraud outcome as agreeing with the block (${overridden.replace(/\s+/g, " ").trim()})`);
+  check((await analyst.textContent("main")).includes("reported smish"), "the latest alerts to customers are listed");
   await axe(analyst, "calls and outcomes");
 
   console.log("analyst: sender IDs and a brand's lookalike audit");

@@ -61,6 +61,9 @@ pub trait AlertStore: Send + Sync {
     /// A customer's alerts, newest first.
     async fn customer_alerts(&self, customer_id: &str, limit: usize) -> StoreResult<Vec<AlertRow>>;
 
+    /// The latest alerts of every customer, newest first (the analyst's view).
+    async fn recent_alerts(&self, limit: usize) -> StoreResult<Vec<AlertRow>>;
+
     /// One of a customer's alerts.
     async fn alert(&self, customer_id: &str, alert_id: &str) -> StoreResult<Option<AlertRow>>;
 

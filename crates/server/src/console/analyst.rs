@@ -14,7 +14,7 @@ use countersign_core::Millis;
 use serde::Deserialize;
 
 use super::session::Person;
-use super::views::{call_row, since, CampaignRow, CampaignsPage, OutcomesPage};
+use super::views::{call_row, since, AlertLine, CampaignRow, CampaignsPage, OutcomesPage};
 use super::{message, page};
 use crate::api_types::CallDoc;
 use crate::services::calls::surge;
@@ -148,6 +148,23 @@ pub async fn review(
     }
 }
 
+/// An alert as the analyst's list shows it: when, whom, which rule, what it said, and whether
+/// the customer read or acknowledged it.
+fn alert_line(a: &countersign_store::AlertRow, now: Millis) -> AlertLine {
+    let doc: serde_json::Value = serde_json::from_str(&a.doc).unwrap_or_default();
+    AlertLine {
+        created: since(now, a.created_at),
+        customer: a.customer_id.clone(),
+        rule: doc["rule"].as_str().unwrap_or("?").replace('_', " "),
+        title: doc["title"].as_str().unwrap_or_default().to_string(),
+        state: match (a.read_at, a.acked_at) {
+            (_, Some(_)) => "acknowledged",
+            (Some(_), None) => "read",
+            _ => "not read yet",
+        },
+    }
+}
+
 /// Whether an outcome went against the recommended action.
 fn overridden(action: Action, outcome: &str) -> bool {
     match outcome {
@@ -171,13 +188,30 @@ pub async fn outcomes(State(st): State<SharedState>, person: Person) -> Response
         return r;
     }
     let now = now_ms();
-    let (calls, outbox) = match (
+    let (calls, outbox, alerts) = match (
         st.store.calls_since(now - 24 * HOUR, 100_000).await,
         st.store.outbox_stats().await,
+        st.store.recent_alerts(20).await,
     ) {
-        (Ok(c), Ok(o)) => (c, o),
-        (Err(e), _) | (_, Err(e)) => return crate::problem::Problem::store(e).into_response(),
+        (Ok(c), Ok(o), Ok(a)) => (c, o, a),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            return crate::problem::Problem::store(e).into_response()
+        }
     };
+    // The list names customers: a read of customer data, audit-logged.
+    let audited = st
+        .store
+        .audit(countersign_store::AuditEntry {
+            at: now,
+            actor: person.actor(),
+            action: "outcomes_screen".into(),
+            customer_id: None,
+            detail: Some(format!("calls={} alerts={}", calls.len(), alerts.len())),
+        })
+        .await;
+    if let Err(e) = audited {
+        return crate::problem::Problem::store(e).into_response();
+    }
     let docs: Vec<CallDoc> = calls
         .iter()
         .rev()
@@ -197,6 +231,7 @@ pub async fn outcomes(State(st): State<SharedState>, person: Person) -> Response
     let rows = docs.iter().take(200).map(|d| call_row(d, now)).collect();
     page(&OutcomesPage {
         person: Some(person.view()),
+        alerts: alerts.iter().map(|a| alert_line(a, now)).collect(),
         calls_total: docs.len(),
         no_outcome: share(docs.len() - with_outcome.len(), docs.len()),
         override_rate: share(over, with_outcome.len()),

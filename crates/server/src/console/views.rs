@@ -140,10 +140,20 @@ pub struct CampaignsPage {
     pub campaigns: Vec<CampaignRow>,
 }
 
+/// An alert on the analyst's list.
+pub struct AlertLine {
+    pub created: String,
+    pub customer: String,
+    pub rule: String,
+    pub title: String,
+    pub state: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "console/outcomes.html")]
 pub struct OutcomesPage {
     pub person: Option<PersonView>,
+    pub alerts: Vec<AlertLine>,
     pub calls_total: usize,
     pub no_outcome: String,
     pub override_rate: String,
@@ -591,6 +601,15 @@ mod tests {
         }
     }
 
+    fn pages_person() -> Option<PersonView> {
+        Some(PersonView {
+            name: "ravi".into(),
+            role: "analyst",
+            analyst: true,
+            csrf: "t".into(),
+        })
+    }
+
     /// Every other template renders with sample data and parses.
     #[test]
     fn every_template_renders() {
@@ -641,7 +660,85 @@ mod tests {
             .render()
             .unwrap(),
         ];
-        for p in &pages {
+        let row = CallRow {
+            call_id: "CA1".into(),
+            customer: "maria".into(),
+            started: "1 min ago".into(),
+            band: "low",
+            band_label: "LOW",
+            action_label: "x",
+            outcome: "fraud".into(),
+        };
+        let more = [
+            OutcomesPage {
+                person: pages_person(),
+                alerts: vec![AlertLine {
+                    created: "1 min ago".into(),
+                    customer: "maria".into(),
+                    rule: "reported smish".into(),
+                    title: "<i>m</i>".into(),
+                    state: "read",
+                }],
+                calls_total: 1,
+                no_outcome: "0 of 1".into(),
+                override_rate: "0 of 1".into(),
+                outbox: "1 delivered".into(),
+                calls: vec![row],
+            }
+            .render()
+            .unwrap(),
+            CampaignsPage {
+                person: pages_person(),
+                csrf: "t".into(),
+                surge_active: true,
+                surge: "SURGE".into(),
+                campaigns: vec![CampaignRow {
+                    id: 1,
+                    status: "active",
+                    status_label: "Not reviewed",
+                    reports: 3,
+                    customers: 2,
+                    first_seen: "t".into(),
+                    last_seen: "t".into(),
+                    spark: "5,36 15,4".into(),
+                    spark_label: "l".into(),
+                    numbers: "+18885550142".into(),
+                    domains: "—".into(),
+                    brands: "ACME Bank".into(),
+                    shape: "<brand> did you".into(),
+                }],
+            }
+            .render()
+            .unwrap(),
+            SenderIdsPage {
+                person: pages_person(),
+                brands: vec![BrandRow {
+                    name: "acme".into(),
+                    display: "ACME Bank".into(),
+                    senders: "ACMEBANK".into(),
+                    numbers: "+18005550199".into(),
+                    domains: "acmebank.com".into(),
+                    policy: "block".into(),
+                }],
+            }
+            .render()
+            .unwrap(),
+            SenderAuditPage {
+                person: pages_person(),
+                brand: "acme".into(),
+                summary: "s".into(),
+                families: vec![FamilyRow {
+                    family: "homoglyph".into(),
+                    total: 2,
+                    caught: 2,
+                    coverage: "100 %".into(),
+                    misses: String::new(),
+                }],
+            }
+            .render()
+            .unwrap(),
+        ];
+        for p in pages.iter().chain(&more) {
             let html = Html::parse_document(p);
             assert!(!text(&html, "h1").is_empty(), "{p}");
             assert!(!p.contains("<i>m</i>"), "escaped");

@@ -91,4 +91,12 @@ pub async fn alerts_and_outbox(s: &dyn Store) {
         ),
         (1, 1, Some(T0 + 5_000), 1)
     );
+    let latest: Vec<String> = s
+        .recent_alerts(2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(latest, vec!["a5", "a3"], "every customer's, newest first");
 }

@@ -83,6 +83,17 @@ impl AlertStore for SqliteStore {
         .await
     }
 
+    async fn recent_alerts(&self, limit: usize) -> StoreResult<Vec<crate::AlertRow>> {
+        self.read(move |conn, _| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {ALERT_COLS} FROM alerts ORDER BY created_at DESC, id LIMIT ?1"
+            ))?;
+            let rows = stmt.query_map(params![limit as i64], alert_from_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
     async fn alert(
         &self,
         customer_id: &str,

@@ -185,6 +185,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         last_seen_at INTEGER NOT NULL
     ) WITHOUT ROWID;",
+    // 12: the analyst's latest alerts across customers.
+    "CREATE INDEX alerts_created ON alerts (created_at);",
 ];
 
 /// Days since the epoch (UTC) of a time: the leading key of the customer index.
