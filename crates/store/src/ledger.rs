@@ -39,6 +39,8 @@ pub struct SourceActivity {
     pub source: String,
     pub records: u64,
     pub lag: LagHistogram,
+    /// Records acknowledged per hour (start of the hour → count), for the data-path map.
+    pub per_hour: std::collections::BTreeMap<Millis, u64>,
 }
 
 /// The notification ledger: ingest, delivery status, watermarks and feed health, the reads

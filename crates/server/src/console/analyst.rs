@@ -14,7 +14,9 @@ use countersign_core::Millis;
 use serde::Deserialize;
 
 use super::session::Person;
-use super::views::{call_row, since, AlertLine, CampaignRow, CampaignsPage, OutcomesPage};
+use super::views::{
+    call_row, since, sparkline, AlertLine, CampaignRow, CampaignsPage, OutcomesPage,
+};
 use super::{message, page};
 use crate::api_types::CallDoc;
 use crate::services::calls::surge;
@@ -23,30 +25,8 @@ use crate::{now_ms, SharedState};
 
 const HOUR: Millis = 3_600_000;
 
-/// Reports per hour over the last 24 hours as SVG polyline points (240 × 40), and its label.
-fn sparkline(c: &Campaign, now: Millis) -> (String, String) {
-    let start = (now - 23 * HOUR).div_euclid(HOUR) * HOUR;
-    let counts: Vec<u64> = (0..24)
-        .map(|i| *c.reports_by_hour.get(&(start + i * HOUR)).unwrap_or(&0))
-        .collect();
-    let max = counts.iter().copied().max().unwrap_or(0).max(1);
-    let points = counts
-        .iter()
-        .enumerate()
-        .map(|(i, n)| format!("{},{}", i * 10 + 5, 36 - (*n * 32 / max) as i64))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let total: u64 = counts.iter().sum();
-    (
-        points,
-        format!(
-            "Reports per hour over the last 24 hours: {total} in all, at most {max} in an hour"
-        ),
-    )
-}
-
 fn campaign_row(c: &Campaign, now: Millis) -> CampaignRow {
-    let (spark, spark_label) = sparkline(c, now);
+    let (spark, spark_label) = sparkline(&c.reports_by_hour, now, "Reports");
     let (status, status_label) = match c.status {
         CampaignStatus::Active => ("active", "Not reviewed"),
         CampaignStatus::Confirmed => ("confirmed", "Confirmed scam"),

@@ -1,5 +1,6 @@
 //! The data-path map (analysts): every source from producer to ledger to the agent's screen —
-//! channels, how complete it is and how far behind now, records in the last hour, ingest lag —
+//! channels, how complete it is and how far behind now, records per hour over the last day (a
+//! sparkline) and in the last hour, ingest lag —
 //! with a Healthy / Delayed / Stale tag and the rule behind it; stale feeds first.
 
 use axum::extract::State;
@@ -17,10 +18,16 @@ pub async fn map(State(st): State<SharedState>, person: Person) -> Response {
     if let Some(r) = person.refusal_unless_analyst() {
         return r;
     }
-    let views = match source_views(&st, now_ms()).await {
-        Ok(v) => v,
-        Err(p) => return p.into_response(),
+    let now = now_ms();
+    let (views, day) = match (
+        source_views(&st, now).await,
+        st.store.source_activity(now - 24 * 3_600_000).await,
+    ) {
+        (Ok(v), Ok(d)) => (v, d),
+        (Err(p), _) => return p.into_response(),
+        (_, Err(e)) => return crate::problem::Problem::store(e).into_response(),
     };
+    let empty = std::collections::BTreeMap::new();
     page(&SourcesPage {
         person: Some(person.view()),
         stale: views
@@ -28,6 +35,15 @@ pub async fn map(State(st): State<SharedState>, person: Person) -> Response {
             .filter(|s| s.health == FeedHealth::Stale)
             .count(),
         rule: FEED_HEALTH_RULE,
-        sources: views.iter().map(source_row).collect(),
+        sources: views
+            .iter()
+            .map(|v| {
+                let per_hour = day
+                    .iter()
+                    .find(|a| a.source == v.source)
+                    .map_or(&empty, |a| &a.per_hour);
+                source_row(v, per_hour, now)
+            })
+            .collect(),
     })
 }

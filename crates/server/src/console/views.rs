@@ -199,6 +199,9 @@ pub struct SenderAuditPage {
 /// A source on the data-path map.
 pub struct SourceRow {
     pub source: String,
+    /// Records per hour over the last day (SVG points) and its words.
+    pub spark: String,
+    pub spark_label: String,
     pub health: &'static str,
     pub health_label: &'static str,
     pub channels: String,
@@ -352,8 +355,13 @@ pub fn call_panel(doc: &CallDoc, sources: &[SourceView]) -> CallPanel {
     }
 }
 
-/// A source's row on the data-path map.
-pub fn source_row(s: &SourceView) -> SourceRow {
+/// A source's row on the data-path map, with its records per hour over the last day.
+pub fn source_row(
+    s: &SourceView,
+    per_hour: &std::collections::BTreeMap<Millis, u64>,
+    now: Millis,
+) -> SourceRow {
+    let (spark, spark_label) = sparkline(per_hour, now, "Records");
     let (health, health_label) = match s.health {
         FeedHealth::Healthy => ("healthy", "Healthy"),
         FeedHealth::Delayed => ("delayed", "Delayed"),
@@ -361,6 +369,8 @@ pub fn source_row(s: &SourceView) -> SourceRow {
     };
     SourceRow {
         source: s.source.clone(),
+        spark,
+        spark_label,
         health,
         health_label,
         channels: s
@@ -419,6 +429,32 @@ pub fn call_row(d: &CallDoc, now: Millis) -> CallRow {
             .as_ref()
             .map_or_else(|| "none yet".into(), |o| o.outcome.clone()),
     }
+}
+
+/// Counts per hour over the last 24 hours (hour start → count) as SVG polyline points in a
+/// 240 × 40 box, and the words a screen reader says instead.
+pub fn sparkline(
+    per_hour: &std::collections::BTreeMap<Millis, u64>,
+    now: Millis,
+    what: &str,
+) -> (String, String) {
+    const HOUR: Millis = 3_600_000;
+    let start = (now - 23 * HOUR).div_euclid(HOUR) * HOUR;
+    let counts: Vec<u64> = (0..24)
+        .map(|i| *per_hour.get(&(start + i * HOUR)).unwrap_or(&0))
+        .collect();
+    let max = counts.iter().copied().max().unwrap_or(0).max(1);
+    let points = counts
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("{},{}", i * 10 + 5, 36 - (*n * 32 / max) as i64))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let total: u64 = counts.iter().sum();
+    (
+        points,
+        format!("{what} per hour over the last 24 hours: {total} in all, at most {max} in an hour"),
+    )
 }
 
 /// A duration for the recent-calls list.
@@ -655,7 +691,11 @@ mod tests {
                 person,
                 stale: 1,
                 rule: countersign_core::verify::FEED_HEALTH_RULE,
-                sources: vec![source_row(&source(FeedHealth::Stale))],
+                sources: vec![source_row(
+                    &source(FeedHealth::Stale),
+                    &std::collections::BTreeMap::from([(0, 3)]),
+                    3_600_000,
+                )],
             }
             .render()
             .unwrap(),

@@ -335,6 +335,17 @@ pub async fn source_activity(s: &dyn Store) {
     assert_eq!(act[0].records, 10);
     let p50 = act[0].lag.quantile(0.5).unwrap();
     assert!((2_000..=2_500).contains(&p50), "lag p50 {p50}");
+    let hour = |t: Millis| t.div_euclid(HOUR) * HOUR;
+    let day = s.source_activity(T0 - 3 * HOUR).await.unwrap();
+    assert_eq!(
+        day[0]
+            .per_hour
+            .iter()
+            .map(|(h, n)| (*h, *n))
+            .collect::<Vec<_>>(),
+        vec![(hour(T0 - 2 * HOUR), 1), (hour(T0), 10)],
+        "records per hour of acknowledgement"
+    );
 }
 
 /// Many concurrent writers: every acknowledged record is stored once.

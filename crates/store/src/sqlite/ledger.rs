@@ -197,7 +197,7 @@ impl LedgerStore for SqliteStore {
         self.read(move |conn, sh| {
             let mut out: BTreeMap<String, SourceActivity> = BTreeMap::new();
             let mut stmt = conn.prepare_cached(
-                "SELECT source_id, records, lag FROM source_minutes WHERE minute >= ?1",
+                "SELECT source_id, records, lag, minute FROM source_minutes WHERE minute >= ?1",
             )?;
             let mut rows = stmt.query([minute])?;
             while let Some(r) = rows.next()? {
@@ -215,6 +215,10 @@ impl LedgerStore for SqliteStore {
                 });
                 a.records += records as u64;
                 a.lag.merge(&LagHistogram::from_bytes(&lag));
+                let at: Millis = r.get(3)?;
+                *a.per_hour
+                    .entry(at.div_euclid(3_600_000) * 3_600_000)
+                    .or_default() += records as u64;
             }
             Ok(out.into_values().collect())
         })
