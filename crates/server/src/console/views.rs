@@ -401,10 +401,10 @@ fn age_words(secs: i64) -> String {
 }
 
 fn ms_words(ms: i64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else {
-        format!("{:.1} s", ms as f64 / 1000.0)
+    match ms {
+        m if m < 1000 => format!("{m} ms"),
+        m if m < 120_000 => format!("{:.1} s", m as f64 / 1000.0),
+        m => age_words(m / 1000),
     }
 }
 
