@@ -11,6 +11,7 @@ use countersign_core::validate::{format_time, BodyRetention};
 use countersign_core::Millis;
 use serde_json::{json, Value};
 
+use countersign_server::now_ms;
 use countersign_store::Store;
 
 use crate::bench::{drive, hist, opts, quantiles, start, BenchArgs, BENCH_KEY};
@@ -162,8 +163,4 @@ pub async fn console_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::
     })
     .await??;
     running.shutdown().await
-}
-
-fn now_ms() -> Millis {
-    countersign_server::now_ms()
 }

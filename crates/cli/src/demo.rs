@@ -135,33 +135,32 @@ pub const DEMO_CALLS: [(&str, &str); 3] = [
 ];
 
 fn seed_calls(base: &str, key: &str, now: Millis) -> anyhow::Result<()> {
-    post(
-        base,
-        key,
-        "/v1/calls",
-        &json!({"call_id": "CA-DEMO-PAIRED", "customer_id": "c-1002",
-        "ani": "+12025550188", "dnis": "+18005550199", "verstat": "TN-Validation-Passed-B", "intent": "change_phone"}),
-    )?;
-    post(
-        base,
-        key,
-        "/v1/calls",
-        &json!({"call_id": "CA-DEMO-GENUINE", "customer_id": "c-1001",
-        "ani": "+14155550101", "dnis": "+18005550199", "verstat": "TN-Validation-Passed-A", "intent": "dispute"}),
-    )?;
-    let mut claim = confirmed_claim(now);
-    claim.as_object_mut().map(|o| o.remove("customer_id"));
-    post(base, key, "/v1/calls/CA-DEMO-GENUINE/claims", &claim)?;
-    post(
-        base,
-        key,
-        "/v1/calls",
-        &json!({"call_id": "CA-DEMO-SCAM", "customer_id": "c-1003",
-        "ani": "+13125550177", "dnis": "+18005550199", "intent": "card_replace"}),
-    )?;
-    let mut claim = campaign_claim(now);
-    claim.as_object_mut().map(|o| o.remove("customer_id"));
-    post(base, key, "/v1/calls/CA-DEMO-SCAM/claims", &claim)?;
+    let calls = [
+        (
+            json!({"call_id": "CA-DEMO-PAIRED", "customer_id": "c-1002", "ani": "+12025550188",
+            "dnis": "+18005550199", "verstat": "TN-Validation-Passed-B", "intent": "change_phone"}),
+            None,
+        ),
+        (
+            json!({"call_id": "CA-DEMO-GENUINE", "customer_id": "c-1001", "ani": "+14155550101",
+            "dnis": "+18005550199", "verstat": "TN-Validation-Passed-A", "intent": "dispute"}),
+            Some(confirmed_claim(now)),
+        ),
+        (
+            json!({"call_id": "CA-DEMO-SCAM", "customer_id": "c-1003", "ani": "+13125550177",
+            "dnis": "+18005550199", "intent": "card_replace"}),
+            Some(campaign_claim(now)),
+        ),
+    ];
+    for (call, claim) in calls {
+        post(base, key, "/v1/calls", &call)?;
+        if let Some(mut claim) = claim {
+            // Within a call, the claim's customer is the call's.
+            claim.as_object_mut().map(|o| o.remove("customer_id"));
+            let id = call["call_id"].as_str().unwrap_or_default();
+            post(base, key, &format!("/v1/calls/{id}/claims"), &claim)?;
+        }
+    }
     eprintln!("seeded 3 calls for the console");
     Ok(())
 }

@@ -55,6 +55,11 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// The ingest bodies' memory budget in KiB: the permits of `AppState::body_budget`.
+    pub fn body_budget_kib(&self) -> usize {
+        (self.max_concurrent_body_bytes / 1024).min(tokio::sync::Semaphore::MAX_PERMITS)
+    }
+
     /// How long a request's body may take to arrive.
     pub fn body_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.body_read_timeout_secs.max(1))

@@ -175,8 +175,7 @@ async fn body_budget(
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(max)
         .min(max);
-    let total =
-        (st.limits.max_concurrent_body_bytes / 1024).min(tokio::sync::Semaphore::MAX_PERMITS);
+    let total = st.limits.body_budget_kib();
     let kib = u32::try_from((declared / 1024).clamp(1, total.max(1))).unwrap_or(u32::MAX);
     match tokio::time::timeout(
         std::time::Duration::from_secs(2),

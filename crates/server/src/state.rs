@@ -94,10 +94,7 @@ impl AppState {
             verify: cfg.verify_config(),
             limits: cfg.limits.clone(),
             rate_limits: crate::ratelimit::RateLimits::new(&cfg.limits),
-            body_budget: Arc::new(tokio::sync::Semaphore::new(
-                (cfg.limits.max_concurrent_body_bytes / 1024)
-                    .min(tokio::sync::Semaphore::MAX_PERMITS),
-            )),
+            body_budget: Arc::new(tokio::sync::Semaphore::new(cfg.limits.body_budget_kib())),
             retention_ms: cfg.retention_ms(),
             metrics: Metrics::default(),
             registry: std::sync::RwLock::new(Arc::new(countersign_core::sender::Registry::new(

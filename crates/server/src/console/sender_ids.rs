@@ -72,6 +72,21 @@ pub async fn list(State(st): State<SharedState>, person: Person) -> Response {
     })
 }
 
+/// A brand's audit for an analyst; the page to answer instead for anyone else or an unknown
+/// brand.
+async fn analyst_report(
+    st: &SharedState,
+    person: &Person,
+    brand: &str,
+) -> Result<AuditReport, Response> {
+    if let Some(r) = person.refusal_unless_analyst() {
+        return Err(r);
+    }
+    report(st, brand)
+        .await
+        .ok_or_else(|| no_brand(person, brand))
+}
+
 async fn report(st: &SharedState, brand: &str) -> Option<AuditReport> {
     let reg = registry(st);
     let legit = st.legit_sender_ids.clone();
@@ -99,11 +114,9 @@ pub async fn brand(
     person: Person,
     Path(brand): Path<String>,
 ) -> Response {
-    if let Some(r) = person.refusal_unless_analyst() {
-        return r;
-    }
-    let Some(r) = report(&st, &brand).await else {
-        return no_brand(&person, &brand);
+    let r = match analyst_report(&st, &person, &brand).await {
+        Ok(r) => r,
+        Err(page) => return page,
     };
     let summary = format!(
         "{} lookalike variants of {} generated; the filter catches {} ({:.1} %).{}",
@@ -149,11 +162,9 @@ pub async fn csv(
     person: Person,
     Path(brand): Path<String>,
 ) -> Response {
-    if let Some(r) = person.refusal_unless_analyst() {
-        return r;
-    }
-    let Some(r) = report(&st, &brand).await else {
-        return no_brand(&person, &brand);
+    let r = match analyst_report(&st, &person, &brand).await {
+        Ok(r) => r,
+        Err(page) => return page,
     };
     (
         [

@@ -310,17 +310,23 @@ pub async fn login(
         return Problem::store(e).into_response();
     }
     tracing::info!(person, "console sign-in");
-    let secure = if st.tls.is_some() { "; Secure" } else { "" };
     let max_age = st.console.absolute_timeout_hours * 3600;
+    set_cookie_and_go(&st, &id, max_age, "/console")
+}
+
+/// Set (or, with `max_age` 0, clear) the session cookie and send the browser to `location`.
+/// A `__Host-` cookie is only accepted — and only cleared — with `Secure`, so both carry it.
+fn set_cookie_and_go(st: &SharedState, value: &str, max_age: u64, location: &str) -> Response {
+    let secure = if st.tls.is_some() { "; Secure" } else { "" };
     let cookie = format!(
-        "{}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
-        cookie_name(&st)
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+        cookie_name(st)
     );
     (
         StatusCode::SEE_OTHER,
         [
             (header::SET_COOKIE, cookie),
-            (header::LOCATION, "/console".to_string()),
+            (header::LOCATION, location.to_string()),
         ],
     )
         .into_response()
@@ -342,18 +348,7 @@ pub async fn signout(
         return r;
     }
     let _ = st.store.end_session(&person.id_hash).await;
-    let cookie = format!(
-        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
-        cookie_name(&st)
-    );
-    (
-        StatusCode::SEE_OTHER,
-        [
-            (header::SET_COOKIE, cookie),
-            (header::LOCATION, "/console/signin".to_string()),
-        ],
-    )
-        .into_response()
+    set_cookie_and_go(&st, "", 0, "/console/signin")
 }
 
 /// A sign-in link to make.

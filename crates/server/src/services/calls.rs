@@ -236,12 +236,6 @@ impl CallUpdates {
             .or_insert_with(|| tokio::sync::broadcast::channel(16).0)
             .subscribe()
     }
-
-    /// Calls with at least one open screen.
-    pub fn watched(&self) -> usize {
-        let w = self.watched.lock().unwrap_or_else(|p| p.into_inner());
-        w.values().filter(|tx| tx.receiver_count() > 0).count()
-    }
 }
 
 fn push_score(doc: &mut CallDoc, s: &Score, trigger: &str, now: Millis) {
