@@ -79,7 +79,9 @@ impl AlertSettings {
                 }
                 Err(e) => return Err(format!("alerts.webhook_url {u:?} is not a URL: {e}")),
             }
-            if let Err(e) = crate::tls::client_config(self.webhook_ca_file.as_deref()) {
+            if let Err(e) =
+                crate::tls::client_config(self.webhook_ca_file.as_deref(), "alerts.webhook_ca_file")
+            {
                 return Err(e.to_string());
             }
             if self.webhook_secret.as_deref().is_none_or(|s| s.len() < 16) {
@@ -319,7 +321,10 @@ pub async fn deliver_forever(st: SharedState) {
     };
     let secret = st.alert_settings.webhook_secret.clone().unwrap_or_default();
     let timeout = Duration::from_secs(st.alert_settings.webhook_timeout_secs);
-    let tls = match crate::tls::client_config(st.alert_settings.webhook_ca_file.as_deref()) {
+    let tls = match crate::tls::client_config(
+        st.alert_settings.webhook_ca_file.as_deref(),
+        "alerts.webhook_ca_file",
+    ) {
         Ok(t) => t,
         Err(e) => {
             // Checked at start; a CA file removed since is reported, not retried.

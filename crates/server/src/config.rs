@@ -258,6 +258,18 @@ impl ServerConfig {
         if let Some(v) = get("COUNTERSIGN_BODY_HMAC_KEY_FILE") {
             self.body_hmac_key_file = Some(v.into());
         }
+        if let Some(o) = self.console.oidc.as_mut() {
+            if let Some(v) = get("COUNTERSIGN_OIDC_CLIENT_SECRET") {
+                o.client_secret = Some(v);
+            }
+            if let Some(v) = get("COUNTERSIGN_OIDC_CLIENT_SECRET_FILE") {
+                o.client_secret_file = Some(v.into());
+            }
+        }
+        let (oidc_secret_file, mut oidc_secret) = match &self.console.oidc {
+            Some(o) => (o.client_secret_file.clone(), o.client_secret.clone()),
+            None => (None, None),
+        };
         // A `*_file` form wins over the value (a mounted secret replaces a placeholder).
         for (path, value) in [
             (
@@ -269,12 +281,16 @@ impl ServerConfig {
                 &mut self.adapters.twilio_auth_token,
             ),
             (&self.body_hmac_key_file, &mut self.body_hmac_key),
+            (&oidc_secret_file, &mut oidc_secret),
         ] {
             if let Some(p) = path {
                 let text = std::fs::read_to_string(p)
                     .map_err(|e| anyhow::anyhow!("secret file {}: {e}", p.display()))?;
                 *value = Some(text.trim_end_matches(['\n', '\r']).to_string());
             }
+        }
+        if let Some(o) = self.console.oidc.as_mut() {
+            o.client_secret = oidc_secret;
         }
         if let Some(v) = get("COUNTERSIGN_API_KEYS") {
             for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {

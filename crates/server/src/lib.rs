@@ -81,6 +81,9 @@ pub async fn serve(
         .await
         .map_err(|p| anyhow::anyhow!("cannot replay smishing reports: {}", p.detail))?;
     state.tasks.spawn(alerts::deliver_forever(state.clone()));
+    if let Some(o) = &state.oidc {
+        o.clone().warm();
+    }
     state
         .tasks
         .spawn(services::campaigns::spoof_alerts_forever(state.clone()));

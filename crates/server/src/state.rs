@@ -67,6 +67,8 @@ pub struct AppState {
     pub console: crate::console::ConsoleSettings,
     /// Open call screens, told of each change to their call.
     pub call_updates: services::calls::CallUpdates,
+    /// The institution's IdP for console sign-in (`[console.oidc]`).
+    pub oidc: Option<Arc<crate::console::oidc::Oidc>>,
     /// The server's TLS (`[tls]`); None: plain HTTP.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// Background work (delivery, sweeps, purge), drained with a deadline on shutdown.
@@ -121,6 +123,12 @@ impl AppState {
             outbox_wake: tokio::sync::Notify::new(),
             console: cfg.console.clone(),
             call_updates: Default::default(),
+            oidc: cfg
+                .console
+                .oidc
+                .clone()
+                .map(|o| crate::console::oidc::Oidc::new(o).map(Arc::new))
+                .transpose()?,
             tls: cfg.tls.as_ref().map(crate::tls::acceptor).transpose()?,
             tasks: tokio_util::task::TaskTracker::new(),
             stopping: tokio_util::sync::CancellationToken::new(),

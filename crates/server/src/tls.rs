@@ -48,15 +48,19 @@ pub fn acceptor(t: &TlsSettings) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
 }
 
-/// The webhook client's TLS: the Mozilla roots, plus the institution's own CA when given.
-pub fn client_config(extra_ca: Option<&Path>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+/// An HTTP client's TLS (webhooks, the IdP): the Mozilla roots, plus the institution's own CA
+/// when given (`setting` names it in errors).
+pub fn client_config(
+    extra_ca: Option<&Path>,
+    setting: &str,
+) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(p) = extra_ca {
-        for c in certs(p, "alerts.webhook_ca_file")? {
+        for c in certs(p, setting)? {
             roots
                 .add(c)
-                .map_err(|e| anyhow::anyhow!("alerts.webhook_ca_file {}: {e}", p.display()))?;
+                .map_err(|e| anyhow::anyhow!("{setting} {}: {e}", p.display()))?;
         }
     }
     let cfg = rustls::ClientConfig::builder_with_provider(provider())

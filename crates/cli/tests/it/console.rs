@@ -14,22 +14,22 @@ use serde_json::{json, Value};
 use crate::common::*;
 
 /// A browser: no redirects followed, the session cookie carried by hand.
-struct Browser {
+pub struct Browser {
     agent: ureq::Agent,
     base: String,
-    cookie: Option<String>,
+    pub cookie: Option<String>,
 }
 
-struct Page {
-    status: u16,
-    location: Option<String>,
-    set_cookie: Option<String>,
-    html: Html,
-    text: String,
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub set_cookie: Option<String>,
+    pub html: Html,
+    pub text: String,
 }
 
 impl Browser {
-    fn new(s: &Server) -> Browser {
+    pub fn new(s: &Server) -> Browser {
         Browser {
             agent: ureq::AgentBuilder::new()
                 .redirects(0)
@@ -66,7 +66,7 @@ impl Browser {
         r
     }
 
-    fn get(&self, path: &str) -> Page {
+    pub fn get(&self, path: &str) -> Page {
         Self::answer(self.req("GET", path).call())
     }
 
@@ -84,7 +84,7 @@ impl Browser {
     }
 
     /// Sign in with a fresh link for `person` as `role`.
-    fn sign_in(s: &Server, person: &str, role: &str) -> Browser {
+    pub fn sign_in(s: &Server, person: &str, role: &str) -> Browser {
         let link = s.ok(
             "POST",
             "/v1/console/links",

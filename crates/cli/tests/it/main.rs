@@ -16,6 +16,7 @@ mod connections;
 mod console;
 mod contract;
 mod customers;
+mod oidc;
 mod sms;
 mod tidy;
 mod tls;

@@ -95,7 +95,9 @@ fn https_both_ways_a_served_api_and_a_delivered_webhook() {
     let s = Server::start(&dir.path().join("d"), Some(&config));
     let base = s.base.replace("http://", "https://");
     let client = ureq::AgentBuilder::new()
-        .tls_config(countersign_server::tls::client_config(Some(&fixture("ca.pem"))).unwrap())
+        .tls_config(
+            countersign_server::tls::client_config(Some(&fixture("ca.pem")), "test").unwrap(),
+        )
         .build();
     let health = client.get(&format!("{base}/healthz")).call().unwrap();
     assert_eq!(health.status(), 200);

@@ -9,6 +9,7 @@
 pub mod analyst;
 pub mod call;
 pub mod home;
+pub mod oidc;
 pub mod sender_ids;
 pub mod session;
 pub mod sources;
@@ -40,6 +41,8 @@ pub struct ConsoleSettings {
     /// contact-centre desktop's origin to embed the call screen (e.g.
     /// `https://myinstance.my.connect.aws`, `https://apps.mypurecloud.com`).
     pub frame_ancestors: Vec<String>,
+    /// Sign-in with the institution's IdP (`[console.oidc]`); sign-in links work either way.
+    pub oidc: Option<oidc::OidcSettings>,
 }
 
 impl Default for ConsoleSettings {
@@ -50,12 +53,18 @@ impl Default for ConsoleSettings {
             absolute_timeout_hours: 12,
             link_ttl_mins: 15,
             frame_ancestors: vec!["'self'".into()],
+            oidc: None,
         }
     }
 }
 
 impl ConsoleSettings {
     pub fn check(&self) -> Result<(), String> {
+        if let Some(problems) = self.oidc.as_ref().map(oidc::OidcSettings::problems) {
+            if !problems.is_empty() {
+                return Err(problems.join("; "));
+            }
+        }
         if self.idle_timeout_mins == 0
             || self.absolute_timeout_hours == 0
             || self.link_ttl_mins == 0
@@ -88,6 +97,8 @@ pub fn routes(st: &SharedState) -> Router<SharedState> {
         .route("/console/login/{token}", get(session::login_page))
         .route("/console/login", post(session::login))
         .route("/console/signout", post(session::signout))
+        .route("/console/oidc/start", get(oidc::start))
+        .route(oidc::CALLBACK_PATH, get(oidc::callback))
         .route("/console/calls/{call_id}", get(call::screen))
         .route("/console/calls/{call_id}/claims", post(call::claim))
         .route("/console/calls/{call_id}/outcome", post(call::outcome))

@@ -150,9 +150,9 @@ fn cookie_name(st: &SharedState) -> &'static str {
     }
 }
 
-fn session_cookie(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
+/// A cookie's value from a request's headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -181,7 +181,7 @@ impl FromRequestParts<SharedState> for Person {
             ))
             .into_response()
         };
-        let Some(id) = session_cookie(parts, cookie_name(st)) else {
+        let Some(id) = cookie(&parts.headers, cookie_name(st)) else {
             return Err(to_signin());
         };
         let id_hash = hash(&id);
@@ -240,18 +240,45 @@ impl FromRequestParts<SharedState> for MaybePerson {
     }
 }
 
-/// `GET /console/signin`: how to sign in.
-pub async fn signin(MaybePerson(p): MaybePerson) -> Response {
+#[derive(Deserialize)]
+pub struct SigninQuery {
+    #[serde(default)]
+    next: String,
+}
+
+/// `GET /console/signin`: how to sign in (the IdP's button when `[console.oidc]` is set).
+pub async fn signin(
+    State(st): State<SharedState>,
+    MaybePerson(p): MaybePerson,
+    axum::extract::Query(q): axum::extract::Query<SigninQuery>,
+) -> Response {
     if p.is_some() {
-        return Redirect::to("/console").into_response();
+        return Redirect::to(super::oidc::safe_next(&q.next)).into_response();
     }
-    message(
-        StatusCode::OK,
-        None,
-        "Sign in",
-        "Open the single-use sign-in link you were given. An administrator makes one with: countersign console-login YOUR-NAME --role agent",
-        None,
-    )
+    const LINK: &str = "the single-use sign-in link you were given. An administrator makes one with: countersign console-login YOUR-NAME --role agent";
+    match &st.oidc {
+        Some(o) => {
+            let href = format!(
+                "/console/oidc/start?next={}",
+                form_urlencoded::byte_serialize(super::oidc::safe_next(&q.next).as_bytes())
+                    .collect::<String>()
+            );
+            message(
+                StatusCode::OK,
+                None,
+                "Sign in",
+                &format!("Or open {LINK}"),
+                Some((&href, &format!("Sign in with {}", o.settings.display_name))),
+            )
+        }
+        None => message(
+            StatusCode::OK,
+            None,
+            "Sign in",
+            &format!("Open {LINK}"),
+            None,
+        ),
+    }
 }
 
 /// `GET /console/login/{token}`: a button that signs in (a link is only used by a person's
@@ -297,11 +324,30 @@ pub async fn login(
             None,
         );
     };
+    let Some(role) = Role::parse(&role) else {
+        return Problem::store(countersign_store::StoreError::Unavailable(format!(
+            "a sign-in link holds an unknown role {role:?}"
+        )))
+        .into_response();
+    };
+    start_session(&st, &person, role, "via=link", "/console").await
+}
+
+/// Start a session for a person whose identity was proven (a link, or the IdP), write the
+/// sign-in to the audit log, set the cookie and send the browser to `location`.
+pub(crate) async fn start_session(
+    st: &SharedState,
+    person: &str,
+    role: Role,
+    detail: &str,
+    location: &str,
+) -> Response {
+    let now = now_ms();
     let id = random_hex(32);
     let row = SessionRow {
         id_hash: hash(&id),
-        person: person.clone(),
-        role,
+        person: person.to_string(),
+        role: role.as_str().to_string(),
         csrf_token: random_hex(16),
         created_at: now,
         last_seen_at: now,
@@ -309,9 +355,22 @@ pub async fn login(
     if let Err(e) = st.store.add_session(row).await {
         return Problem::store(e).into_response();
     }
-    tracing::info!(person, "console sign-in");
+    if let Err(e) = st
+        .store
+        .audit(countersign_store::AuditEntry {
+            at: now,
+            actor: format!("console:{person}"),
+            action: "console_signin".into(),
+            customer_id: None,
+            detail: Some(format!("{detail} role={}", role.as_str())),
+        })
+        .await
+    {
+        return Problem::store(e).into_response();
+    }
+    tracing::info!(person, role = role.as_str(), "console sign-in");
     let max_age = st.console.absolute_timeout_hours * 3600;
-    set_cookie_and_go(&st, &id, max_age, "/console")
+    set_cookie_and_go(st, &id, max_age, location)
 }
 
 /// Set (or, with `max_age` 0, clear) the session cookie and send the browser to `location`.
