@@ -22,7 +22,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Scope;
 use crate::problem::Problem;
-use crate::{now_ms, Auth, SharedState};
+use crate::{Auth, SharedState};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -141,7 +141,7 @@ pub async fn raise(
     if !cfg.rules.contains(&rule) {
         return Ok(None);
     }
-    let now = now_ms();
+    let now = st.now();
     let locale = st
         .store
         .profile(customer_id)
@@ -211,7 +211,7 @@ pub async fn get_alerts(
     let rows = st.store.customer_alerts(&customer_id, 100).await?;
     st.store
         .audit(AuditEntry {
-            at: now_ms(),
+            at: st.now(),
             actor: who,
             action: "alerts".into(),
             customer_id: Some(customer_id),
@@ -251,7 +251,7 @@ pub async fn mark_alert(
     };
     if !st
         .store
-        .mark_alert(&customer_id, &alert_id, acknowledged, now_ms())
+        .mark_alert(&customer_id, &alert_id, acknowledged, st.now())
         .await?
     {
         return Err(unknown());
@@ -337,7 +337,7 @@ pub async fn deliver_forever(st: SharedState) {
         .tls_config(tls)
         .build();
     while !st.stopping.is_cancelled() {
-        let due = match st.store.due_deliveries(now_ms(), 50).await {
+        let due = match st.store.due_deliveries(st.now(), 50).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "outbox read failed; will retry");
@@ -353,7 +353,7 @@ pub async fn deliver_forever(st: SharedState) {
                 continue;
             };
             let body = serde_json::to_string(&alert).unwrap_or_default();
-            let now = now_ms();
+            let now = st.now();
             let sig = signature(&secret, now / 1000, &body);
             let (agent, url, id) = (agent.clone(), url.clone(), alert.id.clone());
             let attempt = d.attempts + 1;
@@ -373,7 +373,7 @@ pub async fn deliver_forever(st: SharedState) {
             })
             .await;
             let result = match sent {
-                Ok(r) => r.map(|()| now_ms()),
+                Ok(r) => r.map(|()| st.now()),
                 Err(e) => Err(e.to_string()),
             };
             let record = match result {
@@ -384,7 +384,7 @@ pub async fn deliver_forever(st: SharedState) {
                 Err(e) => {
                     crate::metrics::Metrics::add(&st.metrics.webhook_failed_attempts, 1);
                     let next =
-                        now_ms() + backoff_ms(d.attempts, st.alert_settings.retry_max_backoff_secs);
+                        st.now() + backoff_ms(d.attempts, st.alert_settings.retry_max_backoff_secs);
                     tracing::warn!(alert = %alert.id, attempt, error = %e, "webhook delivery failed; will retry");
                     Err((next, e))
                 }

@@ -25,7 +25,7 @@ pub use crate::services::calls::{
     CallScore, ClaimAnswer, RECENT_WINDOW_MS,
 };
 use crate::services::calls::{bad, policy};
-use crate::{now_ms, Auth, SharedState};
+use crate::{Auth, SharedState};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -34,7 +34,7 @@ use utoipa_axum::routes;
     security(("api_key" = [])))]
 pub async fn get_surge(State(st): State<SharedState>, auth: Auth) -> Result<Json<Surge>, Problem> {
     auth.require(Scope::Agent)?;
-    Ok(Json(surge(&st, now_ms())))
+    Ok(Json(surge(&st, st.now())))
 }
 
 #[utoipa::path(post, path = "/v1/calls", tag = "calls",
@@ -104,7 +104,7 @@ pub async fn get_call(
     // A call's document holds the customer's claims and scores: a PII read, audit-logged.
     st.store
         .audit(countersign_store::AuditEntry {
-            at: now_ms(),
+            at: st.now(),
             actor: who,
             action: "call".into(),
             customer_id: doc.customer_id.clone(),
@@ -133,7 +133,7 @@ pub async fn post_account_events(
 ) -> Result<Json<EventsAnswer>, Problem> {
     auth.require(Scope::Ingest)?;
     let raws = body.split(st.limits.max_records_per_request)?;
-    let now = now_ms();
+    let now = st.now();
     let mut good = Vec::new();
     let mut errors = Vec::new();
     for r in &raws {

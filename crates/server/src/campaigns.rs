@@ -18,7 +18,7 @@ use crate::http::JsonBody;
 use crate::http::{Path, Query};
 use crate::problem::Problem;
 use crate::services::campaigns::{self, blocked, lock, ReportAnswer};
-use crate::{now_ms, Auth, SharedState};
+use crate::{Auth, SharedState};
 
 fn bad(code: &str, detail: impl Into<String>) -> Problem {
     Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
@@ -58,7 +58,7 @@ pub async fn post_report(
     }
     let report = validate_report(
         &r,
-        now_ms(),
+        st.now(),
         &st.validation.extract,
         st.validation.limits.id_chars_max,
     )

@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use crate::auth::Scope;
 use crate::http::{parse_record, IngestResponse, RecordError};
 use crate::problem::Problem;
-use crate::{now_ms, Auth, SharedState};
+use crate::{Auth, SharedState};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -63,7 +63,7 @@ pub async fn put_customer(
         .store
         .put_profiles(
             vec![(customer_id, crate::problem::to_json(&profile)?)],
-            now_ms(),
+            st.now(),
         )
         .await?;
     let status = if created.first() == Some(&true) {
@@ -118,7 +118,7 @@ pub async fn post_customers(
             }),
         }
     }
-    let written = st.store.put_profiles(good, now_ms()).await?;
+    let written = st.store.put_profiles(good, st.now()).await?;
     Ok(Json(IngestResponse {
         accepted: written.len(),
         duplicates: 0,
@@ -178,7 +178,7 @@ pub async fn get_customer(
     Path(customer_id): Path<String>,
 ) -> Result<Json<CustomerView>, Problem> {
     let who = auth.require(Scope::Agent)?.name.clone();
-    let now = now_ms();
+    let now = st.now();
     let (known, seen) = contacts(&st, &customer_id, now, 1000).await?;
     if known.profile.is_none() && seen == 0 {
         return Err(Problem::new(

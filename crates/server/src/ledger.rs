@@ -23,7 +23,7 @@ use crate::http::{parse_record, IngestResponse, RawRecord, RecordError};
 use crate::metrics::Metrics;
 use crate::problem::Problem;
 pub use crate::services::feeds::{source_view, source_views, SourceView};
-use crate::{now_ms, Auth, SharedState};
+use crate::{Auth, SharedState};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -153,11 +153,11 @@ pub async fn post_notifications(
     auth.require(Scope::Ingest)?;
     let started = Instant::now();
     let raws = body.split(st.limits.max_records_per_request)?;
-    let mut prepared = prepare_batch(&raws, &st.validation, st.limits.max_record_bytes, now_ms());
+    let mut prepared = prepare_batch(&raws, &st.validation, st.limits.max_record_bytes, st.now());
     let batch = std::mem::take(&mut prepared.valid);
     // Genuine texts of a kind a campaign spoofs, found before the batch moves into the store.
     let spoofed = crate::services::campaigns::spoofed_in(&st, &batch);
-    let outcomes = st.store.ingest(batch, now_ms()).await?;
+    let outcomes = st.store.ingest(batch, st.now()).await?;
     crate::services::campaigns::warn_spoofed(&st, spoofed, &outcomes);
     let resp = prepared.finish(outcomes);
     let m = &st.metrics;
@@ -197,7 +197,7 @@ pub async fn post_status(
 ) -> Result<Json<StatusResponse>, Problem> {
     auth.require(Scope::Ingest)?;
     let raws = body.split(st.limits.max_records_per_request)?;
-    let now = now_ms();
+    let now = st.now();
     let mut errors = Vec::new();
     let mut valid = Vec::new();
     let mut positions = Vec::new();
@@ -279,7 +279,7 @@ pub async fn post_watermark(
     JsonBody(w): JsonBody<WatermarkIn>,
 ) -> Result<Json<SourceView>, Problem> {
     auth.require(Scope::Ingest)?;
-    let now = now_ms();
+    let now = st.now();
     let (source, watermark, complete_since) =
         validate_watermark(&source, &w, now, &st.validation).map_err(Problem::invalid)?;
     let state = st
@@ -301,7 +301,7 @@ pub async fn get_sources(
     auth: Auth,
 ) -> Result<Json<Vec<SourceView>>, Problem> {
     auth.require_any(&[Scope::Agent, Scope::Ingest])?;
-    Ok(Json(source_views(&st, now_ms()).await?))
+    Ok(Json(source_views(&st, st.now()).await?))
 }
 
 /// This resource's routes, each registered with its OpenAPI operation.

@@ -26,8 +26,19 @@ pub fn now_ms() -> Millis {
         .unwrap_or(0)
 }
 
+/// Where the server's "now" comes from: the system clock, or — for the simulator, which replays
+/// a month of calls through the real services in time order — a clock it sets.
+#[derive(Debug, Default)]
+pub enum Clock {
+    #[default]
+    System,
+    Manual(std::sync::atomic::AtomicI64),
+}
+
 /// Everything a handler needs, shared.
 pub struct AppState {
+    /// "Now" for every decision (verification windows, scoring, velocity, the surge).
+    pub clock: Clock,
     pub store: Arc<dyn Store>,
     pub keys: KeyRing,
     pub validation: ValidationConfig,
@@ -80,6 +91,27 @@ pub struct AppState {
 pub type SharedState = Arc<AppState>;
 
 impl AppState {
+    /// The time every decision is taken at.
+    pub fn now(&self) -> Millis {
+        match &self.clock {
+            Clock::System => now_ms(),
+            Clock::Manual(t) => t.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    /// Run on a clock the caller sets (the simulator); starts at `at`.
+    pub fn with_manual_clock(mut self, at: Millis) -> Self {
+        self.clock = Clock::Manual(std::sync::atomic::AtomicI64::new(at));
+        self
+    }
+
+    /// Move a manual clock (a system clock cannot be set).
+    pub fn set_now(&self, at: Millis) {
+        if let Clock::Manual(t) = &self.clock {
+            t.store(at, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     pub fn new(
         cfg: &ServerConfig,
         store: Arc<dyn Store>,
@@ -90,6 +122,7 @@ impl AppState {
         let home_calling_code =
             countersign_core::extract::calling_code(validation.extract.default_region);
         Ok(AppState {
+            clock: Clock::System,
             store,
             keys: KeyRing::new(&cfg.api_keys).map_err(|e| anyhow::anyhow!(e))?,
             validation,

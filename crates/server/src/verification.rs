@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Scope;
 use crate::problem::Problem;
-use crate::{now_ms, Auth, SharedState};
+use crate::{Auth, SharedState};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -56,7 +56,7 @@ pub async fn verify_claim(
     claim: &countersign_core::verify::Claim,
     who: &str,
 ) -> Result<Verification, Problem> {
-    let now = now_ms();
+    let now = st.now();
     let window = claim_window(claim, now, st.retention_ms, &st.verify);
     let view = st
         .store
@@ -145,7 +145,7 @@ pub async fn get_timeline(
     Query(q): Query<TimelineParams>,
 ) -> Result<Json<Timeline>, Problem> {
     let who = auth.require(Scope::Agent)?.name.clone();
-    let now = now_ms();
+    let now = st.now();
     let since = match q.since.as_deref() {
         Some(s) => parse_time("since", s).map_err(Problem::invalid)?,
         None => now - st.retention_ms,

@@ -26,7 +26,7 @@ use crate::api_types::{CallDoc, ClaimEntry, OutcomeIn, ScoreEntry};
 use crate::problem::Problem;
 use crate::services::campaigns::brand_names;
 use crate::verification::verify_claim;
-use crate::{now_ms, SharedState};
+use crate::{SharedState};
 
 const HOUR: Millis = 3_600_000;
 const DAY: Millis = 24 * HOUR;
@@ -35,7 +35,7 @@ pub const RECENT_WINDOW_MS: Millis = 7 * 24 * HOUR;
 
 /// Rebuild the recent-calls window from the store (at start).
 pub async fn load_recent_calls(st: &SharedState) -> Result<(), Problem> {
-    let now = now_ms();
+    let now = st.now();
     let calls = st.store.call_keys_since(now - RECENT_WINDOW_MS).await?;
     if let Ok(mut r) = st.recent_calls.lock() {
         for c in &calls {
@@ -248,7 +248,7 @@ fn push_score(doc: &mut CallDoc, s: &Score, trigger: &str, now: Millis) {
 
 /// Validate, record and score a new call (shared with the platform adapters).
 pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Problem> {
-    let now = now_ms();
+    let now = st.now();
     let v = validate_call(
         &c,
         now,
@@ -361,7 +361,7 @@ pub async fn add_claim(
     )
     .map_err(Problem::invalid)?;
     let mut v = verify_claim(st, &claim, who).await?;
-    let now = now_ms();
+    let now = st.now();
     let started = parse_time("started_at", &doc.started_at).unwrap_or(now);
     st.store
         .add_claim_verdict(&call_id, v.verdict.as_str(), now)

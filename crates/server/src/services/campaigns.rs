@@ -22,7 +22,7 @@ use axum::http::StatusCode;
 
 use crate::api_types::ReportDoc;
 use crate::problem::Problem;
-use crate::{now_ms, SharedState};
+use crate::{SharedState};
 
 /// A campaign spoofing a kind of notification, and what an alert about it may name.
 type SpoofHit = (u64, PatternVars);
@@ -113,7 +113,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Replay stored reports and campaign events (at start).
 pub async fn load(st: &SharedState) -> Result<(), Problem> {
-    let now = now_ms();
+    let now = st.now();
     let window = st.smish_settings.join_window_secs as Millis * 1000;
     let mut after = 0i64;
     let (mut n, mut moved) = (0u64, 0u64);
@@ -230,7 +230,7 @@ pub async fn report(st: &SharedState, r: Report) -> Result<ReportAnswer, Problem
             return retried(st, &r, row).await;
         }
     }
-    let now = now_ms();
+    let now = st.now();
     let extract = &st.validation.extract;
     let received = r.received_at;
     let window = st.smish_settings.join_window_secs as Millis * 1000;
@@ -433,7 +433,7 @@ async fn join(
         if joined.len() >= 10_000 {
             joined.clear();
         }
-        joined.insert(reporter.to_string(), (id, sender, now_ms()));
+        joined.insert(reporter.to_string(), (id, sender, st.now()));
     }
     let campaign_id = lock(&st.smish.campaigns).resolve(doc.campaign_id);
     Ok(ReportAnswer {
@@ -479,7 +479,7 @@ pub async fn set_status(
             campaign_id: target as i64,
             kind: "status".into(),
             detail: Some(detail),
-            at: now_ms(),
+            at: st.now(),
         })
         .await?;
     let campaign = {
@@ -558,7 +558,7 @@ pub fn spoofed_in(
     {
         return out;
     }
-    let now = now_ms();
+    let now = st.now();
     let mut cache = lock(&st.smish.spoof_cache);
     for (i, n) in batch.iter().enumerate() {
         if n.channel != countersign_core::Channel::Sms {
@@ -629,7 +629,7 @@ pub async fn sweep_spoofed(st: SharedState, campaign: u64) {
     }
     // Ingest re-checks its templates against the new campaign from now on.
     lock(&st.smish.spoof_cache).clear();
-    let now = now_ms();
+    let now = st.now();
     let since = now - st.smish_settings.spoof_sweep_days as Millis * 24 * 3_600_000;
     let kinds = match st.store.sms_kinds_since(since).await {
         Ok(k) => k,
