@@ -9,6 +9,7 @@ mod client;
 mod demo;
 mod fit;
 mod settings;
+mod simulate;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -108,6 +109,10 @@ enum Cmd {
     Audit(AuditCmd),
     /// Benchmarks against the real server and store (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
+    /// The paired-pattern simulator: a seeded world of customers, genuine notifications and
+    /// calls, smishing campaigns and attackers in tiers, run through the real verification and
+    /// scoring; writes the detection report against the baselines to `--out`.
+    Simulate(simulate::SimArgs),
 }
 
 #[derive(clap::Args)]
@@ -292,6 +297,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Brands(BrandsCmd::Load(args)) => brands::load(args),
         Cmd::Audit(AuditCmd::SenderIds(args)) => brands::audit_sender_ids(args),
         Cmd::Bench(args) => bench::run(args),
+        Cmd::Simulate(args) => simulate::run(args),
     }
 }
 

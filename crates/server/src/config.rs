@@ -141,6 +141,8 @@ pub struct ServerConfig {
 pub struct VerifySettings {
     /// Tolerance around a claimed time, in minutes.
     pub time_tolerance_mins: i64,
+    /// The tolerance grows by this share (percent) of how long ago the claimed time is.
+    pub time_tolerance_age_percent: i64,
     /// For a source that never declares a watermark: how far behind its newest record the
     /// derived watermark is placed, in minutes.
     pub derived_watermark_margin_mins: i64,
@@ -153,6 +155,7 @@ impl Default for VerifySettings {
         let d = VerifyConfig::default();
         VerifySettings {
             time_tolerance_mins: d.time_tolerance_ms / 60_000,
+            time_tolerance_age_percent: d.time_tolerance_age_percent,
             derived_watermark_margin_mins: d.derived_watermark_margin_ms / 60_000,
             candidates_max: d.candidates_max,
         }
@@ -333,6 +336,9 @@ impl ServerConfig {
         if l.max_body_bytes < 1024 || l.max_records_per_request == 0 || l.max_record_bytes < 256 {
             problems.push("limits are too small to accept a single record".into());
         }
+        if !(0..=100).contains(&self.verify.time_tolerance_age_percent) {
+            problems.push("verify.time_tolerance_age_percent is between 0 and 100".into());
+        }
         if self.verify.time_tolerance_mins <= 0 || self.verify.candidates_max == 0 {
             problems.push(
                 "verify.time_tolerance_mins and verify.candidates_max must be positive".into(),
@@ -395,6 +401,7 @@ impl ServerConfig {
     pub fn verify_config(&self) -> VerifyConfig {
         VerifyConfig {
             time_tolerance_ms: self.verify.time_tolerance_mins * 60_000,
+            time_tolerance_age_percent: self.verify.time_tolerance_age_percent,
             derived_watermark_margin_ms: self.verify.derived_watermark_margin_mins * 60_000,
             candidates_max: self.verify.candidates_max,
             ..VerifyConfig::default()

@@ -64,6 +64,22 @@ pub fn router(state: SharedState) -> Router {
         .with_state(state)
 }
 
+/// Build what the server keeps in memory from the store: the brand registry, the recent calls
+/// of the velocity windows, the smishing campaigns (a replay of the reports). Run before
+/// serving — and by the simulator before it drives the services directly.
+pub async fn prepare(state: &SharedState) -> anyhow::Result<()> {
+    sender_ids::reload_registry(state)
+        .await
+        .map_err(|p| anyhow::anyhow!("cannot load the brand registry: {}", p.detail))?;
+    calls::load_recent_calls(state)
+        .await
+        .map_err(|p| anyhow::anyhow!("cannot load recent calls: {}", p.detail))?;
+    services::campaigns::load(state)
+        .await
+        .map_err(|p| anyhow::anyhow!("cannot replay smishing reports: {}", p.detail))?;
+    Ok(())
+}
+
 /// Serve until `shutdown` resolves; also runs the retention purge every `purge_interval`.
 pub async fn serve(
     listener: TcpListener,
@@ -71,15 +87,7 @@ pub async fn serve(
     purge_interval: Option<Duration>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    sender_ids::reload_registry(&state)
-        .await
-        .map_err(|p| anyhow::anyhow!("cannot load the brand registry: {}", p.detail))?;
-    calls::load_recent_calls(&state)
-        .await
-        .map_err(|p| anyhow::anyhow!("cannot load recent calls: {}", p.detail))?;
-    services::campaigns::load(&state)
-        .await
-        .map_err(|p| anyhow::anyhow!("cannot replay smishing reports: {}", p.detail))?;
+    prepare(&state).await?;
     state.tasks.spawn(alerts::deliver_forever(state.clone()));
     if let Some(o) = &state.oidc {
         o.clone().warm();

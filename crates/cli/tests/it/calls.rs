@@ -336,6 +336,20 @@ fn spoofed_own_number_velocity_events_stale_feed_and_policy_reload() {
     }
     assert_eq!(last["reasons"][0]["signal"], "ani_velocity", "{last}");
     assert!(last["band"] != "low", "{last}");
+    // Ten withheld callers are ten people, not one line's velocity (the simulator found
+    // every withheld caller flagged for velocity before).
+    for i in 0..10 {
+        last = start(
+            &s,
+            json!({"call_id": format!("anon-{i}"), "customer_id": format!("cust-{i}"), "ani": "anonymous"}),
+        );
+    }
+    let withheld = crate::common::signals(&last);
+    assert!(withheld.iter().any(|x| x == "caller_id_withheld"), "{last}");
+    assert!(
+        !withheld.iter().any(|x| x.starts_with("ani_velocity")),
+        "{last}"
+    );
 
     // A stale feed: the claim cannot be checked, so it escalates nothing on its own.
     s.send(

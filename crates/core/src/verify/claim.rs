@@ -78,6 +78,9 @@ impl Claim {
 pub struct VerifyConfig {
     /// How far the caller's "around 2 pm" may be from the real send time.
     pub time_tolerance_ms: Millis,
+    /// Memory of a time fades: the tolerance grows by this share of how long ago the claimed
+    /// time is (percent; 25: "yesterday around 6 am", a day ago, is searched ±2 h + 6 h).
+    pub time_tolerance_age_percent: i64,
     /// A caller cannot cite a notification sent less than this long ago: the feed only has to
     /// be complete up to `now - reaction_floor_ms` for a recent claim.
     pub reaction_floor_ms: Millis,
@@ -92,6 +95,7 @@ impl Default for VerifyConfig {
     fn default() -> Self {
         VerifyConfig {
             time_tolerance_ms: 2 * 3_600_000,
+            time_tolerance_age_percent: 25,
             reaction_floor_ms: 30_000,
             derived_watermark_margin_ms: 5 * 60_000,
             candidates_max: 500,
@@ -236,7 +240,8 @@ pub struct Window {
     pub to: Millis,
 }
 
-/// The window to search: ±tolerance around `received_at`, else the whole retention window.
+/// The window to search: ±tolerance around `received_at` (wider the longer ago it is), else
+/// the whole retention window.
 pub fn claim_window(
     claim: &Claim,
     now: Millis,
@@ -244,15 +249,47 @@ pub fn claim_window(
     cfg: &VerifyConfig,
 ) -> Window {
     match claim.received_at {
-        Some(t) => Window {
-            from: t - cfg.time_tolerance_ms,
-            // A notification is received after it is sent: no need to look past `t` by more
-            // than the tolerance, nor past now.
-            to: (t + cfg.time_tolerance_ms).min(now),
-        },
+        Some(t) => {
+            let tolerance =
+                cfg.time_tolerance_ms + (now - t).max(0) * cfg.time_tolerance_age_percent / 100;
+            Window {
+                from: t - tolerance,
+                // A notification is received after it is sent: no need to look past `t` by
+                // more than the tolerance, nor past now.
+                to: (t + tolerance).min(now),
+            }
+        }
         None => Window {
             from: now - retention_ms,
             to: now,
         },
+    }
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+
+    #[test]
+    fn the_window_widens_with_the_claimed_time_s_age() {
+        const H: Millis = 3_600_000;
+        let cfg = VerifyConfig::default();
+        let now = 1_000 * H;
+        let at = |t| Claim {
+            received_at: Some(t),
+            ..Default::default()
+        };
+        // Just now: ±2 h, never past now.
+        let w = claim_window(&at(now), now, 90 * 24 * H, &cfg);
+        assert_eq!((w.from, w.to), (now - 2 * H, now));
+        // A day ago: ±(2 h + 25% of 24 h) = ±8 h.
+        let w = claim_window(&at(now - 24 * H), now, 90 * 24 * H, &cfg);
+        assert_eq!((w.from, w.to), (now - 32 * H, now - 16 * H));
+        let fixed = VerifyConfig {
+            time_tolerance_age_percent: 0,
+            ..cfg
+        };
+        let w = claim_window(&at(now - 24 * H), now, 90 * 24 * H, &fixed);
+        assert_eq!((w.from, w.to), (now - 26 * H, now - 22 * H));
     }
 }

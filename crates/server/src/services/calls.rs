@@ -26,7 +26,7 @@ use crate::api_types::{CallDoc, ClaimEntry, OutcomeIn, ScoreEntry};
 use crate::problem::Problem;
 use crate::services::campaigns::brand_names;
 use crate::verification::verify_claim;
-use crate::{SharedState};
+use crate::SharedState;
 
 const HOUR: Millis = 3_600_000;
 const DAY: Millis = 24 * HOUR;
@@ -159,13 +159,16 @@ fn score_call(st: &SharedState, doc: &CallDoc, ctx: CallContext, now: Millis) ->
             doc.verstat.as_deref(),
             doc.attestation.as_deref(),
         )),
-        // From the in-memory window, which already holds this call.
-        ani_customers_24h: recent_count(st, |r| r.ani_customers(&doc.ani, now - 24 * HOUR)),
-        ani_customers_7d: recent_count(st, |r| r.ani_customers(&doc.ani, now - 7 * DAY)),
         intent: doc.intent.clone(),
         ..Default::default()
     };
     facts.withheld = caller_id_withheld(&doc.ani);
+    // From the in-memory window, which already holds this call. Withheld callers share no
+    // line: "anonymous" calling many customers is many people, not one number's velocity.
+    if !facts.withheld {
+        facts.ani_customers_24h = recent_count(st, |r| r.ani_customers(&doc.ani, now - 24 * HOUR));
+        facts.ani_customers_7d = recent_count(st, |r| r.ani_customers(&doc.ani, now - 7 * DAY));
+    }
     facts.non_fixed_voip = doc.line_type.as_deref().is_some_and(non_fixed_voip);
     if let Some(c) = &doc.customer_id {
         facts.customer_anis_24h = recent_count(st, |r| r.customer_anis(c, now - 24 * HOUR));

@@ -22,7 +22,7 @@ use axum::http::StatusCode;
 
 use crate::api_types::ReportDoc;
 use crate::problem::Problem;
-use crate::{SharedState};
+use crate::SharedState;
 
 /// A campaign spoofing a kind of notification, and what an alert about it may name.
 type SpoofHit = (u64, PatternVars);

@@ -1,0 +1,385 @@
+//! `countersign simulate`: draw the paired-pattern world for a seed, load its ledger into a fresh
+//! embedded store, replay every smishing report and call through the real server services in
+//! time order (on a clock the run sets), and write the detection report against the baselines.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use countersign_core::profile::{validate_profile, ProfileIn};
+use countersign_core::report::validate_report;
+use countersign_core::validate::validate_notification;
+use countersign_core::Millis;
+use countersign_server::config::ServerConfig;
+use countersign_server::services::calls::{add_claim, start_call};
+use countersign_server::{AppState, SharedState};
+use countersign_sim::report::{self, Check, Outcome, RunInfo};
+use countersign_sim::world::{Event, World};
+use countersign_sim::SimConfig;
+use countersign_store::prelude::*;
+use countersign_store::sqlite::{SqliteOptions, SqliteStore};
+
+use crate::bench::bar;
+
+#[derive(clap::Args, Clone)]
+pub struct SimArgs {
+    /// The world's parameters (TOML; every key optional, unknown keys refused). Defaults are
+    /// published figures; `report.md` lists each with its source.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The run is the same for the same seed and parameters.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Calls to simulate (overrides the config).
+    #[arg(long)]
+    pub calls: Option<usize>,
+    /// Customers (overrides the config).
+    #[arg(long)]
+    pub customers: Option<usize>,
+    /// Where the report goes.
+    #[arg(long, default_value = "sim-report")]
+    pub out: PathBuf,
+    /// The obvious scenario instead: every attacker cites a card alert that never existed, and
+    /// full Countersign must flag every one (the run fails otherwise).
+    #[arg(long)]
+    pub sanity: bool,
+}
+
+/// What a run produced.
+pub struct RunResult {
+    pub outcomes: Vec<Outcome>,
+    pub checks: Vec<Check>,
+    pub summary: Vec<report::DefenceSummary>,
+}
+
+pub fn run(args: SimArgs) -> anyhow::Result<()> {
+    let cfg = config(&args)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let r = rt.block_on(simulate(&cfg, args.seed, &args.out, true))?;
+    println!("\n{}", table(&r));
+    println!("report: {}", args.out.join("report.md").display());
+    let failed: Vec<&Check> = r.checks.iter().filter(|c| !c.passes()).collect();
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "validation failed — the run does not reproduce its own targets: {}",
+            failed
+                .iter()
+                .map(|c| format!(
+                    "{} configured {:.4}, observed {:.4} (n = {})",
+                    c.what, c.configured, c.observed, c.n
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    if args.sanity {
+        let missed = r
+            .outcomes
+            .iter()
+            .filter(|o| o.truth.fraud && o.action < 2)
+            .count();
+        if missed > 0 {
+            anyhow::bail!("sanity scenario: {missed} fraud calls citing a text never sent were not sent to a call-back");
+        }
+        println!(
+            "sanity scenario: every fraud call citing a text never sent was sent to a call-back"
+        );
+    }
+    Ok(())
+}
+
+/// The parameters: the sanity scenario or the file (or the defaults), with the overrides.
+pub fn config(args: &SimArgs) -> anyhow::Result<SimConfig> {
+    let mut cfg = if args.sanity {
+        countersign_sim::world::sanity_config()
+    } else if let Some(p) = &args.config {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+    } else {
+        SimConfig::default()
+    };
+    if let Some(n) = args.calls {
+        cfg.calls = n;
+    }
+    if let Some(n) = args.customers {
+        cfg.customers = n;
+    }
+    let problems = cfg.problems();
+    if !problems.is_empty() {
+        anyhow::bail!("the simulation's parameters:\n  {}", problems.join("\n  "));
+    }
+    Ok(cfg)
+}
+
+/// The short table printed at the end of a run.
+pub fn table(r: &RunResult) -> String {
+    let mut s = format!(
+        "{:<32} {:>14} {:>14} {:>14} {:>8}\n",
+        "defence", "detected@0.1%", "@0.5%", "@1%", "AP"
+    );
+    for d in &r.summary {
+        s.push_str(&format!(
+            "{:<32} {:>13.1}% {:>13.1}% {:>13.1}% {:>8.3}\n",
+            d.name,
+            d.at[0].point.tpr * 100.0,
+            d.at[1].point.tpr * 100.0,
+            d.at[2].point.tpr * 100.0,
+            d.average_precision
+        ));
+    }
+    s
+}
+
+/// Draw, load, replay and report; files in `out`.
+pub async fn simulate(
+    cfg: &SimConfig,
+    seed: u64,
+    out: &Path,
+    progress: bool,
+) -> anyhow::Result<RunResult> {
+    let t0 = Instant::now();
+    let end = countersign_server::now_ms();
+    let world = World::generate(cfg, seed, end);
+    let world_secs = t0.elapsed().as_secs_f64();
+    let data = tempfile::tempdir()?;
+    let store = Arc::new(SqliteStore::open(data.path(), SqliteOptions::default())?);
+    let mut scfg = ServerConfig::default();
+    scfg.retention_days = cfg.days + 30;
+    // A fixed key: the same quotes hash the same way in every run.
+    let key = vec![0x5a; 32];
+    let st: SharedState =
+        Arc::new(AppState::new(&scfg, store.clone(), key)?.with_manual_clock(world.end));
+    let t1 = Instant::now();
+    let notifications = load(&st, &world, progress).await?;
+    countersign_server::prepare(&st).await?;
+    let load_secs = t1.elapsed().as_secs_f64();
+    let t2 = Instant::now();
+    let (outcomes, reports) = replay(&st, &world, progress).await?;
+    let score_secs = t2.elapsed().as_secs_f64();
+    store.flush().await?;
+    store.close();
+    let checks = checks(cfg, &world, &outcomes, reports);
+    let summary = report::summarise(&outcomes, cfg);
+    let info = RunInfo {
+        seed,
+        notifications,
+        reports,
+        world_secs,
+        load_secs,
+        score_secs,
+    };
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let files = [
+        (
+            "report.md",
+            report::markdown(cfg, &info, &outcomes, &summary, &checks),
+        ),
+        ("summary.csv", report::summary_csv(&summary)),
+        ("roc.csv", report::curve_csv(&summary, false)),
+        ("pr.csv", report::curve_csv(&summary, true)),
+        ("roc.svg", report::svg(&summary, false)),
+        ("pr.svg", report::svg(&summary, true)),
+    ];
+    for (name, text) in files {
+        std::fs::write(out.join(name), text)
+            .with_context(|| format!("cannot write {}", out.join(name).display()))?;
+    }
+    Ok(RunResult {
+        outcomes,
+        checks,
+        summary,
+    })
+}
+
+/// The bank's brand, the customers' profiles and the genuine notifications, through the same
+/// validation as the API; the feeds declared complete to the end of the world.
+async fn load(st: &SharedState, world: &World, progress: bool) -> anyhow::Result<usize> {
+    let now = world.end;
+    st.store
+        .put_brand("acme", crate::demo::acme_brand().to_string(), now)
+        .await?;
+    let extract = &st.validation.extract;
+    for chunk in world.customers.chunks(5_000) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for c in chunk {
+            let p = validate_profile(
+                &ProfileIn {
+                    customer_id: None,
+                    phones: c.phones.clone(),
+                    emails: vec![format!("{}@mail.example", c.id)],
+                    locale: Some("en-US".into()),
+                    app_installed: Some(c.app),
+                },
+                extract,
+            )
+            .map_err(|r| anyhow::anyhow!("profile of {}: {}", c.id, r.detail))?;
+            rows.push((c.id.clone(), serde_json::to_string(&p)?));
+        }
+        st.store.put_profiles(rows, now).await?;
+    }
+    let total: usize = world.sent.iter().map(Vec::len).sum();
+    let pb = progress.then(|| bar(total as u64, "ledger"));
+    let mut batch = Vec::with_capacity(20_000);
+    for (i, sent) in world.sent.iter().enumerate() {
+        for k in 0..sent.len() {
+            let n = validate_notification(&world.record(i, k), &st.validation, now)
+                .map_err(|r| anyhow::anyhow!("notification {i}/{k}: {}", r.detail))?;
+            batch.push(n);
+            if batch.len() == 20_000 {
+                st.store.ingest(std::mem::take(&mut batch), now).await?;
+                if let Some(pb) = &pb {
+                    pb.inc(20_000);
+                }
+            }
+        }
+    }
+    st.store.ingest(batch, now).await?;
+    for source in ["cards", "messaging"] {
+        st.store
+            .set_watermark(source, now, Some(world.start - 86_400_000), now)
+            .await?;
+    }
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    Ok(total)
+}
+
+/// Every event in time order through the real services: reports into the campaign clusterer,
+/// calls started and scored, cited claims verified and the call re-scored.
+async fn replay(
+    st: &SharedState,
+    world: &World,
+    progress: bool,
+) -> anyhow::Result<(Vec<Outcome>, usize)> {
+    let pb = progress.then(|| bar(world.events.len() as u64, "calls"));
+    let mut outcomes = Vec::new();
+    let mut reports = 0;
+    for (i, e) in world.events.iter().enumerate() {
+        if i % 1_000 == 0 {
+            if let Some(pb) = &pb {
+                pb.set_position(i as u64);
+            }
+        }
+        st.set_now(e.at());
+        match e {
+            Event::Report(at, r) => {
+                let report = validate_report(
+                    r,
+                    *at,
+                    &st.validation.extract,
+                    st.validation.limits.id_chars_max,
+                )
+                .map_err(|r| anyhow::anyhow!("report: {}", r.detail))?;
+                countersign_server::services::campaigns::report(st, report)
+                    .await
+                    .map_err(|p| anyhow::anyhow!("report: {}", p.detail))?;
+                reports += 1;
+            }
+            Event::Call(c) => outcomes.push(call(st, c).await?),
+        }
+    }
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    Ok((outcomes, reports))
+}
+
+fn is_caller_id_signal(signal: &str) -> bool {
+    signal.starts_with("ani_") || signal.starts_with("caller_id") || signal.starts_with("verstat")
+}
+
+async fn call(st: &SharedState, c: &countersign_sim::world::SimCall) -> anyhow::Result<Outcome> {
+    let started = start_call(st, c.call.clone())
+        .await
+        .map_err(|p| anyhow::anyhow!("call {:?}: {}", c.call.call_id, p.detail))?;
+    let s0 = started.score;
+    let mut o = Outcome {
+        truth: c.truth,
+        start_score: s0.score,
+        start_action: s0.action as u8,
+        caller_id_logit: s0
+            .reasons
+            .iter()
+            .filter(|r| is_caller_id_signal(&r.signal))
+            .map(|r| r.contribution)
+            .sum(),
+        score: s0.score,
+        action: s0.action as u8,
+        verdict: None,
+        top_reason: s0.reasons.first().map(|r| r.signal.clone()),
+    };
+    if let Some((claim, secs)) = &c.claim {
+        st.set_now(c.at + secs * 1_000 as Millis);
+        let a = add_claim(st, &started.call_id, claim.clone(), "simulator")
+            .await
+            .map_err(|p| anyhow::anyhow!("claim on {}: {}", started.call_id, p.detail))?;
+        o.score = a.score.score;
+        o.action = a.score.action as u8;
+        o.verdict = Some(a.verification.verdict.as_str().to_string());
+        o.top_reason = a.score.reasons.first().map(|r| r.signal.clone());
+    }
+    Ok(o)
+}
+
+/// The run's own rates beside the configured ones.
+fn checks(cfg: &SimConfig, world: &World, outcomes: &[Outcome], reports: usize) -> Vec<Check> {
+    let share = |what, configured, hits: usize, n: usize| Check {
+        what,
+        configured,
+        observed: hits as f64 / n.max(1) as f64,
+        n: n as u64,
+    };
+    let frauds: Vec<&Outcome> = outcomes.iter().filter(|o| o.truth.fraud).collect();
+    let genuine: Vec<&Outcome> = outcomes.iter().filter(|o| !o.truth.fraud).collect();
+    let exact: Vec<bool> = genuine
+        .iter()
+        .filter_map(|o| o.truth.amount_exact)
+        .collect();
+    let recipients: usize = world.campaigns.iter().map(|c| c.recipients.len()).sum();
+    vec![
+        // The number of fraud calls is set, not drawn: it must be the configured share exactly
+        // (to rounding).
+        Check {
+            what: "fraud calls per call",
+            configured: cfg.base_rate,
+            observed: frauds.len() as f64 / outcomes.len().max(1) as f64,
+            n: outcomes.len() as u64,
+        },
+        share(
+            "fraudsters passing knowledge questions",
+            cfg.kba.fraud_pass,
+            frauds.iter().filter(|o| o.truth.kba_pass).count(),
+            frauds.len(),
+        ),
+        share(
+            "genuine callers failing knowledge questions",
+            cfg.kba.genuine_fail,
+            genuine.iter().filter(|o| !o.truth.kba_pass).count(),
+            genuine.len(),
+        ),
+        share(
+            "genuine citers saying the amount exactly",
+            cfg.genuine.amount_exact,
+            exact.iter().filter(|e| **e).count(),
+            exact.len(),
+        ),
+        share(
+            "smish recipients who respond",
+            cfg.campaigns.response_rate,
+            world.smish_responded,
+            recipients,
+        ),
+        share(
+            "smish recipients who report it",
+            cfg.campaigns.report_rate,
+            reports,
+            recipients,
+        ),
+    ]
+}
