@@ -182,14 +182,20 @@ enum AuditCmd {
 }
 
 fn main() {
+    let cli = Cli::parse();
+    // The simulator drives the server's services a million times: their per-call logs (the
+    // surge alert rising and falling with the simulated campaigns) would drown its progress.
+    let default_level = match cli.cmd {
+        Cmd::Simulate(_) => "error",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("COUNTERSIGN_LOG")
-                .unwrap_or_else(|_| "info".into()),
+                .unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     if let Err(e) = run(cli) {
         eprintln!("error: {e:#}");
         std::process::exit(1);

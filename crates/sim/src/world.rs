@@ -417,7 +417,8 @@ impl World {
             } else {
                 us_number(rng)
             };
-            let attestation = match weighted(rng, &[g.unsigned, g.attest_a, g.attest_b]) {
+            let c_share = (1.0 - g.unsigned - g.attest_a - g.attest_b).max(0.0);
+            let attestation = match weighted(rng, &[g.unsigned, g.attest_a, g.attest_b, c_share]) {
                 0 => None,
                 1 => Some("A"),
                 2 => Some("B"),
@@ -728,4 +729,199 @@ pub fn sanity_config() -> SimConfig {
     cfg.campaigns.targets_per_campaign = 200;
     cfg.campaigns.report_rate = 0.0;
     cfg
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// |observed − p| within 4.5 standard errors of a share drawn `n` times.
+    fn near(what: &str, hits: usize, n: usize, p: f64) {
+        let obs = hits as f64 / n as f64;
+        let tol = 4.5 * (p * (1.0 - p) / n as f64).sqrt() + 1e-9;
+        assert!(
+            (obs - p).abs() <= tol,
+            "{what}: {obs:.4} against {p} (n = {n}, tolerance {tol:.4})"
+        );
+    }
+
+    fn calls(w: &World) -> Vec<&SimCall> {
+        w.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Call(c) => Some(&**c),
+                Event::Report(..) => None,
+            })
+            .collect()
+    }
+
+    const END: Millis = 1_790_000_000_000;
+
+    fn world() -> (SimConfig, World) {
+        let cfg = SimConfig {
+            customers: 4_000,
+            days: 20,
+            calls: 40_000,
+            base_rate: 0.02,
+            ..SimConfig::default()
+        };
+        let w = World::generate(&cfg, 42, END);
+        (cfg, w)
+    }
+
+    #[test]
+    fn customers_and_their_notifications_follow_the_configuration() {
+        let (cfg, w) = world();
+        near(
+            "customers with two numbers",
+            w.customers.iter().filter(|c| c.phones.len() == 2).count(),
+            cfg.customers,
+            cfg.customer.two_numbers,
+        );
+        near(
+            "customers with the app",
+            w.customers.iter().filter(|c| c.app).count(),
+            cfg.customers,
+            cfg.customer.app_installed,
+        );
+        // Poisson: the total over customer-days has variance equal to its mean.
+        let n = &cfg.notifications;
+        let rate =
+            n.card_alerts_per_day + n.otps_per_day + n.deliveries_per_day + n.statements_per_day;
+        let expected = rate * (cfg.customers * cfg.days as usize) as f64;
+        let total: usize = w.sent.iter().map(Vec::len).sum();
+        assert!(
+            (total as f64 - expected).abs() <= 4.5 * expected.sqrt(),
+            "{total} notifications against {expected:.0}"
+        );
+        for s in w.sent.iter().flatten() {
+            assert!(s.at >= w.start && s.at < w.end);
+        }
+    }
+
+    #[test]
+    fn calls_follow_the_configuration() {
+        let (cfg, w) = world();
+        let all = calls(&w);
+        assert_eq!(all.len(), cfg.calls);
+        let frauds: Vec<&&SimCall> = all.iter().filter(|c| c.truth.fraud).collect();
+        assert_eq!(
+            frauds.len(),
+            (cfg.calls as f64 * cfg.base_rate).round() as usize
+        );
+        let genuine: Vec<&&SimCall> = all.iter().filter(|c| !c.truth.fraud).collect();
+        let ani = |c: &SimCall| c.call.ani.clone().unwrap();
+        near(
+            "genuine callers withholding",
+            genuine.iter().filter(|c| ani(c) == "anonymous").count(),
+            genuine.len(),
+            cfg.genuine.withheld,
+        );
+        let shown: Vec<&&&SimCall> = genuine.iter().filter(|c| ani(c) != "anonymous").collect();
+        let on_file = shown
+            .iter()
+            .filter(|c| {
+                let who: usize = c.call.customer_id.as_deref().unwrap()[4..].parse().unwrap();
+                w.customers[who].phones.contains(&ani(c))
+            })
+            .count();
+        near(
+            "genuine calls from a number on file",
+            on_file,
+            shown.len(),
+            cfg.genuine.from_number_on_file,
+        );
+        near(
+            "genuine calls unsigned",
+            genuine
+                .iter()
+                .filter(|c| c.call.attestation.is_none())
+                .count(),
+            genuine.len(),
+            cfg.genuine.unsigned,
+        );
+        near(
+            "fraud calls withholding",
+            frauds.iter().filter(|c| ani(c) == "anonymous").count(),
+            frauds.len(),
+            cfg.fraud.withheld,
+        );
+        near(
+            "fraudsters passing KBA",
+            frauds.iter().filter(|c| c.truth.kba_pass).count(),
+            frauds.len(),
+            cfg.kba.fraud_pass,
+        );
+        let exact: Vec<bool> = genuine
+            .iter()
+            .filter_map(|c| c.truth.amount_exact)
+            .collect();
+        near(
+            "genuine citers exact on the amount",
+            exact.iter().filter(|e| **e).count(),
+            exact.len(),
+            cfg.genuine.amount_exact,
+        );
+    }
+
+    #[test]
+    fn attackers_call_after_their_text_and_t2_quotes_it_early() {
+        let (_, w) = world();
+        let texts: std::collections::HashMap<usize, Vec<Millis>> = w
+            .campaigns
+            .iter()
+            .flat_map(|c| c.recipients.iter().copied())
+            .fold(Default::default(), |mut m, (who, at)| {
+                m.entry(who).or_default().push(at);
+                m
+            });
+        let mut t2 = 0;
+        for c in calls(&w)
+            .into_iter()
+            .filter(|c| c.truth.fraud && c.truth.tier != Some(0))
+        {
+            let who: usize = c.call.customer_id.as_deref().unwrap()[4..].parse().unwrap();
+            let got = &texts[&who];
+            assert!(
+                got.iter().any(|t| *t < c.at),
+                "a T1/T2 call comes after a fake text"
+            );
+            if let (Some(2), Some((claim, secs))) = (c.truth.tier, &c.claim) {
+                t2 += 1;
+                assert!((5..25).contains(secs), "early: {secs}");
+                assert!(claim.received_at.is_some() && claim.sender_seen.is_some());
+                assert!(got.iter().any(|t| c.at - t <= 20 * MIN && c.at > *t));
+            }
+        }
+        assert!(t2 > 0);
+    }
+
+    #[test]
+    fn a_seed_gives_the_same_world_and_events_are_in_time_order() {
+        let cfg = SimConfig {
+            customers: 300,
+            calls: 2_000,
+            ..SimConfig::default()
+        };
+        let a = World::generate(&cfg, 7, END);
+        let b = World::generate(&cfg, 7, END);
+        let ids = |w: &World| {
+            w.events
+                .iter()
+                .map(|e| match e {
+                    Event::Call(c) => format!(
+                        "{}{:?}{:?}",
+                        c.at,
+                        c.call.ani,
+                        c.claim.as_ref().map(|x| x.1)
+                    ),
+                    Event::Report(at, r) => format!("{at}{:?}", r.body),
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&a), ids(&b));
+        assert_ne!(ids(&a), ids(&World::generate(&cfg, 8, END)));
+        assert!(a.events.windows(2).all(|p| p[0].at() <= p[1].at()));
+    }
 }

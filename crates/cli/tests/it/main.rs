@@ -17,6 +17,7 @@ mod console;
 mod contract;
 mod customers;
 mod oidc;
+mod simulate;
 mod sms;
 mod tidy;
 mod tls;

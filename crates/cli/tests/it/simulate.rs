@@ -1,0 +1,114 @@
+//! `countersign simulate` end to end on a small world (seconds): the report's files, the
+//! validation passing, full Countersign beating every baseline, the obvious scenario caught in
+//! full, and parameters refused with every problem named.
+
+use crate::common::*;
+
+#[test]
+fn a_small_run_writes_the_report_and_the_ledger_beats_every_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sim.toml");
+    // More fraud than life (1 in 50) so a small run has enough fraud calls to compare.
+    std::fs::write(&cfg, "customers = 1500\ndays = 14\ncalls = 8000\nbase_rate = 0.02\n[campaigns]\ncount = 6\ntargets_per_campaign = 600\n").unwrap();
+    let out = dir.path().join("report");
+    let o = bin()
+        .args(["simulate", "--seed", "3", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = ok_stdout(&o);
+    assert!(stdout.contains("Countersign with the ledger"), "{stdout}");
+    for f in [
+        "report.md",
+        "summary.csv",
+        "roc.csv",
+        "pr.csv",
+        "roc.svg",
+        "pr.svg",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(!md.contains("MISMATCH"), "{md}");
+    assert!(md.contains("The three largest groups"), "{md}");
+    // summary.csv: defence, budget, tpr, …, average_precision (column 10).
+    let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let rows: Vec<Vec<String>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    let metric = |defence: &str, budget: &str, col: usize| -> f64 {
+        rows.iter()
+            .find(|r| r[0] == defence && r[1] == budget)
+            .unwrap_or_else(|| panic!("{defence} {budget} in {csv}"))[col]
+            .parse()
+            .unwrap()
+    };
+    let full = "Countersign with the ledger";
+    for baseline in [
+        "Caller ID only",
+        "Knowledge questions only",
+        "Countersign without the ledger",
+    ] {
+        assert!(
+            metric(full, "0.01", 9) > metric(baseline, "0.01", 9),
+            "average precision: the ledger beats {baseline}\n{csv}"
+        );
+        assert!(
+            metric(full, "0.01", 2) > metric(baseline, "0.01", 2),
+            "detection at 1%: the ledger beats {baseline}\n{csv}"
+        );
+    }
+    // The same seed gives the same figures.
+    let again = dir.path().join("again");
+    let o = bin()
+        .args(["simulate", "--seed", "3", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&again)
+        .output()
+        .unwrap();
+    ok_stdout(&o);
+    assert_eq!(
+        std::fs::read_to_string(again.join("summary.csv")).unwrap(),
+        csv
+    );
+}
+
+#[test]
+fn the_obvious_scenario_is_caught_in_full_and_bad_parameters_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["simulate", "--sanity", "--out"])
+        .arg(dir.path().join("sanity"))
+        .output()
+        .unwrap();
+    assert!(ok_stdout(&o).contains("every fraud call citing a text never sent"));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "base_rate = 2.0\n[kba]\nfraud_pass = -1\n").unwrap();
+    let o = bin()
+        .args(["simulate", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("base_rate") && err.contains("kba.fraud_pass"),
+        "{err}"
+    );
+    std::fs::write(&bad, "calls = 10\nfraud_rate = 0.1\n").unwrap();
+    let o = bin()
+        .args(["simulate", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("fraud_rate"),
+        "unknown keys refused"
+    );
+}
