@@ -28,6 +28,9 @@ pub struct Outcome {
     pub top_reason: Option<String>,
 }
 
+/// A group of fraud calls the report breaks detection down by.
+type Subset = fn(&Truth) -> bool;
+
 /// The four defences compared.
 pub const DEFENCES: [&str; 4] = [
     "Caller ID only",
@@ -292,18 +295,14 @@ pub fn markdown(
         "| fraud calls | n | {} |\n|---|---|---|---|---|---|",
         DEFENCES.join(" | ")
     );
-    let subsets: [(&str, Box<dyn Fn(&Truth) -> bool>); 5] = [
-        ("T0 cold (no text)", Box::new(|t: &Truth| t.tier == Some(0))),
-        (
-            "T1 knows the fake text",
-            Box::new(|t: &Truth| t.tier == Some(1)),
-        ),
-        (
-            "T2 quotes it and its time, early",
-            Box::new(|t: &Truth| t.tier == Some(2)),
-        ),
-        ("cites a message", Box::new(|t: &Truth| t.cites)),
-        ("cites nothing", Box::new(|t: &Truth| !t.cites)),
+    let subsets: [(&str, Subset); 5] = [
+        ("T0 cold (no text)", |t: &Truth| t.tier == Some(0)),
+        ("T1 knows the fake text", |t: &Truth| t.tier == Some(1)),
+        ("T2 quotes it and its time, early", |t: &Truth| {
+            t.tier == Some(2)
+        }),
+        ("cites a message", |t: &Truth| t.cites),
+        ("cites nothing", |t: &Truth| !t.cites),
     ];
     for (label, f) in &subsets {
         let cells: Vec<(u64, u64)> = (0..DEFENCES.len())
