@@ -148,8 +148,10 @@ pub async fn simulate(
     let world_secs = t0.elapsed().as_secs_f64();
     let data = tempfile::tempdir()?;
     let store = Arc::new(SqliteStore::open(data.path(), SqliteOptions::default())?);
-    let mut scfg = ServerConfig::default();
-    scfg.retention_days = cfg.days + 30;
+    let scfg = ServerConfig {
+        retention_days: cfg.days + 30,
+        ..ServerConfig::default()
+    };
     // A fixed key: the same quotes hash the same way in every run.
     let key = vec![0x5a; 32];
     let st: SharedState =
