@@ -307,8 +307,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         ))?;
     }
     if parts.contains(&"console") {
+        // On the preloaded ledger: the call screen's figure is taken with 10M+ stored.
         rt.block_on(crate::bench_console::console_http(
-            &args.data_dir.join("console"),
+            &main_dir,
             &args,
             now,
         ))?;

@@ -302,6 +302,7 @@ async fn call(st: &SharedState, c: &countersign_sim::world::SimCall) -> anyhow::
         .map_err(|p| anyhow::anyhow!("call {:?}: {}", c.call.call_id, p.detail))?;
     let s0 = started.score;
     let mut o = Outcome {
+        at: c.at,
         truth: c.truth,
         start_score: s0.score,
         start_action: s0.action as u8,

@@ -13,6 +13,8 @@ use crate::world::Truth;
 /// What the real server code answered for one simulated call.
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    /// When the call started (ms since the epoch).
+    pub at: i64,
     pub truth: Truth,
     /// The score when the call started (no claim checked yet: Countersign without the ledger).
     pub start_score: f64,
@@ -162,6 +164,25 @@ pub fn caught_in(
     (caught, of)
 }
 
+/// Precision in the top `k` calls of each day by `defence`'s key: the share of fraud among the
+/// calls a team with capacity for `k` reviews a day would look at (days with fewer than `k`
+/// calls count what they have).
+pub fn top_k_precision(outcomes: &[Outcome], defence: usize, k: usize) -> f64 {
+    let mut days: BTreeMap<i64, Vec<&Outcome>> = BTreeMap::new();
+    for o in outcomes {
+        days.entry(o.at.div_euclid(86_400_000)).or_default().push(o);
+    }
+    let (mut hits, mut looked) = (0usize, 0usize);
+    for calls in days.values_mut() {
+        calls.sort_by(|a, b| key(b, defence).total_cmp(&key(a, defence)));
+        for o in calls.iter().take(k) {
+            looked += 1;
+            hits += usize::from(o.truth.fraud);
+        }
+    }
+    hits as f64 / looked.max(1) as f64
+}
+
 fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
@@ -285,6 +306,22 @@ pub fn markdown(
     ] {
         let (tpr, fpr) = operating_point(outcomes, min, start);
         let _ = writeln!(s, "| {label} | {} | {} |", pct(tpr), pct(fpr));
+    }
+    let per_day = outcomes.len() as f64 / f64::from(cfg.days.max(1));
+    let ks = [10usize, 50, (per_day * 0.01).round().max(1.0) as usize];
+    let _ = writeln!(
+        s,
+        "\n## Precision in the top calls of each day\n\nThe share of fraud among the k most suspicious calls of each day (about {per_day:.0} calls a day; k = {} is 1% of them).\n\n| defence | top {} | top {} | top {} |\n|---|---|---|---|",
+        ks[2], ks[0], ks[1], ks[2]
+    );
+    for (d, name) in DEFENCES.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {} | {} |",
+            pct(top_k_precision(outcomes, d, ks[0])),
+            pct(top_k_precision(outcomes, d, ks[1])),
+            pct(top_k_precision(outcomes, d, ks[2]))
+        );
     }
     let _ = writeln!(
         s,
@@ -570,6 +607,7 @@ mod tests {
 
     fn outcome(fraud: bool, action: u8, score: f64) -> Outcome {
         Outcome {
+            at: 0,
             truth: Truth {
                 fraud,
                 tier: fraud.then_some(1),
@@ -591,6 +629,24 @@ mod tests {
     fn the_action_ranks_before_the_score() {
         // A proceed at 90 ranks below a call-back at 10.
         assert!(key(&outcome(false, 2, 10.0), 3) > key(&outcome(false, 0, 90.0), 3));
+    }
+
+    #[test]
+    fn top_k_precision_is_per_day() {
+        let day = |d: i64, fraud: bool, score: f64| Outcome {
+            at: d * 86_400_000 + 1,
+            ..outcome(fraud, 0, score)
+        };
+        // Day 0: the top call is fraud; day 1: the top call is genuine, the fraud second.
+        let v = vec![
+            day(0, true, 9.0),
+            day(0, false, 1.0),
+            day(1, false, 9.0),
+            day(1, true, 5.0),
+        ];
+        assert_eq!(top_k_precision(&v, 3, 1), 0.5);
+        assert_eq!(top_k_precision(&v, 3, 2), 0.5);
+        assert_eq!(top_k_precision(&v, 3, 10), 0.5, "fewer calls than k: what there is");
     }
 
     #[test]
