@@ -308,11 +308,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if parts.contains(&"console") {
         // On the preloaded ledger: the call screen's figure is taken with 10M+ stored.
-        rt.block_on(crate::bench_console::console_http(
-            &main_dir,
-            &args,
-            now,
-        ))?;
+        rt.block_on(crate::bench_console::console_http(&main_dir, &args, now))?;
     }
     if parts.contains(&"size") {
         rt.block_on(size(&args.data_dir.join("size"), &args, now))?;

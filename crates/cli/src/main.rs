@@ -9,6 +9,7 @@ mod client;
 mod demo;
 mod fit;
 mod settings;
+mod sim_http;
 mod simulate;
 
 use std::path::PathBuf;

@@ -7,9 +7,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
+use countersign_core::call::CallIn;
 use countersign_core::profile::{validate_profile, ProfileIn};
-use countersign_core::report::validate_report;
+use countersign_core::report::{validate_report, ReportIn};
+use countersign_core::score::Score;
 use countersign_core::validate::validate_notification;
+use countersign_core::verify::ClaimIn;
 use countersign_core::Millis;
 use countersign_server::config::ServerConfig;
 use countersign_server::services::calls::{add_claim, start_call};
@@ -40,6 +43,17 @@ pub struct SimArgs {
     /// Where the report goes.
     #[arg(long, default_value = "sim-report")]
     pub out: PathBuf,
+    /// Drive a running server over the public API instead of the services in process (slower;
+    /// a deployment check). The server needs `settable_clock = true` and a fresh data
+    /// directory; the key needs the ingest, agent and admin scopes.
+    #[arg(long)]
+    pub server: Option<String>,
+    #[arg(long, env = "COUNTERSIGN_API_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+    /// The world ends at this time (RFC 3339; default: the start of today, UTC), so two runs of
+    /// one seed on one day — or with one `--end` — are the same world.
+    #[arg(long)]
+    pub end: Option<String>,
     /// The obvious scenario instead: every attacker cites a card alert that never existed, and
     /// full Countersign must flag every one (the run fails otherwise).
     #[arg(long)]
@@ -59,7 +73,21 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let r = rt.block_on(simulate(&cfg, args.seed, &args.out, true))?;
+    let end = match &args.end {
+        Some(t) => countersign_core::validate::parse_time("--end", t)
+            .map_err(|r| anyhow::anyhow!("{}", r.detail))?,
+        None => countersign_server::now_ms().div_euclid(86_400_000) * 86_400_000,
+    };
+    let target = match &args.server {
+        Some(url) => Target::Server {
+            base: url.trim_end_matches('/').to_string(),
+            key: args.key.clone().context(
+                "--server needs --key (or COUNTERSIGN_API_KEY) with ingest, agent and admin scopes",
+            )?,
+        },
+        None => Target::InProcess,
+    };
+    let r = rt.block_on(simulate(&cfg, args.seed, end, &target, &args.out, true))?;
     println!("\n{}", table(&r));
     println!("report: {}", args.out.join("report.md").display());
     let failed: Vec<&Check> = r.checks.iter().filter(|c| !c.passes()).collect();
@@ -135,36 +163,55 @@ pub fn table(r: &RunResult) -> String {
     s
 }
 
+/// Where the calls are scored.
+pub enum Target {
+    /// The server's services in this process, on a fresh embedded store.
+    InProcess,
+    /// A running server (with `settable_clock`), over its public API.
+    Server { base: String, key: String },
+}
+
 /// Draw, load, replay and report; files in `out`.
 pub async fn simulate(
     cfg: &SimConfig,
     seed: u64,
+    end: Millis,
+    target: &Target,
     out: &Path,
     progress: bool,
 ) -> anyhow::Result<RunResult> {
     let t0 = Instant::now();
-    let end = countersign_server::now_ms();
     let world = World::generate(cfg, seed, end);
     let world_secs = t0.elapsed().as_secs_f64();
     let data = tempfile::tempdir()?;
-    let store = Arc::new(SqliteStore::open(data.path(), SqliteOptions::default())?);
-    let scfg = ServerConfig {
-        retention_days: cfg.days + 30,
-        ..ServerConfig::default()
+    let mut store = None;
+    let driver = match target {
+        Target::InProcess => {
+            let s = Arc::new(SqliteStore::open(data.path(), SqliteOptions::default())?);
+            let scfg = ServerConfig {
+                // The server's default, or longer for a long world.
+                retention_days: (cfg.days + 30).max(ServerConfig::default().retention_days),
+                ..ServerConfig::default()
+            };
+            // A fixed key: the same quotes hash the same way in every run.
+            let key = vec![0x5a; 32];
+            store = Some(s.clone());
+            Driver::Local(Arc::new(
+                AppState::new(&scfg, s, key)?.with_manual_clock(world.end),
+            ))
+        }
+        Target::Server { base, key } => Driver::Remote(crate::sim_http::Remote::new(base, key)),
     };
-    // A fixed key: the same quotes hash the same way in every run.
-    let key = vec![0x5a; 32];
-    let st: SharedState =
-        Arc::new(AppState::new(&scfg, store.clone(), key)?.with_manual_clock(world.end));
     let t1 = Instant::now();
-    let notifications = load(&st, &world, progress).await?;
-    countersign_server::prepare(&st).await?;
+    let notifications = driver.load(&world, progress).await?;
     let load_secs = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
-    let (outcomes, reports) = replay(&st, &world, progress).await?;
+    let (outcomes, reports) = replay(&driver, &world, progress).await?;
     let score_secs = t2.elapsed().as_secs_f64();
-    store.flush().await?;
-    store.close();
+    if let Some(store) = store {
+        store.flush().await?;
+        store.close();
+    }
     let checks = checks(cfg, &world, &outcomes, reports);
     let summary = report::summarise(&outcomes, cfg);
     let info = RunInfo {
@@ -198,9 +245,81 @@ pub async fn simulate(
     })
 }
 
+/// The simulation's two ways in: the services in process, or a server's API.
+pub enum Driver {
+    Local(SharedState),
+    Remote(crate::sim_http::Remote),
+}
+
+impl Driver {
+    async fn load(&self, world: &World, progress: bool) -> anyhow::Result<usize> {
+        match self {
+            Driver::Local(st) => {
+                let n = load_local(st, world, progress).await?;
+                countersign_server::prepare(st).await?;
+                Ok(n)
+            }
+            Driver::Remote(r) => tokio::task::block_in_place(|| r.load(world, progress)),
+        }
+    }
+
+    fn set_now(&self, at: Millis) -> anyhow::Result<()> {
+        match self {
+            Driver::Local(st) => {
+                st.set_now(at);
+                Ok(())
+            }
+            Driver::Remote(r) => tokio::task::block_in_place(|| r.set_now(at)),
+        }
+    }
+
+    async fn report(&self, at: Millis, r: &ReportIn) -> anyhow::Result<()> {
+        match self {
+            Driver::Local(st) => {
+                let report = validate_report(
+                    r,
+                    at,
+                    &st.validation.extract,
+                    st.validation.limits.id_chars_max,
+                )
+                .map_err(|r| anyhow::anyhow!("report: {}", r.detail))?;
+                countersign_server::services::campaigns::report(st, report)
+                    .await
+                    .map_err(|p| anyhow::anyhow!("report: {}", p.detail))?;
+                Ok(())
+            }
+            Driver::Remote(rem) => tokio::task::block_in_place(|| rem.report(r)),
+        }
+    }
+
+    async fn start_call(&self, c: &CallIn) -> anyhow::Result<(String, Score)> {
+        match self {
+            Driver::Local(st) => {
+                let s = start_call(st, c.clone())
+                    .await
+                    .map_err(|p| anyhow::anyhow!("call {:?}: {}", c.call_id, p.detail))?;
+                Ok((s.call_id, s.score))
+            }
+            Driver::Remote(r) => tokio::task::block_in_place(|| r.start_call(c)),
+        }
+    }
+
+    async fn claim(&self, call_id: &str, claim: &ClaimIn) -> anyhow::Result<(String, Score)> {
+        match self {
+            Driver::Local(st) => {
+                let a = add_claim(st, call_id, claim.clone(), "simulator")
+                    .await
+                    .map_err(|p| anyhow::anyhow!("claim on {call_id}: {}", p.detail))?;
+                Ok((a.verification.verdict.as_str().to_string(), a.score))
+            }
+            Driver::Remote(r) => tokio::task::block_in_place(|| r.claim(call_id, claim)),
+        }
+    }
+}
+
 /// The bank's brand, the customers' profiles and the genuine notifications, through the same
 /// validation as the API; the feeds declared complete to the end of the world.
-async fn load(st: &SharedState, world: &World, progress: bool) -> anyhow::Result<usize> {
+async fn load_local(st: &SharedState, world: &World, progress: bool) -> anyhow::Result<usize> {
     let now = world.end;
     st.store
         .put_brand("acme", crate::demo::acme_brand().to_string(), now)
@@ -255,7 +374,7 @@ async fn load(st: &SharedState, world: &World, progress: bool) -> anyhow::Result
 /// Every event in time order through the real services: reports into the campaign clusterer,
 /// calls started and scored, cited claims verified and the call re-scored.
 async fn replay(
-    st: &SharedState,
+    driver: &Driver,
     world: &World,
     progress: bool,
 ) -> anyhow::Result<(Vec<Outcome>, usize)> {
@@ -268,22 +387,13 @@ async fn replay(
                 pb.set_position(i as u64);
             }
         }
-        st.set_now(e.at());
+        driver.set_now(e.at())?;
         match e {
             Event::Report(at, r) => {
-                let report = validate_report(
-                    r,
-                    *at,
-                    &st.validation.extract,
-                    st.validation.limits.id_chars_max,
-                )
-                .map_err(|r| anyhow::anyhow!("report: {}", r.detail))?;
-                countersign_server::services::campaigns::report(st, report)
-                    .await
-                    .map_err(|p| anyhow::anyhow!("report: {}", p.detail))?;
+                driver.report(*at, r).await?;
                 reports += 1;
             }
-            Event::Call(c) => outcomes.push(call(st, c).await?),
+            Event::Call(c) => outcomes.push(call(driver, c).await?),
         }
     }
     if let Some(pb) = pb {
@@ -296,11 +406,8 @@ fn is_caller_id_signal(signal: &str) -> bool {
     signal.starts_with("ani_") || signal.starts_with("caller_id") || signal.starts_with("verstat")
 }
 
-async fn call(st: &SharedState, c: &countersign_sim::world::SimCall) -> anyhow::Result<Outcome> {
-    let started = start_call(st, c.call.clone())
-        .await
-        .map_err(|p| anyhow::anyhow!("call {:?}: {}", c.call.call_id, p.detail))?;
-    let s0 = started.score;
+async fn call(driver: &Driver, c: &countersign_sim::world::SimCall) -> anyhow::Result<Outcome> {
+    let (call_id, s0) = driver.start_call(&c.call).await?;
     let mut o = Outcome {
         at: c.at,
         truth: c.truth,
@@ -318,14 +425,12 @@ async fn call(st: &SharedState, c: &countersign_sim::world::SimCall) -> anyhow::
         top_reason: s0.reasons.first().map(|r| r.signal.clone()),
     };
     if let Some((claim, secs)) = &c.claim {
-        st.set_now(c.at + secs * 1_000 as Millis);
-        let a = add_claim(st, &started.call_id, claim.clone(), "simulator")
-            .await
-            .map_err(|p| anyhow::anyhow!("claim on {}: {}", started.call_id, p.detail))?;
-        o.score = a.score.score;
-        o.action = a.score.action as u8;
-        o.verdict = Some(a.verification.verdict.as_str().to_string());
-        o.top_reason = a.score.reasons.first().map(|r| r.signal.clone());
+        driver.set_now(c.at + secs * 1_000 as Millis)?;
+        let (verdict, s) = driver.claim(&call_id, claim).await?;
+        o.score = s.score;
+        o.action = s.action as u8;
+        o.verdict = Some(verdict);
+        o.top_reason = s.reasons.first().map(|r| r.signal.clone());
     }
     Ok(o)
 }

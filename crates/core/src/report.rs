@@ -3,7 +3,7 @@
 //! sender of the text they forwarded is joined to that first report, not clustered as a text.
 //! Pure: `now` is a parameter.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::extract::{normalize_phone, ExtractConfig};
@@ -14,7 +14,7 @@ use crate::Millis;
 pub const BODY_CHARS_MAX: usize = 2_000;
 
 /// A report as the carrier, the app or an agent sends it (the public wire shape).
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportIn {
     pub customer_id: Option<String>,

@@ -133,6 +133,10 @@ pub struct ServerConfig {
     pub tls: Option<crate::tls::TlsSettings>,
     /// A file holding `body_hmac_key` (a mounted secret).
     pub body_hmac_key_file: Option<PathBuf>,
+    /// For a staging server that `countersign simulate --server` drives: the admin key may set
+    /// the server's clock (`PUT /v1/admin/clock`), so a simulated month replays through the
+    /// API. Never in production: every decision follows the clock set.
+    pub settable_clock: bool,
 }
 
 /// Claim-matching settings, in human units.
@@ -185,6 +189,7 @@ impl Default for ServerConfig {
             console: Default::default(),
             tls: None,
             body_hmac_key_file: None,
+            settable_clock: false,
         }
     }
 }

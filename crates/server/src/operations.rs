@@ -143,6 +143,42 @@ pub async fn get_audit_log(
     ))
 }
 
+/// The server's clock, set by a simulation.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClockIn {
+    /// RFC 3339.
+    pub now: String,
+}
+
+#[utoipa::path(
+    put, path = "/v1/admin/clock", tag = "operations",
+    request_body = ClockIn,
+    responses(
+        (status = 204, description = "Every decision from now on is taken at this time"),
+        (status = 409, description = "`clock_not_settable`: the server runs on the system clock (`settable_clock` is off)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_time`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn put_clock(
+    State(st): State<SharedState>,
+    auth: Auth,
+    crate::http::JsonBody(c): crate::http::JsonBody<ClockIn>,
+) -> Result<axum::http::StatusCode, Problem> {
+    auth.require(Scope::Admin)?;
+    let at = countersign_core::validate::parse_time("now", &c.now).map_err(Problem::invalid)?;
+    if !matches!(st.clock, crate::state::Clock::Manual(_)) {
+        return Err(Problem::new(
+            axum::http::StatusCode::CONFLICT,
+            "clock_not_settable",
+            "this server runs on the system clock; `settable_clock = true` is for simulation servers only",
+        ));
+    }
+    st.set_now(at);
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
 /// This resource's routes, each registered with its OpenAPI operation.
 pub fn routes() -> OpenApiRouter<SharedState> {
     OpenApiRouter::new()
@@ -151,4 +187,5 @@ pub fn routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(metrics))
         .routes(routes!(openapi_json))
         .routes(routes!(get_audit_log))
+        .routes(routes!(put_clock))
 }

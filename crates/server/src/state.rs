@@ -121,8 +121,15 @@ impl AppState {
         let validation = cfg.validation(body_hmac_key);
         let home_calling_code =
             countersign_core::extract::calling_code(validation.extract.default_region);
+        if cfg.settable_clock {
+            tracing::warn!("settable_clock is on: the admin key can move this server's clock (simulation only, never production)");
+        }
         Ok(AppState {
-            clock: Clock::System,
+            clock: if cfg.settable_clock {
+                Clock::Manual(std::sync::atomic::AtomicI64::new(now_ms()))
+            } else {
+                Clock::System
+            },
             store,
             keys: KeyRing::new(&cfg.api_keys).map_err(|e| anyhow::anyhow!(e))?,
             validation,

@@ -646,7 +646,11 @@ mod tests {
         ];
         assert_eq!(top_k_precision(&v, 3, 1), 0.5);
         assert_eq!(top_k_precision(&v, 3, 2), 0.5);
-        assert_eq!(top_k_precision(&v, 3, 10), 0.5, "fewer calls than k: what there is");
+        assert_eq!(
+            top_k_precision(&v, 3, 10),
+            0.5,
+            "fewer calls than k: what there is"
+        );
     }
 
     #[test]

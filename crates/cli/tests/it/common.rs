@@ -16,6 +16,8 @@ pub const INGEST_KEY: &str = "cs_test_ingest_key";
 pub const AGENT_KEY: &str = "cs_test_agent_key";
 pub const ADMIN_KEY: &str = "cs_test_admin_key";
 pub const SMS_KEY: &str = "cs_test_sms_key";
+/// Ingest, agent and admin at once (what `simulate --server` needs).
+pub const SIM_KEY: &str = "cs_test_sim_key";
 
 pub struct Server {
     backend: Backend,
@@ -46,11 +48,12 @@ pub fn rfc3339(ms: i64) -> String {
 fn keys_env() -> String {
     use countersign_server::auth::hash_key;
     format!(
-        "ingest:ingest:{},agent:agent:{},admin:admin:{},carrier:sms:{}",
+        "ingest:ingest:{},agent:agent:{},admin:admin:{},carrier:sms:{},sim:ingest+agent+admin:{}",
         hash_key(INGEST_KEY),
         hash_key(AGENT_KEY),
         hash_key(ADMIN_KEY),
-        hash_key(SMS_KEY)
+        hash_key(SMS_KEY),
+        hash_key(SIM_KEY)
     )
 }
 

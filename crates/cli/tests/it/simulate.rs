@@ -1,6 +1,7 @@
 //! `countersign simulate` end to end on a small world (seconds): the report's files, the
 //! validation passing, full Countersign beating every baseline, the obvious scenario caught in
-//! full, and parameters refused with every problem named.
+//! full, parameters refused with every problem named, and the same scores through a running
+//! server's API as through the services in process.
 
 use crate::common::*;
 
@@ -110,5 +111,46 @@ fn the_obvious_scenario_is_caught_in_full_and_bad_parameters_are_named() {
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("fraud_rate"),
         "unknown keys refused"
+    );
+}
+
+#[test]
+fn the_api_and_the_services_in_process_give_the_same_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sim.toml");
+    std::fs::write(&cfg, "customers = 300\ndays = 7\ncalls = 1200\nbase_rate = 0.03\n[campaigns]\ncount = 3\ntargets_per_campaign = 150\nreport_rate = 0.05\n").unwrap();
+    // One world for both runs, whatever the time of day.
+    let end = rfc3339(now_ms().div_euclid(86_400_000) * 86_400_000);
+    let run = |out: &str, server: Option<&Server>| {
+        let mut cmd = bin();
+        cmd.args(["simulate", "--seed", "5", "--end", &end, "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(dir.path().join(out));
+        if let Some(s) = server {
+            cmd.args(["--server", &s.base, "--key", SIM_KEY]);
+        }
+        ok_stdout(&cmd.output().unwrap());
+        std::fs::read_to_string(dir.path().join(out).join("roc.csv")).unwrap()
+    };
+    let local = run("local", None);
+    let s = Server::spawn(&dir.path().join("d"), Some("settable_clock = true\n"));
+    let remote = run("remote", Some(&s));
+    assert_eq!(
+        local, remote,
+        "every defence's curve is the same either way"
+    );
+
+    // A server on the system clock refuses to have it moved.
+    let plain = Server::start(&dir.path().join("p"), None);
+    let (code, body) = plain.send(
+        "PUT",
+        "/v1/admin/clock",
+        ADMIN_KEY,
+        Some(&serde_json::json!({"now": end})),
+    );
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (409, Some("clock_not_settable"))
     );
 }
