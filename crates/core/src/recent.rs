@@ -49,8 +49,11 @@ pub struct RecentCalls {
     window_ms: Millis,
     ids: HashSet<String>,
     order: VecDeque<(Millis, String, String, Option<String>)>,
-    by_ani: HashMap<String, Vec<(Millis, Option<String>)>>,
-    by_customer: HashMap<String, Vec<(Millis, String)>>,
+    /// Per number and per customer, oldest first (calls arrive in about time order), so
+    /// forgetting is a pop from the front: a number shared by thousands of calls — "anonymous"
+    /// — costs no more to prune than any other.
+    by_ani: HashMap<String, VecDeque<(Millis, Option<String>)>>,
+    by_customer: HashMap<String, VecDeque<(Millis, String)>>,
 }
 
 impl RecentCalls {
@@ -75,12 +78,12 @@ impl RecentCalls {
         self.by_ani
             .entry(ani.to_string())
             .or_default()
-            .push((at, customer.map(str::to_string)));
+            .push_back((at, customer.map(str::to_string)));
         if let Some(c) = customer {
             self.by_customer
                 .entry(c.to_string())
                 .or_default()
-                .push((at, ani.to_string()));
+                .push_back((at, ani.to_string()));
         }
         true
     }
@@ -98,14 +101,18 @@ impl RecentCalls {
             };
             self.ids.remove(&id);
             if let Some(v) = self.by_ani.get_mut(&ani) {
-                v.retain(|(t, _)| *t >= cut);
+                while v.front().is_some_and(|(t, _)| *t < cut) {
+                    v.pop_front();
+                }
                 if v.is_empty() {
                     self.by_ani.remove(&ani);
                 }
             }
             if let Some(c) = customer {
                 if let Some(v) = self.by_customer.get_mut(&c) {
-                    v.retain(|(t, _)| *t >= cut);
+                    while v.front().is_some_and(|(t, _)| *t < cut) {
+                        v.pop_front();
+                    }
                     if v.is_empty() {
                         self.by_customer.remove(&c);
                     }

@@ -73,6 +73,9 @@ pub struct SqliteOptions {
     /// Most read connections open at once (each with up to `reader_cache_mib` of page cache):
     /// reads beyond it wait for one, so memory and file handles stay bounded under any load.
     pub readers_max: usize,
+    /// fsync every commit (`synchronous=FULL`). Off only for throwaway stores — the simulator's
+    /// — where nothing acknowledged has to survive a power cut.
+    pub durable: bool,
 }
 
 impl Default for SqliteOptions {
@@ -86,6 +89,7 @@ impl Default for SqliteOptions {
             page_size: 4096,
             wal_autocheckpoint_pages: 8192,
             readers_max: 16,
+            durable: true,
         }
     }
 }
@@ -112,6 +116,7 @@ fn unavailable(what: &str) -> StoreError {
 struct WriterPragmas {
     page_size: u32,
     wal_autocheckpoint_pages: u32,
+    durable: bool,
 }
 
 fn open_conn(
@@ -140,7 +145,7 @@ fn open_conn(
         conn.pragma_update(None, "page_size", w.page_size)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: the WAL is fsync'd at every commit, so an acknowledged write survives power loss.
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "synchronous", if w.durable { "FULL" } else { "OFF" })?;
         conn.pragma_update(None, "wal_autocheckpoint", w.wal_autocheckpoint_pages)?;
         // The WAL is reset after each full checkpoint; cap what it keeps on disk meanwhile.
         conn.pragma_update(None, "journal_size_limit", 1i64 << 30)?;
@@ -158,6 +163,7 @@ impl SqliteStore {
         let pragmas = WriterPragmas {
             page_size: opts.page_size,
             wal_autocheckpoint_pages: opts.wal_autocheckpoint_pages,
+            durable: opts.durable,
         };
         let mut conn = open_conn(&path, opts.writer_cache_mib, 0, Some(pragmas))
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
