@@ -58,6 +58,11 @@ pub struct SimArgs {
     /// full Countersign must flag every one (the run fails otherwise).
     #[arg(long)]
     pub sanity: bool,
+    /// Also sweep what no one has published: one run per share of attacker calls citing a text
+    /// (0.1, 0.3, 0.6, 0.9), each on the same world; the base rates 1/2,500, 1/961 and 1/599
+    /// re-weight each run's genuine and fraud calls. Writes `sweep.md` and `sweep.csv`.
+    #[arg(long)]
+    pub sweep: bool,
 }
 
 /// What a run produced.
@@ -88,6 +93,9 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         None => Target::InProcess,
     };
     let r = rt.block_on(simulate(&cfg, args.seed, end, &target, &args.out, true))?;
+    if args.sweep {
+        rt.block_on(sweep(&cfg, args.seed, end, &target, &args.out))?;
+    }
     println!("\n{}", table(&r));
     println!("report: {}", args.out.join("report.md").display());
     let failed: Vec<&Check> = r.checks.iter().filter(|c| !c.passes()).collect();
@@ -117,6 +125,70 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
             "sanity scenario: every fraud call citing a text never sent was sent to a call-back"
         );
     }
+    Ok(())
+}
+
+/// The shares of attacker calls citing a text, and the base rates, the sweep covers.
+const SWEEP_CITE: [f64; 4] = [0.1, 0.3, 0.6, 0.9];
+const SWEEP_BASE: [f64; 3] = [1.0 / 2_500.0, 1.0 / 961.0, 1.0 / 599.0];
+
+/// One run per citing share (on the same seed); for each, detection at 1% of genuine calls
+/// flagged by the full defence and without the ledger, and the precision that detection gives
+/// at each base rate: precision = d·π / (d·π + f·(1 − π)) with the run's own false-flag rate f.
+async fn sweep(
+    cfg: &SimConfig,
+    seed: u64,
+    end: Millis,
+    target: &Target,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let mut md = String::from(
+        "# Sweep: the share of attacker calls that cite a text, and the base rate\n\n\
+         Each row is a run of the same seed — the same customers, notifications and genuine calls — with the share of attacker calls (tiers 1 and 2) that cite the fake text changed; detection is at 1% of genuine calls flagged. Precision at the other base rates re-weights the run's own detection and false-flag rates (the world is not re-drawn).\n\n\
+         | citing share | detected, with the ledger | without the ledger | precision with the ledger @ 1/2,500 | @ 1/961 | @ 1/599 |\n|---|---|---|---|---|---|\n",
+    );
+    let mut csv = String::from(
+        "cite_share,defence,tpr_at_1pct,fpr,precision_1_2500,precision_1_961,precision_1_599\n",
+    );
+    for share in SWEEP_CITE {
+        let mut c = cfg.clone();
+        c.fraud.cite_share = share;
+        let dir = out.join(format!("sweep-cite-{share}"));
+        println!("sweep: attacker calls citing a text = {share}");
+        let r = simulate(&c, seed, end, target, &dir, true).await?;
+        let precision = |d: &report::DefenceSummary, pi: f64| {
+            let p = d.at[2].point;
+            let denom = p.tpr * pi + p.fpr * (1.0 - pi);
+            if denom > 0.0 {
+                p.tpr * pi / denom
+            } else {
+                0.0
+            }
+        };
+        for d in &r.summary[2..] {
+            csv.push_str(&format!(
+                "{share},{},{:.6},{:.6},{:.6},{:.6},{:.6}\n",
+                d.name,
+                d.at[2].point.tpr,
+                d.at[2].point.fpr,
+                precision(d, SWEEP_BASE[0]),
+                precision(d, SWEEP_BASE[1]),
+                precision(d, SWEEP_BASE[2])
+            ));
+        }
+        let (full, without) = (&r.summary[3], &r.summary[2]);
+        md.push_str(&format!(
+            "| {share} | {:.1}% | {:.1}% | {:.1}% | {:.1}% | {:.1}% |\n",
+            full.at[2].point.tpr * 100.0,
+            without.at[2].point.tpr * 100.0,
+            precision(full, SWEEP_BASE[0]) * 100.0,
+            precision(full, SWEEP_BASE[1]) * 100.0,
+            precision(full, SWEEP_BASE[2]) * 100.0
+        ));
+    }
+    std::fs::write(out.join("sweep.md"), md)?;
+    std::fs::write(out.join("sweep.csv"), csv)?;
+    println!("sweep: {}", out.join("sweep.md").display());
     Ok(())
 }
 

@@ -154,3 +154,37 @@ fn the_api_and_the_services_in_process_give_the_same_figures() {
         (409, Some("clock_not_settable"))
     );
 }
+
+#[test]
+fn the_sweep_runs_each_citing_share_and_writes_its_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sim.toml");
+    std::fs::write(&cfg, "customers = 300\ndays = 7\ncalls = 1200\nbase_rate = 0.05\n[campaigns]\ncount = 3\ntargets_per_campaign = 150\n").unwrap();
+    let out = dir.path().join("out");
+    let o = bin()
+        .args(["simulate", "--sweep", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    ok_stdout(&o);
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    // Two defences × four citing shares, and a report per run.
+    assert_eq!(csv.lines().count(), 1 + 2 * 4, "{csv}");
+    for share in ["0.1", "0.3", "0.6", "0.9"] {
+        assert!(out.join(format!("sweep-cite-{share}/report.md")).exists());
+    }
+    // Precision rises with the base rate, for the same detection and false flags.
+    for line in csv.lines().skip(1) {
+        let f: Vec<f64> = line
+            .split(',')
+            .skip(2)
+            .map(|x| x.parse().unwrap())
+            .collect();
+        assert!(f[2] <= f[3] && f[3] <= f[4], "{line}");
+    }
+    assert!(std::fs::read_to_string(out.join("sweep.md"))
+        .unwrap()
+        .contains("| 0.9 |"));
+}
