@@ -143,7 +143,7 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
     if labels.len() < 20 || frauds == 0 || frauds == labels.len() {
         anyhow::bail!("need at least 20 labelled calls with both fraud and legitimate outcomes to fit; record outcomes with POST /v1/calls/{{id}}/outcome");
     }
-    let fit = fit_weights(&rows, &labels, &current, &a)?;
+    let fit = fit_weights(&rows, &labels, &current, a.min_support, a.prior_from_labels)?;
     report(&rows, &labels, &current, &fit);
     let text = format!(
         "# Fitted by `countersign policy fit` from {} labelled calls ({} fraud). Weights seen in fewer\n# than {} calls were kept from {:?}. See policy/default.toml for what each weight means.\n{}",
@@ -160,6 +160,33 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
         fit.policy.version
     );
     Ok(())
+}
+
+/// Fit the weights to calls whose truth is known — `(signal, value)` of each call's last score,
+/// and whether it was fraud — as `policy fit` does on agents' labels (the simulator's use).
+pub fn fit_labelled(
+    calls: &[(Vec<(String, f64)>, bool)],
+    current: &Policy,
+    min_support: usize,
+) -> anyhow::Result<Policy> {
+    let rows: Vec<Vec<f64>> = calls
+        .iter()
+        .map(|(reasons, _)| features(reasons.iter().map(|(s, v)| (s.as_str(), *v))))
+        .collect();
+    let labels: Vec<bool> = calls.iter().map(|c| c.1).collect();
+    // Every call is labelled here: the prior is the sample's own rate.
+    Ok(fit_weights(&rows, &labels, current, min_support, true)?.policy)
+}
+
+/// Each signal's value, in `SIGNALS` order.
+fn features<'a>(reasons: impl Iterator<Item = (&'a str, f64)>) -> Vec<f64> {
+    let mut x = vec![0.0; SIGNALS.len()];
+    for (signal, value) in reasons {
+        if let Some(i) = SIGNALS.iter().position(|s| s.name == signal) {
+            x[i] = value;
+        }
+    }
+    x
 }
 
 /// Features and labels: each signal's value in the call's last score, and the agent's outcome
@@ -179,13 +206,12 @@ fn labelled(calls: &[countersign_store::CallRecord]) -> (Vec<Vec<f64>>, Vec<bool
         let Some(last) = doc.scores.last() else {
             continue;
         };
-        let mut x = vec![0.0; SIGNALS.len()];
-        for r in &last.score.reasons {
-            if let Some(i) = SIGNALS.iter().position(|s| s.name == r.signal) {
-                x[i] = r.value;
-            }
-        }
-        rows.push(x);
+        rows.push(features(
+            last.score
+                .reasons
+                .iter()
+                .map(|r| (r.signal.as_str(), r.value)),
+        ));
         labels.push(label);
     }
     (rows, labels)
@@ -206,13 +232,14 @@ fn fit_weights(
     rows: &[Vec<f64>],
     labels: &[bool],
     current: &Policy,
-    a: &FitArgs,
+    min_support: usize,
+    prior_from_labels: bool,
 ) -> anyhow::Result<Fitted> {
     let support: Vec<usize> = (0..SIGNALS.len())
         .map(|j| rows.iter().filter(|r| r[j] != 0.0).count())
         .collect();
     let cols: Vec<usize> = (0..SIGNALS.len())
-        .filter(|j| support[*j] >= a.min_support)
+        .filter(|j| support[*j] >= min_support)
         .collect();
     let x: Array2<f64> = Array2::from_shape_fn((rows.len(), cols.len()), |(i, k)| rows[i][cols[k]]);
     let y = Array1::from_iter(
@@ -249,7 +276,7 @@ fn fit_weights(
             .get(..10)
             .unwrap_or("now")
     );
-    if a.prior_from_labels {
+    if prior_from_labels {
         fitted.prior_fraud_rate = sigmoid(intercept).clamp(1e-6, 0.5);
     }
     fitted

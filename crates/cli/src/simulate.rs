@@ -10,7 +10,7 @@ use anyhow::Context;
 use countersign_core::call::CallIn;
 use countersign_core::profile::{validate_profile, ProfileIn};
 use countersign_core::report::{validate_report, ReportIn};
-use countersign_core::score::Score;
+use countersign_core::score::{Policy, Score};
 use countersign_core::validate::validate_notification;
 use countersign_core::verify::ClaimIn;
 use countersign_core::Millis;
@@ -63,6 +63,10 @@ pub struct SimArgs {
     /// re-weight each run's genuine and fraud calls. Writes `sweep.md` and `sweep.csv`.
     #[arg(long)]
     pub sweep: bool,
+    /// Also fit the policy (as `policy fit` does on agents' labels) on another seed's run, and
+    /// compare it with the default on this seed — held out. Writes `fit.md` and `fitted.toml`.
+    #[arg(long)]
+    pub fit: bool,
 }
 
 /// What a run produced.
@@ -92,9 +96,14 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         },
         None => Target::InProcess,
     };
-    let r = rt.block_on(simulate(&cfg, args.seed, end, &target, &args.out, true))?;
+    let r = rt.block_on(simulate(
+        &cfg, args.seed, end, &target, None, &args.out, true,
+    ))?;
     if args.sweep {
         rt.block_on(sweep(&cfg, args.seed, end, &target, &args.out))?;
+    }
+    if args.fit {
+        rt.block_on(fit(&cfg, args.seed, end, &r, &args.out))?;
     }
     println!("\n{}", table(&r));
     println!("report: {}", args.out.join("report.md").display());
@@ -155,7 +164,7 @@ async fn sweep(
         c.fraud.cite_share = share;
         let dir = out.join(format!("sweep-cite-{share}"));
         println!("sweep: attacker calls citing a text = {share}");
-        let r = simulate(&c, seed, end, target, &dir, true).await?;
+        let r = simulate(&c, seed, end, target, None, &dir, true).await?;
         let precision = |d: &report::DefenceSummary, pi: f64| {
             let p = d.at[2].point;
             let denom = p.tpr * pi + p.fpr * (1.0 - pi);
@@ -189,6 +198,67 @@ async fn sweep(
     std::fs::write(out.join("sweep.md"), md)?;
     std::fs::write(out.join("sweep.csv"), csv)?;
     println!("sweep: {}", out.join("sweep.md").display());
+    Ok(())
+}
+
+/// Fit on seed + 1, then score this seed with the fitted policy; `base` is this seed's run with
+/// the default policy.
+async fn fit(
+    cfg: &SimConfig,
+    seed: u64,
+    end: Millis,
+    base: &RunResult,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let train_seed = seed.wrapping_add(1);
+    println!("fit: training on seed {train_seed}");
+    let train = simulate(
+        cfg,
+        train_seed,
+        end,
+        &Target::InProcess,
+        None,
+        &out.join("fit-train"),
+        true,
+    )
+    .await?;
+    let labelled: Vec<(Vec<(String, f64)>, bool)> = train
+        .outcomes
+        .iter()
+        .map(|o| (o.features.clone(), o.truth.fraud))
+        .collect();
+    let fitted = crate::fit::fit_labelled(&labelled, &Policy::default(), 20)?;
+    std::fs::write(out.join("fitted.toml"), toml::to_string(&fitted)?)?;
+    println!("fit: scoring the held-out seed {seed} with the fitted policy");
+    let held = simulate(
+        cfg,
+        seed,
+        end,
+        &Target::InProcess,
+        Some(&fitted),
+        &out.join("fit-heldout"),
+        true,
+    )
+    .await?;
+    let mut md = format!(
+        "# The default policy against one fitted on another seed\n\nFitted on seed {train_seed} ({} calls, every one labelled with its truth) by the same logistic regression as `countersign policy fit`; both scored on seed {seed}, which the fit never saw. `fitted.toml` is the fitted policy.\n\n| policy | detected @0.1% | @0.5% | @1% | average precision | call back or block: fraud | genuine |\n|---|---|---|---|---|---|---|\n",
+        train.outcomes.len()
+    );
+    for (name, r) in [("default", base), ("fitted", &held)] {
+        let d = &r.summary[3];
+        let (tpr, fpr) = report::operating_point(&r.outcomes, 2, false);
+        md.push_str(&format!(
+            "| {name} | {:.1}% | {:.1}% | {:.1}% | {:.3} | {:.1}% | {:.1}% |\n",
+            d.at[0].point.tpr * 100.0,
+            d.at[1].point.tpr * 100.0,
+            d.at[2].point.tpr * 100.0,
+            d.average_precision,
+            tpr * 100.0,
+            fpr * 100.0
+        ));
+    }
+    std::fs::write(out.join("fit.md"), md)?;
+    println!("fit: {}", out.join("fit.md").display());
     Ok(())
 }
 
@@ -249,6 +319,7 @@ pub async fn simulate(
     seed: u64,
     end: Millis,
     target: &Target,
+    policy: Option<&Policy>,
     out: &Path,
     progress: bool,
 ) -> anyhow::Result<RunResult> {
@@ -268,9 +339,14 @@ pub async fn simulate(
             // A fixed key: the same quotes hash the same way in every run.
             let key = vec![0x5a; 32];
             store = Some(s.clone());
-            Driver::Local(Arc::new(
-                AppState::new(&scfg, s, key)?.with_manual_clock(world.end),
-            ))
+            let st = AppState::new(&scfg, s, key)?.with_manual_clock(world.end);
+            if let Some(p) = policy {
+                *st.policy.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(p.clone());
+            }
+            Driver::Local(Arc::new(st))
+        }
+        Target::Server { .. } if policy.is_some() => {
+            anyhow::bail!("a fitted policy is tried in process only (run --fit without --server)")
         }
         Target::Server { base, key } => Driver::Remote(crate::sim_http::Remote::new(base, key)),
     };
@@ -474,6 +550,13 @@ async fn replay(
     Ok((outcomes, reports))
 }
 
+fn features(s: &Score) -> Vec<(String, f64)> {
+    s.reasons
+        .iter()
+        .map(|r| (r.signal.clone(), r.value))
+        .collect()
+}
+
 fn is_caller_id_signal(signal: &str) -> bool {
     signal.starts_with("ani_") || signal.starts_with("caller_id") || signal.starts_with("verstat")
 }
@@ -495,6 +578,7 @@ async fn call(driver: &Driver, c: &countersign_sim::world::SimCall) -> anyhow::R
         action: s0.action as u8,
         verdict: None,
         top_reason: s0.reasons.first().map(|r| r.signal.clone()),
+        features: features(&s0),
     };
     if let Some((claim, secs)) = &c.claim {
         driver.set_now(c.at + secs * 1_000 as Millis)?;
@@ -503,6 +587,7 @@ async fn call(driver: &Driver, c: &countersign_sim::world::SimCall) -> anyhow::R
         o.action = s.action as u8;
         o.verdict = Some(verdict);
         o.top_reason = s.reasons.first().map(|r| r.signal.clone());
+        o.features = features(&s);
     }
     Ok(o)
 }

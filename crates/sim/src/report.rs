@@ -28,6 +28,8 @@ pub struct Outcome {
     pub verdict: Option<String>,
     /// The signal that added most to the final score.
     pub top_reason: Option<String>,
+    /// Each signal of the final score and its value (what `policy fit` learns from).
+    pub features: Vec<(String, f64)>,
 }
 
 /// A group of fraud calls the report breaks detection down by.
@@ -622,6 +624,7 @@ mod tests {
             action,
             verdict: Some("not_sent".into()),
             top_reason: Some("claim_not_sent".into()),
+            features: Vec::new(),
         }
     }
 

@@ -188,3 +188,36 @@ fn the_sweep_runs_each_citing_share_and_writes_its_table() {
         .unwrap()
         .contains("| 0.9 |"));
 }
+
+#[test]
+fn a_policy_fitted_on_one_seed_is_compared_on_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sim.toml");
+    std::fs::write(&cfg, "customers = 400\ndays = 7\ncalls = 2000\nbase_rate = 0.04\n[campaigns]\ncount = 3\ntargets_per_campaign = 200\n").unwrap();
+    let out = dir.path().join("out");
+    let o = bin()
+        .args(["simulate", "--fit", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    ok_stdout(&o);
+    let md = std::fs::read_to_string(out.join("fit.md")).unwrap();
+    assert!(
+        md.contains("| default |") && md.contains("| fitted |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Fitted on seed 2") && md.contains("scored on seed 1"),
+        "{md}"
+    );
+    // The fitted policy is one the server loads.
+    let text = std::fs::read_to_string(out.join("fitted.toml")).unwrap();
+    let p = countersign_core::score::Policy::parse(&text).unwrap();
+    assert!(p.version.starts_with("fit-"), "{}", p.version);
+    assert_ne!(
+        p.weights,
+        countersign_core::score::Policy::default().weights
+    );
+}
