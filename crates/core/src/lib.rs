@@ -19,6 +19,7 @@ pub mod report;
 pub mod score;
 pub mod sender;
 pub mod text;
+pub mod textcheck;
 pub mod validate;
 pub mod variants;
 pub mod verify;

@@ -17,6 +17,8 @@ pub enum Scope {
     Sms,
     /// Operators: everything, including the audit log, metrics and the brand registry.
     Admin,
+    /// The institution's app backend: the customer's own checks ("did my bank send this?").
+    App,
 }
 
 impl Scope {
@@ -26,6 +28,7 @@ impl Scope {
             Scope::Agent => "agent",
             Scope::Sms => "sms",
             Scope::Admin => "admin",
+            Scope::App => "app",
         }
     }
     pub fn parse(s: &str) -> Option<Scope> {
@@ -34,6 +37,7 @@ impl Scope {
             "agent" => Some(Scope::Agent),
             "sms" => Some(Scope::Sms),
             "admin" => Some(Scope::Admin),
+            "app" => Some(Scope::App),
             _ => None,
         }
     }

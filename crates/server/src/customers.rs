@@ -23,7 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// A customer id in the path: 1 to the configured `id_chars_max` characters.
-fn check_id(id: &str, max: usize) -> Result<(), Problem> {
+pub(crate) fn check_id(id: &str, max: usize) -> Result<(), Problem> {
     if id.trim().is_empty() || id.chars().count() > max {
         return Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -22,6 +22,7 @@ pub mod requests;
 pub mod sender_ids;
 pub mod services;
 pub mod state;
+pub mod text_checks;
 pub mod tls;
 pub mod verification;
 
@@ -41,6 +42,7 @@ pub fn api_routes() -> OpenApiRouter<SharedState> {
         .merge(ledger::routes())
         .merge(verification::routes())
         .merge(customers::routes())
+        .merge(text_checks::routes())
         .merge(calls::routes())
         .merge(adapters::routes())
         .merge(campaigns::routes())

@@ -41,7 +41,8 @@ impl RateLimits {
             Some(Scope::Ingest) => &self.ingest,
             Some(Scope::Sms) => &self.sms,
             Some(Scope::Admin) => &self.admin,
-            Some(Scope::Agent) | None => &self.agent,
+            // The app backend shares the agents' budget (per key).
+            Some(Scope::Agent) | Some(Scope::App) | None => &self.agent,
         };
         let Some(limiter) = budget else {
             return Ok(());

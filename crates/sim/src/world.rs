@@ -209,9 +209,18 @@ fn poisson(rng: &mut fastrand::Rng, mean: f64) -> usize {
     }
 }
 
+/// A US number from a space large enough (six area codes × 8M lines) that customers do not
+/// share numbers by accident: shared lines would look like one caller's velocity.
 fn us_number(rng: &mut fastrand::Rng) -> String {
+    let exchange = loop {
+        let e = rng.u32(200..1_000);
+        // N11 codes are not exchanges.
+        if e % 100 != 11 {
+            break e;
+        }
+    };
     format!(
-        "+1{}555{:04}",
+        "+1{}{exchange}{:04}",
         pick(rng, &[202, 212, 415, 312, 617, 713]),
         rng.u32(0..10_000)
     )

@@ -16,6 +16,8 @@ pub const INGEST_KEY: &str = "cs_test_ingest_key";
 pub const AGENT_KEY: &str = "cs_test_agent_key";
 pub const ADMIN_KEY: &str = "cs_test_admin_key";
 pub const SMS_KEY: &str = "cs_test_sms_key";
+/// The institution's app backend (the customer's own checks).
+pub const APP_KEY: &str = "cs_test_app_key";
 /// Ingest, agent and admin at once (what `simulate --server` needs).
 pub const SIM_KEY: &str = "cs_test_sim_key";
 
@@ -48,12 +50,13 @@ pub fn rfc3339(ms: i64) -> String {
 fn keys_env() -> String {
     use countersign_server::auth::hash_key;
     format!(
-        "ingest:ingest:{},agent:agent:{},admin:admin:{},carrier:sms:{},sim:ingest+agent+admin:{}",
+        "ingest:ingest:{},agent:agent:{},admin:admin:{},carrier:sms:{},sim:ingest+agent+admin:{},app:app:{}",
         hash_key(INGEST_KEY),
         hash_key(AGENT_KEY),
         hash_key(ADMIN_KEY),
         hash_key(SMS_KEY),
-        hash_key(SIM_KEY)
+        hash_key(SIM_KEY),
+        hash_key(APP_KEY)
     )
 }
 

@@ -19,5 +19,6 @@ mod customers;
 mod oidc;
 mod simulate;
 mod sms;
+mod text_checks;
 mod tidy;
 mod tls;

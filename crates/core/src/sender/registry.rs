@@ -214,6 +214,12 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// The official domain a domain's first label imitates (`acme-bank` → `acmebank`), if any.
+    pub fn domain_lookalike(&self, domain: &str) -> Option<crate::sender::Lookalike> {
+        self.domain_index
+            .untwist(domain.split('.').next().unwrap_or(domain))
+    }
+
     pub fn new(brands: Vec<Brand>, policy: FilterPolicy) -> Registry {
         let mut index = LookalikeIndex::new();
         let mut domain_index = LookalikeIndex::new();

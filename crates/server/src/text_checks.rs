@@ -1,0 +1,290 @@
+//! "Did my bank send this?" for the institution's app (`app` scope): a text the customer pasted,
+//! checked against the ledger exactly as an agent's claim is (audit-logged, the same honesty
+//! rule) and answered in the customer's words (`core::textcheck`); and a number or link on its
+//! own checked against the brand registry and the campaigns.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use countersign_core::extract::{extract_from_body, normalize_phone, registrable_domain};
+use countersign_core::textcheck::{answer, clean_pasted, Lang, NotOurs, TextCheckAnswer};
+use countersign_core::verify::{ClaimIn, CueResult, MentionsIn, Verification};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Scope;
+use crate::http::{JsonBody, Path};
+use crate::problem::Problem;
+use crate::{Auth, SharedState};
+
+/// Most characters of a pasted text.
+const TEXT_CHARS_MAX: usize = 2_000;
+
+/// A text the customer pasted or shared from their messages.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextCheckIn {
+    /// The text as shared (forwarding headers, "Sent from my iPhone" and wrapped links are
+    /// cleaned away).
+    pub text: Option<String>,
+    /// The sender the phone showed ("ACMEBNK", "+1 888 555 0142").
+    pub sender: Option<String>,
+    /// When it arrived (RFC 3339), if the app knows.
+    pub received_at: Option<String>,
+}
+
+fn bad(code: &str, detail: impl Into<String>) -> Problem {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+}
+
+/// The institution's name as customers know it: the registry's first display name.
+fn brand_name(st: &SharedState) -> String {
+    crate::sender_ids::registry(st)
+        .brands
+        .values()
+        .find_map(|b| b.spec.display_names.first().cloned())
+        .unwrap_or_else(|| "your bank".into())
+}
+
+/// What in the text is not ours: a sender imitating ours (from the verification's evidence),
+/// numbers and links no brand in the registry owns (only when the registry knows any).
+fn not_ours(st: &SharedState, text: &str, v: &Verification) -> Vec<NotOurs> {
+    let mut out: Vec<NotOurs> = v
+        .evidence
+        .iter()
+        .filter(|e| e.cue == "sender" && e.result == CueResult::Mismatch)
+        .filter_map(|e| Some(NotOurs::Sender(e.claimed.clone()?, e.recorded.clone()?)))
+        .collect();
+    let reg = crate::sender_ids::registry(st);
+    if reg.brands.is_empty() {
+        return out;
+    }
+    let facts = extract_from_body(text, &st.validation.extract);
+    for n in facts.callback_numbers {
+        if !reg.brands.values().any(|b| b.callback_numbers.contains(&n)) {
+            out.push(NotOurs::Number(n));
+        }
+    }
+    for d in facts.domains {
+        if !reg.brands.values().any(|b| b.domains.contains(&d)) {
+            out.push(NotOurs::Link(d));
+        }
+    }
+    out
+}
+
+#[utoipa::path(
+    post, path = "/v1/customers/{customer_id}/text-checks", tag = "customer checks",
+    params(("customer_id" = String, Path)),
+    request_body = TextCheckIn,
+    responses(
+        (status = 200, description = "The customer's answer: `we_sent_this`, `we_did_not_send_this` (only on a complete record), `known_scam` or `cannot_tell_yet`, in the profile's language", body = TextCheckAnswer),
+        (status = 422, description = "`missing_field`, `text_too_long`, `invalid_time`, `invalid_customer_id`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn post_text_check(
+    State(st): State<SharedState>,
+    auth: Auth,
+    Path(customer_id): Path<String>,
+    JsonBody(raw): JsonBody<TextCheckIn>,
+) -> Result<Json<TextCheckAnswer>, Problem> {
+    let who = format!("app:{}", auth.require(Scope::App)?.name);
+    crate::customers::check_id(&customer_id, st.validation.limits.id_chars_max)?;
+    let text = raw
+        .text
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| {
+            bad(
+                "missing_field",
+                "`text` (the message as the customer got it) is required",
+            )
+        })?;
+    if text.chars().count() > TEXT_CHARS_MAX {
+        return Err(bad(
+            "text_too_long",
+            format!("`text` has more than {TEXT_CHARS_MAX} characters"),
+        ));
+    }
+    let pasted = clean_pasted(text);
+    if pasted.text.is_empty() {
+        return Err(bad(
+            "missing_field",
+            "`text` holds nothing but a forwarding header",
+        ));
+    }
+    let claim_in = ClaimIn {
+        customer_id: Some(customer_id.clone()),
+        channel: Some("sms".into()),
+        received_at: raw.received_at.clone(),
+        sender_seen: raw.sender.clone().or(pasted.sender.clone()),
+        mentions: MentionsIn {
+            // The quote the verification compares (the claim's limit), its cues extracted.
+            text: Some(pasted.text.chars().take(1_024).collect()),
+            ..Default::default()
+        },
+    };
+    let claim = countersign_core::verify::validate_claim(
+        &claim_in,
+        &st.validation.extract,
+        st.validation.limits.id_chars_max,
+    )
+    .map_err(Problem::invalid)?;
+    let v = crate::verification::verify_claim(&st, &claim, &who).await?;
+    let locale = st
+        .store
+        .profile(&customer_id)
+        .await?
+        .and_then(|p| serde_json::from_str::<countersign_core::profile::Profile>(&p).ok())
+        .and_then(|p| p.locale);
+    let lang = Lang::of_locale(locale.as_deref());
+    let mine = not_ours(&st, &pasted.text, &v);
+    Ok(Json(answer(&v, &mine, &brand_name(&st), lang)))
+}
+
+/// A number or a link to check on its own: exactly one.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactCheckIn {
+    pub number: Option<String>,
+    pub link: Option<String>,
+}
+
+/// What a number or link is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactStatus {
+    /// In the brand registry.
+    Official,
+    /// A link whose name imitates an official domain.
+    Lookalike,
+    /// In a smishing campaign customers reported.
+    ScamIndicator,
+    /// Nothing known either way.
+    Unknown,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ContactCheckAnswer {
+    /// The number (E.164) or the link's registrable domain, as checked.
+    pub value: String,
+    pub status: ContactStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    /// For a lookalike: the official domain it imitates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imitates: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<u64>,
+    /// One sentence for the customer.
+    pub says: String,
+}
+
+#[utoipa::path(
+    post, path = "/v1/contact-checks", tag = "customer checks",
+    request_body = ContactCheckIn,
+    responses(
+        (status = 200, description = "`official`, `lookalike`, `scam_indicator` or `unknown`", body = ContactCheckAnswer),
+        (status = 422, description = "`invalid_request` (not exactly one of number and link), `invalid_phone`, `invalid_link`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn post_contact_check(
+    State(st): State<SharedState>,
+    auth: Auth,
+    JsonBody(c): JsonBody<ContactCheckIn>,
+) -> Result<Json<ContactCheckAnswer>, Problem> {
+    auth.require(Scope::App)?;
+    let reg = crate::sender_ids::registry(&st);
+    let brand = brand_name(&st);
+    let (value, official, mut claim) = match (c.number.as_deref(), c.link.as_deref()) {
+        (Some(n), None) => {
+            let e164 = normalize_phone(n, &st.validation.extract)
+                .ok_or_else(|| bad("invalid_phone", format!("{n:?} is not a phone number")))?;
+            let owner = reg
+                .brands
+                .values()
+                .find(|b| b.callback_numbers.contains(&e164))
+                .map(|b| b.name.clone());
+            let claim = countersign_core::verify::Claim {
+                callback_number: Some(e164.clone()),
+                ..Default::default()
+            };
+            (e164, owner, claim)
+        }
+        (None, Some(l)) => {
+            let d = registrable_domain(l)
+                .ok_or_else(|| bad("invalid_link", format!("{l:?} is not a link")))?;
+            let owner = reg
+                .brands
+                .values()
+                .find(|b| b.domains.contains(&d))
+                .map(|b| b.name.clone());
+            let claim = countersign_core::verify::Claim {
+                domain: Some(d.clone()),
+                ..Default::default()
+            };
+            (d, owner, claim)
+        }
+        _ => {
+            return Err(bad(
+                "invalid_request",
+                "give exactly one of `number` and `link`",
+            ))
+        }
+    };
+    if let Some(b) = official {
+        return Ok(Json(ContactCheckAnswer {
+            says: format!("{value} is an official {brand} contact."),
+            value,
+            status: ContactStatus::Official,
+            brand: Some(b),
+            imitates: None,
+            campaign_id: None,
+        }));
+    }
+    claim.customer_id = String::new();
+    if let Some((id, _)) = crate::services::campaigns::claim_campaign(&st, &claim) {
+        return Ok(Json(ContactCheckAnswer {
+            says: format!("{value} is used in a scam customers have reported. {brand} does not use it: do not call or open it."),
+            value,
+            status: ContactStatus::ScamIndicator,
+            brand: None,
+            imitates: None,
+            campaign_id: Some(id),
+        }));
+    }
+    if claim.domain.is_some() {
+        if let Some(l) = reg.domain_lookalike(&value) {
+            return Ok(Json(ContactCheckAnswer {
+                says: format!(
+                    "{value} is not a {brand} website: it imitates {}. Do not open it.",
+                    l.protected_id
+                ),
+                imitates: Some(l.protected_id.clone()),
+                value,
+                status: ContactStatus::Lookalike,
+                brand: Some(l.brand.clone()),
+                campaign_id: None,
+            }));
+        }
+    }
+    Ok(Json(ContactCheckAnswer {
+        says: format!("{value} is not a {brand} contact we know of. To reach us, use the {brand} app or the number on the back of your card."),
+        value,
+        status: ContactStatus::Unknown,
+        brand: None,
+        imitates: None,
+        campaign_id: None,
+    }))
+}
+
+/// This resource's routes, each registered with its OpenAPI operation.
+pub fn routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_text_check))
+        .routes(routes!(post_contact_check))
+}
