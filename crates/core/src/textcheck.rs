@@ -136,6 +136,17 @@ pub enum CheckVerdict {
     CannotTellYet,
 }
 
+impl CheckVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckVerdict::WeSentThis => "we_sent_this",
+            CheckVerdict::WeDidNotSendThis => "we_did_not_send_this",
+            CheckVerdict::KnownScam => "known_scam",
+            CheckVerdict::CannotTellYet => "cannot_tell_yet",
+        }
+    }
+}
+
 /// The customer's language (the profile's locale): English unless Spanish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {

@@ -64,6 +64,8 @@ pub struct Metrics {
     pub verifications: AtomicU64,
     /// Verdicts answered, by verdict.
     pub verdicts: Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    /// Customers' text checks, by the verdict they were told.
+    pub text_checks: Mutex<std::collections::BTreeMap<&'static str, u64>>,
     /// Verification time inside the server: parse, store read, decision.
     pub verify_latency: Latency,
     /// Ingest request time inside the server: parse, validate, durable commit.
@@ -97,6 +99,12 @@ impl Metrics {
     pub fn count_verdict(&self, verdict: &'static str) {
         Self::add(&self.verifications, 1);
         if let Ok(mut v) = self.verdicts.lock() {
+            *v.entry(verdict).or_default() += 1;
+        }
+    }
+
+    pub fn count_text_check(&self, verdict: &'static str) {
+        if let Ok(mut v) = self.text_checks.lock() {
             *v.entry(verdict).or_default() += 1;
         }
     }
@@ -142,6 +150,18 @@ impl Metrics {
         let _ = writeln!(s, "# TYPE countersign_verdicts_total counter");
         for (verdict, n) in verdicts {
             let _ = writeln!(s, "countersign_verdicts_total{{verdict=\"{verdict}\"}} {n}");
+        }
+        let checks: Vec<(&str, u64)> = self
+            .text_checks
+            .lock()
+            .map(|v| v.iter().map(|(k, n)| (*k, *n)).collect())
+            .unwrap_or_default();
+        let _ = writeln!(s, "# TYPE countersign_text_checks_total counter");
+        for (verdict, n) in checks {
+            let _ = writeln!(
+                s,
+                "countersign_text_checks_total{{verdict=\"{verdict}\"}} {n}"
+            );
         }
         for (name, l) in [
             ("verify", &self.verify_latency),

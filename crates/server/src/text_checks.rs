@@ -142,7 +142,9 @@ pub async fn post_text_check(
         .and_then(|p| p.locale);
     let lang = Lang::of_locale(locale.as_deref());
     let mine = not_ours(&st, &pasted.text, &v);
-    Ok(Json(answer(&v, &mine, &brand_name(&st), lang)))
+    let a = answer(&v, &mine, &brand_name(&st), lang);
+    st.metrics.count_text_check(a.verdict.as_str());
+    Ok(Json(a))
 }
 
 /// A number or a link to check on its own: exactly one.

@@ -153,6 +153,15 @@ fn customers_check_texts_and_are_told_plainly() {
         "invalid_request",
     );
 
+    // Counted by verdict (never the text).
+    let (_, _, metrics) = s.get("/metrics", Some(ADMIN_KEY));
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("countersign_text_checks_total{verdict=\"we_did_not_send_this\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("countersign_text_checks_total{verdict=\"known_scam\"} 1"));
+
     // Bad input and the wrong key.
     s.refused(
         "POST",
