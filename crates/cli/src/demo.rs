@@ -102,6 +102,12 @@ pub fn forged_claim(now: Millis) -> Value {
         "callback_number": "(888) 555-0142", "text": "Did you authorise $480 at Best Buy? Call 888-555-0142"}})
 }
 
+/// The fake text as c-1002 shares it from their phone into the bank's app.
+pub fn pasted_fake(now: Millis) -> Value {
+    json!({"text": "ACME Bank: Did you authorise $480 at Best Buy? If not call 888-555-0142\n\nSent from my iPhone",
+        "sender": "ACMEBNK", "received_at": format_time(now - 60 * 60_000)})
+}
+
 /// Customers reporting a smishing campaign from the app: the card-locked scam, with rotating card
 /// endings and two callback numbers.
 pub fn smish_reports(now: Millis) -> Vec<Value> {
@@ -258,7 +264,7 @@ pub async fn run(data_dir: Option<PathBuf>, listen: &str, no_serve: bool) -> any
     let now = now_ms();
     let records = world(now, 7);
     let (b2, k2) = (base.clone(), key.clone());
-    let (confirmed, forged, scam) = tokio::task::spawn_blocking(move || -> anyhow::Result<(Value, Value, Value)> {
+    let (confirmed, forged, scam, checked) = tokio::task::spawn_blocking(move || -> anyhow::Result<(Value, Value, Value, Value)> {
         let body = Value::Array(records);
         let r = post(&b2, &k2, "/v1/notifications", &body)?;
         eprintln!("seeded {} notifications from 2 sources for 40 customers", r["accepted"]);
@@ -280,6 +286,7 @@ pub async fn run(data_dir: Option<PathBuf>, listen: &str, no_serve: bool) -> any
             post(&b2, &k2, "/v1/verify", &confirmed_claim(now))?,
             post(&b2, &k2, "/v1/verify", &forged_claim(now))?,
             post(&b2, &k2, "/v1/verify", &campaign_claim(now))?,
+            post(&b2, &k2, "/v1/customers/c-1002/text-checks", &pasted_fake(now))?,
         ))
     })
     .await??;
@@ -308,6 +315,21 @@ pub async fn run(data_dir: Option<PathBuf>, listen: &str, no_serve: bool) -> any
     let sms = json!({"sender": "ACMEBNK", "body": "ACME Bank: did you authorise $480 at Best Buy? If not call 888-555-0142"});
     println!(
         "A carrier checks a text in transit from a lookalike sender — expect `block`:\ncurl -s {base}/v1/sms/evaluate -H \"authorization: Bearer $COUNTERSIGN_API_KEY\" -H 'content-type: application/json' \\\n  -d '{sms}'\n"
+    );
+    println!(
+        "The customer pastes the fake text into the bank's app before calling — expect `we_did_not_send_this`:\ncurl -s {base}/v1/customers/c-1002/text-checks -H \"authorization: Bearer $COUNTERSIGN_API_KEY\" -H 'content-type: application/json' \\\n  -d '{}'",
+        pasted_fake(now)
+    );
+    println!(
+        "  APP  {}",
+        checked["headline"].as_str().unwrap_or_default()
+    );
+    for line in checked["not_ours"].as_array().into_iter().flatten() {
+        println!("       {}", line.as_str().unwrap_or_default());
+    }
+    println!(
+        "       {}\n",
+        checked["advice"].as_str().unwrap_or_default()
     );
     println!(
         "Also try: curl -s {base}/v1/sources -H \"authorization: Bearer $COUNTERSIGN_API_KEY\""

@@ -175,10 +175,12 @@ pub enum NotOurs {
 impl NotOurs {
     fn say(&self, lang: Lang, brand: &str) -> String {
         match (self, lang) {
-            (NotOurs::Number(n), Lang::En) => format!("The number {n} is not a {brand} number."),
+            (NotOurs::Number(n), Lang::En) => {
+                format!("The number {n} is not one of {brand}'s numbers.")
+            }
             (NotOurs::Number(n), Lang::Es) => format!("El número {n} no es un número de {brand}."),
             (NotOurs::Link(d), Lang::En) => {
-                format!("The link goes to {d}, which is not a {brand} website.")
+                format!("The link goes to {d}, which is not one of {brand}'s websites.")
             }
             (NotOurs::Link(d), Lang::Es) => {
                 format!("El enlace lleva a {d}, que no es un sitio web de {brand}.")

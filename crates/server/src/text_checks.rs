@@ -240,7 +240,7 @@ pub async fn post_contact_check(
     };
     if let Some(b) = official {
         return Ok(Json(ContactCheckAnswer {
-            says: format!("{value} is an official {brand} contact."),
+            says: format!("{value} is an official contact of {brand}."),
             value,
             status: ContactStatus::Official,
             brand: Some(b),
@@ -263,7 +263,7 @@ pub async fn post_contact_check(
         if let Some(l) = reg.domain_lookalike(&value) {
             return Ok(Json(ContactCheckAnswer {
                 says: format!(
-                    "{value} is not a {brand} website: it imitates {}. Do not open it.",
+                    "{value} is not a website of {brand}: it imitates {}. Do not open it.",
                     l.protected_id
                 ),
                 imitates: Some(l.protected_id.clone()),
@@ -275,7 +275,7 @@ pub async fn post_contact_check(
         }
     }
     Ok(Json(ContactCheckAnswer {
-        says: format!("{value} is not a {brand} contact we know of. To reach us, use the {brand} app or the number on the back of your card."),
+        says: format!("{value} is not a contact of {brand} that we know of. To reach us, use the {brand} app or the number on the back of your card."),
         value,
         status: ContactStatus::Unknown,
         brand: None,

@@ -285,6 +285,15 @@ fn demo_shows_confirmed_not_sent_and_known_scam_verdicts() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("export COUNTERSIGN_API_KEY=cs_"), "{text}");
+    // The customer's own check of the fake text, answered plainly.
+    assert!(
+        text.contains("APP  ACME Bank did not send you this message."),
+        "{text}"
+    );
+    assert!(
+        text.contains("+18885550142 is not one of ACME Bank's numbers"),
+        "{text}"
+    );
     assert!(text.contains("curl -s http://127.0.0.1:"), "{text}");
     let verdicts: Vec<&str> = text
         .lines()
