@@ -34,11 +34,19 @@ impl Remote {
     }
 
     fn send(&self, method: &str, path: &str, body: &Value) -> anyhow::Result<Value> {
-        let r = self
-            .agent
-            .request(method, &format!("{}{path}", self.base))
-            .set("authorization", &format!("Bearer {}", self.key))
-            .send_json(body);
+        // Over the key's request rate: wait as told and go on (a replay must not drop events).
+        let mut r = self.request(method, path, body);
+        for _ in 0..30 {
+            let Err(ureq::Error::Status(429, resp)) = &r else {
+                break;
+            };
+            let wait = resp
+                .header("retry-after")
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(1);
+            std::thread::sleep(Duration::from_secs(wait.clamp(1, 10)));
+            r = self.request(method, path, body);
+        }
         match r {
             Ok(r) if r.status() == 204 => Ok(Value::Null),
             Ok(r) => Ok(r.into_json()?),
@@ -52,6 +60,18 @@ impl Remote {
             }
             Err(e) => anyhow::bail!("{method} {path}: {e}"),
         }
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: &Value,
+    ) -> Result<ureq::Response, ureq::Error> {
+        self.agent
+            .request(method, &format!("{}{path}", self.base))
+            .set("authorization", &format!("Bearer {}", self.key))
+            .send_json(body)
     }
 
     /// Move the server's clock (it must run with `settable_clock = true`).

@@ -6,6 +6,7 @@
 
 pub mod alerts;
 pub mod call;
+pub mod calling;
 pub mod campaign;
 pub mod extract;
 pub mod guidance;

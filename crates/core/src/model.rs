@@ -115,6 +115,8 @@ pub enum DeliveryStatus {
     Delivered,
     Read,
     Failed,
+    /// A voice call that is over (hung up, completed, not answered): no longer in progress.
+    Ended,
 }
 
 impl DeliveryStatus {
@@ -125,6 +127,7 @@ impl DeliveryStatus {
             DeliveryStatus::Delivered => "delivered",
             DeliveryStatus::Read => "read",
             DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Ended => "ended",
         }
     }
     pub fn code(self) -> i64 {
@@ -134,6 +137,7 @@ impl DeliveryStatus {
             DeliveryStatus::Delivered => 2,
             DeliveryStatus::Read => 3,
             DeliveryStatus::Failed => 4,
+            DeliveryStatus::Ended => 5,
         }
     }
     pub fn from_code(code: i64) -> Option<DeliveryStatus> {
@@ -143,6 +147,7 @@ impl DeliveryStatus {
             DeliveryStatus::Delivered,
             DeliveryStatus::Read,
             DeliveryStatus::Failed,
+            DeliveryStatus::Ended,
         ]
         .into_iter()
         .find(|s| s.code() == code)
@@ -158,6 +163,7 @@ impl FromStr for DeliveryStatus {
             "delivered" => Ok(DeliveryStatus::Delivered),
             "read" | "opened" => Ok(DeliveryStatus::Read),
             "failed" | "undelivered" | "bounced" | "rejected" => Ok(DeliveryStatus::Failed),
+            "ended" | "completed" | "hung_up" | "no_answer" | "busy" => Ok(DeliveryStatus::Ended),
             _ => Err(()),
         }
     }

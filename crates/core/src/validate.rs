@@ -40,7 +40,7 @@ pub struct NotificationIn {
     pub facts: Option<Map<String, Value>>,
     /// Full text. Stored only when body retention is `full`.
     pub body: Option<String>,
-    /// Delivery status: queued, sent, delivered, read, failed (default `sent`).
+    /// Delivery status: queued, sent, delivered, read, failed, ended (a voice call that is over) (default `sent`).
     pub status: Option<String>,
 }
 
@@ -291,7 +291,9 @@ pub fn validate_notification(
         Some(s) => s.parse().map_err(|_| {
             Rejection::new(
                 "invalid_status",
-                format!("`status` must be queued, sent, delivered, read or failed; got {s:?}"),
+                format!(
+                    "`status` must be queued, sent, delivered, read, failed or ended; got {s:?}"
+                ),
             )
         })?,
     };
@@ -355,7 +357,7 @@ pub fn validate_status(
     let status = status_raw.parse().map_err(|_| {
         Rejection::new(
             "invalid_status",
-            format!("`status` must be queued, sent, delivered, read or failed; got {status_raw:?}"),
+            format!("`status` must be queued, sent, delivered, read, failed or ended; got {status_raw:?}"),
         )
     })?;
     let at = match raw.at.as_deref() {

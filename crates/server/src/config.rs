@@ -137,6 +137,8 @@ pub struct ServerConfig {
     /// the server's clock (`PUT /v1/admin/clock`), so a simulated month replays through the
     /// API. Never in production: every decision follows the clock set.
     pub settable_clock: bool,
+    /// The customer's own checks (`[checks]`).
+    pub checks: crate::text_checks::CheckSettings,
 }
 
 /// Claim-matching settings, in human units.
@@ -190,6 +192,7 @@ impl Default for ServerConfig {
             tls: None,
             body_hmac_key_file: None,
             settable_clock: false,
+            checks: Default::default(),
         }
     }
 }
@@ -340,6 +343,9 @@ impl ServerConfig {
         }
         if l.max_body_bytes < 1024 || l.max_records_per_request == 0 || l.max_record_bytes < 256 {
             problems.push("limits are too small to accept a single record".into());
+        }
+        if self.checks.calling_now_max_mins <= 0 {
+            problems.push("checks.calling_now_max_mins must be positive".into());
         }
         if !(0..=100).contains(&self.verify.time_tolerance_age_percent) {
             problems.push("verify.time_tolerance_age_percent is between 0 and 100".into());

@@ -78,6 +78,8 @@ pub struct AppState {
     pub console: crate::console::ConsoleSettings,
     /// Open call screens, told of each change to their call.
     pub call_updates: services::calls::CallUpdates,
+    /// The customer's own checks (`[checks]`).
+    pub checks: crate::text_checks::CheckSettings,
     /// The institution's IdP for console sign-in (`[console.oidc]`).
     pub oidc: Option<Arc<crate::console::oidc::Oidc>>,
     /// The server's TLS (`[tls]`); None: plain HTTP.
@@ -163,6 +165,7 @@ impl AppState {
             outbox_wake: tokio::sync::Notify::new(),
             console: cfg.console.clone(),
             call_updates: Default::default(),
+            checks: cfg.checks.clone(),
             oidc: cfg
                 .console
                 .oidc

@@ -134,13 +134,7 @@ pub async fn post_text_check(
     )
     .map_err(Problem::invalid)?;
     let v = crate::verification::verify_claim(&st, &claim, &who).await?;
-    let locale = st
-        .store
-        .profile(&customer_id)
-        .await?
-        .and_then(|p| serde_json::from_str::<countersign_core::profile::Profile>(&p).ok())
-        .and_then(|p| p.locale);
-    let lang = Lang::of_locale(locale.as_deref());
+    let lang = customer_lang(&st, &customer_id).await?;
     let mine = not_ours(&st, &pasted.text, &v);
     let a = answer(&v, &mine, &brand_name(&st), lang);
     st.metrics.count_text_check(a.verdict.as_str());
@@ -284,9 +278,89 @@ pub async fn post_contact_check(
     }))
 }
 
+/// `[checks]`: the customer's own checks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckSettings {
+    /// An outbound call with no "ended" status counts as in progress this long (minutes).
+    pub calling_now_max_mins: i64,
+}
+
+impl Default for CheckSettings {
+    fn default() -> Self {
+        CheckSettings {
+            calling_now_max_mins: 60,
+        }
+    }
+}
+
+#[utoipa::path(
+    get, path = "/v1/customers/{customer_id}/calling-now", tag = "customer checks",
+    params(("customer_id" = String, Path)),
+    responses(
+        (status = 200, description = "`calling` (who and since when), `not_calling`, or `cannot_tell` when the voice feed is behind — never a false no", body = countersign_core::calling::CallingNow),
+        (status = 422, description = "`invalid_customer_id`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn get_calling_now(
+    State(st): State<SharedState>,
+    auth: Auth,
+    Path(customer_id): Path<String>,
+) -> Result<Json<countersign_core::calling::CallingNow>, Problem> {
+    let who = format!("app:{}", auth.require(Scope::App)?.name);
+    crate::customers::check_id(&customer_id, st.validation.limits.id_chars_max)?;
+    let now = st.now();
+    let max_ms = st.checks.calling_now_max_mins * 60_000;
+    let view = st
+        .store
+        .ledger_view(
+            &customer_id,
+            now - max_ms,
+            now + st.validation.future_skew_ms,
+            st.verify.candidates_max,
+        )
+        .await?;
+    st.store
+        .audit(countersign_store::AuditEntry {
+            at: now,
+            actor: who,
+            action: "calling_now".into(),
+            customer_id: Some(customer_id.clone()),
+            detail: None,
+        })
+        .await?;
+    let voice = countersign_core::verify::freshness(
+        &view.sources,
+        Some(countersign_core::Channel::Voice),
+        &st.verify,
+    );
+    let lang = customer_lang(&st, &customer_id).await?;
+    Ok(Json(countersign_core::calling::calling_now(
+        &view.candidates,
+        &voice,
+        now,
+        max_ms,
+        &brand_name(&st),
+        lang,
+    )))
+}
+
+/// The customer's language, from their profile's locale.
+async fn customer_lang(st: &SharedState, customer_id: &str) -> Result<Lang, Problem> {
+    let locale = st
+        .store
+        .profile(customer_id)
+        .await?
+        .and_then(|p| serde_json::from_str::<countersign_core::profile::Profile>(&p).ok())
+        .and_then(|p| p.locale);
+    Ok(Lang::of_locale(locale.as_deref()))
+}
+
 /// This resource's routes, each registered with its OpenAPI operation.
 pub fn routes() -> OpenApiRouter<SharedState> {
     OpenApiRouter::new()
         .routes(routes!(post_text_check))
         .routes(routes!(post_contact_check))
+        .routes(routes!(get_calling_now))
 }

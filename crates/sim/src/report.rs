@@ -309,6 +309,22 @@ pub fn markdown(
         let (tpr, fpr) = operating_point(outcomes, min, start);
         let _ = writeln!(s, "| {label} | {} | {} |", pct(tpr), pct(fpr));
     }
+    s.push_str(&top_k_section(outcomes, cfg));
+    s.push_str(&tier_section(outcomes));
+    s.push_str(&errors(outcomes));
+    let _ = writeln!(
+        s,
+        "\n## Parameters and their sources\n\n| parameter | value | source |\n|---|---|---|"
+    );
+    for (name, value, source) in cfg.sources() {
+        let _ = writeln!(s, "| `{name}` | {value} | {source} |");
+    }
+    s
+}
+
+/// Precision in the top calls of each day, per defence.
+fn top_k_section(outcomes: &[Outcome], cfg: &SimConfig) -> String {
+    let mut s = String::new();
     let per_day = outcomes.len() as f64 / f64::from(cfg.days.max(1));
     let ks = [10usize, 50, (per_day * 0.01).round().max(1.0) as usize];
     let _ = writeln!(
@@ -325,6 +341,12 @@ pub fn markdown(
             pct(top_k_precision(outcomes, d, ks[2]))
         );
     }
+    s
+}
+
+/// Detection per attacker tier and by what the caller claims, per defence.
+fn tier_section(outcomes: &[Outcome]) -> String {
+    let mut s = String::new();
     let _ = writeln!(
         s,
         "\n## By attacker tier and by what the caller claims (detected at 1% of genuine calls flagged)\n"
@@ -361,14 +383,6 @@ pub fn markdown(
                 .collect::<Vec<_>>()
                 .join(" | ")
         );
-    }
-    s.push_str(&errors(outcomes));
-    let _ = writeln!(
-        s,
-        "\n## Parameters and their sources\n\n| parameter | value | source |\n|---|---|---|"
-    );
-    for (name, value, source) in cfg.sources() {
-        let _ = writeln!(s, "| `{name}` | {value} | {source} |");
     }
     s
 }

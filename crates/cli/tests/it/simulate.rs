@@ -134,7 +134,12 @@ fn the_api_and_the_services_in_process_give_the_same_figures() {
         std::fs::read_to_string(dir.path().join(out).join("roc.csv")).unwrap()
     };
     let local = run("local", None);
-    let s = Server::spawn(&dir.path().join("d"), Some("settable_clock = true\n"));
+    // A staging server for simulation: its clock settable, its request rates unlimited (the
+    // client also waits out a 429, but a replay at full speed should not have to).
+    let s = Server::spawn(
+        &dir.path().join("d"),
+        Some("settable_clock = true\n[limits]\nrate_ingest_per_sec = 0\nrate_agent_per_sec = 0\nrate_admin_per_sec = 0\n"),
+    );
     let remote = run("remote", Some(&s));
     assert_eq!(
         local, remote,

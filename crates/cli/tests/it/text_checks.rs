@@ -214,3 +214,54 @@ fn a_stale_feed_is_never_a_false_we_did_not_send_this() {
     assert_eq!(v["reason"], "ledger_stale");
     assert!(v["advice"].as_str().unwrap().contains("back of your card"));
 }
+
+#[test]
+fn is_the_bank_calling_me_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("d"), None);
+    let now = now_ms();
+    let calling = |c: &str| {
+        s.ok(
+            "GET",
+            &format!("/v1/customers/{c}/calling-now"),
+            APP_KEY,
+            &json!(null),
+        )
+    };
+    // No voice feed at all: we can't tell, so hang up and call us.
+    assert_eq!(calling("maria")["status"], "cannot_tell");
+
+    // The dialler records an outbound call to Maria five minutes ago, with the agent's name.
+    s.ingest(&[
+        json!({"source": "dialler", "id": "v1", "customer_id": "maria", "channel": "voice",
+        "sent_at": rfc3339(now - 5 * 60_000), "variables": {"agent_first_name": "Dana"}}),
+    ]);
+    s.watermark("dialler", now, Some(now - 72 * 3_600_000));
+    let c = calling("maria");
+    assert_eq!(c["status"], "calling", "{c}");
+    assert_eq!(c["agent"], "Dana");
+    assert!(
+        c["headline"].as_str().unwrap().starts_with("Yes — Dana"),
+        "{c}"
+    );
+    // Nobody is calling Omar: hang up.
+    let c = calling("omar");
+    assert_eq!(c["status"], "not_calling", "{c}");
+    assert!(c["advice"].as_str().unwrap().contains("hang up"));
+    // The call ends.
+    s.ok(
+        "POST",
+        "/v1/notifications/status",
+        INGEST_KEY,
+        &json!({"source": "dialler", "id": "v1", "status": "completed", "at": rfc3339(now - 60_000)}),
+    );
+    assert_eq!(calling("maria")["status"], "not_calling");
+    // Reading whether someone calls a customer is a read of their data: audit-logged.
+    let audit = s
+        .ok("GET", "/v1/audit-log", ADMIN_KEY, &json!(null))
+        .to_string();
+    assert!(
+        audit.contains("calling_now") && audit.contains("app:app"),
+        "{audit}"
+    );
+}
