@@ -37,17 +37,20 @@ impl Remote {
         // Over the key's request rate: wait as told and go on (a replay must not drop events).
         let mut r = self.request(method, path, body);
         for _ in 0..30 {
-            let Err(ureq::Error::Status(429, resp)) = &r else {
-                break;
+            let wait = match &r {
+                Err(e) => match e.as_ref() {
+                    ureq::Error::Status(429, resp) => resp
+                        .header("retry-after")
+                        .and_then(|s| s.parse::<u64>().ok())
+                        .unwrap_or(1),
+                    _ => break,
+                },
+                Ok(_) => break,
             };
-            let wait = resp
-                .header("retry-after")
-                .and_then(|s| s.parse::<u64>().ok())
-                .unwrap_or(1);
             std::thread::sleep(Duration::from_secs(wait.clamp(1, 10)));
             r = self.request(method, path, body);
         }
-        match r {
+        match r.map_err(|e| *e) {
             Ok(r) if r.status() == 204 => Ok(Value::Null),
             Ok(r) => Ok(r.into_json()?),
             Err(ureq::Error::Status(code, r)) => {
@@ -67,11 +70,12 @@ impl Remote {
         method: &str,
         path: &str,
         body: &Value,
-    ) -> Result<ureq::Response, ureq::Error> {
+    ) -> Result<ureq::Response, Box<ureq::Error>> {
         self.agent
             .request(method, &format!("{}{path}", self.base))
             .set("authorization", &format!("Bearer {}", self.key))
             .send_json(body)
+            .map_err(Box::new)
     }
 
     /// Move the server's clock (it must run with `settable_clock = true`).
