@@ -592,6 +592,8 @@ pub async fn callback(
                 )),
             })
             .await;
+        // A security event: on disk before the answer (audit entries are otherwise queued).
+        let _ = st.store.flush().await;
         return with_cleared(
             &st,
             message(

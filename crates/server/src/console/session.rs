@@ -368,6 +368,10 @@ pub(crate) async fn start_session(
     {
         return Problem::store(e).into_response();
     }
+    // A security event: on disk before the session is handed out.
+    if let Err(e) = st.store.flush().await {
+        return Problem::store(e).into_response();
+    }
     tracing::info!(person, role = role.as_str(), "console sign-in");
     let max_age = st.console.absolute_timeout_hours * 3600;
     set_cookie_and_go(st, &id, max_age, location)
