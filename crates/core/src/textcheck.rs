@@ -173,6 +173,15 @@ pub enum NotOurs {
 }
 
 impl NotOurs {
+    /// The indicator itself, by kind: (`number` | `link` | `sender`, value).
+    pub fn indicator(&self) -> (&'static str, &str) {
+        match self {
+            NotOurs::Number(n) => ("number", n),
+            NotOurs::Link(d) => ("link", d),
+            NotOurs::Sender(s, _) => ("sender", s),
+        }
+    }
+
     fn say(&self, lang: Lang, brand: &str) -> String {
         match (self, lang) {
             (NotOurs::Number(n), Lang::En) => {
@@ -216,6 +225,9 @@ pub struct TextCheckAnswer {
     pub campaign_id: Option<u64>,
     /// The app may offer a one-tap report of the text (it is not ours, or may not be).
     pub can_report: bool,
+    /// The stored check (what it found, never the text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_id: Option<i64>,
 }
 
 /// Shape the agents' verification of a pasted text into the customer's answer.
@@ -294,6 +306,7 @@ pub fn answer(v: &Verification, not_ours: &[NotOurs], brand: &str, lang: Lang) -
             .then_some(v.campaign_id)
             .flatten(),
         can_report: verdict != CheckVerdict::WeSentThis,
+        check_id: None,
     }
 }
 

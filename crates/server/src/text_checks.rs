@@ -7,7 +7,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use countersign_core::extract::{extract_from_body, normalize_phone, registrable_domain};
-use countersign_core::textcheck::{answer, clean_pasted, Lang, NotOurs, TextCheckAnswer};
+use countersign_core::textcheck::{
+    answer, clean_pasted, CheckVerdict, Lang, NotOurs, TextCheckAnswer,
+};
 use countersign_core::verify::{ClaimIn, CueResult, MentionsIn, Verification};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -136,7 +138,30 @@ pub async fn post_text_check(
     let v = crate::verification::verify_claim(&st, &claim, &who).await?;
     let lang = customer_lang(&st, &customer_id).await?;
     let mine = not_ours(&st, &pasted.text, &v);
-    let a = answer(&v, &mine, &brand_name(&st), lang);
+    let mut a = answer(&v, &mine, &brand_name(&st), lang);
+    // What the check found — never the text — for the fraud team and the customer's later calls.
+    let indicators: Vec<serde_json::Value> = mine
+        .iter()
+        .map(|n| {
+            let (kind, value) = n.indicator();
+            serde_json::json!({"kind": kind, "value": value})
+        })
+        .collect();
+    let id = st
+        .store
+        .add_text_check(countersign_store::TextCheckRow {
+            customer_id: customer_id.clone(),
+            at: st.now(),
+            verdict: a.verdict.as_str().to_string(),
+            forged: matches!(
+                a.verdict,
+                CheckVerdict::WeDidNotSendThis | CheckVerdict::KnownScam
+            ),
+            campaign_id: a.campaign_id,
+            indicators: serde_json::Value::Array(indicators).to_string(),
+        })
+        .await?;
+    a.check_id = Some(id);
     st.metrics.count_text_check(a.verdict.as_str());
     Ok(Json(a))
 }

@@ -38,7 +38,8 @@ pub struct CallContext {
     pub sms_recipients: Vec<String>,
     /// The customer's account events in the asked window, newest first (at most 100).
     pub account_events: Vec<(String, Millis)>,
-    /// Smishing reports the customer made since the account-event window's start.
+    /// Smishing reports the customer made, and forged texts they checked in the app, since the
+    /// account-event window's start.
     pub smish_reports: u32,
 }
 

@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod audit;
 pub mod calls;
 pub mod campaigns;
+pub mod checks;
 pub mod console;
 #[cfg(feature = "testsuite")]
 pub mod contract;
@@ -20,6 +21,7 @@ pub use alerts::{AlertOutcome, AlertRow, AlertStore, Delivery, OutboxStats};
 pub use audit::{AuditEntry, AuditStore};
 pub use calls::{CallContext, CallKey, CallRecord, CallStore};
 pub use campaigns::{CampaignEvent, CampaignStore, SmishReportRow};
+pub use checks::{CheckStore, TextCheckRow};
 pub use console::{ConsoleStore, LoginLink, SessionRow};
 pub use customers::CustomerStore;
 pub use ledger::{IngestOutcome, LedgerStore, LedgerView, SourceActivity, StatusOutcome};
@@ -28,8 +30,8 @@ pub use registry::RegistryStore;
 /// Every store trait, for callers that hold a `dyn Store` and call methods of its groups.
 pub mod prelude {
     pub use crate::{
-        AlertStore, AuditStore, CallStore, CampaignStore, ConsoleStore, CustomerStore, LedgerStore,
-        RegistryStore, Store,
+        AlertStore, AuditStore, CallStore, CampaignStore, CheckStore, ConsoleStore, CustomerStore,
+        LedgerStore, RegistryStore, Store,
     };
 }
 
@@ -73,6 +75,7 @@ pub trait Store:
     + AlertStore
     + AuditStore
     + ConsoleStore
+    + CheckStore
     + Send
     + Sync
     + 'static

@@ -123,6 +123,27 @@ fn customers_check_texts_and_are_told_plainly() {
     assert_eq!(known["verdict"], "known_scam", "{known}");
     assert!(known["campaign_id"].is_u64());
 
+    // The checks are stored (what they found): the fraud team sees them on the campaign, and a
+    // forged text Lucia checked counts for her later calls like a report.
+    assert!(known["check_id"].is_i64(), "{known}");
+    let analyst = crate::console::Browser::sign_in(&s, "omar", "analyst");
+    let page = analyst.get("/console/campaigns");
+    assert!(
+        page.text.contains("1 checked its texts in the app"),
+        "{}",
+        page.text
+    );
+    let call = s.ok(
+        "POST",
+        "/v1/calls",
+        AGENT_KEY,
+        &json!({"call_id": "CA-LUCIA", "customer_id": "lucia", "ani": "+14155550111"}),
+    );
+    assert!(
+        signals(&call).iter().any(|x| x == "reported_smish"),
+        "{call}"
+    );
+
     // Numbers and links on their own.
     let contact = |body: Value| s.ok("POST", "/v1/contact-checks", APP_KEY, &body);
     assert_eq!(

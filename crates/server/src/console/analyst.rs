@@ -25,7 +25,7 @@ use crate::{now_ms, SharedState};
 
 const HOUR: Millis = 3_600_000;
 
-fn campaign_row(c: &Campaign, now: Millis) -> CampaignRow {
+fn campaign_row(c: &Campaign, checks: u64, now: Millis) -> CampaignRow {
     let (spark, spark_label) = sparkline(&c.reports_by_hour, now, "Reports");
     let (status, status_label) = match c.status {
         CampaignStatus::Active => ("active", "Not reviewed"),
@@ -45,6 +45,7 @@ fn campaign_row(c: &Campaign, now: Millis) -> CampaignRow {
         status_label,
         reports: c.reports,
         customers: c.distinct_customers,
+        checks,
         first_seen: format_time(c.first_seen),
         last_seen: since(now, c.last_seen),
         spark,
@@ -71,11 +72,16 @@ pub async fn campaigns(State(st): State<SharedState>, person: Person) -> Respons
         );
     }
     let now = now_ms();
+    let checks: std::collections::HashMap<u64, u64> = match st.store.text_checks_by_campaign().await
+    {
+        Ok(v) => v.into_iter().collect(),
+        Err(e) => return crate::problem::Problem::store(e).into_response(),
+    };
     let rows: Vec<CampaignRow> = lock(&st.smish.campaigns)
         .list()
         .into_iter()
         .take(50)
-        .map(|c| campaign_row(c, now))
+        .map(|c| campaign_row(c, checks.get(&c.id).copied().unwrap_or(0), now))
         .collect();
     let s = surge(&st, now);
     page(&CampaignsPage {

@@ -119,6 +119,8 @@ pub struct CampaignRow {
     pub status_label: &'static str,
     pub reports: u64,
     pub customers: u64,
+    /// Customers who checked one of its texts in the app.
+    pub checks: u64,
     pub first_seen: String,
     pub last_seen: String,
     /// SVG polyline points of reports per hour over the last day.
@@ -738,6 +740,7 @@ mod tests {
                     status_label: "Not reviewed",
                     reports: 3,
                     customers: 2,
+                    checks: 2,
                     first_seen: "t".into(),
                     last_seen: "t".into(),
                     spark: "5,36 15,4".into(),

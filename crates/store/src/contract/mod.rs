@@ -16,6 +16,7 @@ mod alerts;
 mod audit;
 mod calls;
 mod campaigns;
+mod checks;
 mod console;
 mod customers;
 mod ledger;
@@ -25,6 +26,7 @@ pub use alerts::*;
 pub use audit::*;
 pub use calls::*;
 pub use campaigns::*;
+pub use checks::*;
 pub use console::*;
 pub use customers::*;
 pub use ledger::*;
@@ -74,7 +76,7 @@ macro_rules! store_contract_tests {
     ($make:expr) => {
         $crate::store_contract_tests!(@each $make;
             ingest_outcomes, facts_only_round_trip, status_updates, watermarks_and_sources, records_before_complete,
-            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands, profiles, calls, call_context, smish_reports, alerts_and_outbox, sms_kinds, console_sessions);
+            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands, profiles, calls, call_context, smish_reports, alerts_and_outbox, sms_kinds, console_sessions, text_checks);
     };
     (@each $make:expr; $($case:ident),*) => {
         $(

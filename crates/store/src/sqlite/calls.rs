@@ -146,7 +146,8 @@ impl CallStore for SqliteStore {
                 account_events: account_event_rows(conn, &c, events_since)?,
                 smish_reports: conn
                     .prepare_cached(
-                        "SELECT COUNT(*) FROM smish_reports WHERE customer_id = ?1 AND received_at >= ?2",
+                        "SELECT (SELECT COUNT(*) FROM smish_reports WHERE customer_id = ?1 AND received_at >= ?2)
+                          + (SELECT COUNT(*) FROM text_checks WHERE customer_id = ?1 AND forged = 1 AND at >= ?2)",
                     )?
                     .query_row(params![c, events_since], |r| r.get(0))?,
             })

@@ -33,6 +33,7 @@ mod alerts;
 mod audit;
 mod calls;
 mod campaigns;
+mod checks;
 mod console;
 mod customers;
 mod ledger;

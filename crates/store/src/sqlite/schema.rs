@@ -187,6 +187,18 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;",
     // 12: the analyst's latest alerts across customers.
     "CREATE INDEX alerts_created ON alerts (created_at);",
+    // 13: customers' own checks of texts: what each found, never the text.
+    "CREATE TABLE text_checks (
+        id INTEGER PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        verdict TEXT NOT NULL,
+        forged INTEGER NOT NULL,
+        campaign_id INTEGER,
+        indicators TEXT NOT NULL
+    );
+    CREATE INDEX text_checks_customer ON text_checks (customer_id, at) WHERE forged = 1;
+    CREATE INDEX text_checks_campaign ON text_checks (campaign_id) WHERE campaign_id IS NOT NULL;",
 ];
 
 /// Days since the epoch (UTC) of a time: the leading key of the customer index.

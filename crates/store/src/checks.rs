@@ -1,0 +1,32 @@
+//! Customers' own checks of texts ("did my bank send this?"): what each check found, never the
+//! text. Table: `text_checks`: the [`CheckStore`] sub-trait of [`crate::Store`] and its row.
+
+use async_trait::async_trait;
+use countersign_core::Millis;
+
+use crate::StoreResult;
+
+/// A check as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextCheckRow {
+    pub customer_id: String,
+    pub at: Millis,
+    /// `we_sent_this`, `we_did_not_send_this`, `known_scam`, `cannot_tell_yet`.
+    pub verdict: String,
+    /// The text was a forgery (not ours, or a known scam): it counts for the customer's later
+    /// calls like a smishing report.
+    pub forged: bool,
+    pub campaign_id: Option<u64>,
+    /// What in the text was not ours, as JSON (numbers, links, sender) — never the text.
+    pub indicators: String,
+}
+
+/// Customers' text checks. Table: `text_checks`.
+#[async_trait]
+pub trait CheckStore: Send + Sync {
+    /// Store a check (durable); its id.
+    async fn add_text_check(&self, row: TextCheckRow) -> StoreResult<i64>;
+
+    /// How many checks found each campaign's texts, by campaign id.
+    async fn text_checks_by_campaign(&self) -> StoreResult<Vec<(u64, u64)>>;
+}
