@@ -47,19 +47,53 @@ impl RateLimits {
         let Some(limiter) = budget else {
             return Ok(());
         };
-        limiter.check_key(&p.name).map_err(|not_until| {
-            let wait = not_until.wait_time_from(limiter.clock().now());
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            let mut problem = Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!(
-                    "this API key is over its request rate; retry in {} s (configured under [limits])",
-                    secs.max(1)
-                ),
-            );
-            problem.retry_after_secs = Some(secs.max(1));
-            problem
-        })
+        charge(
+            limiter,
+            &p.name,
+            "this API key is over its request rate",
+            "[limits]",
+        )
     }
+}
+
+/// Customers' own checks, per customer (`[checks] per_customer_per_min`): one customer — or
+/// someone holding their session in the app — cannot probe the ledger with a stream of texts.
+pub struct PerCustomer(Option<DefaultKeyedRateLimiter<String>>);
+
+impl PerCustomer {
+    pub fn new(per_min: u32) -> Self {
+        PerCustomer(NonZeroU32::new(per_min).map(|n| RateLimiter::keyed(Quota::per_minute(n))))
+    }
+
+    pub fn check(&self, customer_id: &str) -> Result<(), Problem> {
+        match &self.0 {
+            Some(l) => charge(
+                l,
+                customer_id,
+                "this customer has made too many checks",
+                "[checks] per_customer_per_min",
+            ),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Charge one request to `key`: `429 rate_limited` with the seconds until a retry can pass.
+fn charge(
+    limiter: &DefaultKeyedRateLimiter<String>,
+    key: &str,
+    what: &str,
+    setting: &str,
+) -> Result<(), Problem> {
+    limiter.check_key(&key.to_string()).map_err(|not_until| {
+        let wait = not_until.wait_time_from(limiter.clock().now());
+        let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+        let mut problem = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("{what}; retry in {secs} s (configured under {setting})"),
+        );
+        problem.retry_after_secs = Some(secs);
+        problem
+    })
 }

@@ -80,6 +80,8 @@ pub struct AppState {
     pub call_updates: services::calls::CallUpdates,
     /// The customer's own checks (`[checks]`).
     pub checks: crate::text_checks::CheckSettings,
+    /// Their budget per customer.
+    pub check_limits: crate::ratelimit::PerCustomer,
     /// The institution's IdP for console sign-in (`[console.oidc]`).
     pub oidc: Option<Arc<crate::console::oidc::Oidc>>,
     /// The server's TLS (`[tls]`); None: plain HTTP.
@@ -166,6 +168,7 @@ impl AppState {
             console: cfg.console.clone(),
             call_updates: Default::default(),
             checks: cfg.checks.clone(),
+            check_limits: crate::ratelimit::PerCustomer::new(cfg.checks.per_customer_per_min),
             oidc: cfg
                 .console
                 .oidc

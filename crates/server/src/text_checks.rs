@@ -84,6 +84,7 @@ fn not_ours(st: &SharedState, text: &str, v: &Verification) -> Vec<NotOurs> {
     responses(
         (status = 200, description = "The customer's answer: `we_sent_this`, `we_did_not_send_this` (only on a complete record), `known_scam` or `cannot_tell_yet`, in the profile's language", body = TextCheckAnswer),
         (status = 422, description = "`missing_field`, `text_too_long`, `invalid_time`, `invalid_customer_id`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many checks for this customer (`[checks] per_customer_per_min`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = []))
 )]
@@ -95,6 +96,7 @@ pub async fn post_text_check(
 ) -> Result<Json<TextCheckAnswer>, Problem> {
     let who = format!("app:{}", auth.require(Scope::App)?.name);
     crate::customers::check_id(&customer_id, st.validation.limits.id_chars_max)?;
+    st.check_limits.check(&customer_id)?;
     let text = raw
         .text
         .as_deref()
@@ -309,12 +311,15 @@ pub async fn post_contact_check(
 pub struct CheckSettings {
     /// An outbound call with no "ended" status counts as in progress this long (minutes).
     pub calling_now_max_mins: i64,
+    /// Text checks and calling-now questions per customer per minute (0: unlimited).
+    pub per_customer_per_min: u32,
 }
 
 impl Default for CheckSettings {
     fn default() -> Self {
         CheckSettings {
             calling_now_max_mins: 60,
+            per_customer_per_min: 10,
         }
     }
 }
@@ -325,6 +330,7 @@ impl Default for CheckSettings {
     responses(
         (status = 200, description = "`calling` (who and since when), `not_calling`, or `cannot_tell` when the voice feed is behind — never a false no", body = countersign_core::calling::CallingNow),
         (status = 422, description = "`invalid_customer_id`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many checks for this customer", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = []))
 )]
@@ -335,6 +341,7 @@ pub async fn get_calling_now(
 ) -> Result<Json<countersign_core::calling::CallingNow>, Problem> {
     let who = format!("app:{}", auth.require(Scope::App)?.name);
     crate::customers::check_id(&customer_id, st.validation.limits.id_chars_max)?;
+    st.check_limits.check(&customer_id)?;
     let now = st.now();
     let max_ms = st.checks.calling_now_max_mins * 60_000;
     let view = st

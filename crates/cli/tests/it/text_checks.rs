@@ -234,6 +234,20 @@ fn a_stale_feed_is_never_a_false_we_did_not_send_this() {
     assert_eq!(v["verdict"], "cannot_tell_yet", "{v}");
     assert_eq!(v["reason"], "ledger_stale");
     assert!(v["advice"].as_str().unwrap().contains("back of your card"));
+    // Ten checks a minute per customer (the default): the eleventh waits.
+    for _ in 0..9 {
+        check(&s, "maria", json!({"text": FORGED}));
+    }
+    s.refused(
+        "POST",
+        "/v1/customers/maria/text-checks",
+        APP_KEY,
+        Some(&json!({"text": FORGED})),
+        429,
+        "rate_limited",
+    );
+    // Another customer is not held back by Maria's checks.
+    check(&s, "omar", json!({"text": FORGED}));
 }
 
 #[test]
