@@ -42,10 +42,12 @@ fn is_wrapper_line(l: &str) -> bool {
 
 /// A forwarding header's sender line: `From: ACMEBNK` (or `De:`).
 fn sender_line(l: &str) -> Option<String> {
-    let lower = l.to_lowercase();
-    let rest = ["from:", "de:"]
-        .iter()
-        .find_map(|p| lower.starts_with(p).then(|| l[p.len()..].trim()))?;
+    let rest = ["from:", "de:"].iter().find_map(|p| {
+        l.get(..p.len())
+            .filter(|head| head.eq_ignore_ascii_case(p))
+            .and_then(|_| l.get(p.len()..))
+            .map(str::trim)
+    })?;
     // `Name <address>`: the address is the sender.
     let s = match (rest.find('<'), rest.rfind('>')) {
         (Some(a), Some(b)) if b > a => &rest[a + 1..b],
