@@ -79,9 +79,12 @@ pub fn unwrap_link(token: &str) -> String {
     } else {
         return token.to_string();
     };
+    // A wrapped value that is not one link (spaces or control characters once decoded) is left
+    // wrapped: the cleaned text stays one line of words.
     u.query_pairs()
         .find(|(k, _)| k == param)
         .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty() && !v.chars().any(|c| c.is_whitespace() || c.is_control()))
         .unwrap_or_else(|| token.to_string())
 }
 
@@ -365,6 +368,9 @@ mod tests {
             "https://acmebank.com/x"
         );
         assert_eq!(unwrap_link("not a link"), "not a link");
+        // Found by the fuzzer: a wrapped value with a newline once decoded stays wrapped.
+        let odd = "https://l.facebook.com/l.php?u=https%0A%2F%2Facme-bank.help";
+        assert_eq!(unwrap_link(odd), odd);
     }
 
     #[test]
