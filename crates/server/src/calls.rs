@@ -20,11 +20,11 @@ use crate::api_types::{CallDoc, OutcomeIn};
 use crate::auth::Scope;
 use crate::http::{parse_record, RecordError};
 use crate::problem::Problem;
+use crate::services::calls::policy;
 pub use crate::services::calls::{
     add_claim, load_call, load_policy, load_recent_calls, record_outcome, start_call, surge,
     CallScore, ClaimAnswer, RECENT_WINDOW_MS,
 };
-use crate::services::calls::{bad, policy};
 use crate::{Auth, SharedState};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -179,13 +179,13 @@ pub async fn reload_policy(
 ) -> Result<Json<Value>, Problem> {
     auth.require(Scope::Admin)?;
     let Some(path) = st.policy_file.clone() else {
-        return Err(bad(
+        return Err(Problem::unprocessable(
             "invalid_policy",
             "no policy_file is configured; the built-in policy is in force",
         ));
     };
     let p = load_policy(&path).map_err(|e| {
-        bad(
+        Problem::unprocessable(
             "invalid_policy",
             format!("{e:#}; the previous policy stays in force"),
         )

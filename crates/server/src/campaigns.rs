@@ -20,10 +20,6 @@ use crate::problem::Problem;
 use crate::services::campaigns::{self, blocked, lock, ReportAnswer};
 use crate::{Auth, SharedState};
 
-fn bad(code: &str, detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
-}
-
 #[utoipa::path(post, path = "/v1/smish-reports", tag = "campaigns",
     request_body = ReportIn,
     responses(
@@ -44,11 +40,13 @@ pub async fn post_report(
     if let Some(h) = headers.get("idempotency-key") {
         let key = h
             .to_str()
-            .map_err(|_| bad("invalid_field", "`Idempotency-Key` must be printable ASCII"))?
+            .map_err(|_| {
+                Problem::unprocessable("invalid_field", "`Idempotency-Key` must be printable ASCII")
+            })?
             .to_string();
         match &r.report_id {
             Some(id) if id.trim() != key.trim() => {
-                return Err(bad(
+                return Err(Problem::unprocessable(
                     "invalid_field",
                     "`Idempotency-Key` and `report_id` differ; send one, or the same in both",
                 ))
@@ -143,7 +141,7 @@ pub async fn post_status(
 ) -> Result<Json<Campaign>, Problem> {
     let who = auth.require(Scope::Admin)?.name.clone();
     let status = s.status.ok_or_else(|| {
-        bad(
+        Problem::unprocessable(
             "missing_field",
             "`status` (active, confirmed or benign) is required",
         )

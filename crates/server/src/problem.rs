@@ -25,6 +25,11 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// `422` with a stable `code`: input the server understood but cannot take.
+    pub fn unprocessable(code: &str, detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+    }
+
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Problem {
         Problem {
             type_: format!("urn:countersign:problem:{code}"),

@@ -4,7 +4,6 @@
 //! own checked against the brand registry and the campaigns.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use countersign_core::extract::{extract_from_body, normalize_phone, registrable_domain};
 use countersign_core::textcheck::{
@@ -35,10 +34,6 @@ pub struct TextCheckIn {
     pub sender: Option<String>,
     /// When it arrived (RFC 3339), if the app knows.
     pub received_at: Option<String>,
-}
-
-fn bad(code: &str, detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
 }
 
 /// The institution's name as customers know it: the registry's first display name.
@@ -102,20 +97,20 @@ pub async fn post_text_check(
         .as_deref()
         .filter(|t| !t.trim().is_empty())
         .ok_or_else(|| {
-            bad(
+            Problem::unprocessable(
                 "missing_field",
                 "`text` (the message as the customer got it) is required",
             )
         })?;
     if text.chars().count() > TEXT_CHARS_MAX {
-        return Err(bad(
+        return Err(Problem::unprocessable(
             "text_too_long",
             format!("`text` has more than {TEXT_CHARS_MAX} characters"),
         ));
     }
     let pasted = clean_pasted(text);
     if pasted.text.is_empty() {
-        return Err(bad(
+        return Err(Problem::unprocessable(
             "missing_field",
             "`text` holds nothing but a forwarding header",
         ));
@@ -223,10 +218,11 @@ pub async fn post_contact_check(
     auth.require(Scope::App)?;
     let reg = crate::sender_ids::registry(&st);
     let brand = brand_name(&st);
-    let (value, official, mut claim) = match (c.number.as_deref(), c.link.as_deref()) {
+    let (value, official, claim) = match (c.number.as_deref(), c.link.as_deref()) {
         (Some(n), None) => {
-            let e164 = normalize_phone(n, &st.validation.extract)
-                .ok_or_else(|| bad("invalid_phone", format!("{n:?} is not a phone number")))?;
+            let e164 = normalize_phone(n, &st.validation.extract).ok_or_else(|| {
+                Problem::unprocessable("invalid_phone", format!("{n:?} is not a phone number"))
+            })?;
             let owner = reg
                 .brands
                 .values()
@@ -239,8 +235,9 @@ pub async fn post_contact_check(
             (e164, owner, claim)
         }
         (None, Some(l)) => {
-            let d = registrable_domain(l)
-                .ok_or_else(|| bad("invalid_link", format!("{l:?} is not a link")))?;
+            let d = registrable_domain(l).ok_or_else(|| {
+                Problem::unprocessable("invalid_link", format!("{l:?} is not a link"))
+            })?;
             let owner = reg
                 .brands
                 .values()
@@ -253,55 +250,53 @@ pub async fn post_contact_check(
             (d, owner, claim)
         }
         _ => {
-            return Err(bad(
+            return Err(Problem::unprocessable(
                 "invalid_request",
                 "give exactly one of `number` and `link`",
             ))
         }
     };
-    if let Some(b) = official {
-        return Ok(Json(ContactCheckAnswer {
-            says: format!("{value} is an official contact of {brand}."),
-            value,
-            status: ContactStatus::Official,
-            brand: Some(b),
-            imitates: None,
-            campaign_id: None,
-        }));
-    }
-    claim.customer_id = String::new();
-    if let Some((id, _)) = crate::services::campaigns::claim_campaign(&st, &claim) {
-        return Ok(Json(ContactCheckAnswer {
-            says: format!("{value} is used in a scam customers have reported. {brand} does not use it: do not call or open it."),
-            value,
-            status: ContactStatus::ScamIndicator,
-            brand: None,
-            imitates: None,
-            campaign_id: Some(id),
-        }));
-    }
-    if claim.domain.is_some() {
-        if let Some(l) = reg.domain_lookalike(&value) {
-            return Ok(Json(ContactCheckAnswer {
-                says: format!(
-                    "{value} is not a website of {brand}: it imitates {}. Do not open it.",
-                    l.protected_id
-                ),
-                imitates: Some(l.protected_id.clone()),
-                value,
-                status: ContactStatus::Lookalike,
-                brand: Some(l.brand.clone()),
-                campaign_id: None,
-            }));
+    let lookalike = || {
+        claim
+            .domain
+            .is_some()
+            .then(|| reg.domain_lookalike(&value))
+            .flatten()
+    };
+    // Official first, then a reported scam, then a lookalike of an official domain.
+    let (status, owner, imitates, campaign_id) = if let Some(b) = official {
+        (ContactStatus::Official, Some(b), None, None)
+    } else if let Some((id, _)) = crate::services::campaigns::claim_campaign(&st, &claim) {
+        (ContactStatus::ScamIndicator, None, None, Some(id))
+    } else if let Some(l) = lookalike() {
+        (
+            ContactStatus::Lookalike,
+            Some(l.brand),
+            Some(l.protected_id),
+            None,
+        )
+    } else {
+        (ContactStatus::Unknown, None, None, None)
+    };
+    let says = match (status, &imitates) {
+        (ContactStatus::Official, _) => format!("{value} is an official contact of {brand}."),
+        (ContactStatus::ScamIndicator, _) => format!(
+            "{value} is used in a scam customers have reported. {brand} does not use it: do not call or open it."
+        ),
+        (ContactStatus::Lookalike, Some(i)) => {
+            format!("{value} is not a website of {brand}: it imitates {i}. Do not open it.")
         }
-    }
+        _ => format!(
+            "{value} is not a contact of {brand} that we know of. To reach us, use the {brand} app or the number on the back of your card."
+        ),
+    };
     Ok(Json(ContactCheckAnswer {
-        says: format!("{value} is not a contact of {brand} that we know of. To reach us, use the {brand} app or the number on the back of your card."),
         value,
-        status: ContactStatus::Unknown,
-        brand: None,
-        imitates: None,
-        campaign_id: None,
+        status,
+        brand: owner,
+        imitates,
+        campaign_id,
+        says,
     }))
 }
 

@@ -280,12 +280,12 @@ impl SimConfig {
         let g = &self.genuine;
         let f = &self.fraud;
         vec![
-            ("base_rate", format!("1 in {:.0}", 1.0 / self.base_rate), "Pindrop Voice Intelligence & Security Report 2024: 1 in 599 contact-centre calls fraudulent"),
-            ("genuine.unsigned / attest_a", format!("{} / {}", g.unsigned, g.attest_a), "STIR/SHAKEN traffic statistics (TransNexus, 2024): about half of calls unsigned, about a third A"),
-            ("genuine.international", g.international.to_string(), "Pindrop 2024: 6.6% of genuine calls international"),
-            ("fraud.international", f.international.to_string(), "Pindrop 2024: 64% of fraud calls international"),
-            ("genuine.voip", g.voip.to_string(), "Pindrop 2024: 7.8% of genuine calls from VoIP"),
-            ("fraud.voip", f.voip.to_string(), "Pindrop 2024: 53% of fraud calls from VoIP"),
+            ("base_rate", format!("1 in {:.0}", 1.0 / self.base_rate), "issue #13's default base rate (1 fraud call in 599), the published contact-centre figure it cites"),
+            ("genuine.unsigned / attest_a", format!("{} / {}", g.unsigned, g.attest_a), "issue #13: ordinary traffic about half unsigned, about a third attested A"),
+            ("genuine.international", g.international.to_string(), "Pindrop (as cited in issue #13): 6.6% of genuine calls international"),
+            ("fraud.international", f.international.to_string(), "Pindrop (as cited in issue #13): 64% of fraud calls international"),
+            ("genuine.voip", g.voip.to_string(), "Pindrop (as cited in issue #13): 7.8% of genuine calls from VoIP"),
+            ("fraud.voip", f.voip.to_string(), "Pindrop (as cited in issue #13): 53% of fraud calls from VoIP"),
             ("fraud.withheld", f.withheld.to_string(), "Smartnumbers: 43% of fraud calls withhold the number"),
             ("genuine.amount_exact", g.amount_exact.to_string(), "issue #13: amounts recalled exactly about 45% of the time"),
             ("genuine.merchant_differs", g.merchant_differs.to_string(), "issue #13: merchant said differently 27–58% of the time (mid-range)"),

@@ -259,8 +259,7 @@ analyst_groups = ["fraud-analysts"]
 /// The console's sign-in page → the IdP → back: the answer of the callback, and the browser
 /// (carrying the pending-sign-in cookie, and the session cookie when one was set).
 fn sign_in_via_idp(s: &Server, next: &str) -> (Browser, crate::console::Page) {
-    let mut b = Browser::new(s);
-    let signin = b.get(&format!("/console/signin?next={next}"));
+    let signin = Browser::new(s).get(&format!("/console/signin?next={next}"));
     let start = signin
         .html
         .select(&scraper::Selector::parse("main a").unwrap())
@@ -272,30 +271,43 @@ fn sign_in_via_idp(s: &Server, next: &str) -> (Browser, crate::console::Page) {
         .and_then(|a| a.value().attr("href"))
         .expect("a button to sign in with the IdP")
         .to_string();
-    let started = b.get(&start);
-    assert_eq!(started.status, 303, "{}", started.text);
-    let pending = started.set_cookie.expect("the pending-sign-in cookie");
-    assert!(pending.contains("HttpOnly") && pending.contains("Max-Age=600"));
-    b.cookie = Some(pending.split(';').next().unwrap().to_string());
-    let to_idp = started.location.unwrap();
-    let at_idp = ureq::AgentBuilder::new()
-        .redirects(0)
-        .build()
-        .get(&to_idp)
-        .call()
-        .unwrap();
-    assert_eq!(at_idp.status(), 303);
-    let back = at_idp.header("location").unwrap().to_string();
-    let path = back
-        .strip_prefix("https://countersign.test")
-        .expect("back to the registered redirect URL");
-    let answer = b.get(path);
+    let (mut b, to_idp) = start_at(s, &start);
+    let answer = b.get(&back_from_idp(&to_idp));
     if let Some(c) = &answer.set_cookie {
         if c.starts_with("cs_session=") {
             b.cookie = Some(c.split(';').next().unwrap().to_string());
         }
     }
     (b, answer)
+}
+
+/// A fresh browser starts a sign-in at `path`: it holds the pending-sign-in cookie; the IdP's
+/// authorization URL it was sent to.
+fn start_at(s: &Server, path: &str) -> (Browser, String) {
+    let mut b = Browser::new(s);
+    let started = b.get(path);
+    assert_eq!(started.status, 303, "{}", started.text);
+    let pending = started.set_cookie.expect("the pending-sign-in cookie");
+    assert!(pending.contains("HttpOnly") && pending.contains("Max-Age=600"));
+    b.cookie = Some(pending.split(';').next().unwrap().to_string());
+    (b, started.location.unwrap())
+}
+
+/// The IdP signs the person in at once: the console path it sends the browser back to.
+fn back_from_idp(authorize: &str) -> String {
+    let at_idp = ureq::AgentBuilder::new()
+        .redirects(0)
+        .build()
+        .get(authorize)
+        .call()
+        .unwrap();
+    assert_eq!(at_idp.status(), 303);
+    at_idp
+        .header("location")
+        .unwrap()
+        .strip_prefix("https://countersign.test")
+        .expect("back to the registered redirect URL")
+        .to_string()
 }
 
 #[test]
@@ -360,39 +372,10 @@ fn forged_or_foreign_answers_do_not_sign_anyone_in() {
 
     // The IdP's answer carried to another browser (login CSRF): its state is not that
     // browser's, whatever cookie it holds.
-    let mut victim = Browser::new(&s);
-    let started = victim.get("/console/oidc/start");
-    victim.cookie = Some(
-        started
-            .set_cookie
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string(),
-    );
-    let attacker_code = {
-        let mut a = Browser::new(&s);
-        let st = a.get("/console/oidc/start");
-        a.cookie = Some(
-            st.set_cookie
-                .unwrap()
-                .split(';')
-                .next()
-                .unwrap()
-                .to_string(),
-        );
-        let r = ureq::AgentBuilder::new()
-            .redirects(0)
-            .build()
-            .get(&st.location.unwrap())
-            .call()
-            .unwrap();
-        r.header("location").unwrap().to_string()
-    };
-    let path = attacker_code
-        .strip_prefix("https://countersign.test")
-        .unwrap();
+    let (victim, _) = start_at(&s, "/console/oidc/start");
+    let (_attacker, to_idp) = start_at(&s, "/console/oidc/start");
+    let path = back_from_idp(&to_idp);
+    let path = path.as_str();
     let p = victim.get(path);
     assert_eq!(p.status, 400, "{}", p.text);
     assert!(p.set_cookie.is_some_and(|c| c.contains("Max-Age=0")));
@@ -409,17 +392,8 @@ fn forged_or_foreign_answers_do_not_sign_anyone_in() {
     }
 
     // The IdP refusing (the person cancelled).
-    let mut b = Browser::new(&s);
-    let st = b.get("/console/oidc/start");
-    b.cookie = Some(
-        st.set_cookie
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string(),
-    );
-    let state = url::Url::parse(&st.location.unwrap())
+    let (b, to_idp) = start_at(&s, "/console/oidc/start");
+    let state = url::Url::parse(&to_idp)
         .unwrap()
         .query_pairs()
         .find(|(k, _)| k == "state")

@@ -3,23 +3,34 @@
 //! full, parameters refused with every problem named, and the same scores through a running
 //! server's API as through the services in process.
 
+use std::path::{Path, PathBuf};
+
 use crate::common::*;
 
-#[test]
-fn a_small_run_writes_the_report_and_the_ledger_beats_every_baseline() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("sim.toml");
-    // More fraud than life (1 in 50) so a small run has enough fraud calls to compare.
-    std::fs::write(&cfg, "customers = 1500\ndays = 14\ncalls = 8000\nbase_rate = 0.02\n[campaigns]\ncount = 6\ntargets_per_campaign = 600\n").unwrap();
-    let out = dir.path().join("report");
+/// `countersign simulate ARGS --config DIR/sim.toml --out DIR/OUT` on the world `config` (TOML);
+/// the output directory and stdout (the run must succeed).
+fn simulate(dir: &Path, config: &str, out: &str, args: &[&str]) -> (PathBuf, String) {
+    let cfg = dir.join("sim.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let out = dir.join(out);
     let o = bin()
-        .args(["simulate", "--seed", "3", "--config"])
+        .arg("simulate")
+        .args(args)
+        .arg("--config")
         .arg(&cfg)
         .arg("--out")
         .arg(&out)
         .output()
         .unwrap();
-    let stdout = ok_stdout(&o);
+    (out, ok_stdout(&o))
+}
+
+#[test]
+fn a_small_run_writes_the_report_and_the_ledger_beats_every_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    // More fraud than life (1 in 50) so a small run has enough fraud calls to compare.
+    let world = "customers = 1500\ndays = 14\ncalls = 8000\nbase_rate = 0.02\n[campaigns]\ncount = 6\ntargets_per_campaign = 600\n";
+    let (out, stdout) = simulate(dir.path(), world, "report", &["--seed", "3"]);
     assert!(stdout.contains("Countersign with the ledger"), "{stdout}");
     for f in [
         "report.md",
@@ -64,15 +75,7 @@ fn a_small_run_writes_the_report_and_the_ledger_beats_every_baseline() {
         );
     }
     // The same seed gives the same figures.
-    let again = dir.path().join("again");
-    let o = bin()
-        .args(["simulate", "--seed", "3", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&again)
-        .output()
-        .unwrap();
-    ok_stdout(&o);
+    let (again, _) = simulate(dir.path(), world, "again", &["--seed", "3"]);
     assert_eq!(
         std::fs::read_to_string(again.join("summary.csv")).unwrap(),
         csv
@@ -117,21 +120,16 @@ fn the_obvious_scenario_is_caught_in_full_and_bad_parameters_are_named() {
 #[test]
 fn the_api_and_the_services_in_process_give_the_same_figures() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("sim.toml");
-    std::fs::write(&cfg, "customers = 300\ndays = 7\ncalls = 1200\nbase_rate = 0.03\n[campaigns]\ncount = 3\ntargets_per_campaign = 150\nreport_rate = 0.05\n").unwrap();
+    let world = "customers = 300\ndays = 7\ncalls = 1200\nbase_rate = 0.03\n[campaigns]\ncount = 3\ntargets_per_campaign = 150\nreport_rate = 0.05\n";
     // One world for both runs, whatever the time of day.
     let end = rfc3339(now_ms().div_euclid(86_400_000) * 86_400_000);
     let run = |out: &str, server: Option<&Server>| {
-        let mut cmd = bin();
-        cmd.args(["simulate", "--seed", "5", "--end", &end, "--config"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(dir.path().join(out));
+        let mut args = vec!["--seed", "5", "--end", &end];
         if let Some(s) = server {
-            cmd.args(["--server", &s.base, "--key", SIM_KEY]);
+            args.extend(["--server", &s.base, "--key", SIM_KEY]);
         }
-        ok_stdout(&cmd.output().unwrap());
-        std::fs::read_to_string(dir.path().join(out).join("roc.csv")).unwrap()
+        let (out, _) = simulate(dir.path(), world, out, &args);
+        std::fs::read_to_string(out.join("roc.csv")).unwrap()
     };
     let local = run("local", None);
     // A staging server for simulation: its clock settable, its request rates unlimited (the
@@ -163,17 +161,8 @@ fn the_api_and_the_services_in_process_give_the_same_figures() {
 #[test]
 fn the_sweep_runs_each_citing_share_and_writes_its_table() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("sim.toml");
-    std::fs::write(&cfg, "customers = 300\ndays = 7\ncalls = 1200\nbase_rate = 0.05\n[campaigns]\ncount = 3\ntargets_per_campaign = 150\n").unwrap();
-    let out = dir.path().join("out");
-    let o = bin()
-        .args(["simulate", "--sweep", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    ok_stdout(&o);
+    let world = "customers = 300\ndays = 7\ncalls = 1200\nbase_rate = 0.05\n[campaigns]\ncount = 3\ntargets_per_campaign = 150\n";
+    let (out, _) = simulate(dir.path(), world, "out", &["--sweep"]);
     let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
     // Two defences × four citing shares, and a report per run.
     assert_eq!(csv.lines().count(), 1 + 2 * 4, "{csv}");
@@ -197,17 +186,8 @@ fn the_sweep_runs_each_citing_share_and_writes_its_table() {
 #[test]
 fn a_policy_fitted_on_one_seed_is_compared_on_another() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("sim.toml");
-    std::fs::write(&cfg, "customers = 400\ndays = 7\ncalls = 2000\nbase_rate = 0.04\n[campaigns]\ncount = 3\ntargets_per_campaign = 200\n").unwrap();
-    let out = dir.path().join("out");
-    let o = bin()
-        .args(["simulate", "--fit", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    ok_stdout(&o);
+    let world = "customers = 400\ndays = 7\ncalls = 2000\nbase_rate = 0.04\n[campaigns]\ncount = 3\ntargets_per_campaign = 200\n";
+    let (out, _) = simulate(dir.path(), world, "out", &["--fit"]);
     let md = std::fs::read_to_string(out.join("fit.md")).unwrap();
     assert!(
         md.contains("| default |") && md.contains("| fitted |"),

@@ -442,20 +442,11 @@ impl Derived {
     }
 }
 
-fn pending_cookie_name(st: &SharedState) -> &'static str {
-    if st.tls.is_some() {
-        "__Host-cs_oidc"
-    } else {
-        "cs_oidc"
-    }
-}
+/// The pending-sign-in cookie's name (before the `__Host-` prefix).
+const PENDING_COOKIE: &str = "cs_oidc";
 
 fn pending_cookie(st: &SharedState, value: &str, max_age: u64) -> String {
-    let secure = if st.tls.is_some() { "; Secure" } else { "" };
-    format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
-        pending_cookie_name(st)
-    )
+    super::session::set_cookie(st, PENDING_COOKIE, value, max_age)
 }
 
 /// A console path to go to after sign-in; anything else goes to the console's home.
@@ -523,7 +514,8 @@ pub async fn callback(
     let Some(oidc) = st.oidc.clone() else {
         return not_configured();
     };
-    let pending = super::session::cookie(&headers, pending_cookie_name(&st));
+    let pending =
+        super::session::cookie(&headers, &super::session::cookie_name(&st, PENDING_COOKIE));
     let Some((secret, started, next)) = pending.as_deref().and_then(parse_pending) else {
         return restart(
             &st,

@@ -142,13 +142,28 @@ pub fn random_hex(bytes: usize) -> String {
     hex::encode(b)
 }
 
-fn cookie_name(st: &SharedState) -> &'static str {
+/// The console's cookie `base` (`cs_session`, `cs_oidc`): `__Host-` prefixed when the server
+/// speaks TLS (the browser then insists on `Secure`, `Path=/` and no domain).
+pub(crate) fn cookie_name(st: &SharedState, base: &str) -> String {
     if st.tls.is_some() {
-        "__Host-cs_session"
+        format!("__Host-{base}")
     } else {
-        "cs_session"
+        base.to_string()
     }
 }
+
+/// A `Set-Cookie` value for the console's cookie `base`: `HttpOnly`, `SameSite=Lax`, `Path=/`,
+/// `Secure` with TLS; `max_age` 0 clears it (a `__Host-` cookie is only cleared with `Secure`).
+pub(crate) fn set_cookie(st: &SharedState, base: &str, value: &str, max_age: u64) -> String {
+    let secure = if st.tls.is_some() { "; Secure" } else { "" };
+    format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+        cookie_name(st, base)
+    )
+}
+
+/// The session cookie's name (before the `__Host-` prefix).
+const SESSION_COOKIE: &str = "cs_session";
 
 /// A cookie's value from a request's headers.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -181,7 +196,7 @@ impl FromRequestParts<SharedState> for Person {
             ))
             .into_response()
         };
-        let Some(id) = cookie(&parts.headers, cookie_name(st)) else {
+        let Some(id) = cookie(&parts.headers, &cookie_name(st, SESSION_COOKIE)) else {
             return Err(to_signin());
         };
         let id_hash = hash(&id);
@@ -380,11 +395,7 @@ pub(crate) async fn start_session(
 /// Set (or, with `max_age` 0, clear) the session cookie and send the browser to `location`.
 /// A `__Host-` cookie is only accepted — and only cleared — with `Secure`, so both carry it.
 fn set_cookie_and_go(st: &SharedState, value: &str, max_age: u64, location: &str) -> Response {
-    let secure = if st.tls.is_some() { "; Secure" } else { "" };
-    let cookie = format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
-        cookie_name(st)
-    );
+    let cookie = set_cookie(st, SESSION_COOKIE, value, max_age);
     (
         StatusCode::SEE_OTHER,
         [

@@ -117,10 +117,6 @@ pub struct ClaimAnswer {
     pub score: Score,
 }
 
-pub(crate) fn bad(code: &str, detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
-}
-
 fn recent_count(
     st: &SharedState,
     f: impl Fn(&countersign_core::recent::RecentCalls) -> u32,
@@ -464,7 +460,7 @@ pub async fn record_outcome(
 ) -> Result<CallDoc, Problem> {
     let call_id = call_id.to_string();
     if !matches!(o.outcome.as_str(), "fraud" | "legitimate" | "unsure") {
-        return Err(bad(
+        return Err(Problem::unprocessable(
             "invalid_outcome",
             "`outcome` is fraud, legitimate or unsure",
         ));
