@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
+use countersign_core::alerts::AlertRule;
 use countersign_core::call::CallIn;
 use countersign_core::profile::{validate_profile, ProfileIn};
 use countersign_core::report::{validate_report, ReportIn};
@@ -58,9 +59,10 @@ pub struct SimArgs {
     /// full Countersign must flag every one (the run fails otherwise).
     #[arg(long)]
     pub sanity: bool,
-    /// Also sweep what no one has published: one run per share of attacker calls citing a text
-    /// (0.1, 0.3, 0.6, 0.9), each on the same world; the base rates 1/2,500, 1/961 and 1/599
-    /// re-weight each run's genuine and fraud calls. Writes `sweep.md` and `sweep.csv`.
+    /// Also sweep what no one has published, one re-drawn run per value on the same seed: the
+    /// share of attacker calls citing a text (0.1, 0.3, 0.6, 0.9), the base rate (1 in 2,500,
+    /// 961, 599) and the delay from the fake text to the call (minutes to a week) — the
+    /// config's `[sweep]` values. Writes `sweep.md` and `sweep.csv`.
     #[arg(long)]
     pub sweep: bool,
     /// Also fit the policy (as `policy fit` does on agents' labels) on another seed's run, and
@@ -78,6 +80,10 @@ pub struct RunResult {
 
 pub fn run(args: SimArgs) -> anyhow::Result<()> {
     let cfg = config(&args)?;
+    let problems = cfg.sweep_problems();
+    if args.sweep && !problems.is_empty() {
+        anyhow::bail!("--sweep: {}", problems.join("; "));
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -137,13 +143,9 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The shares of attacker calls citing a text, and the base rates, the sweep covers.
-const SWEEP_CITE: [f64; 4] = [0.1, 0.3, 0.6, 0.9];
-const SWEEP_BASE: [f64; 3] = [1.0 / 2_500.0, 1.0 / 961.0, 1.0 / 599.0];
-
-/// One run per citing share (on the same seed); for each, detection at 1% of genuine calls
-/// flagged by the full defence and without the ledger, and the precision that detection gives
-/// at each base rate: precision = d·π / (d·π + f·(1 − π)) with the run's own false-flag rate f.
+/// One run per value swept, each re-drawn on the same seed with one parameter changed; for
+/// each, detection at 1% of genuine calls flagged (with its interval) by the full defence and
+/// without the ledger, and the precision there. Writes `sweep.md` and `sweep.csv`.
 async fn sweep(
     cfg: &SimConfig,
     seed: u64,
@@ -152,47 +154,69 @@ async fn sweep(
     out: &Path,
 ) -> anyhow::Result<()> {
     let mut md = String::from(
-        "# Sweep: the share of attacker calls that cite a text, and the base rate\n\n\
-         Each row is a run of the same seed — the same customers, notifications and genuine calls — with the share of attacker calls (tiers 1 and 2) that cite the fake text changed; detection is at 1% of genuine calls flagged. Precision at the other base rates re-weights the run's own detection and false-flag rates (the world is not re-drawn).\n\n\
-         | citing share | detected, with the ledger | without the ledger | precision with the ledger @ 1/2,500 | @ 1/961 | @ 1/599 |\n|---|---|---|---|---|---|\n",
+        "# Sweeps: what no one has published\n\n\
+         Each row is a run re-drawn on the same seed with one parameter changed (the rest as configured); detection is at 1% of genuine calls flagged, with its 95% interval and the number of fraud calls behind it; precision is at the same point, at the row's base rate.\n",
     );
     let mut csv = String::from(
-        "cite_share,defence,tpr_at_1pct,fpr,precision_1_2500,precision_1_961,precision_1_599\n",
+        "parameter,value,defence,fraud_calls,tpr_at_1pct,tpr_low,tpr_high,fpr,precision\n",
     );
-    for share in SWEEP_CITE {
+    let mut runs: Vec<(&str, String, SimConfig)> = Vec::new();
+    let sw = &cfg.sweep;
+    for &share in &sw.cite_shares {
         let mut c = cfg.clone();
         c.fraud.cite_share = share;
-        let dir = out.join(format!("sweep-cite-{share}"));
-        println!("sweep: attacker calls citing a text = {share}");
-        let r = simulate(&c, seed, end, target, None, &dir, true).await?;
-        let precision = |d: &report::DefenceSummary, pi: f64| {
-            let p = d.at[2].point;
-            let denom = p.tpr * pi + p.fpr * (1.0 - pi);
-            if denom > 0.0 {
-                p.tpr * pi / denom
-            } else {
-                0.0
-            }
-        };
-        for d in &r.summary[2..] {
-            csv.push_str(&format!(
-                "{share},{},{:.6},{:.6},{:.6},{:.6},{:.6}\n",
-                d.name,
-                d.at[2].point.tpr,
-                d.at[2].point.fpr,
-                precision(d, SWEEP_BASE[0]),
-                precision(d, SWEEP_BASE[1]),
-                precision(d, SWEEP_BASE[2])
+        runs.push(("attacker calls citing a text", format!("{share}"), c));
+    }
+    for &rate in &sw.base_rates {
+        let mut c = cfg.clone();
+        c.base_rate = rate;
+        runs.push(("base rate", format!("1 in {:.0}", 1.0 / rate), c));
+    }
+    for &mins in &sw.delay_mins {
+        let mut c = cfg.clone();
+        c.fraud.delay_mins = Some(mins);
+        runs.push((
+            "delay from the fake text to the call",
+            countersign_sim::config::delay_words(mins),
+            c,
+        ));
+    }
+    let mut section = "";
+    for (i, (what, value, c)) in runs.iter().enumerate() {
+        if *what != section {
+            section = what;
+            md.push_str(&format!(
+                "\n## {}{}\n\n| {what} | fraud calls | detected, with the ledger | without the ledger | precision with the ledger |\n|---|---|---|---|---|\n",
+                what[..1].to_uppercase(),
+                &what[1..]
             ));
         }
+        println!("sweep {}/{}: {what} = {value}", i + 1, runs.len());
+        let dir = out.join(format!("sweep-{}", i + 1));
+        let r = simulate(c, seed, end, target, None, &dir, true).await?;
+        let frauds = r.outcomes.iter().filter(|o| o.truth.fraud).count();
+        for d in &r.summary[2..] {
+            let a = d.at[2];
+            csv.push_str(&format!(
+                "{what},{value},{},{frauds},{:.6},{:.6},{:.6},{:.6},{:.6}\n",
+                d.name, a.point.tpr, a.ci.0, a.ci.1, a.point.fpr, a.point.precision
+            ));
+        }
+        let pct = |d: &report::DefenceSummary| {
+            let a = d.at[2];
+            format!(
+                "{:.1}% ({:.1}–{:.1})",
+                a.point.tpr * 100.0,
+                a.ci.0 * 100.0,
+                a.ci.1 * 100.0
+            )
+        };
         let (full, without) = (&r.summary[3], &r.summary[2]);
         md.push_str(&format!(
-            "| {share} | {:.1}% | {:.1}% | {:.1}% | {:.1}% | {:.1}% |\n",
-            full.at[2].point.tpr * 100.0,
-            without.at[2].point.tpr * 100.0,
-            precision(full, SWEEP_BASE[0]) * 100.0,
-            precision(full, SWEEP_BASE[1]) * 100.0,
-            precision(full, SWEEP_BASE[2]) * 100.0
+            "| {value} | {frauds} | {} | {} | {:.1}% |\n",
+            pct(full),
+            pct(without),
+            full.at[2].point.precision * 100.0
         ));
     }
     std::fs::write(out.join("sweep.md"), md)?;
@@ -328,30 +352,34 @@ pub async fn simulate(
     let world_secs = t0.elapsed().as_secs_f64();
     let data = tempfile::tempdir()?;
     let mut store = None;
-    let driver = match target {
+    let t1 = Instant::now();
+    let (driver, notifications) = match target {
         Target::InProcess => {
-            let s = Arc::new(SqliteStore::open(data.path(), sim_store_options())?);
-            let scfg = ServerConfig {
-                // The server's default, or longer for a long world.
-                retention_days: (cfg.days + 30).max(ServerConfig::default().retention_days),
-                ..ServerConfig::default()
-            };
-            // A fixed key: the same quotes hash the same way in every run.
-            let key = vec![0x5a; 32];
+            // Loaded through the writer thread (validation and writing on both cores), then
+            // replayed on one inline connection (one sequential caller: BENCHMARKS.md).
+            let s = Arc::new(SqliteStore::open(data.path(), sim_store_options(false))?);
+            let loader = Arc::new(local_state(cfg, s.clone(), world.end)?);
+            let n = load_local(&loader, &world, progress).await?;
+            s.flush().await?;
+            s.close();
+            let s = Arc::new(SqliteStore::open(data.path(), sim_store_options(true))?);
             store = Some(s.clone());
-            let st = AppState::new(&scfg, s, key)?.with_manual_clock(world.end);
+            let st = Arc::new(local_state(cfg, s, world.end)?);
             if let Some(p) = policy {
                 *st.policy.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(p.clone());
             }
-            Driver::Local(Arc::new(st))
+            countersign_server::prepare(&st).await?;
+            (Driver::Local(st), n)
         }
         Target::Server { .. } if policy.is_some() => {
             anyhow::bail!("a fitted policy is tried in process only (run --fit without --server)")
         }
-        Target::Server { base, key } => Driver::Remote(crate::sim_http::Remote::new(base, key)),
+        Target::Server { base, key } => {
+            let r = crate::sim_http::Remote::new(base, key);
+            let n = tokio::task::block_in_place(|| r.load(&world, progress))?;
+            (Driver::Remote(r), n)
+        }
     };
-    let t1 = Instant::now();
-    let notifications = driver.load(&world, progress).await?;
     let load_secs = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
     let (outcomes, reports) = replay(&driver, &world, progress).await?;
@@ -399,18 +427,24 @@ pub enum Driver {
     Remote(crate::sim_http::Remote),
 }
 
-impl Driver {
-    async fn load(&self, world: &World, progress: bool) -> anyhow::Result<usize> {
-        match self {
-            Driver::Local(st) => {
-                let n = load_local(st, world, progress).await?;
-                countersign_server::prepare(st).await?;
-                Ok(n)
-            }
-            Driver::Remote(r) => tokio::task::block_in_place(|| r.load(world, progress)),
-        }
-    }
+/// The server's state for a run on `store`, its clock at `now`: the server's defaults, with
+/// retention long enough for the world and without the spoofed-notification alerts (an output
+/// to customers that nothing scored reads, swept in the background on its own schedule, which
+/// a replay on a set clock cannot order).
+fn local_state(cfg: &SimConfig, store: Arc<SqliteStore>, now: Millis) -> anyhow::Result<AppState> {
+    let mut scfg = ServerConfig {
+        retention_days: (cfg.days + 30).max(ServerConfig::default().retention_days),
+        ..ServerConfig::default()
+    };
+    scfg.alerts
+        .rules
+        .retain(|r| *r != AlertRule::SpoofedNotification);
+    // A fixed key: the same quotes hash the same way in every run.
+    let key = vec![0x5a; 32];
+    Ok(AppState::new(&scfg, store, key)?.with_manual_clock(now))
+}
 
+impl Driver {
     fn set_now(&self, at: Millis) -> anyhow::Result<()> {
         match self {
             Driver::Local(st) => {
@@ -649,14 +683,17 @@ fn checks(cfg: &SimConfig, world: &World, outcomes: &[Outcome], reports: usize) 
     ]
 }
 
-/// The store's options for a run: small page caches (a sequential replay writes between most
-/// reads, and each commit empties the readers' caches: measured 20% faster than the server's
-/// defaults, BENCHMARKS.md) and no fsync (a throwaway store).
-fn sim_store_options() -> SqliteOptions {
+/// The store's options for a run: no fsync (a throwaway store); for the replay, inline (one
+/// sequential caller: no thread hand-off per call) with a commit every 65,536 writes and a
+/// page cache that holds them (SQLite walks its whole page-cache hash at each commit, so
+/// commits must be rare for a large cache to pay; measured in BENCHMARKS.md).
+fn sim_store_options(inline: bool) -> SqliteOptions {
     SqliteOptions {
-        writer_cache_mib: 64,
+        writer_cache_mib: if inline { 256 } else { 64 },
+        group_commit_max: if inline { 65_536 } else { 512 },
         reader_cache_mib: 4,
         durable: false,
+        inline,
         ..SqliteOptions::default()
     }
 }

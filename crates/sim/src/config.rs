@@ -19,6 +19,40 @@ pub struct SimConfig {
     pub campaigns: CampaignConfig,
     pub kba: KbaConfig,
     pub cost: CostConfig,
+    pub sweep: SweepConfig,
+}
+
+/// The values `simulate --sweep` runs, one re-drawn run each with the rest as configured:
+/// what no one has published. Defaults are issue #13's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SweepConfig {
+    /// Shares of attacker calls (T1, T2) citing the fake text.
+    pub cite_shares: Vec<f64>,
+    /// Fraud calls per call.
+    pub base_rates: Vec<f64>,
+    /// Minutes from the fake text to the attacker's call, each an inclusive range.
+    pub delay_mins: Vec<[i64; 2]>,
+}
+
+impl Default for SweepConfig {
+    fn default() -> Self {
+        SweepConfig {
+            cite_shares: vec![0.1, 0.3, 0.6, 0.9],
+            base_rates: vec![1.0 / 2_500.0, 1.0 / 961.0, 1.0 / 599.0],
+            delay_mins: vec![[1, 20], [60, 360], [1_440, 4_320], [4_320, 10_080]],
+        }
+    }
+}
+
+/// A delay range in words: "1–20 minutes", "1–6 hours", "3–7 days".
+pub fn delay_words([lo, hi]: [i64; 2]) -> String {
+    for (unit, mins) in [("days", 1_440), ("hours", 60)] {
+        if lo % mins == 0 && hi % mins == 0 {
+            return format!("{}–{} {unit}", lo / mins, hi / mins);
+        }
+    }
+    format!("{lo}–{hi} minutes")
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,6 +117,10 @@ pub struct FraudConfig {
     pub accounts_per_fraudster: [usize; 2],
     /// Numbers each fraudster calls from.
     pub numbers_per_fraudster: usize,
+    /// Minutes between the fake text and the attacker's call, inclusive range, for tiers T1 and
+    /// T2. Unset (the default): T2 calls 1–20 minutes after it, T1 within hours of a genuine
+    /// text that followed it. What no one has published: `simulate --sweep` varies it.
+    pub delay_mins: Option<[i64; 2]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,6 +164,7 @@ impl Default for SimConfig {
             campaigns: CampaignConfig::default(),
             kba: KbaConfig::default(),
             cost: CostConfig::default(),
+            sweep: SweepConfig::default(),
         }
     }
 }
@@ -183,6 +222,7 @@ impl Default for FraudConfig {
             unsigned: 0.6,
             accounts_per_fraudster: [5, 10],
             numbers_per_fraudster: 2,
+            delay_mins: None,
         }
     }
 }
@@ -269,9 +309,48 @@ impl SimConfig {
         if lo == 0 || lo > hi || self.fraud.numbers_per_fraudster == 0 {
             out.push("fraud.accounts_per_fraudster is [low, high] with 1 ≤ low ≤ high, and numbers_per_fraudster ≥ 1".into());
         }
+        if let Some(d) = self.fraud.delay_mins {
+            out.extend(self.delay_problem("fraud.delay_mins", d));
+        }
         if self.campaigns.count == 0 || self.campaigns.targets_per_campaign == 0 {
             out.push("campaigns.count and targets_per_campaign must be positive".into());
         }
+        out
+    }
+
+    fn delay_problem(&self, name: &str, [lo, hi]: [i64; 2]) -> Option<String> {
+        (lo < 1 || lo > hi || hi >= i64::from(self.days) * 24 * 60).then(|| format!("{name}: [{lo}, {hi}] is not [low, high] minutes with 1 ≤ low ≤ high and high shorter than the world's {} days", self.days))
+    }
+
+    /// Why `--sweep` cannot run the `[sweep]` values on this world: shares out of range, delays
+    /// longer than the world, a base rate that gives it no fraud call.
+    pub fn sweep_problems(&self) -> Vec<String> {
+        let sw = &self.sweep;
+        let mut out: Vec<String> = sw
+            .delay_mins
+            .iter()
+            .filter_map(|d| self.delay_problem("sweep.delay_mins", *d))
+            .collect();
+        for (name, v) in sw
+            .cite_shares
+            .iter()
+            .map(|v| ("sweep.cite_shares", v))
+            .chain(sw.base_rates.iter().map(|v| ("sweep.base_rates", v)))
+        {
+            if !(0.0..=1.0).contains(v) {
+                out.push(format!("{name}: each is a share between 0 and 1, not {v}"));
+            }
+        }
+        let mut rates = sw.base_rates.clone();
+        if !sw.cite_shares.is_empty() || !sw.delay_mins.is_empty() {
+            rates.push(self.base_rate);
+        }
+        out.extend(
+            rates
+                .into_iter()
+                .filter(|r| (self.calls as f64 * r).round() < 1.0)
+                .map(|r| format!("a base rate of {r} gives {} calls no fraud call: sweep more calls or set [sweep] base_rates", self.calls)),
+        );
         out
     }
 
@@ -295,6 +374,7 @@ impl SimConfig {
             ("fraud.accounts_per_fraudster", format!("{:?}", f.accounts_per_fraudster), "issue #13: one fraudster works 5–10 accounts"),
             ("fraud.tier_shares", format!("{:?}", f.tier_shares), "arbitrary"),
             ("fraud.cite_share", f.cite_share.to_string(), "arbitrary (unpublished: swept)"),
+            ("fraud.delay_mins", f.delay_mins.map_or("T2 1–20 minutes; T1 hours after a genuine text".into(), delay_words), "arbitrary (unpublished: swept)"),
             ("genuine.cite_share", g.cite_share.to_string(), "arbitrary"),
             ("genuine.from_number_on_file", g.from_number_on_file.to_string(), "arbitrary"),
             ("genuine.withheld", g.withheld.to_string(), "arbitrary"),

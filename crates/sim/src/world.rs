@@ -509,13 +509,28 @@ impl World {
         n: usize,
     ) -> SimCall {
         let f = &cfg.fraud;
-        // T1 and T2 target recipients of a fake text; T0 anyone.
+        // T1 and T2 target recipients of a fake text; T0 anyone. With a set delay, a recipient
+        // whose call that long after the fake text still falls inside the world.
+        let delay = match f.delay_mins {
+            Some([lo, hi]) if tier > 0 => Some(rng.i64(lo..=hi) * MIN),
+            _ => None,
+        };
         let (who, smish) = if tier == 0 {
             (rng.usize(0..self.customers.len()), None)
         } else {
-            let camp = &self.campaigns[rng.usize(0..self.campaigns.len())];
-            let (who, got) = camp.recipients[rng.usize(0..camp.recipients.len())];
-            (who, Some((camp, got)))
+            let mut draw = || {
+                let camp = &self.campaigns[rng.usize(0..self.campaigns.len())];
+                let (who, got) = camp.recipients[rng.usize(0..camp.recipients.len())];
+                (who, Some((camp, got)))
+            };
+            let mut pick_one = draw();
+            for _ in 0..64 {
+                match (delay, pick_one.1) {
+                    (Some(d), Some((_, got))) if got + d >= self.end - MIN => pick_one = draw(),
+                    _ => break,
+                }
+            }
+            pick_one
         };
         let c = &self.customers[who];
         // On a day the customer also got genuine texts, after the fake one when there is one.
@@ -526,6 +541,9 @@ impl World {
             .map(|s| s.at)
             .next();
         let at = match (tier, smish, genuine_day) {
+            (_, Some((_, got)), _) if delay.is_some() => {
+                (got + delay.unwrap_or(MIN)).min(self.end - MIN)
+            }
             // T2 calls within minutes of the fake text.
             (2, Some((_, got)), _) => got + rng.i64(MIN..20 * MIN),
             (_, _, Some(day_text)) => (day_text + rng.i64(MIN..4 * HOUR)).min(self.end - MIN),
@@ -904,6 +922,39 @@ mod tests {
             }
         }
         assert!(t2 > 0);
+    }
+
+    #[test]
+    fn a_set_delay_puts_every_t1_and_t2_call_that_long_after_a_fake_text() {
+        let mut cfg = SimConfig {
+            customers: 2_000,
+            days: 20,
+            calls: 20_000,
+            base_rate: 0.02,
+            ..SimConfig::default()
+        };
+        cfg.fraud.delay_mins = Some([1_440, 4_320]);
+        let w = World::generate(&cfg, 9, END);
+        let mut texts: std::collections::HashMap<usize, Vec<Millis>> = Default::default();
+        for (who, at) in w
+            .campaigns
+            .iter()
+            .flat_map(|c| c.recipients.iter().copied())
+        {
+            texts.entry(who).or_default().push(at);
+        }
+        let late = calls(&w)
+            .into_iter()
+            .filter(|c| c.truth.fraud && c.truth.tier != Some(0))
+            .map(|c| {
+                let who: usize = c.call.customer_id.as_deref().unwrap()[4..].parse().unwrap();
+                let ok = texts[&who]
+                    .iter()
+                    .any(|t| (DAY..=3 * DAY).contains(&(c.at - t)));
+                assert!(ok, "call at {} not 1–3 days after a fake text", c.at);
+            })
+            .count();
+        assert!(late > 200, "{late}");
     }
 
     #[test]

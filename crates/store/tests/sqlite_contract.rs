@@ -17,6 +17,24 @@ async fn fresh() -> (Arc<dyn Store>, tempfile::TempDir) {
 
 countersign_store::store_contract_tests!(fresh());
 
+/// The same contract on the simulator's inline mode: one connection on the caller's thread must
+/// answer exactly as the writer thread and the reader pool do.
+mod inline {
+    use super::*;
+
+    async fn fresh() -> (Arc<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SqliteOptions {
+            inline: true,
+            durable: false,
+            ..SqliteOptions::default()
+        };
+        (Arc::new(SqliteStore::open(dir.path(), opts).unwrap()), dir)
+    }
+
+    countersign_store::store_contract_tests!(fresh());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reopen_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();

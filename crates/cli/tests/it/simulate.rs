@@ -159,28 +159,47 @@ fn the_api_and_the_services_in_process_give_the_same_figures() {
 }
 
 #[test]
-fn the_sweep_runs_each_citing_share_and_writes_its_table() {
+fn the_sweep_redraws_a_run_per_value_and_writes_its_tables() {
     let dir = tempfile::tempdir().unwrap();
-    let world = "customers = 300\ndays = 7\ncalls = 1200\nbase_rate = 0.05\n[campaigns]\ncount = 3\ntargets_per_campaign = 150\n";
+    let world = "customers = 300\ndays = 7\ncalls = 1200\nbase_rate = 0.05\n[campaigns]\ncount = 3\ntargets_per_campaign = 150\n[sweep]\ncite_shares = [0.3, 0.9]\nbase_rates = [0.02, 0.05]\ndelay_mins = [[1, 20], [1440, 2880]]\n";
     let (out, _) = simulate(dir.path(), world, "out", &["--sweep"]);
     let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
-    // Two defences × four citing shares, and a report per run.
-    assert_eq!(csv.lines().count(), 1 + 2 * 4, "{csv}");
-    for share in ["0.1", "0.3", "0.6", "0.9"] {
-        assert!(out.join(format!("sweep-cite-{share}/report.md")).exists());
+    // Two defences × six runs, and a report per run.
+    assert_eq!(csv.lines().count(), 1 + 2 * 6, "{csv}");
+    for run in 1..=6 {
+        assert!(out.join(format!("sweep-{run}/report.md")).exists());
     }
-    // Precision rises with the base rate, for the same detection and false flags.
-    for line in csv.lines().skip(1) {
-        let f: Vec<f64> = line
-            .split(',')
-            .skip(2)
-            .map(|x| x.parse().unwrap())
-            .collect();
-        assert!(f[2] <= f[3] && f[3] <= f[4], "{line}");
+    // Each run is re-drawn: the base-rate rows have the fraud calls their rate gives.
+    let frauds: Vec<(String, String)> = csv
+        .lines()
+        .filter(|l| l.starts_with("base rate,"))
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[1].to_string(), f[3].to_string())
+        })
+        .collect();
+    assert!(
+        frauds.contains(&("1 in 50".into(), "24".into())),
+        "{frauds:?}"
+    );
+    assert!(
+        frauds.contains(&("1 in 20".into(), "60".into())),
+        "{frauds:?}"
+    );
+    let md = std::fs::read_to_string(out.join("sweep.md")).unwrap();
+    for row in ["| 0.9 |", "| 1 in 50 |", "| 1–2 days |", "| 1–20 minutes |"] {
+        assert!(md.contains(row), "{row} in {md}");
     }
-    assert!(std::fs::read_to_string(out.join("sweep.md"))
-        .unwrap()
-        .contains("| 0.9 |"));
+    // A sweep whose base rate gives the world no fraud call is refused up front.
+    let cfg = dir.path().join("tiny.toml");
+    std::fs::write(&cfg, "calls = 100\n").unwrap();
+    let o = bin()
+        .args(["simulate", "--sweep", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no fraud call"));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use super::*;
 
 pub(super) fn insert_campaign_event(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     e: &crate::CampaignEvent,
 ) -> rusqlite::Result<usize> {
     tx.prepare_cached(

@@ -6,6 +6,9 @@
 //! commit). That is what makes durable ingest fast: 100k records cost a handful of fsyncs, not
 //! 100k. Readers never block the writer (WAL), and see a commit as soon as it returns, which is
 //! what makes a record verifiable right after its acknowledgement.
+//!
+//! The simulator's throwaway store runs `inline` instead: one connection on the caller's thread
+//! for reads and writes alike (`SqliteOptions::inline`), the same SQL and the same contract.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -19,7 +22,7 @@ use countersign_core::{
     StoredNotification, BODY_MAC_LEN,
 };
 pub use rusqlite::{params, Connection};
-use rusqlite::{OpenFlags, OptionalExtension, Row, Transaction};
+use rusqlite::{OpenFlags, OptionalExtension, Row};
 use tokio::sync::mpsc::{channel, Receiver, Sender};
 use tokio::sync::oneshot;
 
@@ -47,7 +50,7 @@ pub use schema::{day_of, migrate, schema_version};
 use customers::profile_row;
 use ledger::{facts_json, learned_number, row_to_stored, sms_recipient_rows, SELECT_COLS};
 use schema::load_shared;
-use writer::{writer_loop, Cmd, Reply, Shared, SourceRow};
+use writer::{writer_loop, Bounds, Cmd, Reply, Shared, SourceRow};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "ledger.sqlite3";
@@ -77,6 +80,14 @@ pub struct SqliteOptions {
     /// fsync every commit (`synchronous=FULL`). Off only for throwaway stores — the simulator's
     /// — where nothing acknowledged has to survive a power cut.
     pub durable: bool,
+    /// Run every read and write on the caller's thread over one connection, instead of the
+    /// writer thread and the reader pool: writes go into one open transaction (each in its own
+    /// savepoint, so a failed one leaves nothing), committed every `group_commit_max` writes and
+    /// at `close` — so a write is answered before it is durable, and `flush` only makes what
+    /// came before visible (as every write already is to the next read). For one sequential
+    /// caller of a throwaway store only — the simulator, where a thread hand-off and a commit
+    /// per call cost more than the work (BENCHMARKS.md) — never for the server.
+    pub inline: bool,
 }
 
 impl Default for SqliteOptions {
@@ -91,6 +102,7 @@ impl Default for SqliteOptions {
             wal_autocheckpoint_pages: 8192,
             readers_max: 16,
             durable: true,
+            inline: false,
         }
     }
 }
@@ -106,6 +118,28 @@ pub struct SqliteStore {
     /// (page cache, mmap) of reader connections, in MiB.
     reader_mib: (i64, i64),
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// The one connection of an inline store (`SqliteOptions::inline`); `None` inside once closed.
+    inline: Option<Mutex<Option<Inline>>>,
+}
+
+/// An inline store's connection and the writes in its open transaction.
+struct Inline {
+    conn: Connection,
+    uncommitted: usize,
+    max: usize,
+}
+
+impl Inline {
+    /// Commit the open transaction, if any.
+    fn commit(&mut self) -> StoreResult<()> {
+        self.uncommitted = 0;
+        if self.conn.is_autocommit() {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch("COMMIT")
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
 }
 
 fn unavailable(what: &str) -> StoreError {
@@ -168,11 +202,34 @@ impl SqliteStore {
         };
         let mut conn = open_conn(&path, opts.writer_cache_mib, 0, Some(pragmas))
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        if opts.inline {
+            // The one connection: no file lock taken and released around every transaction
+            // (the WAL index lives in its memory), and each write's savepoint journal in memory.
+            conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+                .and_then(|()| conn.pragma_update(None, "temp_store", "MEMORY"))
+                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        }
         let (before, after) = migrate(&mut conn)?;
         if before != after {
             tracing::info!(before, after, "migrated the ledger schema");
         }
         let shared = Arc::new(RwLock::new(load_shared(&conn)?));
+        if opts.inline {
+            return Ok(SqliteStore {
+                tx: Mutex::new(None),
+                shared,
+                readers: Arc::new(Mutex::new(Vec::new())),
+                reader_slots: Arc::new(tokio::sync::Semaphore::new(1)),
+                path,
+                reader_mib: (opts.reader_cache_mib, opts.reader_mmap_mib),
+                writer: Mutex::new(None),
+                inline: Some(Mutex::new(Some(Inline {
+                    conn,
+                    uncommitted: 0,
+                    max: opts.group_commit_max.max(1),
+                }))),
+            });
+        }
         let (tx, rx) = channel(opts.queue_depth.max(1));
         let writer_shared = shared.clone();
         let max = opts.group_commit_max.max(1);
@@ -187,11 +244,19 @@ impl SqliteStore {
             path,
             reader_mib: (opts.reader_cache_mib, opts.reader_mmap_mib),
             writer: Mutex::new(Some(writer)),
+            inline: None,
         })
     }
 
     /// Stop the writer after it has finished what is queued (everything acknowledged is durable).
     pub fn close(&self) {
+        if let Some(inline) = &self.inline {
+            if let Some(mut i) = inline.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                if let Err(e) = i.commit() {
+                    tracing::error!(error = %e, "the inline store's last writes were not committed");
+                }
+            }
+        }
         if let Ok(mut tx) = self.tx.lock() {
             tx.take();
         }
@@ -202,6 +267,23 @@ impl SqliteStore {
     }
 
     async fn send(&self, cmd: Cmd) -> StoreResult<()> {
+        if let Some(inline) = &self.inline {
+            let mut guard = inline.lock().map_err(|_| unavailable("send"))?;
+            let i = guard.as_mut().ok_or_else(|| unavailable("send"))?;
+            if i.conn.is_autocommit() {
+                i.conn
+                    .execute_batch("BEGIN IMMEDIATE")
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            }
+            if !writer::commit_group(&i.conn, vec![cmd], &self.shared, Bounds::Savepoint) {
+                return Err(unavailable("send"));
+            }
+            i.uncommitted += 1;
+            if i.uncommitted >= i.max {
+                i.commit()?;
+            }
+            return Ok(());
+        }
         let tx = self
             .tx
             .lock()
@@ -222,7 +304,7 @@ impl SqliteStore {
     /// Every write that needs no special handling goes this way (one write style).
     async fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreResult<T> {
         let (reply, rx) = oneshot::channel();
         self.send(Cmd::Write(write_fn(f, reply))).await?;
@@ -233,7 +315,7 @@ impl SqliteStore {
     /// it: for audit entries and a call's scores, which must not wait for an fsync.
     async fn queue(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<()> + Send + 'static,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
     ) -> StoreResult<()> {
         let (reply, _rx) = oneshot::channel();
         self.send(Cmd::Write(write_fn(f, reply))).await
@@ -244,6 +326,15 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection, &Shared) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreResult<T> {
+        if let Some(inline) = &self.inline {
+            let guard = inline.lock().map_err(|_| unavailable("read"))?;
+            let i = guard.as_ref().ok_or_else(|| unavailable("read"))?;
+            let sh = self
+                .shared
+                .read()
+                .map_err(|_| StoreError::Unavailable("poisoned lock".into()))?;
+            return Ok(f(&i.conn, &sh)?);
+        }
         let readers = self.readers.clone();
         let shared = self.shared.clone();
         let path = self.path.clone();
@@ -281,7 +372,7 @@ impl SqliteStore {
 /// Box `f` for the writer: it runs in the transaction and, once the group ends, answers `reply`
 /// with its value (committed) or the reason (failed).
 fn write_fn<T: Send + 'static>(
-    f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     reply: Reply<T>,
 ) -> writer::WriteFn {
     Box::new(move |tx| match f(tx) {
@@ -325,12 +416,17 @@ impl Store for SqliteStore {
     }
 
     async fn flush(&self) -> StoreResult<()> {
+        if self.inline.is_some() {
+            // Every write is already visible to the next read on the one connection, and an
+            // inline store answers writes before they are durable (`SqliteOptions::inline`).
+            return Ok(());
+        }
         // A write of nothing: answered once everything queued before it is committed.
         self.write(|_| Ok(())).await
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        if self.tx.lock().map(|t| t.is_none()).unwrap_or(true) {
+        if self.inline.is_none() && self.tx.lock().map(|t| t.is_none()).unwrap_or(true) {
             return Err(unavailable("ping"));
         }
         self.read(|conn, _| conn.query_row("SELECT 1", [], |_| Ok(())))

@@ -23,7 +23,7 @@ pub(super) type Reply<T> = oneshot::Sender<StoreResult<T>>;
 /// Called once the group holding a write has committed (`Ok`) or failed (`Err`, the reason).
 pub(super) type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// A write run inside the group's transaction; it answers with what to do once the group ends.
-pub(super) type WriteFn = Box<dyn FnOnce(&Transaction<'_>) -> rusqlite::Result<Done> + Send>;
+pub(super) type WriteFn = Box<dyn FnOnce(&Connection) -> rusqlite::Result<Done> + Send>;
 
 pub(super) enum Cmd {
     Ingest {
@@ -75,7 +75,7 @@ impl Pending {
 }
 
 pub(super) fn writer_loop(
-    mut conn: Connection,
+    conn: Connection,
     mut rx: Receiver<Cmd>,
     shared: Arc<RwLock<Shared>>,
     max: usize,
@@ -88,19 +88,57 @@ pub(super) fn writer_loop(
                 Err(_) => break,
             }
         }
+        if !commit_group(&conn, cmds, &shared, Bounds::Transaction) {
+            return;
+        }
+    }
+}
+
+/// Where a group's writes begin and end: its own transaction (the writer thread), or a
+/// savepoint inside the inline store's open transaction, committed later (`SqliteOptions::inline`).
+#[derive(Clone, Copy)]
+pub(super) enum Bounds {
+    Transaction,
+    Savepoint,
+}
+
+impl Bounds {
+    fn sql(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Bounds::Transaction => ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"),
+            Bounds::Savepoint => (
+                "SAVEPOINT cmd",
+                "RELEASE cmd",
+                "ROLLBACK TO cmd; RELEASE cmd",
+            ),
+        }
+    }
+}
+
+/// Apply `cmds` in one transaction (or savepoint), then answer each (done or failed); `false`
+/// when the shared state is poisoned and the writer must stop.
+pub(super) fn commit_group(
+    conn: &Connection,
+    cmds: Vec<Cmd>,
+    shared: &RwLock<Shared>,
+    bounds: Bounds,
+) -> bool {
+    let (begin, end, undo) = bounds.sql();
+    {
         let mut work = match shared.read() {
             Ok(s) => s.clone(),
-            Err(_) => return,
+            Err(_) => return false,
         };
         let mut pending = Vec::with_capacity(cmds.len());
         let result = (|| -> rusqlite::Result<()> {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            conn.execute_batch(begin)?;
+            let tx = conn;
             let mut live_delta = 0i64;
             let mut minutes: HashMap<(i64, i64), (u64, LagHistogram)> = HashMap::new();
             let mut touched: Vec<i64> = Vec::new();
             for cmd in cmds {
                 pending.push(apply(
-                    &tx,
+                    tx,
                     &mut work,
                     cmd,
                     &mut live_delta,
@@ -108,13 +146,13 @@ pub(super) fn writer_loop(
                     &mut touched,
                 )?);
             }
-            flush_minutes(&tx, &minutes)?;
+            flush_minutes(tx, &minutes)?;
             touched.sort_unstable();
             touched.dedup();
             for id in touched {
                 if let Some(name) = work.names.get(&id) {
                     if let Some(row) = work.sources.get(name) {
-                        save_source(&tx, row)?;
+                        save_source(tx, row)?;
                     }
                 }
             }
@@ -124,7 +162,7 @@ pub(super) fn writer_loop(
                 )?
                 .execute([live_delta])?;
             }
-            tx.commit()
+            conn.execute_batch(end)
         })();
         match result {
             Ok(()) => {
@@ -150,6 +188,11 @@ pub(super) fn writer_loop(
                 }
             }
             Err(e) => {
+                if !conn.is_autocommit() {
+                    // Nothing of the group stays: a failed statement may leave its transaction
+                    // (or savepoint) open.
+                    let _ = conn.execute_batch(undo);
+                }
                 tracing::error!(error = %e, "ledger transaction failed; nothing in it was acknowledged");
                 let msg = e.to_string();
                 for p in pending {
@@ -158,13 +201,10 @@ pub(super) fn writer_loop(
             }
         }
     }
+    true
 }
 
-pub(super) fn source_id(
-    tx: &Transaction<'_>,
-    work: &mut Shared,
-    name: &str,
-) -> rusqlite::Result<i64> {
+pub(super) fn source_id(tx: &Connection, work: &mut Shared, name: &str) -> rusqlite::Result<i64> {
     if let Some(row) = work.sources.get(name) {
         return Ok(row.id);
     }
@@ -185,7 +225,7 @@ pub(super) fn source_id(
     Ok(id)
 }
 
-pub(super) fn save_source(tx: &Transaction<'_>, row: &SourceRow) -> rusqlite::Result<()> {
+pub(super) fn save_source(tx: &Connection, row: &SourceRow) -> rusqlite::Result<()> {
     let s = &row.state;
     tx.prepare_cached(
         "UPDATE sources SET channels_mask = ?2, declared_watermark = ?3, watermark_updated_at = ?4,
@@ -210,7 +250,7 @@ pub(super) fn save_source(tx: &Transaction<'_>, row: &SourceRow) -> rusqlite::Re
 }
 
 pub(super) fn flush_minutes(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     minutes: &HashMap<(i64, i64), (u64, LagHistogram)>,
 ) -> rusqlite::Result<()> {
     for ((source_id, minute), (records, lag)) in minutes {
@@ -233,7 +273,7 @@ pub(super) fn flush_minutes(
 }
 
 pub(super) fn apply(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     work: &mut Shared,
     cmd: Cmd,
     live_delta: &mut i64,
@@ -278,7 +318,7 @@ pub(super) fn apply(
 /// Insert a batch (`ON CONFLICT DO NOTHING`; a conflict is told from a duplicate by content),
 /// keeping the customer index, learned numbers, per-minute activity and source state.
 fn ingest(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     work: &mut Shared,
     batch: Vec<Notification>,
     acked_at: Millis,
@@ -363,7 +403,7 @@ fn ingest(
 
 /// Apply delivery-status updates; a late, older update never overwrites a newer one.
 fn status(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     work: &Shared,
     updates: Vec<StatusUpdate>,
 ) -> rusqlite::Result<Vec<StatusOutcome>> {
@@ -404,7 +444,7 @@ fn before_complete(s: &SourceState, sent_at: Millis) -> bool {
 /// Move a source's watermark forward (never back) and extend its completeness backwards
 /// (recounting the records kept from before it).
 fn set_watermark(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     work: &mut Shared,
     sid: i64,
     source: &str,
@@ -437,7 +477,7 @@ fn set_watermark(
 /// Delete notifications by key (retention), forgetting learned numbers last texted before the
 /// cut, and the per-minute activity before it.
 fn delete(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     work: &mut Shared,
     touched: &mut Vec<i64>,
     pks: Vec<i64>,
