@@ -190,7 +190,7 @@ fn curl(base: &str, body: &Value) -> String {
 /// Sign-in links for an agent and an analyst, and the demo calls' screens.
 async fn print_console(base: &str, key: &str) -> anyhow::Result<()> {
     let (b4, k4) = (base.to_string(), key.to_string());
-    let links = tokio::task::spawn_blocking(move || -> anyhow::Result<(Value, Value)> {
+    let links = tokio::task::spawn_blocking(move || -> anyhow::Result<(Value, Value, Value)> {
         Ok((
             post(
                 &b4,
@@ -204,6 +204,7 @@ async fn print_console(base: &str, key: &str) -> anyhow::Result<()> {
                 "/v1/console/links",
                 &json!({"person": "demo-analyst", "role": "analyst"}),
             )?,
+            post(&b4, &k4, "/v1/customers/c-1002/check-links", &json!({}))?,
         ))
     })
     .await??;
@@ -215,6 +216,10 @@ async fn print_console(base: &str, key: &str) -> anyhow::Result<()> {
     println!(
         "  as an analyst:  {base}{}",
         links.1["path"].as_str().unwrap_or_default()
+    );
+    println!(
+        "  as a customer:  {base}{}   (the app's \"did we send this?\" page: paste the fake text)",
+        links.2["url"].as_str().unwrap_or_default()
     );
     println!("then the calls:");
     for (id, what) in DEMO_CALLS {

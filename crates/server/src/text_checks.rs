@@ -90,8 +90,76 @@ pub async fn post_text_check(
     JsonBody(raw): JsonBody<TextCheckIn>,
 ) -> Result<Json<TextCheckAnswer>, Problem> {
     let who = format!("app:{}", auth.require(Scope::App)?.name);
+    check_text(&st, &customer_id, &raw, &who).await.map(Json)
+}
+
+/// Check a pasted text for a customer (`who` for the audit log): the API's and `/check`'s.
+pub async fn check_text(
+    st: &SharedState,
+    customer_id: &str,
+    raw: &TextCheckIn,
+    who: &str,
+) -> Result<TextCheckAnswer, Problem> {
+    let customer_id = customer_id.to_string();
     crate::customers::check_id(&customer_id, st.validation.limits.id_chars_max)?;
     st.check_limits.check(&customer_id)?;
+    let pasted = pasted_text(raw)?;
+    let claim_in = ClaimIn {
+        customer_id: Some(customer_id.clone()),
+        channel: Some("sms".into()),
+        received_at: raw.received_at.clone(),
+        sender_seen: raw.sender.clone().or(pasted.sender.clone()),
+        mentions: MentionsIn {
+            // The quote the verification compares (the claim's limit), its cues extracted.
+            text: Some(pasted.text.chars().take(1_024).collect()),
+            ..Default::default()
+        },
+    };
+    let claim = countersign_core::verify::validate_claim(
+        &claim_in,
+        &st.validation.extract,
+        st.validation.limits.id_chars_max,
+    )
+    .map_err(Problem::invalid)?;
+    let v = crate::verification::verify_claim(st, &claim, who).await?;
+    let lang = customer_lang(st, &customer_id).await?;
+    let mine = not_ours(st, &pasted.text, &v);
+    let mut a = answer(&v, &mine, &brand_name(st), lang);
+    // What the check found — never the text — for the fraud team and the customer's later calls.
+    let indicators: Vec<serde_json::Value> = mine
+        .iter()
+        .map(|n| {
+            let (kind, value) = n.indicator();
+            serde_json::json!({"kind": kind, "value": value})
+        })
+        .collect();
+    let id = st
+        .store
+        .add_text_check(countersign_store::TextCheckRow {
+            customer_id: customer_id.clone(),
+            at: st.now(),
+            verdict: a.verdict.as_str().to_string(),
+            forged: matches!(
+                a.verdict,
+                CheckVerdict::WeDidNotSendThis | CheckVerdict::KnownScam
+            ),
+            campaign_id: a.campaign_id,
+            indicators: serde_json::Value::Array(indicators).to_string(),
+            text_mac: Some(text_mac(st, &pasted.text)),
+        })
+        .await?;
+    a.check_id = Some(id);
+    st.metrics.count_text_check(a.verdict.as_str());
+    Ok(a)
+}
+
+/// The keyed MAC of a cleaned text: what ties a report to its check without keeping the text.
+fn text_mac(st: &SharedState, cleaned: &str) -> Vec<u8> {
+    countersign_core::validate::body_mac(&st.validation.body_hmac_key, cleaned).to_vec()
+}
+
+/// The text as pasted, required, within its limit, cleaned of what sharing adds.
+fn pasted_text(raw: &TextCheckIn) -> Result<countersign_core::textcheck::Pasted, Problem> {
     let text = raw
         .text
         .as_deref()
@@ -115,52 +183,156 @@ pub async fn post_text_check(
             "`text` holds nothing but a forwarding header",
         ));
     }
-    let claim_in = ClaimIn {
-        customer_id: Some(customer_id.clone()),
-        channel: Some("sms".into()),
-        received_at: raw.received_at.clone(),
-        sender_seen: raw.sender.clone().or(pasted.sender.clone()),
-        mentions: MentionsIn {
-            // The quote the verification compares (the claim's limit), its cues extracted.
-            text: Some(pasted.text.chars().take(1_024).collect()),
-            ..Default::default()
-        },
+    Ok(pasted)
+}
+
+/// A report filed from a check, and the check.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckReportAnswer {
+    pub check_id: i64,
+    #[serde(flatten)]
+    pub report: crate::services::campaigns::ReportAnswer,
+}
+
+#[utoipa::path(
+    post, path = "/v1/customers/{customer_id}/text-checks/{check_id}/report", tag = "customer checks",
+    params(("customer_id" = String, Path), ("check_id" = i64, Path)),
+    request_body(content = TextCheckIn, description = "The text as checked (Countersign never kept it; it must be the same text) and, optionally, the sender and arrival time"),
+    responses(
+        (status = 200, description = "The smishing report filed from the check (`reported_via` app), clustered like a 7726 report; a retry answers the same report with `replayed`", body = CheckReportAnswer),
+        (status = 404, description = "`unknown_check`: no such check for this customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`we_sent_this`: the check found the institution's own text", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`missing_field`, `text_too_long`, `text_differs` (not the text that was checked), `invalid_time`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn post_check_report(
+    State(st): State<SharedState>,
+    auth: Auth,
+    Path((customer_id, check_id)): Path<(String, String)>,
+    JsonBody(raw): JsonBody<TextCheckIn>,
+) -> Result<Json<CheckReportAnswer>, Problem> {
+    auth.require(Scope::App)?;
+    report_check(&st, &customer_id, &check_id, &raw)
+        .await
+        .map(Json)
+}
+
+/// File the smishing report of a check (its one tap): the API's and `/check`'s.
+pub async fn report_check(
+    st: &SharedState,
+    customer_id: &str,
+    check_id: &str,
+    raw: &TextCheckIn,
+) -> Result<CheckReportAnswer, Problem> {
+    let customer_id = customer_id.to_string();
+    crate::customers::check_id(&customer_id, st.validation.limits.id_chars_max)?;
+    st.check_limits.check(&customer_id)?;
+    let unknown = || {
+        Problem::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "unknown_check",
+            format!("no text check {check_id:?} for this customer"),
+        )
     };
-    let claim = countersign_core::verify::validate_claim(
-        &claim_in,
+    let id: i64 = check_id.parse().map_err(|_| unknown())?;
+    // Another customer's check is "unknown" too: nothing is said about it.
+    let check = st
+        .store
+        .text_check(id)
+        .await?
+        .filter(|c| c.row.customer_id == customer_id)
+        .ok_or_else(unknown)?;
+    if check.row.verdict == CheckVerdict::WeSentThis.as_str() {
+        return Err(Problem::new(
+            axum::http::StatusCode::CONFLICT,
+            "we_sent_this",
+            "the check found our own text: there is nothing to report",
+        ));
+    }
+    let pasted = pasted_text(raw)?;
+    if check
+        .row
+        .text_mac
+        .as_ref()
+        .is_some_and(|m| *m != text_mac(st, &pasted.text))
+    {
+        return Err(Problem::unprocessable(
+            "text_differs",
+            "`text` is not the text that was checked: check this text first",
+        ));
+    }
+    let report = countersign_core::report::validate_report(
+        &countersign_core::report::ReportIn {
+            customer_id: Some(customer_id),
+            reporter_number: None,
+            sender: raw.sender.clone().or(pasted.sender),
+            body: Some(pasted.text),
+            received_at: raw.received_at.clone(),
+            reported_via: Some("app".into()),
+            // The check's one report: a second tap, or a retry, answers the first.
+            report_id: Some(format!("text-check-{id}")),
+        },
+        st.now(),
         &st.validation.extract,
         st.validation.limits.id_chars_max,
     )
     .map_err(Problem::invalid)?;
-    let v = crate::verification::verify_claim(&st, &claim, &who).await?;
-    let lang = customer_lang(&st, &customer_id).await?;
-    let mine = not_ours(&st, &pasted.text, &v);
-    let mut a = answer(&v, &mine, &brand_name(&st), lang);
-    // What the check found — never the text — for the fraud team and the customer's later calls.
-    let indicators: Vec<serde_json::Value> = mine
-        .iter()
-        .map(|n| {
-            let (kind, value) = n.indicator();
-            serde_json::json!({"kind": kind, "value": value})
-        })
-        .collect();
-    let id = st
-        .store
-        .add_text_check(countersign_store::TextCheckRow {
-            customer_id: customer_id.clone(),
-            at: st.now(),
-            verdict: a.verdict.as_str().to_string(),
-            forged: matches!(
-                a.verdict,
-                CheckVerdict::WeDidNotSendThis | CheckVerdict::KnownScam
-            ),
-            campaign_id: a.campaign_id,
-            indicators: serde_json::Value::Array(indicators).to_string(),
-        })
-        .await?;
-    a.check_id = Some(id);
-    st.metrics.count_text_check(a.verdict.as_str());
-    Ok(Json(a))
+    let answer = crate::services::campaigns::report(st, report).await?;
+    if check.report_id != Some(answer.report_id) {
+        st.store
+            .link_text_check_report(id, answer.report_id)
+            .await?;
+    }
+    Ok(CheckReportAnswer {
+        check_id: id,
+        report: answer,
+    })
+}
+
+/// A link to the `/check` page for one customer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckLink {
+    /// Relative to the server (`/check?t=…`): open it in the app's web view.
+    pub url: String,
+    /// RFC 3339; the link works until then (15 minutes).
+    pub expires_at: String,
+}
+
+#[utoipa::path(
+    post, path = "/v1/customers/{customer_id}/check-links", tag = "customer checks",
+    params(("customer_id" = String, Path)),
+    responses(
+        (status = 201, description = "A signed link to the `/check` page for this customer, for the app to open in a web view (no session, no cookie; valid 15 minutes)", body = CheckLink),
+        (status = 404, description = "`console_disabled`: the server does not serve pages (`[console] enabled = false`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_customer_id`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn post_check_link(
+    State(st): State<SharedState>,
+    auth: Auth,
+    Path(customer_id): Path<String>,
+) -> Result<(axum::http::StatusCode, Json<CheckLink>), Problem> {
+    auth.require(Scope::App)?;
+    crate::customers::check_id(&customer_id, st.validation.limits.id_chars_max)?;
+    if !st.console.enabled {
+        return Err(Problem::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "console_disabled",
+            "this server does not serve pages: `[console] enabled = false`",
+        ));
+    }
+    let exp = st.now() + crate::console::check::LINK_TTL_MS;
+    let token = crate::console::check::link_token(&st, &customer_id, exp);
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(CheckLink {
+            url: format!("/check?t={token}"),
+            expires_at: countersign_core::validate::format_time(exp),
+        }),
+    ))
 }
 
 /// A number or a link to check on its own: exactly one.
@@ -388,6 +560,8 @@ async fn customer_lang(st: &SharedState, customer_id: &str) -> Result<Lang, Prob
 pub fn routes() -> OpenApiRouter<SharedState> {
     OpenApiRouter::new()
         .routes(routes!(post_text_check))
+        .routes(routes!(post_check_report))
+        .routes(routes!(post_check_link))
         .routes(routes!(post_contact_check))
         .routes(routes!(get_calling_now))
 }

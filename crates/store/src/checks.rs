@@ -19,6 +19,18 @@ pub struct TextCheckRow {
     pub campaign_id: Option<u64>,
     /// What in the text was not ours, as JSON (numbers, links, sender) — never the text.
     pub indicators: String,
+    /// A keyed MAC of the cleaned text (never the text): a report filed from the check must
+    /// carry the same text.
+    pub text_mac: Option<Vec<u8>>,
+}
+
+/// A check as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTextCheck {
+    pub id: i64,
+    pub row: TextCheckRow,
+    /// The smishing report the customer filed from it (one tap), if any.
+    pub report_id: Option<i64>,
 }
 
 /// Customers' text checks. Table: `text_checks`.
@@ -29,4 +41,11 @@ pub trait CheckStore: Send + Sync {
 
     /// How many checks found each campaign's texts, by campaign id.
     async fn text_checks_by_campaign(&self) -> StoreResult<Vec<(u64, u64)>>;
+
+    /// One check by id.
+    async fn text_check(&self, id: i64) -> StoreResult<Option<StoredTextCheck>>;
+
+    /// Link the smishing report filed from a check (durable). From then on the report, not the
+    /// check, counts for the customer's later calls.
+    async fn link_text_check_report(&self, id: i64, report_id: i64) -> StoreResult<()>;
 }

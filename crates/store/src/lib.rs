@@ -21,7 +21,7 @@ pub use alerts::{AlertOutcome, AlertRow, AlertStore, Delivery, OutboxStats};
 pub use audit::{AuditEntry, AuditStore};
 pub use calls::{CallContext, CallKey, CallRecord, CallStore};
 pub use campaigns::{CampaignEvent, CampaignStore, SmishReportRow};
-pub use checks::{CheckStore, TextCheckRow};
+pub use checks::{CheckStore, StoredTextCheck, TextCheckRow};
 pub use console::{ConsoleStore, LoginLink, SessionRow};
 pub use customers::CustomerStore;
 pub use ledger::{IngestOutcome, LedgerStore, LedgerView, SourceActivity, StatusOutcome};

@@ -53,7 +53,7 @@ fn the_console_in_a_real_browser() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(demo.stdout.take().unwrap()).lines();
-    let (mut base, mut key, mut agent, mut analyst) = (None, None, None, None);
+    let (mut base, mut key, mut agent, mut analyst, mut customer) = (None, None, None, None, None);
     for line in lines.by_ref() {
         let line = line.unwrap();
         let t = line.trim();
@@ -65,6 +65,8 @@ fn the_console_in_a_real_browser() {
             agent = Some(v.trim().to_string());
         } else if let Some(v) = t.strip_prefix("as an analyst:") {
             analyst = Some(v.trim().to_string());
+        } else if let Some(v) = t.strip_prefix("as a customer:") {
+            customer = v.split_whitespace().next().map(str::to_string);
         } else if t.starts_with("more links:") {
             break;
         }
@@ -79,6 +81,7 @@ fn the_console_in_a_real_browser() {
         .env("API_KEY", key.expect("the demo's key"))
         .env("AGENT_LINK", agent.expect("an agent's sign-in link"))
         .env("ANALYST_LINK", analyst.expect("an analyst's sign-in link"))
+        .env("CHECK_LINK", customer.expect("a customer's check link"))
         .env("CHROMIUM", &chromium)
         .env("SHOTS", &shots)
         .output()

@@ -182,6 +182,77 @@ fn customers_check_texts_and_are_told_plainly() {
     );
 }
 
+#[test]
+fn a_checked_text_is_reported_in_one_tap_and_joins_its_campaign() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("d"), None);
+    let now = now_ms();
+    world(&s, now);
+    let report = |customer: &str, id: &Value, body: Value| {
+        let id = id.as_i64().map_or("nope".to_string(), |i| i.to_string());
+        s.send(
+            "POST",
+            &format!("/v1/customers/{customer}/text-checks/{id}/report"),
+            APP_KEY,
+            Some(&body),
+        )
+    };
+    // Customers reported the campaign; Maria checks a variant of its text: a known scam.
+    for i in 0..5 {
+        s.ok(
+            "POST",
+            "/v1/smish-reports",
+            INGEST_KEY,
+            &json!({"customer_id": format!("r{i}"), "body": FORGED, "reported_via": "app",
+                "received_at": rfc3339(now - 60_000 * (10 - i))}),
+        );
+    }
+    let variant = FORGED.replace("$480.00", "$612.00");
+    let known = check(&s, "maria", json!({"text": variant}));
+    assert_eq!(known["verdict"], "known_scam", "{known}");
+    let id = &known["check_id"];
+
+    // The tap: the same text again (never kept), filed as an app report in that campaign.
+    let (code, first) = report("maria", id, json!({"text": variant, "sender": "ACMEBNK"}));
+    assert_eq!(code, 200, "{first}");
+    assert_eq!(first["check_id"], *id);
+    assert_eq!(first["campaign_id"], known["campaign_id"], "{first}");
+    assert_eq!(first["replayed"], false);
+    // A second tap is the same report.
+    let (_, again) = report("maria", id, json!({"text": variant}));
+    assert_eq!(
+        (&again["report_id"], &again["replayed"]),
+        (&first["report_id"], &json!(true))
+    );
+
+    // Another text, another customer's check, our own text, a check that does not exist.
+    let (code, p) = report("maria", id, json!({"text": FORGED}));
+    assert_eq!((code, p["code"].as_str()), (422, Some("text_differs")));
+    let (code, p) = report("lucia", id, json!({"text": variant}));
+    assert_eq!((code, p["code"].as_str()), (404, Some("unknown_check")));
+    let (code, p) = report("maria", &json!("nope"), json!({"text": variant}));
+    assert_eq!((code, p["code"].as_str()), (404, Some("unknown_check")));
+    let genuine_text = "ACME Bank: Did you authorise $479.99 at BESTBUY #1123 on card ending 4417? Reply Y or N. Call 1-800-555-0199 if not you.";
+    let genuine = check(
+        &s,
+        "maria",
+        json!({"text": genuine_text, "sender": "ACMEBANK"}),
+    );
+    assert_eq!(genuine["verdict"], "we_sent_this", "{genuine}");
+    let (code, p) = report("maria", &genuine["check_id"], json!({"text": genuine_text}));
+    assert_eq!((code, p["code"].as_str()), (409, Some("we_sent_this")));
+    let (code, p) = report("maria", id, json!({}));
+    assert_eq!((code, p["code"].as_str()), (422, Some("missing_field")));
+    // Only the app's key.
+    let (code, _) = s.send(
+        "POST",
+        &format!("/v1/customers/maria/text-checks/{id}/report"),
+        AGENT_KEY,
+        Some(&json!({"text": variant})),
+    );
+    assert_eq!(code, 403);
+}
+
 /// Numbers and links on their own (after the campaign with 888-555-0142 was reported).
 fn contact_checks(s: &Server) {
     let contact = |body: Value| s.ok("POST", "/v1/contact-checks", APP_KEY, &body);

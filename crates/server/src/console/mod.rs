@@ -8,6 +8,7 @@
 
 pub mod analyst;
 pub mod call;
+pub mod check;
 pub mod home;
 pub mod oidc;
 pub mod sender_ids;
@@ -113,6 +114,8 @@ pub fn routes(st: &SharedState) -> Router<SharedState> {
             "/console/sender-ids/{brand}/blocked.csv",
             get(sender_ids::csv),
         )
+        .route("/check", get(check::page).post(check::check))
+        .route("/check/report", post(check::report))
         .route("/console/static/console.css", get(css))
         .route("/console/static/console.js", get(js))
         .layer(axum::middleware::from_fn_with_state(st.clone(), headers))

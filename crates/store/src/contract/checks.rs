@@ -13,6 +13,7 @@ pub async fn text_checks(s: &dyn Store) {
         forged,
         campaign_id,
         indicators: "{}".into(),
+        text_mac: Some(vec![7; 4]),
     };
     let a = s
         .add_text_check(check("maria", T0, "known_scam", true, Some(7)))
@@ -60,5 +61,33 @@ pub async fn text_checks(s: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(ctx.smish_reports, 0, "older than the window");
+    // Read back; a report filed from the check counts instead of it (not twice).
+    let got = s.text_check(a).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            got.id,
+            got.row.customer_id.as_str(),
+            got.row.text_mac.as_deref(),
+            got.report_id
+        ),
+        (a, "maria", Some(&[7u8; 4][..]), None)
+    );
+    assert_eq!(got.row.campaign_id, Some(7));
+    assert!(s.text_check(a + 1_000).await.unwrap().is_none());
+    s.link_text_check_report(a, 42).await.unwrap();
+    assert_eq!(s.text_check(a).await.unwrap().unwrap().report_id, Some(42));
+    let ctx = s
+        .call_context(
+            "c3",
+            Some("maria"),
+            (T0 - HOUR, T0 + HOUR),
+            T0 - 30 * 24 * HOUR,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ctx.smish_reports, 0,
+        "the linked report counts, not the check"
+    );
     let _ = MIN;
 }

@@ -27,7 +27,7 @@ pub(super) fn account_event_rows(
 #[async_trait]
 impl CallStore for SqliteStore {
     async fn put_call(&self, call: crate::CallRecord, wait: bool) -> StoreResult<bool> {
-        let insert = move |tx: &Transaction<'_>| -> rusqlite::Result<bool> {
+        let insert = move |tx: &Connection| -> rusqlite::Result<bool> {
             let n = tx
                 .prepare_cached(
                     "INSERT INTO calls (call_id, customer_id, ani, started_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -45,7 +45,7 @@ impl CallStore for SqliteStore {
 
     async fn update_call(&self, call_id: &str, doc: String, wait: bool) -> StoreResult<bool> {
         let call_id = call_id.to_string();
-        let update = move |tx: &Transaction<'_>| -> rusqlite::Result<bool> {
+        let update = move |tx: &Connection| -> rusqlite::Result<bool> {
             let n = tx
                 .prepare_cached("UPDATE calls SET doc = ?2 WHERE call_id = ?1")?
                 .execute(params![call_id, doc])?;
@@ -147,7 +147,7 @@ impl CallStore for SqliteStore {
                 smish_reports: conn
                     .prepare_cached(
                         "SELECT (SELECT COUNT(*) FROM smish_reports WHERE customer_id = ?1 AND received_at >= ?2)
-                          + (SELECT COUNT(*) FROM text_checks WHERE customer_id = ?1 AND forged = 1 AND at >= ?2)",
+                          + (SELECT COUNT(*) FROM text_checks WHERE customer_id = ?1 AND forged = 1 AND at >= ?2 AND report_id IS NULL)",
                     )?
                     .query_row(params![c, events_since], |r| r.get(0))?,
             })

@@ -7,8 +7,8 @@ impl CheckStore for SqliteStore {
     async fn add_text_check(&self, c: crate::TextCheckRow) -> StoreResult<i64> {
         self.write(move |tx| {
             tx.prepare_cached(
-                "INSERT INTO text_checks (customer_id, at, verdict, forged, campaign_id, indicators)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO text_checks (customer_id, at, verdict, forged, campaign_id, indicators, text_mac)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 c.customer_id,
@@ -16,7 +16,8 @@ impl CheckStore for SqliteStore {
                 c.verdict,
                 c.forged,
                 c.campaign_id.map(|i| i as i64),
-                c.indicators
+                c.indicators,
+                c.text_mac
             ])?;
             Ok(tx.last_insert_rowid())
         })
@@ -33,6 +34,41 @@ impl CheckStore for SqliteStore {
                 Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
             })?;
             rows.collect()
+        })
+        .await
+    }
+
+    async fn text_check(&self, id: i64) -> StoreResult<Option<crate::StoredTextCheck>> {
+        self.read(move |conn, _| {
+            conn.prepare_cached(
+                "SELECT customer_id, at, verdict, forged, campaign_id, indicators, text_mac, report_id
+                 FROM text_checks WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok(crate::StoredTextCheck {
+                    id,
+                    row: crate::TextCheckRow {
+                        customer_id: r.get(0)?,
+                        at: r.get(1)?,
+                        verdict: r.get(2)?,
+                        forged: r.get(3)?,
+                        campaign_id: r.get::<_, Option<i64>>(4)?.map(|c| c as u64),
+                        indicators: r.get(5)?,
+                        text_mac: r.get(6)?,
+                    },
+                    report_id: r.get(7)?,
+                })
+            })
+            .optional()
+        })
+        .await
+    }
+
+    async fn link_text_check_report(&self, id: i64, report_id: i64) -> StoreResult<()> {
+        self.write(move |tx| {
+            tx.prepare_cached("UPDATE text_checks SET report_id = ?2 WHERE id = ?1")?
+                .execute(params![id, report_id])?;
+            Ok(())
         })
         .await
     }

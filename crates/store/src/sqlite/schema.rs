@@ -199,6 +199,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX text_checks_customer ON text_checks (customer_id, at) WHERE forged = 1;
     CREATE INDEX text_checks_campaign ON text_checks (campaign_id) WHERE campaign_id IS NOT NULL;",
+    // 14: a smishing report filed from a check (one tap), and the MAC that ties it to the text.
+    "ALTER TABLE text_checks ADD COLUMN text_mac BLOB;
+    ALTER TABLE text_checks ADD COLUMN report_id INTEGER;",
 ];
 
 /// Days since the epoch (UTC) of a time: the leading key of the customer index.
