@@ -84,11 +84,11 @@ pub struct BenchArgs {
     /// Smishing reports over HTTP in the measured run.
     #[arg(long, default_value_t = 30_000)]
     pub reports: usize,
-    /// Only these parts: any of preload, ingest, verify, visibility, size, sms, calls, reports
-    /// (comma-separated).
+    /// Only these parts: any of preload, ingest, verify, visibility, size, sms, calls, reports,
+    /// console, checks (comma-separated).
     #[arg(
         long,
-        default_value = "preload,ingest,verify,visibility,size,sms,calls,reports,console"
+        default_value = "preload,ingest,verify,visibility,size,sms,calls,reports,console,checks"
     )]
     pub only: String,
 }
@@ -102,7 +102,7 @@ pub(crate) fn opts(a: &BenchArgs) -> SqliteOptions {
     }
 }
 
-fn customer(i: usize) -> String {
+pub(crate) fn customer(i: usize) -> String {
     format!("cust-{i:07}")
 }
 
@@ -309,6 +309,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if parts.contains(&"console") {
         // On the preloaded ledger: the call screen's figure is taken with 10M+ stored.
         rt.block_on(crate::bench_console::console_http(&main_dir, &args, now))?;
+    }
+    if parts.contains(&"checks") {
+        rt.block_on(crate::bench_console::checks_http(&main_dir, &args, now))?;
     }
     if parts.contains(&"size") {
         rt.block_on(size(&args.data_dir.join("size"), &args, now))?;

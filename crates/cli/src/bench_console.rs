@@ -1,6 +1,7 @@
 //! `countersign bench --only console`: the console against the real server — the call screen
 //! rendered for a customer with 200 notifications in 14 days, a re-score reaching an open call
-//! screen over server-sent events, and verification latency with 500 call screens open.
+//! screen over server-sent events, and verification latency with 500 call screens open; and
+//! (`--only checks`) the customer's text check on the same ledger.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use countersign_core::validate::{format_time, BodyRetention};
 use countersign_core::Millis;
+use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
 use countersign_server::now_ms;
@@ -162,5 +164,46 @@ pub async fn console_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::
         Ok(())
     })
     .await??;
+    running.shutdown().await
+}
+
+/// `--only checks`: the customer's text check on the preloaded ledger — the fake text and a
+/// genuine alert pasted back, for random preloaded customers (so the per-customer budget of
+/// the checks never trips), one client after another.
+pub async fn checks_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
+    let running = start(dir, BodyRetention::Full, opts(args)).await?;
+    let stored = running.store.stats().await?.notifications;
+    let (base, customers, n) = (
+        running.base.clone(),
+        args.customers,
+        args.verifications.min(20_000),
+    );
+    let h = tokio::task::spawn_blocking(move || -> anyhow::Result<(Histogram<u64>, u64)> {
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+        let mut rng = fastrand::Rng::with_seed(17);
+        let mut h = hist();
+        let mut told = 0;
+        for i in 0..n {
+            let c = crate::bench::customer(rng.usize(0..customers));
+            let text = if i % 2 == 0 {
+                "ACME Bank: Did you authorise $480.00 at Best Buy? If not call 888-555-0142\n\nSent from my iPhone".to_string()
+            } else {
+                format!("ACME Bank: Did you authorise ${}.{:02} at Best Buy on card ending 4417? Reply Y or N.", rng.u32(1..1000), rng.u32(0..100))
+            };
+            let body = json!({"text": text, "sender": "ACMEBANK",
+                "received_at": format_time(now - rng.i64(0..20 * DAY))});
+            let t = Instant::now();
+            let a = call(&agent, "POST", &format!("{base}/v1/customers/{c}/text-checks"), Some(body))?;
+            h.saturating_record(t.elapsed().as_micros() as u64);
+            told += a["verdict"].is_string() as u64;
+        }
+        Ok((h, told))
+    })
+    .await??;
+    println!(
+        "text check ({stored} stored; the fake text and genuine-looking alerts for random customers), one client: {} — {} answered",
+        quantiles(&h.0),
+        h.1
+    );
     running.shutdown().await
 }

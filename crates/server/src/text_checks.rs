@@ -281,8 +281,9 @@ pub async fn report_check(
     .map_err(Problem::invalid)?;
     let answer = crate::services::campaigns::report(st, report).await?;
     if check.report_id != Some(answer.report_id) {
+        let campaign = Some(answer.assignment.campaign_id).filter(|_| !answer.awaiting_sender);
         st.store
-            .link_text_check_report(id, answer.report_id)
+            .link_text_check_report(id, answer.report_id, campaign)
             .await?;
     }
     Ok(CheckReportAnswer {

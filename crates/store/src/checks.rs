@@ -45,7 +45,13 @@ pub trait CheckStore: Send + Sync {
     /// One check by id.
     async fn text_check(&self, id: i64) -> StoreResult<Option<StoredTextCheck>>;
 
-    /// Link the smishing report filed from a check (durable). From then on the report, not the
-    /// check, counts for the customer's later calls.
-    async fn link_text_check_report(&self, id: i64, report_id: i64) -> StoreResult<()>;
+    /// Link the smishing report filed from a check, and the campaign it joined when the check
+    /// had none (durable). From then on the report, not the check, counts for the customer's
+    /// later calls, and the check counts on that campaign.
+    async fn link_text_check_report(
+        &self,
+        id: i64,
+        report_id: i64,
+        campaign_id: Option<u64>,
+    ) -> StoreResult<()>;
 }

@@ -74,8 +74,27 @@ pub async fn text_checks(s: &dyn Store) {
     );
     assert_eq!(got.row.campaign_id, Some(7));
     assert!(s.text_check(a + 1_000).await.unwrap().is_none());
-    s.link_text_check_report(a, 42).await.unwrap();
-    assert_eq!(s.text_check(a).await.unwrap().unwrap().report_id, Some(42));
+    s.link_text_check_report(a, 42, Some(9)).await.unwrap();
+    let linked = s.text_check(a).await.unwrap().unwrap();
+    assert_eq!(
+        (linked.report_id, linked.row.campaign_id),
+        (Some(42), Some(7)),
+        "a check's own campaign stays"
+    );
+    let c = s
+        .add_text_check(check("lee", T0, "we_did_not_send_this", true, None))
+        .await
+        .unwrap();
+    s.link_text_check_report(c, 43, Some(9)).await.unwrap();
+    assert_eq!(
+        s.text_check(c).await.unwrap().unwrap().row.campaign_id,
+        Some(9),
+        "a check without one counts on its report's campaign"
+    );
+    assert_eq!(
+        s.text_checks_by_campaign().await.unwrap(),
+        vec![(3, 1), (7, 2), (9, 1)]
+    );
     let ctx = s
         .call_context(
             "c3",

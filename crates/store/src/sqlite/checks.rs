@@ -64,10 +64,18 @@ impl CheckStore for SqliteStore {
         .await
     }
 
-    async fn link_text_check_report(&self, id: i64, report_id: i64) -> StoreResult<()> {
+    async fn link_text_check_report(
+        &self,
+        id: i64,
+        report_id: i64,
+        campaign_id: Option<u64>,
+    ) -> StoreResult<()> {
         self.write(move |tx| {
-            tx.prepare_cached("UPDATE text_checks SET report_id = ?2 WHERE id = ?1")?
-                .execute(params![id, report_id])?;
+            tx.prepare_cached(
+                "UPDATE text_checks SET report_id = ?2, campaign_id = COALESCE(campaign_id, ?3)
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, report_id, campaign_id.map(|c| c as i64)])?;
             Ok(())
         })
         .await
