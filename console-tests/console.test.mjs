@@ -152,6 +152,8 @@ try {
   console.log("analyst: campaigns and outcomes");
   await analyst.goto(BASE + "/console/campaigns");
   check((await analyst.textContent("#c1")).includes("Not reviewed"), "the reported campaign is listed, not reviewed");
+  const card = (await analyst.textContent("section[aria-labelledby=c1]")).replace(/\s+/g, " ");
+  check(card.includes("1 checked its texts in the app"), `with the customer's check of its text (${card.slice(0, 160)})`);
   await axe(analyst, "campaigns");
   await tabTo(analyst, "confirm1");
   await Promise.all([analyst.waitForNavigation(), analyst.keyboard.press("Enter")]);

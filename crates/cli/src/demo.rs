@@ -286,6 +286,12 @@ pub async fn run(data_dir: Option<PathBuf>, listen: &str, no_serve: bool) -> any
             post(&b2, &k2, "/v1/smish-reports", &r)?;
         }
         eprintln!("seeded 8 smishing reports from customers: one campaign");
+        // Another customer checks the campaign's text in the app before calling: a known scam,
+        // and the analysts' campaign card counts the check.
+        let seen = post(&b2, &k2, "/v1/customers/c-1020/text-checks", &json!({"sender": "+18775550177",
+            "received_at": format_time(now - 25 * 60_000),
+            "text": "ACME Bank: your card ending 3091 has been locked after suspicious activity. Call 877-555-0177 to unlock it."}))?;
+        eprintln!("a customer checked the campaign's text in the app: {}", seen["verdict"]);
         seed_calls(&b2, &k2, now)?;
         Ok((
             post(&b2, &k2, "/v1/verify", &confirmed_claim(now))?,
