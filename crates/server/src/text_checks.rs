@@ -237,6 +237,8 @@ pub async fn report_check(
         )
     };
     let id: i64 = check_id.parse().map_err(|_| unknown())?;
+    // Read your writes: the check may still ride the group commit.
+    st.store.flush().await?;
     // Another customer's check is "unknown" too: nothing is said about it.
     let check = st
         .store

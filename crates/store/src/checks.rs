@@ -36,7 +36,9 @@ pub struct StoredTextCheck {
 /// Customers' text checks. Table: `text_checks`.
 #[async_trait]
 pub trait CheckStore: Send + Sync {
-    /// Store a check (durable); its id.
+    /// Store a check; its id, given at once (ids grow). The row rides the next group commit,
+    /// milliseconds later, like an audit entry: the customer's answer never waits for an fsync.
+    /// Read it back after `flush`.
     async fn add_text_check(&self, row: TextCheckRow) -> StoreResult<i64>;
 
     /// How many checks found each campaign's texts, by campaign id.

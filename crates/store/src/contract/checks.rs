@@ -36,6 +36,8 @@ pub async fn text_checks(s: &dyn Store) {
     .await
     .unwrap();
     assert!(b > a, "ids grow");
+    // Given at once; read back after a flush (the rows ride the group commit).
+    s.flush().await.unwrap();
     assert_eq!(
         s.text_checks_by_campaign().await.unwrap(),
         vec![(3, 1), (7, 2)]
@@ -85,6 +87,7 @@ pub async fn text_checks(s: &dyn Store) {
         .add_text_check(check("lee", T0, "we_did_not_send_this", true, None))
         .await
         .unwrap();
+    s.flush().await.unwrap();
     s.link_text_check_report(c, 43, Some(9)).await.unwrap();
     assert_eq!(
         s.text_check(c).await.unwrap().unwrap().row.campaign_id,

@@ -5,10 +5,13 @@ use super::*;
 #[async_trait]
 impl CheckStore for SqliteStore {
     async fn add_text_check(&self, c: crate::TextCheckRow) -> StoreResult<i64> {
-        self.write(move |tx| {
+        let id = self
+            .next_check_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.queue(move |tx| {
             tx.prepare_cached(
-                "INSERT INTO text_checks (customer_id, at, verdict, forged, campaign_id, indicators, text_mac)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO text_checks (id, customer_id, at, verdict, forged, campaign_id, indicators, text_mac)
+                 VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 c.customer_id,
@@ -17,11 +20,13 @@ impl CheckStore for SqliteStore {
                 c.forged,
                 c.campaign_id.map(|i| i as i64),
                 c.indicators,
-                c.text_mac
+                c.text_mac,
+                id
             ])?;
-            Ok(tx.last_insert_rowid())
+            Ok(())
         })
-        .await
+        .await?;
+        Ok(id)
     }
 
     async fn text_checks_by_campaign(&self) -> StoreResult<Vec<(u64, u64)>> {

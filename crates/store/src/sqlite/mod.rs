@@ -118,6 +118,9 @@ pub struct SqliteStore {
     /// (page cache, mmap) of reader connections, in MiB.
     reader_mib: (i64, i64),
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// The next text check's id: given out at once, so a check's row rides the next group
+    /// commit instead of waiting for it.
+    next_check_id: std::sync::atomic::AtomicI64,
     /// The one connection of an inline store (`SqliteOptions::inline`); `None` inside once closed.
     inline: Option<Mutex<Option<Inline>>>,
 }
@@ -214,6 +217,11 @@ impl SqliteStore {
             tracing::info!(before, after, "migrated the ledger schema");
         }
         let shared = Arc::new(RwLock::new(load_shared(&conn)?));
+        let next_check_id = std::sync::atomic::AtomicI64::new(conn.query_row(
+            "SELECT COALESCE(MAX(id), 0) + 1 FROM text_checks",
+            [],
+            |r| r.get(0),
+        )?);
         if opts.inline {
             return Ok(SqliteStore {
                 tx: Mutex::new(None),
@@ -222,6 +230,7 @@ impl SqliteStore {
                 reader_slots: Arc::new(tokio::sync::Semaphore::new(1)),
                 path,
                 reader_mib: (opts.reader_cache_mib, opts.reader_mmap_mib),
+                next_check_id,
                 writer: Mutex::new(None),
                 inline: Some(Mutex::new(Some(Inline {
                     conn,
@@ -243,6 +252,7 @@ impl SqliteStore {
             reader_slots: Arc::new(tokio::sync::Semaphore::new(opts.readers_max.max(1))),
             path,
             reader_mib: (opts.reader_cache_mib, opts.reader_mmap_mib),
+            next_check_id,
             writer: Mutex::new(Some(writer)),
             inline: None,
         })
