@@ -299,7 +299,7 @@ pub async fn report_check(
 pub struct CheckLink {
     /// Relative to the server (`/check?t=…`): open it in the app's web view.
     pub url: String,
-    /// RFC 3339; the link works until then (15 minutes).
+    /// RFC 3339; the link works until then (`[console] link_ttl_mins`, 15 by default).
     pub expires_at: String,
 }
 
@@ -307,7 +307,7 @@ pub struct CheckLink {
     post, path = "/v1/customers/{customer_id}/check-links", tag = "customer checks",
     params(("customer_id" = String, Path)),
     responses(
-        (status = 201, description = "A signed link to the `/check` page for this customer, for the app to open in a web view (no session, no cookie; valid 15 minutes)", body = CheckLink),
+        (status = 201, description = "A signed link to the `/check` page for this customer, for the app to open in a web view (no session, no cookie; valid `[console] link_ttl_mins`, 15 by default)", body = CheckLink),
         (status = 404, description = "`console_disabled`: the server does not serve pages (`[console] enabled = false`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_customer_id`", body = Problem, content_type = "application/problem+json"),
     ),
@@ -327,7 +327,7 @@ pub async fn post_check_link(
             "this server does not serve pages: `[console] enabled = false`",
         ));
     }
-    let exp = st.now() + crate::console::check::LINK_TTL_MS;
+    let exp = st.now() + crate::console::check::link_ttl_ms(&st);
     let token = crate::console::check::link_token(&st, &customer_id, exp);
     Ok((
         axum::http::StatusCode::CREATED,

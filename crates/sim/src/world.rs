@@ -521,16 +521,17 @@ impl World {
             let mut draw = || {
                 let camp = &self.campaigns[rng.usize(0..self.campaigns.len())];
                 let (who, got) = camp.recipients[rng.usize(0..camp.recipients.len())];
-                (who, Some((camp, got)))
+                (who, camp, got)
             };
-            let mut pick_one = draw();
+            let fits = |got: Millis| delay.is_none_or(|d| got + d < self.end - MIN);
+            let mut pick = draw();
             for _ in 0..64 {
-                match (delay, pick_one.1) {
-                    (Some(d), Some((_, got))) if got + d >= self.end - MIN => pick_one = draw(),
-                    _ => break,
+                if fits(pick.2) {
+                    break;
                 }
+                pick = draw();
             }
-            pick_one
+            (pick.0, Some((pick.1, pick.2)))
         };
         let c = &self.customers[who];
         // On a day the customer also got genuine texts, after the fake one when there is one.
@@ -540,14 +541,13 @@ impl World {
             .filter(|s| s.at >= not_before && s.channel == "sms")
             .map(|s| s.at)
             .next();
-        let at = match (tier, smish, genuine_day) {
-            (_, Some((_, got)), _) if delay.is_some() => {
-                (got + delay.unwrap_or(MIN)).min(self.end - MIN)
-            }
+        let at = match (tier, smish, genuine_day, delay) {
+            // A set delay after the fake text.
+            (_, Some((_, got)), _, Some(d)) => (got + d).min(self.end - MIN),
             // T2 calls within minutes of the fake text.
-            (2, Some((_, got)), _) => got + rng.i64(MIN..20 * MIN),
-            (_, _, Some(day_text)) => (day_text + rng.i64(MIN..4 * HOUR)).min(self.end - MIN),
-            (_, Some((_, got)), None) => (got + rng.i64(MIN..DAY)).min(self.end - MIN),
+            (2, Some((_, got)), _, _) => got + rng.i64(MIN..20 * MIN),
+            (_, _, Some(day_text), _) => (day_text + rng.i64(MIN..4 * HOUR)).min(self.end - MIN),
+            (_, Some((_, got)), None, _) => (got + rng.i64(MIN..DAY)).min(self.end - MIN),
             _ => daytime(rng, self.start, i64::from(cfg.days)),
         };
         let withheld = rng.f64() < f.withheld;

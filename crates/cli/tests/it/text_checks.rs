@@ -37,6 +37,19 @@ fn check(s: &Server, customer: &str, body: Value) -> Value {
     )
 }
 
+/// Five customers report the forged text from the app, in the last ten minutes: a campaign.
+fn report_campaign(s: &Server, now: i64) {
+    for i in 0..5 {
+        s.ok(
+            "POST",
+            "/v1/smish-reports",
+            INGEST_KEY,
+            &json!({"customer_id": format!("r{i}"), "body": FORGED, "reported_via": "app",
+                "received_at": rfc3339(now - 60_000 * (10 - i))}),
+        );
+    }
+}
+
 const FORGED: &str = "ACME Bank: Did you authorise $480.00 at Best Buy? If not call 888-555-0142 or visit https://acme-bank.help/stop";
 
 #[test]
@@ -110,15 +123,7 @@ fn customers_check_texts_and_are_told_plainly() {
     );
 
     // Reported by customers: a known scam, and its number a scam indicator.
-    for i in 0..5 {
-        s.ok(
-            "POST",
-            "/v1/smish-reports",
-            INGEST_KEY,
-            &json!({"customer_id": format!("r{i}"), "body": FORGED, "reported_via": "app",
-                "received_at": rfc3339(now - 60_000 * (10 - i))}),
-        );
-    }
+    report_campaign(&s, now);
     let known = check(&s, "maria", json!({"text": FORGED, "sender": "ACMEBNK"}));
     assert_eq!(known["verdict"], "known_scam", "{known}");
     assert!(known["campaign_id"].is_u64());
@@ -198,15 +203,7 @@ fn a_checked_text_is_reported_in_one_tap_and_joins_its_campaign() {
         )
     };
     // Customers reported the campaign; Maria checks a variant of its text: a known scam.
-    for i in 0..5 {
-        s.ok(
-            "POST",
-            "/v1/smish-reports",
-            INGEST_KEY,
-            &json!({"customer_id": format!("r{i}"), "body": FORGED, "reported_via": "app",
-                "received_at": rfc3339(now - 60_000 * (10 - i))}),
-        );
-    }
+    report_campaign(&s, now);
     let variant = FORGED.replace("$480.00", "$612.00");
     let known = check(&s, "maria", json!({"text": variant}));
     assert_eq!(known["verdict"], "known_scam", "{known}");

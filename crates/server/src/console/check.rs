@@ -18,8 +18,11 @@ use crate::problem::Problem;
 use crate::text_checks::{check_text, report_check, TextCheckIn};
 use crate::SharedState;
 
-/// How long a check link stays valid.
-pub const LINK_TTL_MS: Millis = 15 * 60_000;
+/// How long a check link stays valid: as long as a console sign-in link (`[console]
+/// link_ttl_mins`).
+pub fn link_ttl_ms(st: &SharedState) -> Millis {
+    st.console.link_ttl_mins as Millis * 60_000
+}
 
 fn mac(st: &SharedState, customer: &str, exp: Millis) -> Vec<u8> {
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&st.validation.body_hmac_key)
@@ -119,6 +122,25 @@ fn blank(token: String) -> CheckPage {
     }
 }
 
+/// The customer a posted form is for: its link genuine and unexpired, sent from its own page.
+fn form_customer(
+    st: &SharedState,
+    headers: &HeaderMap,
+    f: &CheckForm,
+) -> Result<String, Box<Response>> {
+    let customer = token_customer(st, &f.t, st.now()).ok_or_else(|| Box::new(expired()))?;
+    if !super::session::same_origin(headers) {
+        return Err(Box::new(super::message(
+            StatusCode::FORBIDDEN,
+            None,
+            "Not allowed",
+            "This form must be sent from its own page.",
+            None,
+        )));
+    }
+    Ok(customer)
+}
+
 /// The form, for a genuine link.
 pub async fn page(State(st): State<SharedState>, Query(q): Query<LinkQuery>) -> Response {
     if token_customer(&st, &q.t, st.now()).is_none() {
@@ -133,18 +155,10 @@ pub async fn check(
     headers: HeaderMap,
     Form(f): Form<CheckForm>,
 ) -> Response {
-    let Some(customer) = token_customer(&st, &f.t, st.now()) else {
-        return expired();
+    let customer = match form_customer(&st, &headers, &f) {
+        Ok(c) => c,
+        Err(refused) => return *refused,
     };
-    if !super::session::same_origin(&headers) {
-        return super::message(
-            StatusCode::FORBIDDEN,
-            None,
-            "Not allowed",
-            "This form must be sent from its own page.",
-            None,
-        );
-    }
     let raw = input(&f);
     let mut p = blank(f.t.clone());
     p.text = f.text.clone();
@@ -175,18 +189,10 @@ pub async fn report(
     headers: HeaderMap,
     Form(f): Form<CheckForm>,
 ) -> Response {
-    let Some(customer) = token_customer(&st, &f.t, st.now()) else {
-        return expired();
+    let customer = match form_customer(&st, &headers, &f) {
+        Ok(c) => c,
+        Err(refused) => return *refused,
     };
-    if !super::session::same_origin(&headers) {
-        return super::message(
-            StatusCode::FORBIDDEN,
-            None,
-            "Not allowed",
-            "This form must be sent from its own page.",
-            None,
-        );
-    }
     let mut p = blank(f.t.clone());
     match report_check(&st, &customer, &f.check_id, &input(&f)).await {
         Ok(_) => {

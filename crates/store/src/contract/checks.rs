@@ -6,6 +6,14 @@ use super::*;
 use crate::TextCheckRow;
 
 pub async fn text_checks(s: &dyn Store) {
+    // The reports (and forged checks) that count for a call about `customer` now.
+    async fn reported(s: &dyn Store, call_id: &str, customer: &str) -> u32 {
+        let window = (T0 - HOUR, T0 + HOUR);
+        s.call_context(call_id, Some(customer), window, T0 - 30 * 24 * HOUR)
+            .await
+            .unwrap()
+            .smish_reports
+    }
     let check = |customer: &str, at, verdict: &str, forged, campaign_id| TextCheckRow {
         customer_id: customer.into(),
         at,
@@ -43,26 +51,8 @@ pub async fn text_checks(s: &dyn Store) {
         vec![(3, 1), (7, 2)]
     );
     // A forged text checked counts like a report for the customer's calls (in the window only).
-    let ctx = s
-        .call_context(
-            "c1",
-            Some("maria"),
-            (T0 - HOUR, T0 + HOUR),
-            T0 - 30 * 24 * HOUR,
-        )
-        .await
-        .unwrap();
-    assert_eq!(ctx.smish_reports, 1);
-    let ctx = s
-        .call_context(
-            "c2",
-            Some("lee"),
-            (T0 - HOUR, T0 + HOUR),
-            T0 - 30 * 24 * HOUR,
-        )
-        .await
-        .unwrap();
-    assert_eq!(ctx.smish_reports, 0, "older than the window");
+    assert_eq!(reported(s, "c1", "maria").await, 1);
+    assert_eq!(reported(s, "c2", "lee").await, 0, "older than the window");
     // Read back; a report filed from the check counts instead of it (not twice).
     let got = s.text_check(a).await.unwrap().unwrap();
     assert_eq!(
@@ -98,17 +88,9 @@ pub async fn text_checks(s: &dyn Store) {
         s.text_checks_by_campaign().await.unwrap(),
         vec![(3, 1), (7, 2), (9, 1)]
     );
-    let ctx = s
-        .call_context(
-            "c3",
-            Some("maria"),
-            (T0 - HOUR, T0 + HOUR),
-            T0 - 30 * 24 * HOUR,
-        )
-        .await
-        .unwrap();
     assert_eq!(
-        ctx.smish_reports, 0,
+        reported(s, "c3", "maria").await,
+        0,
         "the linked report counts, not the check"
     );
     let _ = MIN;

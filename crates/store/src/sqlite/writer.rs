@@ -124,80 +124,77 @@ pub(super) fn commit_group(
     bounds: Bounds,
 ) -> bool {
     let (begin, end, undo) = bounds.sql();
-    {
-        let mut work = match shared.read() {
-            Ok(s) => s.clone(),
-            Err(_) => return false,
-        };
-        let mut pending = Vec::with_capacity(cmds.len());
-        let result = (|| -> rusqlite::Result<()> {
-            conn.execute_batch(begin)?;
-            let tx = conn;
-            let mut live_delta = 0i64;
-            let mut minutes: HashMap<(i64, i64), (u64, LagHistogram)> = HashMap::new();
-            let mut touched: Vec<i64> = Vec::new();
-            for cmd in cmds {
-                pending.push(apply(
-                    tx,
-                    &mut work,
-                    cmd,
-                    &mut live_delta,
-                    &mut minutes,
-                    &mut touched,
-                )?);
+    let mut work = match shared.read() {
+        Ok(s) => s.clone(),
+        Err(_) => return false,
+    };
+    let mut pending = Vec::with_capacity(cmds.len());
+    let result = (|| -> rusqlite::Result<()> {
+        conn.execute_batch(begin)?;
+        let mut live_delta = 0i64;
+        let mut minutes: HashMap<(i64, i64), (u64, LagHistogram)> = HashMap::new();
+        let mut touched: Vec<i64> = Vec::new();
+        for cmd in cmds {
+            pending.push(apply(
+                conn,
+                &mut work,
+                cmd,
+                &mut live_delta,
+                &mut minutes,
+                &mut touched,
+            )?);
+        }
+        flush_minutes(conn, &minutes)?;
+        touched.sort_unstable();
+        touched.dedup();
+        for id in touched {
+            if let Some(name) = work.names.get(&id) {
+                if let Some(row) = work.sources.get(name) {
+                    save_source(conn, row)?;
+                }
             }
-            flush_minutes(tx, &minutes)?;
-            touched.sort_unstable();
-            touched.dedup();
-            for id in touched {
-                if let Some(name) = work.names.get(&id) {
-                    if let Some(row) = work.sources.get(name) {
-                        save_source(tx, row)?;
+        }
+        if live_delta != 0 {
+            conn.prepare_cached(
+                "UPDATE meta SET value = value + ?1 WHERE key = 'notifications_live'",
+            )?
+            .execute([live_delta])?;
+        }
+        conn.execute_batch(end)
+    })();
+    match result {
+        Ok(()) => {
+            let states: HashMap<String, SourceState> = work
+                .sources
+                .iter()
+                .map(|(k, v)| (k.clone(), v.state.clone()))
+                .collect();
+            if let Ok(mut s) = shared.write() {
+                *s = work;
+            }
+            for p in pending {
+                match p {
+                    Pending::Ingest(r, o) => drop(r.send(Ok(o))),
+                    Pending::Status(r, o) => drop(r.send(Ok(o))),
+                    Pending::Watermark(r, name) => {
+                        let st = states.get(&name).cloned().unwrap_or_default();
+                        drop(r.send(Ok(st)))
                     }
+                    Pending::Delete(r, n) => drop(r.send(Ok(n))),
+                    Pending::Done(done) => done(Ok(())),
                 }
             }
-            if live_delta != 0 {
-                tx.prepare_cached(
-                    "UPDATE meta SET value = value + ?1 WHERE key = 'notifications_live'",
-                )?
-                .execute([live_delta])?;
+        }
+        Err(e) => {
+            if !conn.is_autocommit() {
+                // Nothing of the group stays: a failed statement may leave its transaction
+                // (or savepoint) open.
+                let _ = conn.execute_batch(undo);
             }
-            conn.execute_batch(end)
-        })();
-        match result {
-            Ok(()) => {
-                let states: HashMap<String, SourceState> = work
-                    .sources
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.state.clone()))
-                    .collect();
-                if let Ok(mut s) = shared.write() {
-                    *s = work;
-                }
-                for p in pending {
-                    match p {
-                        Pending::Ingest(r, o) => drop(r.send(Ok(o))),
-                        Pending::Status(r, o) => drop(r.send(Ok(o))),
-                        Pending::Watermark(r, name) => {
-                            let st = states.get(&name).cloned().unwrap_or_default();
-                            drop(r.send(Ok(st)))
-                        }
-                        Pending::Delete(r, n) => drop(r.send(Ok(n))),
-                        Pending::Done(done) => done(Ok(())),
-                    }
-                }
-            }
-            Err(e) => {
-                if !conn.is_autocommit() {
-                    // Nothing of the group stays: a failed statement may leave its transaction
-                    // (or savepoint) open.
-                    let _ = conn.execute_batch(undo);
-                }
-                tracing::error!(error = %e, "ledger transaction failed; nothing in it was acknowledged");
-                let msg = e.to_string();
-                for p in pending {
-                    p.fail(&msg);
-                }
+            tracing::error!(error = %e, "ledger transaction failed; nothing in it was acknowledged");
+            let msg = e.to_string();
+            for p in pending {
+                p.fail(&msg);
             }
         }
     }
