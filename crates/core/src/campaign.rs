@@ -328,6 +328,14 @@ impl Campaigns {
         }
     }
 
+    /// Never give a retired id (a campaign an exercise purge removed) to a new campaign: move
+    /// past them, so that a replay without the removed reports gives the ids first given.
+    pub fn skip_retired(&mut self, retired: &std::collections::BTreeSet<u64>) {
+        while retired.contains(&self.next_id) {
+            self.next_id += 1;
+        }
+    }
+
     /// The campaign `id` was merged into, or `id`.
     pub fn resolve(&self, mut id: u64) -> u64 {
         while let Some(p) = self.parent.get(&id) {

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod guidance;
 pub mod lag;
 pub mod model;
+pub mod namespace;
 pub mod platform;
 pub mod profile;
 pub mod recent;

@@ -152,6 +152,9 @@ pub struct VerifySettings {
     /// For a source that never declares a watermark: how far behind its newest record the
     /// derived watermark is placed, in minutes.
     pub derived_watermark_margin_mins: i64,
+    /// `not_sent` needs every feed of the channel complete up to this many seconds before the
+    /// question (a producer declaring a watermark every few seconds stays within it).
+    pub watermark_slack_secs: i64,
     /// Most candidate notifications examined per claim.
     pub candidates_max: usize,
 }
@@ -163,6 +166,7 @@ impl Default for VerifySettings {
             time_tolerance_mins: d.time_tolerance_ms / 60_000,
             time_tolerance_age_percent: d.time_tolerance_age_percent,
             derived_watermark_margin_mins: d.derived_watermark_margin_ms / 60_000,
+            watermark_slack_secs: d.reaction_floor_ms / 1000,
             candidates_max: d.candidates_max,
         }
     }
@@ -414,6 +418,7 @@ impl ServerConfig {
             time_tolerance_ms: self.verify.time_tolerance_mins * 60_000,
             time_tolerance_age_percent: self.verify.time_tolerance_age_percent,
             derived_watermark_margin_ms: self.verify.derived_watermark_margin_mins * 60_000,
+            reaction_floor_ms: self.verify.watermark_slack_secs.max(1) * 1000,
             candidates_max: self.verify.candidates_max,
             ..VerifyConfig::default()
         }

@@ -11,6 +11,7 @@ pub mod campaigns;
 pub mod config;
 pub mod console;
 pub mod customers;
+pub mod exercises;
 pub mod http;
 pub mod ledger;
 pub mod metrics;
@@ -48,6 +49,7 @@ pub fn api_routes() -> OpenApiRouter<SharedState> {
         .merge(campaigns::routes())
         .merge(alerts::routes())
         .merge(sender_ids::routes())
+        .merge(exercises::routes())
         .merge(operations::routes())
         .merge(console::session::api_routes())
 }

@@ -37,6 +37,7 @@ impl Modify for Security {
         (name = "sender-ids", description = "Brand registry, SMS verdicts, lookalike audit"),
         (name = "campaigns", description = "Smishing reports clustered into campaigns"),
         (name = "alerts", description = "Customer education alerts: the app's feed and the webhook"),
+        (name = "exercises", description = "Exercise runs: removing what one wrote"),
         (name = "operations", description = "Health, metrics, audit"),
         (name = "console", description = "Sign-in links for the people who use the console"),
     )

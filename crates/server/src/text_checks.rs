@@ -535,6 +535,7 @@ pub async fn get_calling_now(
     let voice = countersign_core::verify::freshness(
         &view.sources,
         Some(countersign_core::Channel::Voice),
+        Some(&customer_id),
         &st.verify,
     );
     let lang = customer_lang(&st, &customer_id).await?;

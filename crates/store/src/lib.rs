@@ -13,6 +13,7 @@ pub mod console;
 #[cfg(feature = "testsuite")]
 pub mod contract;
 pub mod customers;
+pub mod exercises;
 pub mod ledger;
 pub mod registry;
 pub mod sqlite;
@@ -24,6 +25,7 @@ pub use campaigns::{CampaignEvent, CampaignStore, SmishReportRow};
 pub use checks::{CheckStore, StoredTextCheck, TextCheckRow};
 pub use console::{ConsoleStore, LoginLink, SessionRow};
 pub use customers::CustomerStore;
+pub use exercises::{ExerciseStore, PurgeCounts};
 pub use ledger::{IngestOutcome, LedgerStore, LedgerView, SourceActivity, StatusOutcome};
 pub use registry::RegistryStore;
 
@@ -31,7 +33,7 @@ pub use registry::RegistryStore;
 pub mod prelude {
     pub use crate::{
         AlertStore, AuditStore, CallStore, CampaignStore, CheckStore, ConsoleStore, CustomerStore,
-        LedgerStore, RegistryStore, Store,
+        ExerciseStore, LedgerStore, RegistryStore, Store,
     };
 }
 
@@ -76,6 +78,7 @@ pub trait Store:
     + AuditStore
     + ConsoleStore
     + CheckStore
+    + ExerciseStore
     + Send
     + Sync
     + 'static

@@ -271,7 +271,7 @@ pub fn decide(
     ctx: &LedgerContext<'_>,
 ) -> Verification {
     let window = claim_window(claim, now, retention_ms, cfg);
-    let fresh = freshness(ctx.sources, claim.channel, cfg);
+    let fresh = freshness(ctx.sources, claim.channel, Some(&claim.customer_id), cfg);
     let fresh_until = fresh
         .fresh_until
         .filter(|w| *w > Millis::MIN)

@@ -70,14 +70,19 @@ pub struct Freshness {
     pub laggard: Option<String>,
 }
 
+/// Completeness for `customer`'s claims on `channel`: an exercise's sources count only for its
+/// own customers (see [`crate::namespace`]), so a paused exercise feed never holds back a real
+/// customer's answer.
 pub fn freshness(
     sources: &[SourceState],
     channel: Option<Channel>,
+    customer: Option<&str>,
     cfg: &VerifyConfig,
 ) -> Freshness {
     let relevant: Vec<&SourceState> = sources
         .iter()
         .filter(|s| channel.is_none_or(|c| s.sends_on(c)))
+        .filter(|s| crate::namespace::source_applies(&s.source, customer))
         .collect();
     let mut f = Freshness {
         sources: relevant.len(),

@@ -37,7 +37,7 @@ pub struct SmishState {
     /// second message sent again is answered, not stored as a new report.
     joined: Mutex<HashMap<String, (i64, String, Millis)>>,
     /// Reports are taken one at a time (plan, store, apply).
-    intake: tokio::sync::Mutex<()>,
+    pub(crate) intake: tokio::sync::Mutex<()>,
     /// Reports the start-up replay assigned to another campaign than the stored one: while
     /// above zero, campaign decisions are refused (see [`decisions_available`]).
     pub replay_mismatches: std::sync::atomic::AtomicU64,
@@ -111,22 +111,33 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Replay stored reports and campaign events (at start).
+/// Replay stored reports and campaign events (at start, and after an exercise purge) into a
+/// fresh clusterer, which then replaces the one in memory.
 pub async fn load(st: &SharedState) -> Result<(), Problem> {
     let now = st.now();
     let window = st.smish_settings.join_window_secs as Millis * 1000;
+    let retired: std::collections::BTreeSet<u64> = st
+        .store
+        .retired_campaigns()
+        .await?
+        .into_iter()
+        .map(|id| id as u64)
+        .collect();
+    let mut fresh = Campaigns::new(st.smish_settings.cluster());
+    lock(&st.smish.pending).clear();
     let mut after = 0i64;
     let (mut n, mut moved) = (0u64, 0u64);
     loop {
         let rows = st.store.smish_reports_after(after, 10_000).await?;
         let Some(last) = rows.last() else { break };
         after = last.id;
-        let mut c = lock(&st.smish.campaigns);
+        let c = &mut fresh;
         for row in &rows {
             let Ok(doc) = serde_json::from_str::<ReportDoc>(&row.doc) else {
                 tracing::warn!(id = row.id, "unreadable smishing report skipped");
                 continue;
             };
+            c.skip_retired(&retired);
             let a = c.assign(&doc.indicators, doc.customer_id.as_deref(), row.received_at);
             if a.campaign_id as i64 != row.campaign_id {
                 if moved < 5 {
@@ -148,9 +159,11 @@ pub async fn load(st: &SharedState) -> Result<(), Problem> {
             n += 1;
         }
     }
-    *lock(&st.smish.next_id) = after + 1;
+    fresh.skip_retired(&retired);
+    *lock(&st.smish.next_id) = after.max(*lock(&st.smish.next_id) - 1) + 1;
     let events = st.store.campaign_events().await?;
     let mut c = lock(&st.smish.campaigns);
+    *c = fresh;
     for e in events.iter().filter(|e| e.kind == "status") {
         if let Some(s) = e
             .detail

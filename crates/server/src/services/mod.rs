@@ -3,4 +3,5 @@
 
 pub mod calls;
 pub mod campaigns;
+pub mod exercises;
 pub mod feeds;

@@ -39,6 +39,7 @@ mod campaigns;
 mod checks;
 mod console;
 mod customers;
+mod exercises;
 mod ledger;
 mod registry;
 mod schema;
