@@ -7,6 +7,9 @@ mod bench_reports;
 mod brands;
 mod client;
 mod demo;
+mod exercise;
+mod exercise_inject;
+mod exercise_run;
 mod fit;
 mod settings;
 mod sim_http;
@@ -114,6 +117,10 @@ enum Cmd {
     /// calls, smishing campaigns and attackers in tiers, run through the real verification and
     /// scoring; writes the detection report against the baselines to `--out`.
     Simulate(simulate::SimArgs),
+    /// Tabletop and live exercises of the paired pattern: `run FILE` drives a server through a
+    /// scenario and writes the after-action report; `list`, `report RUN`, `purge RUN`.
+    #[command(subcommand)]
+    Exercise(exercise::ExerciseCmd),
 }
 
 #[derive(clap::Args)]
@@ -305,6 +312,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Audit(AuditCmd::SenderIds(args)) => brands::audit_sender_ids(args),
         Cmd::Bench(args) => bench::run(args),
         Cmd::Simulate(args) => simulate::run(args),
+        Cmd::Exercise(cmd) => exercise::run(cmd),
     }
 }
 

@@ -196,6 +196,7 @@ pub fn rate(
                     });
                     format!("{met} of {total} expectations met{e}")
                 }
+                None if total == 1 => "its one expectation met".to_string(),
                 None => format!("all {total} expectations met"),
             };
             ObjectiveResult {

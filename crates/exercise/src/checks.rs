@@ -69,6 +69,7 @@ pub(crate) fn check(
     }
     let sources: BTreeSet<String> = setup
         .iter()
+        .filter(|(_, s)| s.kind == SetupKind::Notification)
         .map(|(_, s)| &s.message)
         .chain(
             injects

@@ -201,7 +201,12 @@ pub fn markdown(a: &Aar) -> String {
             f.watermark_kind,
             f.worst_watermark_age_secs
                 .map_or("—".into(), |s| format!("{s:.0} s")),
-            f.lag_p99_ms.map_or("—".into(), |s| format!("{s:.0} ms")),
+            match f.lag_p99_ms {
+                None => "—".to_string(),
+                // Back-dated records (a backfill, the scenario's history) are not lag.
+                Some(s) if s >= 3_600_000.0 => "over 1 h (back-dated records)".to_string(),
+                Some(s) => format!("{s:.0} ms"),
+            },
             f.worst_health,
             cell(&f.meaning)
         );

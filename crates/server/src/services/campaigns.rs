@@ -160,7 +160,11 @@ pub async fn load(st: &SharedState) -> Result<(), Problem> {
         }
     }
     fresh.skip_retired(&retired);
-    *lock(&st.smish.next_id) = after.max(*lock(&st.smish.next_id) - 1) + 1;
+    {
+        // Report ids are never given twice, even after an exercise purge removed the last ones.
+        let mut next = lock(&st.smish.next_id);
+        *next = (*next).max(after + 1);
+    }
     let events = st.store.campaign_events().await?;
     let mut c = lock(&st.smish.campaigns);
     *c = fresh;
