@@ -102,7 +102,9 @@ fn run_scenario(a: RunArgs) -> anyhow::Result<()> {
     }
     let run = match a.run_id {
         Some(r) if countersign_core::namespace::valid_run_id(&r) => r,
-        Some(r) => anyhow::bail!("--run-id {r:?}: `ex-` then lower-case letters, digits and dashes"),
+        Some(r) => {
+            anyhow::bail!("--run-id {r:?}: `ex-` then lower-case letters, digits and dashes")
+        }
         None => new_run_id(),
     };
     let out = a.dir.join(&run);
@@ -144,7 +146,10 @@ fn write_report(out: &Path, aar: &Aar) -> anyhow::Result<()> {
 
 /// The objectives and their ratings, for the terminal.
 fn summary(a: &Aar) -> String {
-    let mut s = format!("{:<10} {:<20} {:<18} met\n", "objective", "capability", "rating");
+    let mut s = format!(
+        "{:<10} {:<20} {:<18} met\n",
+        "objective", "capability", "rating"
+    );
     for o in &a.objectives {
         s.push_str(&format!(
             "{:<10} {:<20} {:<18} {}/{}\n",
@@ -173,7 +178,10 @@ fn list(dir: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     runs.sort_by(|a, b| b.started_at.cmp(&a.started_at));
-    println!("{:<26} {:<20} {:<14} {:<18} exercise", "run", "started", "type", "overall");
+    println!(
+        "{:<26} {:<20} {:<14} {:<18} exercise",
+        "run", "started", "type", "overall"
+    );
     for r in runs {
         println!(
             "{:<26} {:<20} {:<14} {:<18} {}",
@@ -264,7 +272,12 @@ impl Api {
     }
 
     /// A request that must succeed (2xx), with its body and milliseconds.
-    pub fn ok(&self, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<(Value, f64)> {
+    pub fn ok(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(Value, f64)> {
         let (status, v, ms) = self.send(method, path, body)?;
         if !(200..300).contains(&status) {
             anyhow::bail!("{method} {path}: {status} {}", problem(&v));

@@ -45,9 +45,14 @@ pub fn send(r: &mut Runner<'_>, inj: &Inject, sent: &mut Sent, now: i64) -> anyh
         InjectKind::Call => call(r, inj, sent, now),
         InjectKind::Claim => claim(r, inj, sent),
         InjectKind::Outcome => {
-            let call = r.sent_of(inj.call.as_deref().unwrap_or_default()).and_then(|s| s.call_id.clone());
+            let call = r
+                .sent_of(inj.call.as_deref().unwrap_or_default())
+                .and_then(|s| s.call_id.clone());
             let Some(call) = call else {
-                anyhow::bail!("its call `{}` was not placed", inj.call.as_deref().unwrap_or_default());
+                anyhow::bail!(
+                    "its call `{}` was not placed",
+                    inj.call.as_deref().unwrap_or_default()
+                );
             };
             sent.call_id = Some(call.clone());
             if r.kind() != ExerciseType::Tabletop {
@@ -59,22 +64,51 @@ pub fn send(r: &mut Runner<'_>, inj: &Inject, sent: &mut Sent, now: i64) -> anyh
                 });
             }
             let body = json!({"outcome": inj.outcome, "note": inj.note});
-            let (_, ms) = r.api().ok("POST", &format!("/v1/calls/{call}/outcome"), Some(&body))?;
-            Ok(fired(format!("outcome {} recorded", inj.outcome.as_deref().unwrap_or("?")), Some(ms), json!({"recorded": true})))
+            let (_, ms) = r
+                .api()
+                .ok("POST", &format!("/v1/calls/{call}/outcome"), Some(&body))?;
+            Ok(fired(
+                format!("outcome {} recorded", inj.outcome.as_deref().unwrap_or("?")),
+                Some(ms),
+                json!({"recorded": true}),
+            ))
         }
         InjectKind::FeedPause => {
-            let src = inj.message.source.clone().unwrap_or_else(|| "notifications".into());
-            let resume = inj.resume_after.as_deref().map(parse_duration).transpose().map_err(anyhow::Error::msg)?;
+            let src = inj
+                .message
+                .source
+                .clone()
+                .unwrap_or_else(|| "notifications".into());
+            let resume = inj
+                .resume_after
+                .as_deref()
+                .map(parse_duration)
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
             r.pause(&src, resume);
             Ok(fired(
-                format!("feed `{}` stops declaring watermarks{}", r.scoped(&src), inj.resume_after.as_ref().map_or(String::new(), |d| format!(" for {d}"))),
+                format!(
+                    "feed `{}` stops declaring watermarks{}",
+                    r.scoped(&src),
+                    inj.resume_after
+                        .as_ref()
+                        .map_or(String::new(), |d| format!(" for {d}"))
+                ),
                 None,
                 json!({}),
             ))
         }
         InjectKind::Manual => {
-            eprintln!("\n>>> [{}] {}\n", inj.id, inj.prompt.as_deref().unwrap_or_default());
-            Ok(fired("prompt shown to the controller".into(), None, json!({})))
+            eprintln!(
+                "\n>>> [{}] {}\n",
+                inj.id,
+                inj.prompt.as_deref().unwrap_or_default()
+            );
+            Ok(fired(
+                "prompt shown to the controller".into(),
+                None,
+                json!({}),
+            ))
         }
     }
 }
@@ -87,7 +121,9 @@ fn smish(r: &Runner<'_>, inj: &Inject, who: &[String], sent: &mut Sent) -> anyho
                 "recipient": r.actor_phone(a)})
         })
         .collect();
-    let (v, ms) = r.api().ok("POST", "/v1/sms/evaluate", Some(&Value::Array(msgs)))?;
+    let (v, ms) = r
+        .api()
+        .ok("POST", "/v1/sms/evaluate", Some(&Value::Array(msgs)))?;
     let first = &v["results"][0];
     let reasons: Vec<Value> = first["reasons"]
         .as_array()
@@ -97,13 +133,27 @@ fn smish(r: &Runner<'_>, inj: &Inject, who: &[String], sent: &mut Sent) -> anyho
     sent.body = inj.message.body.clone();
     let verdict = first["verdict"].clone();
     Ok(fired(
-        format!("sms verdict {} ({})", verdict.as_str().unwrap_or("?"), reasons.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")),
+        format!(
+            "sms verdict {} ({})",
+            verdict.as_str().unwrap_or("?"),
+            reasons
+                .iter()
+                .filter_map(|x| x.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Some(ms),
         json!({"sms_verdict": verdict, "sms_reasons": reasons}),
     ))
 }
 
-fn report(r: &Runner<'_>, inj: &Inject, who: &[String], sent: &mut Sent, now: i64) -> anyhow::Result<Fired> {
+fn report(
+    r: &Runner<'_>,
+    inj: &Inject,
+    who: &[String],
+    sent: &mut Sent,
+    now: i64,
+) -> anyhow::Result<Fired> {
     let (mut last, mut total_ms) = (Value::Null, 0.0);
     for (k, a) in who.iter().enumerate() {
         let body = json!({
@@ -151,12 +201,18 @@ fn call(r: &Runner<'_>, inj: &Inject, sent: &mut Sent, now: i64) -> anyhow::Resu
     let ani = match inj.from.as_deref() {
         Some("withheld") => "anonymous".to_string(),
         Some(f) if f.starts_with('+') => f.to_string(),
-        Some(actor) => r.actor_phone(actor).context("the caller actor has no phone")?,
+        Some(actor) => r
+            .actor_phone(actor)
+            .context("the caller actor has no phone")?,
         None => anyhow::bail!("no caller"),
     };
     let mut body = json!({"call_id": call_id, "customer_id": sent.customer, "ani": ani,
         "started_at": format_time(now)});
-    for (k, v) in [("verstat", &inj.verstat), ("line_type", &inj.line_type), ("intent", &inj.intent)] {
+    for (k, v) in [
+        ("verstat", &inj.verstat),
+        ("line_type", &inj.line_type),
+        ("intent", &inj.intent),
+    ] {
         if let Some(v) = v {
             body[k] = json!(v);
         }
@@ -165,7 +221,12 @@ fn call(r: &Runner<'_>, inj: &Inject, sent: &mut Sent, now: i64) -> anyhow::Resu
     sent.call_id = Some(call_id);
     let vars = score_vars(&v);
     Ok(Fired {
-        summary: format!("score {} · band {} · action {}", v["score"], v["band"].as_str().unwrap_or("?"), v["action"].as_str().unwrap_or("?")),
+        summary: format!(
+            "score {} · band {} · action {}",
+            v["score"],
+            v["band"].as_str().unwrap_or("?"),
+            v["action"].as_str().unwrap_or("?")
+        ),
         latency_ms: Some(ms),
         vars,
         skipped: None,
@@ -173,9 +234,15 @@ fn call(r: &Runner<'_>, inj: &Inject, sent: &mut Sent, now: i64) -> anyhow::Resu
 }
 
 fn claim(r: &Runner<'_>, inj: &Inject, sent: &mut Sent) -> anyhow::Result<Fired> {
-    let call = r.sent_of(inj.call.as_deref().unwrap_or_default()).cloned().unwrap_or_default();
+    let call = r
+        .sent_of(inj.call.as_deref().unwrap_or_default())
+        .cloned()
+        .unwrap_or_default();
     let Some(call_id) = call.call_id.clone() else {
-        anyhow::bail!("its call `{}` was not placed", inj.call.as_deref().unwrap_or_default());
+        anyhow::bail!(
+            "its call `{}` was not placed",
+            inj.call.as_deref().unwrap_or_default()
+        );
     };
     sent.call_id = Some(call_id.clone());
     sent.customer = call.customer.clone();
@@ -202,7 +269,9 @@ fn claim(r: &Runner<'_>, inj: &Inject, sent: &mut Sent) -> anyhow::Result<Fired>
         }
         body["mentions"] = Value::Object(mentions);
     }
-    let (v, ms) = r.api().ok("POST", &format!("/v1/calls/{call_id}/claims"), Some(&body))?;
+    let (v, ms) = r
+        .api()
+        .ok("POST", &format!("/v1/calls/{call_id}/claims"), Some(&body))?;
     let ver = &v["verification"];
     let mut vars = score_vars(&v["score"]);
     vars.insert("verdict".into(), ver["verdict"].clone());
@@ -213,7 +282,9 @@ fn claim(r: &Runner<'_>, inj: &Inject, sent: &mut Sent) -> anyhow::Result<Fired>
         summary: format!(
             "verdict {}{} · action {} · band {}",
             ver["verdict"].as_str().unwrap_or("?"),
-            ver["reason"].as_str().map_or(String::new(), |x| format!(" ({x})")),
+            ver["reason"]
+                .as_str()
+                .map_or(String::new(), |x| format!(" ({x})")),
             v["score"]["action"].as_str().unwrap_or("?"),
             v["score"]["band"].as_str().unwrap_or("?")
         ),

@@ -44,7 +44,12 @@ pub fn preflight(api: &Api, c: &Checked) -> anyhow::Result<()> {
             problem(&body)
         ));
     }
-    for s in c.scenario.setup.iter().filter(|s| s.kind == SetupKind::Brand) {
+    for s in c
+        .scenario
+        .setup
+        .iter()
+        .filter(|s| s.kind == SetupKind::Brand)
+    {
         let b = s.brand.as_deref().unwrap_or_default();
         let (status, _, _) = api.send("GET", &format!("/v1/brands/{b}"), None)?;
         if status != 200 {
@@ -55,10 +60,16 @@ pub fn preflight(api: &Api, c: &Checked) -> anyhow::Result<()> {
         }
     }
     if problems.is_empty() {
-        println!("\npreflight: {} reachable, key accepted, brands present", api.base);
+        println!(
+            "\npreflight: {} reachable, key accepted, brands present",
+            api.base
+        );
         return Ok(());
     }
-    anyhow::bail!("the server is not ready for this scenario:\n  {}", problems.join("\n  "))
+    anyhow::bail!(
+        "the server is not ready for this scenario:\n  {}",
+        problems.join("\n  ")
+    )
 }
 
 /// What was sent for an inject, for later injects and reads.
@@ -181,7 +192,11 @@ impl<'a> Runner<'a> {
     /// (complete for the last eight days, so claims about the setup's history are answerable).
     fn setup(&mut self) -> anyhow::Result<()> {
         let s = &self.c.scenario;
-        for a in s.actors.iter().filter(|a| a.role == countersign_exercise::scenario::Role::Customer) {
+        for a in s
+            .actors
+            .iter()
+            .filter(|a| a.role == countersign_exercise::scenario::Role::Customer)
+        {
             let mut p = json!({"phones": a.phones});
             if let Some(l) = &a.locale {
                 p["locale"] = json!(l);
@@ -189,12 +204,20 @@ impl<'a> Runner<'a> {
             if let Some(x) = a.app_installed {
                 p["app_installed"] = json!(x);
             }
-            self.api.ok("PUT", &format!("/v1/customers/{}", self.key(&a.id)), Some(&p))?;
+            self.api.ok(
+                "PUT",
+                &format!("/v1/customers/{}", self.key(&a.id)),
+                Some(&p),
+            )?;
         }
         let now = countersign_server::now_ms();
         let mut records = Vec::new();
         let setups: Vec<Setup> = s.setup.clone();
-        for (n, st) in setups.iter().enumerate().filter(|(_, s)| s.kind == SetupKind::Notification) {
+        for (n, st) in setups
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.kind == SetupKind::Notification)
+        {
             let ago = st.ago.as_deref().map_or(Ok(0), parse_duration).unwrap_or(0);
             let actor = st.actor.clone().unwrap_or_default();
             records.push(self.notification(&format!("setup-{n}"), &actor, &st.message, now - ago));
@@ -204,11 +227,18 @@ impl<'a> Runner<'a> {
             .iter()
             .filter(|x| x.kind == SetupKind::Notification)
             .map(|x| &x.message)
-            .chain(s.injects.iter().filter(|i| i.kind == InjectKind::Notification).map(|i| &i.message))
+            .chain(
+                s.injects
+                    .iter()
+                    .filter(|i| i.kind == InjectKind::Notification)
+                    .map(|i| &i.message),
+            )
             .map(|m| m.source.clone().unwrap_or_else(|| "notifications".into()))
             .collect();
         if !records.is_empty() {
-            let (v, _) = self.api.ok("POST", "/v1/notifications", Some(&Value::Array(records)))?;
+            let (v, _) = self
+                .api
+                .ok("POST", "/v1/notifications", Some(&Value::Array(records)))?;
             if v["rejected"].as_u64().unwrap_or(0) > 0 {
                 anyhow::bail!("the server rejected setup notifications: {}", v["errors"]);
             }
@@ -218,8 +248,10 @@ impl<'a> Runner<'a> {
             self.api.ok(
                 "POST",
                 &format!("/v1/sources/{name}/watermark"),
-                Some(&json!({"watermark": format_time(countersign_server::now_ms()),
-                    "complete_since": format_time(now - 8 * 86_400_000)})),
+                Some(
+                    &json!({"watermark": format_time(countersign_server::now_ms()),
+                    "complete_since": format_time(now - 8 * 86_400_000)}),
+                ),
             )?;
             self.feeds.insert(src, Feed::default());
         }
@@ -247,7 +279,12 @@ impl<'a> Runner<'a> {
                 r["recipient"] = json!(p);
             }
         }
-        for (k, v) in [("sender", &m.sender), ("body", &m.body), ("category", &m.category), ("template_id", &m.template_id)] {
+        for (k, v) in [
+            ("sender", &m.sender),
+            ("body", &m.body),
+            ("category", &m.category),
+            ("template_id", &m.template_id),
+        ] {
             if let Some(v) = v {
                 r[k] = json!(v);
             }
@@ -275,7 +312,11 @@ impl<'a> Runner<'a> {
                 continue;
             }
             let path = format!("/v1/sources/{}/watermark", self.key(&src));
-            self.api.ok("POST", &path, Some(&json!({"watermark": format_time(countersign_server::now_ms())})))?;
+            self.api.ok(
+                "POST",
+                &path,
+                Some(&json!({"watermark": format_time(countersign_server::now_ms())})),
+            )?;
         }
         Ok(())
     }
@@ -303,7 +344,11 @@ impl<'a> Runner<'a> {
             e.lag_p99 = s["lag_p99_ms"].as_f64().or(e.lag_p99);
             e.channels = s["channels"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| c.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
         }
     }
@@ -321,7 +366,12 @@ impl<'a> Runner<'a> {
                 Some(None) => Some(Err(format!("its trigger `{after}` was not met"))),
             };
         }
-        let idx = self.c.scenario.injects.iter().position(|x| &x.id == after)?;
+        let idx = self
+            .c
+            .scenario
+            .injects
+            .iter()
+            .position(|x| &x.id == after)?;
         match (&self.results[idx], self.sent.get(after).and_then(|s| s.at)) {
             (None, _) => None,
             (Some(_), Some(t)) => Some(Ok(t)),
@@ -391,7 +441,11 @@ impl<'a> Runner<'a> {
             at: Some(Instant::now()),
             at_ms: now_ms,
             // The account concerned; for several reporters, the last (alerts are read for it).
-            customer: inj.actor.as_ref().or(inj.actors.last()).map(|a| self.key(a)),
+            customer: inj
+                .actor
+                .as_ref()
+                .or(inj.actors.last())
+                .map(|a| self.key(a)),
             ..Sent::default()
         };
         let fired = crate::exercise_inject::send(self, inj, &mut sent, now_ms);
@@ -419,7 +473,13 @@ impl<'a> Runner<'a> {
         for (n, e) in exps.iter().enumerate() {
             let key = format!("{}.{}", inj.id, e.id);
             if r.status == "failed" {
-                r.expectations.push(judged(e, false, None, String::new(), format!("the inject failed: {}", r.detail)));
+                r.expectations.push(judged(
+                    e,
+                    false,
+                    None,
+                    String::new(),
+                    format!("the inject failed: {}", r.detail),
+                ));
                 self.met.insert(key, None);
                 continue;
             }
@@ -430,7 +490,8 @@ impl<'a> Runner<'a> {
                     deadline: Instant::now() + self.wall(e.within_ms).max(MIN_DEADLINE),
                     answer: answer.clone(),
                 });
-                r.expectations.push(judged(e, false, None, String::new(), "pending".into()));
+                r.expectations
+                    .push(judged(e, false, None, String::new(), "pending".into()));
                 continue;
             }
             let vars = expect::context(inj.kind, &answer);
@@ -439,7 +500,16 @@ impl<'a> Runner<'a> {
             let late = r.latency_ms.is_some_and(|l| l > allowed);
             let res = match expect::evaluate(&e.what, &vars) {
                 Ok(true) if !late => judged(e, true, r.latency_ms, seen, String::new()),
-                Ok(true) => judged(e, false, r.latency_ms, seen, format!("the answer came after {:.0} ms, past the deadline", r.latency_ms.unwrap_or(0.0))),
+                Ok(true) => judged(
+                    e,
+                    false,
+                    r.latency_ms,
+                    seen,
+                    format!(
+                        "the answer came after {:.0} ms, past the deadline",
+                        r.latency_ms.unwrap_or(0.0)
+                    ),
+                ),
                 Ok(false) => {
                     let why = format!("the answer showed {seen}");
                     judged(e, false, None, seen, why)
@@ -465,11 +535,21 @@ impl<'a> Runner<'a> {
             let vars = expect::context(inj.kind, &known);
             let verdict = expect::evaluate(&e.what, &vars);
             let now = Instant::now();
-            let since = self.sent.get(&inj.id).and_then(|s| s.at).map(|t| now.duration_since(t).as_secs_f64() * 1000.0);
+            let since = self
+                .sent
+                .get(&inj.id)
+                .and_then(|s| s.at)
+                .map(|t| now.duration_since(t).as_secs_f64() * 1000.0);
             let seen = expect::seen(&e.what, &vars);
             let settled = match verdict {
                 Ok(true) => Some(judged(&e, true, since, seen, String::new())),
-                Err(err) if now >= p.deadline => Some(judged(&e, false, None, seen, format!("cannot evaluate: {err}"))),
+                Err(err) if now >= p.deadline => Some(judged(
+                    &e,
+                    false,
+                    None,
+                    seen,
+                    format!("cannot evaluate: {err}"),
+                )),
                 _ if now >= p.deadline => {
                     let why = format!(
                         "not seen within {} (scenario time; {:.1} s at {}×): last seen {seen}",
@@ -484,7 +564,8 @@ impl<'a> Runner<'a> {
             match settled {
                 None => self.pending.push(p),
                 Some(res) => {
-                    self.met.insert(format!("{}.{}", inj.id, e.id), res.met.then_some(now));
+                    self.met
+                        .insert(format!("{}.{}", inj.id, e.id), res.met.then_some(now));
                     if let Some(Some(r)) = self.results.get_mut(p.inject) {
                         r.expectations[p.exp] = res;
                     }
@@ -506,16 +587,30 @@ impl<'a> Runner<'a> {
                 })
                 .clone()
         };
-        let call = inj.call.as_ref().or((inj.kind == InjectKind::Call).then_some(&inj.id));
+        let call = inj
+            .call
+            .as_ref()
+            .or((inj.kind == InjectKind::Call).then_some(&inj.id));
         let call_sent = call.and_then(|c| self.sent.get(c));
-        let customer = self.sent.get(&inj.id).and_then(|s| s.customer.clone()).or_else(|| call_sent.and_then(|s| s.customer.clone()));
+        let customer = self
+            .sent
+            .get(&inj.id)
+            .and_then(|s| s.customer.clone())
+            .or_else(|| call_sent.and_then(|s| s.customer.clone()));
         let (_, vars) = expect::variables(inj.kind);
         if vars.contains(&"surge_active") {
-            m.insert("surge_active".into(), get("/v1/surge".into())["active"].clone());
+            m.insert(
+                "surge_active".into(),
+                get("/v1/surge".into())["active"].clone(),
+            );
         }
         if let Some(c) = &customer {
             let alerts = get(format!("/v1/customers/{c}/alerts"));
-            let rules: Vec<Value> = alerts.as_array().or(alerts["alerts"].as_array()).map(|a| a.iter().map(|x| x["rule"].clone()).collect()).unwrap_or_default();
+            let rules: Vec<Value> = alerts
+                .as_array()
+                .or(alerts["alerts"].as_array())
+                .map(|a| a.iter().map(|x| x["rule"].clone()).collect())
+                .unwrap_or_default();
             m.insert("alert_raised".into(), json!(!rules.is_empty()));
             m.insert("alert_rules".into(), Value::Array(rules));
         }
@@ -526,15 +621,27 @@ impl<'a> Runner<'a> {
         if let Some(c) = self.sent.get(&inj.id).and_then(|s| s.campaign) {
             let camp = get(format!("/v1/campaigns/{c}"));
             let listed = get("/v1/campaigns?limit=1000".into());
-            let list = listed.as_array().or(listed["campaigns"].as_array()).cloned().unwrap_or_default();
-            m.insert("campaign_listed".into(), json!(list.iter().any(|x| x["id"] == json!(c) || x["id"] == camp["id"])));
+            let list = listed
+                .as_array()
+                .or(listed["campaigns"].as_array())
+                .cloned()
+                .unwrap_or_default();
+            m.insert(
+                "campaign_listed".into(),
+                json!(list
+                    .iter()
+                    .any(|x| x["id"] == json!(c) || x["id"] == camp["id"])),
+            );
             m.insert("campaign_status".into(), camp["status"].clone());
             m.insert("campaign_reports".into(), camp["reports"].clone());
         }
         if inj.kind == InjectKind::FeedPause {
             let name = self.key(inj.message.source.as_deref().unwrap_or("notifications"));
             let list = get("/v1/sources".into());
-            if let Some(s) = list.as_array().and_then(|a| a.iter().find(|s| s["source"] == json!(name))) {
+            if let Some(s) = list
+                .as_array()
+                .and_then(|a| a.iter().find(|s| s["source"] == json!(name)))
+            {
                 m.insert("feed_health".into(), s["health"].clone());
                 m.insert("watermark_age_secs".into(), s["watermark_age_secs"].clone());
             }
@@ -557,12 +664,21 @@ impl<'a> Runner<'a> {
     pub(crate) fn kind(&self) -> ExerciseType {
         self.c.scenario.exercise.kind
     }
-    pub(crate) fn record(&self, id: &str, actor: &str, m: &countersign_exercise::scenario::Message, at: i64) -> Value {
+    pub(crate) fn record(
+        &self,
+        id: &str,
+        actor: &str,
+        m: &countersign_exercise::scenario::Message,
+        at: i64,
+    ) -> Value {
         self.notification(id, actor, m, at)
     }
     pub(crate) fn pause(&mut self, source: &str, resume_after_ms: Option<i64>) {
         let until = resume_after_ms.map(|ms| Instant::now() + self.wall(ms));
-        self.feeds.entry(source.to_string()).or_default().paused_until = Some(until);
+        self.feeds
+            .entry(source.to_string())
+            .or_default()
+            .paused_until = Some(until);
     }
 
     fn report(&self, file: &str) -> Aar {
@@ -570,8 +686,12 @@ impl<'a> Runner<'a> {
         let timeline: Vec<InjectResult> = self.results.iter().flatten().cloned().collect();
         let objectives = aar::rate(&s.exercise.objectives, &timeline, &s.rating);
         let ended = countersign_server::now_ms();
-        let due = format_time(ended + PLAN_DAYS * 86_400_000).get(..10).unwrap_or_default().to_string();
-        let (strengths, improvements, plan) = aar::findings(&s.exercise.objectives, &timeline, &due);
+        let due = format_time(ended + PLAN_DAYS * 86_400_000)
+            .get(..10)
+            .unwrap_or_default()
+            .to_string();
+        let (strengths, improvements, plan) =
+            aar::findings(&s.exercise.objectives, &timeline, &due);
         Aar {
             run: self.run.clone(),
             exercise: s.exercise.name.clone(),
@@ -596,8 +716,18 @@ impl<'a> Runner<'a> {
     /// The exercise's feeds and the institution's feeds on the channels its claims concern.
     fn data_path(&self) -> Vec<FeedRow> {
         let mut channels: BTreeSet<String> = BTreeSet::new();
-        for i in self.c.scenario.injects.iter().filter(|i| i.kind == InjectKind::Claim) {
-            channels.insert(if i.cites.is_some() { "sms".into() } else { i.message.channel.clone().unwrap_or_else(|| "sms".into()) });
+        for i in self
+            .c
+            .scenario
+            .injects
+            .iter()
+            .filter(|i| i.kind == InjectKind::Claim)
+        {
+            channels.insert(if i.cites.is_some() {
+                "sms".into()
+            } else {
+                i.message.channel.clone().unwrap_or_else(|| "sms".into())
+            });
         }
         self.samples
             .iter()
@@ -627,7 +757,13 @@ fn within_text(ms: i64) -> String {
     }
 }
 
-fn judged(e: &Expectation, met: bool, after: Option<f64>, seen: String, reason: String) -> ExpectationResult {
+fn judged(
+    e: &Expectation,
+    met: bool,
+    after: Option<f64>,
+    seen: String,
+    reason: String,
+) -> ExpectationResult {
     ExpectationResult {
         id: e.id.clone(),
         who: match e.who {

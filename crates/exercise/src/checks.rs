@@ -8,16 +8,58 @@ use crate::scenario::*;
 
 const CHANNELS: [&str; 5] = ["sms", "push", "email", "voice", "in_app"];
 
-/// Check everything; problems go to `p`; the compiled expectations per inject come back.
+/// Check everything; problems go to `p`; the compiled expectations per inject come back. With
+/// no readable `[exercise]` the rest is still checked (minus what needs it), so one pass finds
+/// every problem.
 pub(crate) fn check(
     p: &mut Problems<'_>,
-    at: usize,
-    ex: &Exercise,
+    ex: Option<(usize, &Exercise)>,
     actors: &[(usize, Actor)],
     setup: &[(usize, Setup)],
     injects: &[(usize, Inject)],
     rating: &Rating,
 ) -> Vec<Vec<Expectation>> {
+    let objectives = ex.map(|(at, ex)| check_exercise(p, at, ex));
+    let roles = check_actors(p, ex.map(|(_, e)| e), actors);
+    for (at, s) in setup {
+        check_setup(p, *at, s, &roles);
+    }
+    if !(0.0..=1.0).contains(&rating.major_challenges)
+        || rating.major_challenges > rating.some_challenges
+        || rating.some_challenges > rating.performed
+        || rating.performed > 1.0
+    {
+        p.note(
+            0,
+            "[rating] needs 0 ≤ major_challenges ≤ some_challenges ≤ performed ≤ 1",
+        );
+    }
+    let compiled = check_injects(p, setup, injects, &roles, objectives.as_ref());
+    if let Some((at, ex)) = ex {
+        let evidenced: BTreeSet<&str> = compiled
+            .iter()
+            .flatten()
+            .map(|e| e.objective.as_str())
+            .collect();
+        for o in ex
+            .objectives
+            .iter()
+            .filter(|o| !evidenced.contains(o.id.as_str()))
+        {
+            p.note(
+                at,
+                format!(
+                    "objective `{}` has no expectation, so it cannot be rated",
+                    o.id
+                ),
+            );
+        }
+    }
+    compiled
+}
+
+/// `[exercise]` itself; its objective ids.
+fn check_exercise(p: &mut Problems<'_>, at: usize, ex: &Exercise) -> BTreeSet<String> {
     if ex.name.trim().is_empty() {
         p.note(at, "[exercise] `name` is empty");
     }
@@ -53,20 +95,17 @@ pub(crate) fn check(
             );
         }
     }
-    let roles = check_actors(p, ex, actors);
-    for (at, s) in setup {
-        check_setup(p, *at, s, &roles);
-    }
-    if !(0.0..=1.0).contains(&rating.major_challenges)
-        || rating.major_challenges > rating.some_challenges
-        || rating.some_challenges > rating.performed
-        || rating.performed > 1.0
-    {
-        p.note(
-            0,
-            "[rating] needs 0 ≤ major_challenges ≤ some_challenges ≤ performed ≤ 1",
-        );
-    }
+    objectives
+}
+
+/// The injects in order: ids, times, triggers, fields, expectations.
+fn check_injects(
+    p: &mut Problems<'_>,
+    setup: &[(usize, Setup)],
+    injects: &[(usize, Inject)],
+    roles: &BTreeMap<String, (Role, bool)>,
+    objectives: Option<&BTreeSet<String>>,
+) -> Vec<Vec<Expectation>> {
     let sources: BTreeSet<String> = setup
         .iter()
         .filter(|(_, s)| s.kind == SetupKind::Notification)
@@ -81,7 +120,6 @@ pub(crate) fn check(
         .collect();
     let mut seen: BTreeMap<String, (InjectKind, Vec<String>)> = BTreeMap::new();
     let mut compiled = Vec::new();
-    let mut evidenced = BTreeSet::new();
     for (at, i) in injects {
         let at = *at;
         let name = format!("inject `{}`", i.id);
@@ -114,19 +152,10 @@ pub(crate) fn check(
                 _ => {}
             }
         }
-        check_fields(p, at, &name, i, &roles, &seen, &sources);
-        let exps = check_expectations(p, at, &name, i, &objectives, &mut evidenced);
+        check_fields(p, at, &name, i, roles, &seen, &sources);
+        let exps = check_expectations(p, at, &name, i, objectives);
         seen.insert(i.id.clone(), (i.kind, expectation_ids(i)));
         compiled.push(exps);
-    }
-    for o in ex.objectives.iter().filter(|o| !evidenced.contains(&o.id)) {
-        p.note(
-            at,
-            format!(
-                "objective `{}` has no expectation, so it cannot be rated",
-                o.id
-            ),
-        );
     }
     compiled
 }
@@ -143,7 +172,7 @@ fn source_of(m: &Message) -> String {
 /// Actor id → (role, has a phone).
 fn check_actors(
     p: &mut Problems<'_>,
-    ex: &Exercise,
+    ex: Option<&Exercise>,
     actors: &[(usize, Actor)],
 ) -> BTreeMap<String, (Role, bool)> {
     let mut roles = BTreeMap::new();
@@ -164,7 +193,9 @@ fn check_actors(
         for n in &a.phones {
             if !is_e164_prefix(n) || n.len() < 9 {
                 p.note(*at, format!("{name}: `{n}` is not an E.164 number"));
-            } else if !ex.allow_list.iter().any(|pre| n.starts_with(pre.as_str())) {
+            } else if let Some(ex) =
+                ex.filter(|ex| !ex.allow_list.iter().any(|pre| n.starts_with(pre.as_str())))
+            {
                 p.note(
                     *at,
                     format!("{name}: `{n}` is outside the allow-list ({}); an exercise never addresses it", ex.allow_list.join(", ")),
@@ -428,8 +459,7 @@ fn check_expectations(
     at: usize,
     name: &str,
     i: &Inject,
-    objectives: &BTreeSet<String>,
-    evidenced: &mut BTreeSet<String>,
+    objectives: Option<&BTreeSet<String>>,
 ) -> Vec<Expectation> {
     let (answer, state) = expect::variables(i.kind);
     let ids = expectation_ids(i);
@@ -442,10 +472,9 @@ fn check_expectations(
                 format!("{here}: ids are unique within an inject, letters, digits, - and _"),
             );
         }
-        if !objectives.contains(&e.objective) {
+        if objectives.is_some_and(|o| !o.contains(&e.objective)) {
             p.note(at, format!("{here}: no objective `{}`", e.objective));
         }
-        evidenced.insert(e.objective.clone());
         let within = e.within.as_deref().map_or(Ok(30_000), parse_duration);
         if let Err(err) = &within {
             p.note(at, format!("{here}: `within`: {err}"));

@@ -455,10 +455,14 @@ pub fn parse(text: &str) -> Result<Checked, Vec<Problem>> {
         .map(|(_, r)| r)
         .unwrap_or_default();
     let discussion = parts::<Discussion>(&mut p, "discussion", raw.discussion);
-    let expectations = match &exercise {
-        Some((at, ex)) => crate::checks::check(&mut p, *at, ex, &actors, &setup, &injects, &rating),
-        None => Vec::new(),
-    };
+    let expectations = crate::checks::check(
+        &mut p,
+        exercise.as_ref().map(|(at, ex)| (*at, ex)),
+        &actors,
+        &setup,
+        &injects,
+        &rating,
+    );
     if !p.list.is_empty() {
         p.list.sort_by_key(|x| x.line);
         return Err(p.list);

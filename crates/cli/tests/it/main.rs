@@ -16,6 +16,7 @@ mod connections;
 mod console;
 mod contract;
 mod customers;
+mod exercises;
 mod oidc;
 mod simulate;
 mod sms;
