@@ -114,6 +114,17 @@ fn run_scenario(a: RunArgs) -> anyhow::Result<()> {
     let aar = crate::exercise_run::Runner::new(&api, &run, checked, a.speed)
         .go(&a.file.display().to_string())?;
     write_report(&out, &aar)?;
+    // The console's exercise page shows the report the server keeps.
+    let doc = serde_json::to_value(&aar)?;
+    match api.send("PUT", &format!("/v1/exercises/{run}/report"), Some(&doc)) {
+        Ok((204, _, _)) => {}
+        Ok((status, body, _)) => eprintln!(
+            "warning: the server did not keep the report ({status} {}); it is in {}",
+            problem(&body),
+            out.display()
+        ),
+        Err(e) => eprintln!("warning: the server did not keep the report: {e:#}"),
+    }
     println!("\n{}", summary(&aar));
     println!(
         "report: {}\nremove what it wrote: countersign exercise purge {run}",

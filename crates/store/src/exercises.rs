@@ -1,8 +1,10 @@
-//! Removing what an exercise run wrote: every record in the run's namespace (`<run>.`, see
-//! [`countersign_core::namespace`]) across the table groups, in one transaction. The
-//! [`ExerciseStore`] sub-trait of [`crate::Store`].
+//! Exercise runs: their after-action reports (table `exercise_reports`), and removing what a run
+//! wrote — every record in the run's namespace (`<run>.`, see [`countersign_core::namespace`])
+//! across the table groups, in one transaction. The [`ExerciseStore`] sub-trait of
+//! [`crate::Store`].
 
 use async_trait::async_trait;
+use countersign_core::Millis;
 
 use crate::StoreResult;
 
@@ -38,7 +40,19 @@ impl PurgeCounts {
     }
 }
 
-/// Exercise clean-up.
+/// A run's after-action report as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExerciseReportRow {
+    pub run: String,
+    pub started_at: Millis,
+    pub name: String,
+    /// The overall rating (`Performed`, …).
+    pub overall: String,
+    /// The report as JSON.
+    pub doc: String,
+}
+
+/// Exercise runs.
 #[async_trait]
 pub trait ExerciseStore: Send + Sync {
     /// Remove, in one durable transaction, every record keyed in `run`'s namespace: its sources
@@ -56,4 +70,13 @@ pub trait ExerciseStore: Send + Sync {
 
     /// Campaign ids retired by purges, ascending: a replay never gives them again.
     async fn retired_campaigns(&self) -> StoreResult<Vec<i64>>;
+
+    /// Store (or replace) a run's after-action report. Durable.
+    async fn put_exercise_report(&self, r: ExerciseReportRow) -> StoreResult<()>;
+
+    /// The latest `limit` runs' reports, newest first.
+    async fn exercise_reports(&self, limit: usize) -> StoreResult<Vec<ExerciseReportRow>>;
+
+    /// One run's report.
+    async fn exercise_report(&self, run: &str) -> StoreResult<Option<ExerciseReportRow>>;
 }

@@ -25,7 +25,7 @@ pub use campaigns::{CampaignEvent, CampaignStore, SmishReportRow};
 pub use checks::{CheckStore, StoredTextCheck, TextCheckRow};
 pub use console::{ConsoleStore, LoginLink, SessionRow};
 pub use customers::CustomerStore;
-pub use exercises::{ExerciseStore, PurgeCounts};
+pub use exercises::{ExerciseReportRow, ExerciseStore, PurgeCounts};
 pub use ledger::{IngestOutcome, LedgerStore, LedgerView, SourceActivity, StatusOutcome};
 pub use registry::RegistryStore;
 

@@ -173,6 +173,52 @@ fn a_paused_feed_makes_not_sent_impossible_and_the_report_says_why() {
         feed["worst_watermark_age_secs"].as_f64().unwrap() > 5.0,
         "{feed}"
     );
+
+    // The server keeps the report: the API lists it and the analyst's exercise page shows it.
+    let (_, _, runs) = s.get("/v1/exercises", Some(AGENT_KEY));
+    assert_eq!(runs[0]["run"], "ex-test-fails", "{runs}");
+    assert_eq!(runs[0]["overall"], "Unable to perform");
+    let analyst = crate::console::Browser::sign_in(&s, "Ana Lyst", "analyst");
+    let list = analyst.get("/console/exercises");
+    assert!(
+        list.text.contains("ex-test-fails") && list.text.contains("Unable to perform"),
+        "{}",
+        list.text
+    );
+    let page = analyst.get("/console/exercises/ex-test-fails");
+    assert_eq!(page.status, 200);
+    for words in [
+        "Unable to perform",
+        "honest",
+        "cannot_confirm",
+        "Improvement plan",
+        "ex-test-fails.card-alerts",
+    ] {
+        assert!(page.text.contains(words), "{words}: {}", page.text);
+    }
+    assert_eq!(analyst.get("/console/exercises/ex-nope").status, 404);
+    let agent = crate::console::Browser::sign_in(&s, "Agent Smith", "agent");
+    assert_eq!(agent.get("/console/exercises").status, 403, "analysts only");
+    let (status, body) = s.send(
+        "PUT",
+        "/v1/exercises/ex-other/report",
+        ADMIN_KEY,
+        Some(&aar),
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("invalid_report"))
+    );
+    let (status, body) = s.send(
+        "PUT",
+        "/v1/exercises/ex-other/report",
+        ADMIN_KEY,
+        Some(&json!({"run": 5})),
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("invalid_report"))
+    );
 }
 
 /// Ids of what the server shows, to compare before and after.

@@ -9,6 +9,7 @@
 pub mod analyst;
 pub mod call;
 pub mod check;
+pub mod exercises;
 pub mod home;
 pub mod oidc;
 pub mod sender_ids;
@@ -109,6 +110,8 @@ pub fn routes(st: &SharedState) -> Router<SharedState> {
         .route("/console/campaigns/{id}/status", post(analyst::review))
         .route("/console/outcomes", get(analyst::outcomes))
         .route("/console/sender-ids", get(sender_ids::list))
+        .route("/console/exercises", get(exercises::list))
+        .route("/console/exercises/{run}", get(exercises::show))
         .route("/console/sender-ids/{brand}", get(sender_ids::brand))
         .route(
             "/console/sender-ids/{brand}/blocked.csv",

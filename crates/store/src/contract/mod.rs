@@ -19,6 +19,7 @@ mod campaigns;
 mod checks;
 mod console;
 mod customers;
+mod exercises;
 mod ledger;
 mod registry;
 
@@ -29,6 +30,7 @@ pub use campaigns::*;
 pub use checks::*;
 pub use console::*;
 pub use customers::*;
+pub use exercises::*;
 pub use ledger::*;
 pub use registry::*;
 
@@ -76,7 +78,7 @@ macro_rules! store_contract_tests {
     ($make:expr) => {
         $crate::store_contract_tests!(@each $make;
             ingest_outcomes, facts_only_round_trip, status_updates, watermarks_and_sources, records_before_complete,
-            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands, profiles, calls, call_context, smish_reports, alerts_and_outbox, sms_kinds, console_sessions, text_checks);
+            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands, profiles, calls, call_context, smish_reports, alerts_and_outbox, sms_kinds, console_sessions, text_checks, exercise_purge);
     };
     (@each $make:expr; $($case:ident),*) => {
         $(

@@ -2,7 +2,7 @@
 //! map follows.
 
 use super::*;
-use crate::exercises::{ExerciseStore, PurgeCounts};
+use crate::exercises::{ExerciseReportRow, ExerciseStore, PurgeCounts};
 
 #[async_trait]
 impl ExerciseStore for SqliteStore {
@@ -111,4 +111,50 @@ impl ExerciseStore for SqliteStore {
         })
         .await
     }
+
+    async fn put_exercise_report(&self, r: ExerciseReportRow) -> StoreResult<()> {
+        self.write(move |tx| {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO exercise_reports (run, started_at, name, overall, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![r.run, r.started_at, r.name, r.overall, r.doc])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn exercise_reports(&self, limit: usize) -> StoreResult<Vec<ExerciseReportRow>> {
+        self.read(move |conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT run, started_at, name, overall, doc FROM exercise_reports
+                 ORDER BY started_at DESC, run DESC LIMIT ?1",
+            )?;
+            let rows = stmt.query_map(params![limit as i64], report_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn exercise_report(&self, run: &str) -> StoreResult<Option<ExerciseReportRow>> {
+        let run = run.to_string();
+        self.read(move |conn, _| {
+            conn.prepare_cached(
+                "SELECT run, started_at, name, overall, doc FROM exercise_reports WHERE run = ?1",
+            )?
+            .query_row(params![run], report_row)
+            .optional()
+        })
+        .await
+    }
+}
+
+fn report_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExerciseReportRow> {
+    Ok(ExerciseReportRow {
+        run: r.get(0)?,
+        started_at: r.get(1)?,
+        name: r.get(2)?,
+        overall: r.get(3)?,
+        doc: r.get(4)?,
+    })
 }

@@ -202,6 +202,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 14: a smishing report filed from a check (one tap), and the MAC that ties it to the text.
     "ALTER TABLE text_checks ADD COLUMN text_mac BLOB;
     ALTER TABLE text_checks ADD COLUMN report_id INTEGER;",
+    // 15: exercise runs' after-action reports (the console's exercise page).
+    "CREATE TABLE exercise_reports (
+        run TEXT PRIMARY KEY,
+        started_at INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        overall TEXT NOT NULL,
+        doc TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX exercise_reports_started ON exercise_reports (started_at);",
 ];
 
 /// Days since the epoch (UTC) of a time: the leading key of the customer index.
