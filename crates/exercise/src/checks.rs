@@ -267,16 +267,8 @@ fn customer(
     }
 }
 
-/// Required and unused fields per kind.
-fn check_fields(
-    p: &mut Problems<'_>,
-    at: usize,
-    name: &str,
-    i: &Inject,
-    roles: &BTreeMap<String, (Role, bool)>,
-    seen: &BTreeMap<String, (InjectKind, Vec<String>)>,
-    sources: &BTreeSet<String>,
-) {
+/// Fields set that the inject's kind does not use.
+fn unused_fields(p: &mut Problems<'_>, at: usize, name: &str, i: &Inject) {
     use InjectKind::*;
     let m = &i.message;
     let set: [(&str, bool, &[InjectKind]); 20] = [
@@ -332,6 +324,21 @@ fn check_fields(
             );
         }
     }
+}
+
+/// Required fields per kind, and unused ones.
+fn check_fields(
+    p: &mut Problems<'_>,
+    at: usize,
+    name: &str,
+    i: &Inject,
+    roles: &BTreeMap<String, (Role, bool)>,
+    seen: &BTreeMap<String, (InjectKind, Vec<String>)>,
+    sources: &BTreeSet<String>,
+) {
+    use InjectKind::*;
+    unused_fields(p, at, name, i);
+    let m = &i.message;
     let earlier = |p: &mut Problems<'_>, field: &str, id: Option<&str>, want: InjectKind| match id {
         None => p.note(
             at,

@@ -190,6 +190,12 @@ pub fn markdown(a: &Aar) -> String {
             );
         }
     }
+    data_path(&mut o, a);
+    o
+}
+
+/// The data-path map and the discussion guide.
+fn data_path(o: &mut String, a: &Aar) {
     let _ = writeln!(o, "\n## Data path: the feeds this run depended on\n");
     let _ = writeln!(o, "| feed | watermark | oldest during the run | ingest lag p99 | worst health | for the agent |\n|---|---|---|---|---|---|");
     for f in &a.data_path {
@@ -221,7 +227,6 @@ pub fn markdown(a: &Aar) -> String {
             let _ = writeln!(o);
         }
     }
-    o
 }
 
 /// `timeline.csv`: one row per expectation (an inject without any gets one row).

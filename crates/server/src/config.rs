@@ -420,7 +420,6 @@ impl ServerConfig {
             derived_watermark_margin_ms: self.verify.derived_watermark_margin_mins * 60_000,
             reaction_floor_ms: self.verify.watermark_slack_secs.max(1) * 1000,
             candidates_max: self.verify.candidates_max,
-            ..VerifyConfig::default()
         }
     }
 
