@@ -354,6 +354,7 @@ pub async fn run(data_dir: Option<PathBuf>, listen: &str, no_serve: bool) -> any
     if no_serve {
         return Ok(());
     }
+    println!("\nRun a tabletop exercise of the paired pattern against it (after-action report in ~30 s):\n  countersign exercise run exercises/paired-pattern.toml --server {base} --speed 10");
     println!("\nServing until Ctrl-C. The demo's producers declare fresh watermarks every 15 s.");
     let (b3, k3) = (base.clone(), key.clone());
     tokio::spawn(async move {

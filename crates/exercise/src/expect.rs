@@ -65,7 +65,7 @@ pub fn variables(kind: InjectKind) -> (&'static [&'static str], &'static [&'stat
 
 /// Compile `what` and return the variables it uses, or the parser's message.
 pub fn compile(what: &str) -> Result<Vec<String>, String> {
-    let p = cel_interpreter::Program::compile(what).map_err(|e| {
+    let p = cel::Program::compile(what).map_err(|e| {
         e.to_string()
             .lines()
             .map(str::trim)
@@ -83,14 +83,14 @@ pub fn compile(what: &str) -> Result<Vec<String>, String> {
 /// Evaluate `what` over `vars`: `Ok(true)` met, `Ok(false)` not (yet), `Err` when it cannot be
 /// evaluated (a value of the wrong type).
 pub fn evaluate(what: &str, vars: &Map<String, Value>) -> Result<bool, String> {
-    let p = cel_interpreter::Program::compile(what).map_err(|e| e.to_string())?;
-    let mut ctx = cel_interpreter::Context::default();
+    let p = cel::Program::compile(what).map_err(|e| e.to_string())?;
+    let mut ctx = cel::Context::default();
     for (k, v) in vars {
         ctx.add_variable(k.as_str(), v.clone())
             .map_err(|e| format!("{k}: {e}"))?;
     }
     match p.execute(&ctx) {
-        Ok(cel_interpreter::Value::Bool(b)) => Ok(b),
+        Ok(cel::Value::Bool(b)) => Ok(b),
         Ok(other) => Err(format!("evaluates to {other:?}, not true or false")),
         Err(e) => Err(e.to_string()),
     }
