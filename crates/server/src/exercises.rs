@@ -50,7 +50,7 @@ pub struct PurgeAnswer {
 }
 
 #[utoipa::path(delete, path = "/v1/exercises/{run}", tag = "exercises",
-    params(("run" = String, Path, description = "The run id (`ex-…`), as `countersign exercise run` printed it")),
+    params(("run" = String, Path, pattern = r"^ex-[a-z0-9-]{1,45}$", description = "The run id (`ex-…`), as `countersign exercise run` printed it")),
     responses(
         (status = 200, description = "Everything keyed in the run's namespace removed (a second purge removes nothing)", body = PurgeAnswer),
         (status = 422, description = "`invalid_run`: not a run id", body = Problem, content_type = "application/problem+json"),
@@ -128,7 +128,7 @@ pub struct RunSummary {
 }
 
 #[utoipa::path(put, path = "/v1/exercises/{run}/report", tag = "exercises",
-    params(("run" = String, Path, description = "The run id (`ex-…`)")),
+    params(("run" = String, Path, pattern = r"^ex-[a-z0-9-]{1,45}$", description = "The run id (`ex-…`)")),
     request_body(content = Object, description = "The run's `aar.json`, as `countersign exercise run` wrote it"),
     responses(
         (status = 204, description = "Stored (a later report for the same run replaces it)"),
@@ -203,7 +203,7 @@ pub async fn report(st: &SharedState, run: &str) -> Result<Option<Aar>, Problem>
 }
 
 #[utoipa::path(get, path = "/v1/exercises/{run}/report", tag = "exercises",
-    params(("run" = String, Path)),
+    params(("run" = String, Path, pattern = r"^ex-[a-z0-9-]{1,45}$")),
     responses(
         (status = 200, description = "The run's after-action report (`aar.json`)", body = Object),
         (status = 404, description = "`unknown_run`", body = Problem, content_type = "application/problem+json"),
