@@ -742,7 +742,7 @@ impl<'a> Runner<'a> {
                 meaning: match s.worst_age {
                     None => "no watermark: every claim on its channels answers cannot_confirm".into(),
                     Some(a) if a <= 30.0 => "current throughout: a claim could be answered not_sent".into(),
-                    Some(a) => format!("up to {a:.0} s behind: a claim about the last {a:.0} s answered cannot_confirm (honest, but the agent got no warning from the ledger)"),
+                    Some(a) => format!("up to {a:.0} s behind: a claim about the last {a:.0} s could only be answered cannot_confirm (the honest answer; the agent loses the ledger's not_sent)"),
                 },
             })
             .collect()
