@@ -32,7 +32,7 @@ pub fn send(r: &mut Runner<'_>, inj: &Inject, sent: &mut Sent, now: i64) -> anyh
     let who: Vec<String> = inj.actor.iter().chain(&inj.actors).cloned().collect();
     match inj.kind {
         InjectKind::Notification => {
-            let rec = r.record(&inj.id, &who[0], &inj.message, now);
+            let rec = r.notification(&inj.id, &who[0], &inj.message, now);
             let (v, ms) = r.api().ok("POST", "/v1/notifications", Some(&rec))?;
             Ok(fired(
                 format!("accepted {} · rejected {}", v["accepted"], v["rejected"]),
@@ -74,11 +74,7 @@ pub fn send(r: &mut Runner<'_>, inj: &Inject, sent: &mut Sent, now: i64) -> anyh
             ))
         }
         InjectKind::FeedPause => {
-            let src = inj
-                .message
-                .source
-                .clone()
-                .unwrap_or_else(|| "notifications".into());
+            let src = inj.message.feed().to_string();
             let resume = inj
                 .resume_after
                 .as_deref()
@@ -89,7 +85,7 @@ pub fn send(r: &mut Runner<'_>, inj: &Inject, sent: &mut Sent, now: i64) -> anyh
             Ok(fired(
                 format!(
                     "feed `{}` stops declaring watermarks{}",
-                    r.scoped(&src),
+                    r.key(&src),
                     inj.resume_after
                         .as_ref()
                         .map_or(String::new(), |d| format!(" for {d}"))
@@ -118,7 +114,7 @@ fn smish(r: &Runner<'_>, inj: &Inject, who: &[String], sent: &mut Sent) -> anyho
         .iter()
         .map(|a| {
             json!({"sender": inj.message.sender, "body": inj.message.body,
-                "recipient": r.actor_phone(a)})
+                "recipient": r.phone(a)})
         })
         .collect();
     let (v, ms) = r
@@ -157,9 +153,9 @@ fn report(
     let (mut last, mut total_ms) = (Value::Null, 0.0);
     for (k, a) in who.iter().enumerate() {
         let body = json!({
-            "report_id": r.scoped(&format!("{}-{k}", inj.id)),
-            "customer_id": r.scoped(a),
-            "reporter_number": r.actor_phone(a),
+            "report_id": r.key(&format!("{}-{k}", inj.id)),
+            "customer_id": r.key(a),
+            "reporter_number": r.phone(a),
             "sender": inj.message.sender,
             "body": inj.message.body,
             "received_at": format_time(now),
@@ -196,14 +192,12 @@ fn call(r: &Runner<'_>, inj: &Inject, sent: &mut Sent, now: i64) -> anyhow::Resu
     let call_id = if r.kind() == ExerciseType::AgentUnaware {
         format!("CA{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
     } else {
-        r.scoped(&inj.id)
+        r.key(&inj.id)
     };
     let ani = match inj.from.as_deref() {
         Some("withheld") => "anonymous".to_string(),
         Some(f) if f.starts_with('+') => f.to_string(),
-        Some(actor) => r
-            .actor_phone(actor)
-            .context("the caller actor has no phone")?,
+        Some(actor) => r.phone(actor).context("the caller actor has no phone")?,
         None => anyhow::bail!("no caller"),
     };
     let mut body = json!({"call_id": call_id, "customer_id": sent.customer, "ani": ani,

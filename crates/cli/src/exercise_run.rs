@@ -12,7 +12,7 @@ use countersign_core::validate::format_time;
 use countersign_exercise::aar::{self, Aar, ExpectationResult, FeedRow, InjectResult};
 use countersign_exercise::expect::{self, Expectation};
 use countersign_exercise::scenario::{
-    parse_at, parse_duration, ExerciseType, Inject, InjectKind, Setup, SetupKind, Visibility, Who,
+    parse_at, parse_duration, ExerciseType, Inject, InjectKind, Setup, SetupKind, Who,
 };
 use countersign_exercise::Checked;
 use serde_json::{json, Map, Value};
@@ -143,7 +143,8 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn key(&self, name: &str) -> String {
+    /// `name` in the run's namespace.
+    pub(crate) fn key(&self, name: &str) -> String {
         scoped(&self.run, name)
     }
 
@@ -152,7 +153,8 @@ impl<'a> Runner<'a> {
         Duration::from_secs_f64(ms.max(0) as f64 / 1000.0 / self.speed)
     }
 
-    fn phone(&self, actor: &str) -> Option<String> {
+    /// An actor's first phone number.
+    pub(crate) fn phone(&self, actor: &str) -> Option<String> {
         self.c
             .scenario
             .actors
@@ -222,19 +224,7 @@ impl<'a> Runner<'a> {
             let actor = st.actor.clone().unwrap_or_default();
             records.push(self.notification(&format!("setup-{n}"), &actor, &st.message, now - ago));
         }
-        let mut sources: BTreeSet<String> = s
-            .setup
-            .iter()
-            .filter(|x| x.kind == SetupKind::Notification)
-            .map(|x| &x.message)
-            .chain(
-                s.injects
-                    .iter()
-                    .filter(|i| i.kind == InjectKind::Notification)
-                    .map(|i| &i.message),
-            )
-            .map(|m| m.source.clone().unwrap_or_else(|| "notifications".into()))
-            .collect();
+        let feeds = s.feeds();
         if !records.is_empty() {
             let (v, _) = self
                 .api
@@ -243,7 +233,7 @@ impl<'a> Runner<'a> {
                 anyhow::bail!("the server rejected setup notifications: {}", v["errors"]);
             }
         }
-        for src in std::mem::take(&mut sources) {
+        for src in feeds {
             let name = self.key(&src);
             self.api.ok(
                 "POST",
@@ -259,7 +249,7 @@ impl<'a> Runner<'a> {
     }
 
     /// A genuine notification record to `actor` from the exercise's feed.
-    fn notification(
+    pub(crate) fn notification(
         &self,
         id: &str,
         actor: &str,
@@ -268,7 +258,7 @@ impl<'a> Runner<'a> {
     ) -> Value {
         let channel = m.channel.clone().unwrap_or_else(|| "sms".into());
         let mut r = json!({
-            "source": self.key(m.source.as_deref().unwrap_or("notifications")),
+            "source": self.key(m.feed()),
             "id": self.key(id),
             "customer_id": self.key(actor),
             "channel": channel,
@@ -420,10 +410,7 @@ impl<'a> Runner<'a> {
                 Some(a) => format!("{} after {a}", inj.at),
                 None => inj.at.clone(),
             },
-            visible_to: match inj.visible_to {
-                Visibility::Controller => "controller".into(),
-                Visibility::Player => "player".into(),
-            },
+            visible_to: inj.visible_to.as_str().to_string(),
             description: inj.description.clone(),
             sent_at: None,
             status: status.to_string(),
@@ -636,7 +623,7 @@ impl<'a> Runner<'a> {
             m.insert("campaign_reports".into(), camp["reports"].clone());
         }
         if inj.kind == InjectKind::FeedPause {
-            let name = self.key(inj.message.source.as_deref().unwrap_or("notifications"));
+            let name = self.key(inj.message.feed());
             let list = get("/v1/sources".into());
             if let Some(s) = list
                 .as_array()
@@ -652,26 +639,11 @@ impl<'a> Runner<'a> {
     pub(crate) fn api(&self) -> &Api {
         self.api
     }
-    pub(crate) fn scoped(&self, name: &str) -> String {
-        self.key(name)
-    }
-    pub(crate) fn actor_phone(&self, actor: &str) -> Option<String> {
-        self.phone(actor)
-    }
     pub(crate) fn sent_of(&self, id: &str) -> Option<&Sent> {
         self.sent.get(id)
     }
     pub(crate) fn kind(&self) -> ExerciseType {
         self.c.scenario.exercise.kind
-    }
-    pub(crate) fn record(
-        &self,
-        id: &str,
-        actor: &str,
-        m: &countersign_exercise::scenario::Message,
-        at: i64,
-    ) -> Value {
-        self.notification(id, actor, m, at)
     }
     pub(crate) fn pause(&mut self, source: &str, resume_after_ms: Option<i64>) {
         let until = resume_after_ms.map(|ms| Instant::now() + self.wall(ms));
@@ -766,10 +738,7 @@ fn judged(
 ) -> ExpectationResult {
     ExpectationResult {
         id: e.id.clone(),
-        who: match e.who {
-            Who::System => "system".into(),
-            Who::Agent => "agent".into(),
-        },
+        who: e.who.as_str().to_string(),
         what: e.what.clone(),
         objective: e.objective.clone(),
         critical: e.critical,

@@ -106,18 +106,7 @@ fn check_injects(
     roles: &BTreeMap<String, (Role, bool)>,
     objectives: Option<&BTreeSet<String>>,
 ) -> Vec<Vec<Expectation>> {
-    let sources: BTreeSet<String> = setup
-        .iter()
-        .filter(|(_, s)| s.kind == SetupKind::Notification)
-        .map(|(_, s)| &s.message)
-        .chain(
-            injects
-                .iter()
-                .filter(|(_, i)| i.kind == InjectKind::Notification)
-                .map(|(_, i)| &i.message),
-        )
-        .map(source_of)
-        .collect();
+    let sources = feeds(setup.iter().map(|(_, s)| s), injects.iter().map(|(_, i)| i));
     let mut seen: BTreeMap<String, (InjectKind, Vec<String>)> = BTreeMap::new();
     let mut compiled = Vec::new();
     for (at, i) in injects {
@@ -163,10 +152,6 @@ fn check_injects(
 fn is_e164_prefix(s: &str) -> bool {
     s.strip_prefix('+')
         .is_some_and(|d| !d.is_empty() && d.len() <= 15 && d.bytes().all(|b| b.is_ascii_digit()))
-}
-
-fn source_of(m: &Message) -> String {
-    m.source.clone().unwrap_or_else(|| "notifications".into())
 }
 
 /// Actor id → (role, has a phone).
@@ -439,7 +424,7 @@ fn check_fields(
             }
         }
         FeedPause => {
-            let s = source_of(m);
+            let s = m.feed().to_string();
             if !sources.contains(&s) {
                 p.note(
                     at,

@@ -36,10 +36,7 @@ pub fn msel(c: &Checked) -> String {
             when,
             i.id,
             i.kind.as_str(),
-            match i.visible_to {
-                crate::scenario::Visibility::Controller => "controller",
-                crate::scenario::Visibility::Player => "player",
-            },
+            i.visible_to.as_str(),
             what
         );
         for e in exps {
@@ -47,10 +44,7 @@ pub fn msel(c: &Checked) -> String {
                 out,
                 "{:<9}   expect {} {}: {} within {} s{} [{}]",
                 "",
-                match e.who {
-                    crate::scenario::Who::System => "system",
-                    crate::scenario::Who::Agent => "agent",
-                },
+                e.who.as_str(),
                 e.id,
                 e.what,
                 e.within_ms / 1000,

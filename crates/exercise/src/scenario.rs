@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::expect::{self, Expectation as Compiled};
+use crate::expect::Expectation as Compiled;
 
 /// The scenario format this build reads.
 pub const VERSION: u32 = 1;
@@ -163,6 +163,37 @@ pub struct Message {
     pub variables: Option<toml::Table>,
 }
 
+impl Message {
+    /// The exercise feed a notification comes from (`notifications` when not named).
+    pub fn feed(&self) -> &str {
+        self.source.as_deref().unwrap_or("notifications")
+    }
+}
+
+impl Scenario {
+    /// The exercise's feeds: those its genuine notifications (set-up and injects) come from.
+    pub fn feeds(&self) -> std::collections::BTreeSet<String> {
+        feeds(self.setup.iter(), self.injects.iter())
+    }
+}
+
+/// The feeds of these set-ups and injects (see [`Scenario::feeds`]).
+pub(crate) fn feeds<'a>(
+    setup: impl Iterator<Item = &'a Setup>,
+    injects: impl Iterator<Item = &'a Inject>,
+) -> std::collections::BTreeSet<String> {
+    setup
+        .filter(|s| s.kind == SetupKind::Notification)
+        .map(|s| &s.message)
+        .chain(
+            injects
+                .filter(|i| i.kind == InjectKind::Notification)
+                .map(|i| &i.message),
+        )
+        .map(|m| m.feed().to_string())
+        .collect()
+}
+
 /// `[[inject]]`: one timed event.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -252,6 +283,15 @@ pub enum Visibility {
     Player,
 }
 
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Controller => "controller",
+            Visibility::Player => "player",
+        }
+    }
+}
+
 /// `[[inject.expect]]` as written.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -278,6 +318,15 @@ pub enum Who {
     #[default]
     System,
     Agent,
+}
+
+impl Who {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Who::System => "system",
+            Who::Agent => "agent",
+        }
+    }
 }
 
 /// `[rating]`: the share of an objective's expectations met for each rating.
@@ -564,9 +613,4 @@ pub fn expectation_ids(inject: &Inject) -> Vec<String> {
         .enumerate()
         .map(|(i, e)| e.id.clone().unwrap_or_else(|| format!("e{}", i + 1)))
         .collect()
-}
-
-/// The variables an expectation can use for a kind of inject, and those read after the answer.
-pub fn variables(kind: InjectKind) -> (&'static [&'static str], &'static [&'static str]) {
-    expect::variables(kind)
 }

@@ -1,11 +1,33 @@
 //! The parser on the shipped scenarios and on a file with many problems (all found in one pass).
 
-use crate::scenario::{parse, parse_at, parse_duration, InjectKind};
+use crate::scenario::{parse, parse_at, parse_duration};
 
-const SHIPPED: [(&str, &str); 1] = [(
-    "paired-pattern",
-    include_str!("../../../exercises/paired-pattern.toml"),
-)];
+const SHIPPED: [(&str, &str); 6] = [
+    (
+        "paired-pattern",
+        include_str!("../../../exercises/paired-pattern.toml"),
+    ),
+    (
+        "campaign-surge",
+        include_str!("../../../exercises/campaign-surge.toml"),
+    ),
+    (
+        "own-number-spoofed",
+        include_str!("../../../exercises/own-number-spoofed.toml"),
+    ),
+    (
+        "cold-impersonation",
+        include_str!("../../../exercises/cold-impersonation.toml"),
+    ),
+    (
+        "stale-feed",
+        include_str!("../../../exercises/stale-feed.toml"),
+    ),
+    (
+        "lookalike-sender-campaign",
+        include_str!("../../../exercises/lookalike-sender-campaign.toml"),
+    ),
+];
 
 #[test]
 fn the_shipped_scenarios_parse() {
@@ -20,6 +42,10 @@ fn the_shipped_scenarios_parse() {
             )
         });
         assert!(!c.scenario.injects.is_empty(), "{name}");
+        assert!(
+            !c.scenario.discussion.is_empty(),
+            "{name}: a discussion guide"
+        );
         assert_eq!(c.expectations.len(), c.scenario.injects.len());
     }
 }
@@ -124,5 +150,4 @@ fn not_toml_is_one_problem_with_a_line() {
     let e = parse("version = 1\n[exercise\n").expect_err("bad");
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].line, 2, "{}", e[0]);
-    let _ = InjectKind::Manual;
 }

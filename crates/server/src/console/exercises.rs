@@ -37,13 +37,9 @@ pub fn rating_class(r: &str) -> &'static str {
     }
 }
 
-fn class_of(r: Rated) -> &'static str {
-    rating_class(r.as_str())
-}
-
 impl ExercisePage {
     pub fn class(&self, r: &Rated) -> &'static str {
-        class_of(*r)
+        rating_class(r.as_str())
     }
 }
 
