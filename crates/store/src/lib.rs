@@ -16,6 +16,7 @@ pub mod customers;
 pub mod exercises;
 pub mod ledger;
 pub mod registry;
+pub mod postgres;
 pub mod sqlite;
 
 pub use alerts::{AlertOutcome, AlertRow, AlertStore, Delivery, OutboxStats};

@@ -1,0 +1,294 @@
+//! The PostgreSQL backend, for running several stateless nodes on one shared database: the same
+//! [`Store`] traits and the same contract suite as the embedded SQLite backend.
+//!
+//! Why this shape: PostgreSQL is the system of record and the only shared state, so nothing is
+//! cached per node (a source's state, the sequence of text checks) — every read asks the
+//! database, and every write returns only after its transaction has committed (PostgreSQL's
+//! `synchronous_commit` makes that durable). Each method is one transaction on a pooled
+//! connection (`deadpool-postgres`); statements are prepared once per connection and cached;
+//! the reads a call needs are pipelined on one connection (one round trip's latency).
+//!
+//! Concurrency between nodes is the database's: a source's row is locked (`FOR UPDATE`, in name
+//! order) by the transaction that ingests into it, purges it or moves its watermark, so its
+//! counters stay exact; a customer's alerts are serialized by a transaction-level advisory lock.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use countersign_core::lag::LagHistogram;
+use countersign_core::{
+    Channel, DeliveryStatus, Facts, Millis, Notification, SourceState, StatusUpdate,
+    StoredNotification, BODY_MAC_LEN,
+};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::{NoTls, Row};
+
+use crate::prelude::*;
+use crate::{
+    AuditEntry, IngestOutcome, LedgerView, SourceActivity, StatusOutcome, StoreError, StoreResult,
+    StoreStats,
+};
+
+mod calls;
+mod campaigns;
+mod console;
+mod ledger;
+mod schema;
+
+pub use schema::{migrate, schema_version, MIGRATIONS};
+
+/// Tuning of the PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Most connections this node holds open at once; callers beyond it wait for one.
+    pub pool_max: usize,
+    /// How long to wait for a connection (from the pool or a new one) before the store answers
+    /// `Unavailable` — and `/readyz` says not ready.
+    pub connect_timeout: Duration,
+    /// Apply pending migrations when the store opens (`countersign migrate` does it on its own;
+    /// several nodes starting at once take turns on an advisory lock).
+    pub migrate: bool,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            pool_max: 16,
+            connect_timeout: Duration::from_secs(5),
+            migrate: true,
+        }
+    }
+}
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        // The database's own message (its `DbError`) says more than the driver's summary.
+        match e.as_db_error() {
+            Some(db) => StoreError::Unavailable(format!("postgres: {}", db.message())),
+            None => StoreError::Unavailable(format!("postgres: {e}")),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        StoreError::Unavailable(format!("postgres pool: {e}"))
+    }
+}
+
+/// Parse a `database_url` (`postgres://user@host:port/db`, or key=value form), with a readable
+/// error that never echoes a password.
+pub fn parse_url(url: &str) -> anyhow::Result<tokio_postgres::Config> {
+    url.parse::<tokio_postgres::Config>().map_err(|e| {
+        anyhow::anyhow!("database_url is not a PostgreSQL connection string ({e}); expected e.g. postgres://countersign@127.0.0.1:5432/countersign")
+    })
+}
+
+impl PgStore {
+    /// Connect to the database at `url`, check it answers, and (with `opts.migrate`) bring its
+    /// schema up to date. A database newer than this build is refused.
+    pub async fn connect(url: &str, opts: PgOptions) -> anyhow::Result<PgStore> {
+        let mut cfg = parse_url(url)?;
+        cfg.connect_timeout(opts.connect_timeout);
+        if cfg.get_application_name().is_none() {
+            cfg.application_name("countersign");
+        }
+        let mgr = Manager::from_config(
+            cfg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(mgr)
+            .max_size(opts.pool_max.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(opts.connect_timeout))
+            .create_timeout(Some(opts.connect_timeout))
+            .recycle_timeout(Some(opts.connect_timeout))
+            .build()
+            .map_err(|e| anyhow::anyhow!("postgres pool: {e}"))?;
+        let store = PgStore { pool };
+        let mut client = store
+            .client()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+        if opts.migrate {
+            let (before, after) = migrate(&mut client).await?;
+            if before != after {
+                tracing::info!(before, after, "migrated the PostgreSQL schema");
+            }
+        } else {
+            schema::check_version(&client).await?;
+        }
+        Ok(store)
+    }
+
+    /// A pooled connection.
+    async fn client(&self) -> StoreResult<Object> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Close every pooled connection (nothing is queued: each write committed before it
+    /// returned).
+    pub fn close(&self) {
+        self.pool.close();
+    }
+}
+
+/// Read a column, turning a type mismatch into an error instead of a panic.
+fn col<'a, T: tokio_postgres::types::FromSql<'a>>(r: &'a Row, i: usize) -> StoreResult<T> {
+    Ok(r.try_get(i)?)
+}
+
+/// Counts fit `u64`; a negative count would be a bug, read as zero rather than wrapped.
+fn count(r: &Row, i: usize) -> StoreResult<u64> {
+    Ok(u64::try_from(col::<i64>(r, i)?).unwrap_or(0))
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn stats(&self) -> StoreResult<StoreStats> {
+        let c = self.client().await?;
+        let r = c
+            .query_one(
+                "SELECT COALESCE(SUM(records_live), 0)::BIGINT,
+                        pg_database_size(current_database())::BIGINT
+                 FROM sources",
+                &[],
+            )
+            .await?;
+        Ok(StoreStats {
+            notifications: col(&r, 0)?,
+            bytes_on_disk: count(&r, 1)?,
+        })
+    }
+
+    async fn flush(&self) -> StoreResult<()> {
+        // Every write committed before it returned: nothing is queued.
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let c = self.client().await?;
+        c.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RegistryStore for PgStore {
+    async fn put_brand(&self, name: &str, spec_json: String, now: Millis) -> StoreResult<bool> {
+        let c = self.client().await?;
+        // `xmax = 0` only for a row this statement inserted (not one it updated).
+        let r = c
+            .query_one(
+                "INSERT INTO brands (name, spec, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec, updated_at = EXCLUDED.updated_at
+                 RETURNING (xmax = 0)",
+                &[&name, &spec_json, &now],
+            )
+            .await?;
+        col(&r, 0)
+    }
+
+    async fn delete_brand(&self, name: &str) -> StoreResult<bool> {
+        let c = self.client().await?;
+        Ok(c.execute("DELETE FROM brands WHERE name = $1", &[&name])
+            .await?
+            > 0)
+    }
+
+    async fn brands(&self) -> StoreResult<Vec<(String, String)>> {
+        let c = self.client().await?;
+        let rows = c
+            .query("SELECT name, spec FROM brands ORDER BY name", &[])
+            .await?;
+        rows.iter().map(|r| Ok((col(r, 0)?, col(r, 1)?))).collect()
+    }
+}
+
+#[async_trait]
+impl CustomerStore for PgStore {
+    async fn put_profiles(
+        &self,
+        profiles: Vec<(String, String)>,
+        now: Millis,
+    ) -> StoreResult<Vec<bool>> {
+        if profiles.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO profiles (customer_id, profile, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (customer_id) DO UPDATE SET profile = EXCLUDED.profile,
+                     updated_at = EXCLUDED.updated_at
+                 RETURNING (xmax = 0)",
+            )
+            .await?;
+        let mut created = Vec::with_capacity(profiles.len());
+        for (customer, profile) in &profiles {
+            let r = tx.query_one(&stmt, &[customer, profile, &now]).await?;
+            created.push(col(&r, 0)?);
+        }
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn profile(&self, customer_id: &str) -> StoreResult<Option<String>> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached("SELECT profile FROM profiles WHERE customer_id = $1")
+            .await?;
+        c.query_opt(&stmt, &[&customer_id])
+            .await?
+            .map(|r| col(&r, 0))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl AuditStore for PgStore {
+    async fn audit(&self, e: AuditEntry) -> StoreResult<()> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(
+                "INSERT INTO audit_log (at, actor, action, customer_id, detail)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .await?;
+        c.execute(&stmt, &[&e.at, &e.actor, &e.action, &e.customer_id, &e.detail])
+            .await?;
+        Ok(())
+    }
+
+    async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT at, actor, action, customer_id, detail FROM audit_log
+                 ORDER BY id DESC LIMIT $1",
+                &[&(limit as i64)],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    at: col(r, 0)?,
+                    actor: col(r, 1)?,
+                    action: col(r, 2)?,
+                    customer_id: col(r, 3)?,
+                    detail: col(r, 4)?,
+                })
+            })
+            .collect()
+    }
+}

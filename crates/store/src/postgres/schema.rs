@@ -1,0 +1,257 @@
+//! The PostgreSQL schema: migrations as an ordered list of versions (the `countersign_schema`
+//! row records how many have run; a newer database than the binary is refused), applied under
+//! an advisory lock so that nodes starting together take turns.
+
+use deadpool_postgres::Object;
+
+/// Key of the session-level advisory lock migrations run under ("CSMIGRAT" in ASCII).
+const MIGRATION_LOCK: i64 = 0x4353_4d49_4752_4154;
+
+/// Schema migrations, applied in order, each in its own transaction. Never edit a released
+/// migration: append a new one. Times are milliseconds since the epoch (`BIGINT`), documents
+/// are the server's JSON as text (kept byte for byte).
+pub const MIGRATIONS: &[&str] = &[
+    // 1: everything the embedded store holds at its schema version 15, in one step.
+    "CREATE TABLE sources (
+        id BIGSERIAL PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        channels_mask BIGINT NOT NULL DEFAULT 0,
+        declared_watermark BIGINT,
+        watermark_updated_at BIGINT,
+        complete_since BIGINT,
+        first_acked_at BIGINT,
+        last_acked_at BIGINT,
+        last_sent_at BIGINT,
+        records_total BIGINT NOT NULL DEFAULT 0,
+        records_before_complete BIGINT NOT NULL DEFAULT 0,
+        first_sent_at BIGINT,
+        records_live BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE TABLE notifications (
+        pk BIGSERIAL PRIMARY KEY,
+        source_id BIGINT NOT NULL,
+        ext_id TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        channel BIGINT NOT NULL,
+        sender TEXT,
+        recipient TEXT,
+        sent_at BIGINT NOT NULL,
+        acked_at BIGINT NOT NULL,
+        category TEXT,
+        template_id TEXT,
+        facts TEXT,
+        body TEXT,
+        body_mac BYTEA,
+        status BIGINT NOT NULL,
+        status_at BIGINT NOT NULL,
+        UNIQUE (source_id, ext_id)
+    );
+    CREATE INDEX notifications_customer ON notifications (customer_id, sent_at);
+    CREATE INDEX notifications_sent ON notifications (sent_at);
+    CREATE TABLE source_minutes (
+        source_id BIGINT NOT NULL,
+        minute BIGINT NOT NULL,
+        records BIGINT NOT NULL,
+        lag BYTEA NOT NULL,
+        PRIMARY KEY (source_id, minute)
+    );
+    CREATE TABLE customers (customer_id TEXT PRIMARY KEY, first_sent_at BIGINT NOT NULL);
+    CREATE TABLE customer_numbers (
+        customer_id TEXT NOT NULL,
+        number TEXT NOT NULL,
+        last_sent_at BIGINT NOT NULL,
+        PRIMARY KEY (customer_id, number)
+    );
+    CREATE TABLE audit_log (
+        id BIGSERIAL PRIMARY KEY,
+        at BIGINT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        customer_id TEXT,
+        detail TEXT
+    );
+    CREATE TABLE brands (name TEXT PRIMARY KEY, spec TEXT NOT NULL, updated_at BIGINT NOT NULL);
+    CREATE TABLE profiles (
+        customer_id TEXT PRIMARY KEY,
+        profile TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE TABLE calls (
+        call_id TEXT PRIMARY KEY,
+        customer_id TEXT,
+        ani TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX calls_started ON calls (started_at);
+    CREATE TABLE account_events (
+        id BIGSERIAL PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        at BIGINT NOT NULL
+    );
+    CREATE INDEX account_events_customer ON account_events (customer_id, at);
+    CREATE TABLE claim_verdicts (
+        id BIGSERIAL PRIMARY KEY,
+        call_id TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        at BIGINT NOT NULL
+    );
+    CREATE INDEX claim_verdicts_at ON claim_verdicts (verdict, at);
+    CREATE INDEX claim_verdicts_call ON claim_verdicts (call_id);
+    CREATE TABLE smish_reports (
+        id BIGINT PRIMARY KEY,
+        received_at BIGINT NOT NULL,
+        customer_id TEXT,
+        campaign_id BIGINT NOT NULL,
+        doc TEXT NOT NULL,
+        idempotency_key TEXT UNIQUE,
+        answer TEXT
+    );
+    CREATE INDEX smish_reports_customer ON smish_reports (customer_id, received_at)
+        WHERE customer_id IS NOT NULL;
+    CREATE TABLE campaign_events (
+        id BIGSERIAL PRIMARY KEY,
+        campaign_id BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT,
+        at BIGINT NOT NULL
+    );
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        dedupe_key TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        doc TEXT NOT NULL,
+        read_at BIGINT,
+        acked_at BIGINT,
+        UNIQUE (customer_id, dedupe_key)
+    );
+    CREATE INDEX alerts_customer ON alerts (customer_id, created_at);
+    CREATE INDEX alerts_created ON alerts (created_at);
+    CREATE TABLE outbox (
+        alert_id TEXT PRIMARY KEY,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT NOT NULL,
+        delivered_at BIGINT,
+        last_error TEXT
+    );
+    CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL;
+    CREATE TABLE console_links (
+        token_hash TEXT PRIMARY KEY,
+        person TEXT NOT NULL,
+        role TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE TABLE console_sessions (
+        id_hash TEXT PRIMARY KEY,
+        person TEXT NOT NULL,
+        role TEXT NOT NULL,
+        csrf_token TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_seen_at BIGINT NOT NULL
+    );
+    CREATE TABLE text_checks (
+        id BIGSERIAL PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        verdict TEXT NOT NULL,
+        forged BOOLEAN NOT NULL,
+        campaign_id BIGINT,
+        indicators TEXT NOT NULL,
+        text_mac BYTEA,
+        report_id BIGINT
+    );
+    CREATE INDEX text_checks_customer ON text_checks (customer_id, at) WHERE forged;
+    CREATE INDEX text_checks_campaign ON text_checks (campaign_id) WHERE campaign_id IS NOT NULL;
+    CREATE TABLE exercise_reports (
+        run TEXT PRIMARY KEY,
+        started_at BIGINT NOT NULL,
+        name TEXT NOT NULL,
+        overall TEXT NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX exercise_reports_started ON exercise_reports (started_at);",
+];
+
+/// The schema version this build writes.
+pub fn schema_version() -> u32 {
+    MIGRATIONS.len() as u32
+}
+
+async fn current(client: &Object) -> anyhow::Result<u32> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('countersign_schema') IS NOT NULL", &[])
+        .await?
+        .try_get(0)?;
+    if !exists {
+        return Ok(0);
+    }
+    let v: i32 = client
+        .query_one("SELECT version FROM countersign_schema", &[])
+        .await?
+        .try_get(0)?;
+    Ok(u32::try_from(v).unwrap_or(0))
+}
+
+fn newer(before: u32, target: u32) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the database is at schema version {before}, newer than this build of countersign understands ({target}); upgrade countersign"
+    )
+}
+
+/// Refuse a database whose schema this build does not match (a node started with
+/// `migrate = false` before `countersign migrate` ran, or after a newer one did).
+pub async fn check_version(client: &Object) -> anyhow::Result<()> {
+    let (v, target) = (current(client).await?, schema_version());
+    if v > target {
+        return Err(newer(v, target));
+    }
+    if v < target {
+        anyhow::bail!(
+            "the database is at schema version {v}, this build needs {target}: run `countersign migrate`"
+        );
+    }
+    Ok(())
+}
+
+/// Apply pending migrations under the migration lock. Returns `(version before, version after)`.
+pub async fn migrate(client: &mut Object) -> anyhow::Result<(u32, u32)> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let result = migrate_locked(client).await;
+    // Released whatever happened (a session lock outlives a failed transaction).
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    result
+}
+
+async fn migrate_locked(client: &mut Object) -> anyhow::Result<(u32, u32)> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS countersign_schema (version INT NOT NULL);
+             INSERT INTO countersign_schema (version)
+                 SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM countersign_schema);",
+        )
+        .await?;
+    let before = current(client).await?;
+    let target = schema_version();
+    if before > target {
+        return Err(newer(before, target));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(before as usize) {
+        let tx = client.transaction().await?;
+        tx.batch_execute(sql)
+            .await
+            .map_err(|e| anyhow::anyhow!("migration {}: {e}", i + 1))?;
+        tx.execute(
+            "UPDATE countersign_schema SET version = $1",
+            &[&((i + 1) as i32)],
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    Ok((before, target))
+}

@@ -1,0 +1,145 @@
+//! Runs the shared store contract against every backend — the embedded SQLite store (the
+//! server's mode and the simulator's inline mode) and PostgreSQL (each case on its own database
+//! cloned from a migrated template) — plus what is particular to each: an embedded store
+//! survives reopening its directory; PostgreSQL's migrations run from empty, twice, and refuse
+//! a newer schema.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use countersign_store::contract::{note, T0};
+use countersign_store::prelude::*;
+use countersign_store::sqlite::{SqliteOptions, SqliteStore};
+use countersign_store::IngestOutcome;
+
+async fn fresh() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap();
+    (Arc::new(store), dir)
+}
+
+countersign_store::store_contract_tests!(fresh());
+
+/// The same contract on the simulator's inline mode: one connection on the caller's thread must
+/// answer exactly as the writer thread and the reader pool do.
+mod inline {
+    use super::*;
+
+    async fn fresh() -> (Arc<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SqliteOptions {
+            inline: true,
+            durable: false,
+            ..SqliteOptions::default()
+        };
+        (Arc::new(SqliteStore::open(dir.path(), opts).unwrap()), dir)
+    }
+
+    countersign_store::store_contract_tests!(fresh());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reopen_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap();
+        s.ingest(vec![note("alerts", "r1", "c1", T0)], T0 + 1)
+            .await
+            .unwrap();
+        s.set_watermark("alerts", T0, Some(T0 - 1000), T0 + 2)
+            .await
+            .unwrap();
+        s.close();
+    }
+    let s = SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap();
+    let src = s.sources().await.unwrap();
+    assert_eq!(src[0].declared_watermark, Some(T0));
+    assert_eq!(src[0].records_total, 1);
+    assert_eq!(s.stats().await.unwrap().notifications, 1);
+    assert_eq!(
+        s.ingest(vec![note("alerts", "r1", "c1", T0)], T0 + 3)
+            .await
+            .unwrap(),
+        vec![IngestOutcome::Duplicate]
+    );
+}
+
+#[test]
+fn refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
+    let conn =
+        rusqlite::Connection::open(dir.path().join(countersign_store::sqlite::DB_FILE)).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = SqliteStore::open(dir.path(), SqliteOptions::default())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("newer"), "{err}");
+}
+
+/// The same contract on PostgreSQL (the machine's server; see `contract::pg`).
+mod postgres {
+    use std::sync::Arc;
+
+    use countersign_store::contract::pg::TestDb;
+    use countersign_store::postgres::{PgOptions, PgStore};
+    use countersign_store::prelude::*;
+
+    async fn fresh() -> Option<(Arc<dyn Store>, TestDb)> {
+        let db = TestDb::create().await?;
+        let opts = PgOptions {
+            migrate: false,
+            pool_max: 4,
+            ..PgOptions::default()
+        };
+        let store = PgStore::connect(&db.url, opts).await.unwrap();
+        Some((Arc::new(store), db))
+    }
+
+    countersign_store::store_contract_tests!(optional fresh());
+
+    /// From an empty database to the current schema; a second run changes nothing; a node that
+    /// does not migrate refuses an old schema and every node refuses a newer one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn migrations() {
+        let Some(db) = TestDb::empty().await else {
+            return;
+        };
+        let no_migrate = PgOptions {
+            migrate: false,
+            ..PgOptions::default()
+        };
+        let err = PgStore::connect(&db.url, no_migrate.clone())
+            .await
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("countersign migrate"), "{err}");
+        let s = PgStore::connect(&db.url, PgOptions::default()).await.unwrap();
+        assert_eq!(s.stats().await.unwrap().notifications, 0);
+        s.close();
+        let again = PgStore::connect(&db.url, PgOptions::default()).await.unwrap();
+        again.close();
+        PgStore::connect(&db.url, no_migrate.clone())
+            .await
+            .unwrap()
+            .close();
+        let (c, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let v: i32 = c
+            .query_one("SELECT version FROM countersign_schema", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(v as u32, countersign_store::postgres::schema_version());
+        c.execute("UPDATE countersign_schema SET version = 99", &[])
+            .await
+            .unwrap();
+        for opts in [PgOptions::default(), no_migrate] {
+            let err = PgStore::connect(&db.url, opts).await.err().unwrap();
+            assert!(err.to_string().contains("newer"), "{err}");
+        }
+    }
+}
