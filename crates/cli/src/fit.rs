@@ -10,8 +10,6 @@ use anyhow::Context;
 // learns exactly the weights the served model uses.
 use countersign_core::score::{Policy, SIGNALS};
 use countersign_server::api_types::CallDoc;
-use countersign_store::prelude::*;
-use countersign_store::sqlite::{SqliteOptions, SqliteStore};
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2};
@@ -124,7 +122,7 @@ pub fn run(a: FitArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let calls = rt.block_on(async {
-        let store = SqliteStore::open(&cfg.data_dir, SqliteOptions::default())?;
+        let store = crate::settings::open_store(&cfg).await?;
         let since = countersign_server::now_ms() - a.days * 86_400_000;
         let c = store.calls_since(since, 1_000_000).await?;
         store.close();

@@ -22,8 +22,6 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use countersign_server::{now_ms, AppState};
-use countersign_store::prelude::*;
-use countersign_store::sqlite::{SqliteOptions, SqliteStore};
 
 #[derive(Parser)]
 #[command(
@@ -247,7 +245,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => now_ms() - config.retention_ms(),
             };
             runtime()?.block_on(async {
-                let store = SqliteStore::open(&config.data_dir, SqliteOptions::default())?;
+                let store = settings::open_store(&config).await?;
                 let n = store.purge(cut).await?;
                 store
                     .audit(countersign_store::AuditEntry {
@@ -272,14 +270,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Migrate { cfg } => {
             let config = settings::load(cfg.config.as_deref(), cfg.data_dir.as_deref(), None)?;
-            std::fs::create_dir_all(&config.data_dir)?;
-            let path = config.data_dir.join(countersign_store::sqlite::DB_FILE);
-            let mut conn = rusqlite_open(&path)?;
-            let (before, after) = countersign_store::sqlite::migrate(&mut conn)?;
+            let (name, before, after) = match config.store {
+                countersign_server::config::StoreKind::Sqlite => {
+                    std::fs::create_dir_all(&config.data_dir)?;
+                    let path = config.data_dir.join(countersign_store::sqlite::DB_FILE);
+                    let mut conn = rusqlite_open(&path)?;
+                    let (b, a) = countersign_store::sqlite::migrate(&mut conn)?;
+                    (path.display().to_string(), b, a)
+                }
+                countersign_server::config::StoreKind::Postgres => {
+                    let url = config.database_url.as_deref().unwrap_or_default();
+                    let (b, a) =
+                        runtime()?.block_on(countersign_store::postgres::migrate_url(url))?;
+                    (countersign_store::postgres::describe_url(url), b, a)
+                }
+            };
             if before == after {
-                println!("{}: schema is current (version {after})", path.display());
+                println!("{name}: schema is current (version {after})");
             } else {
-                println!("{}: migrated schema {before} -> {after}", path.display());
+                println!("{name}: migrated schema {before} -> {after}");
             }
             Ok(())
         }
@@ -328,10 +337,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     raise_open_file_limit();
     let key = settings::body_hmac_key(&config)?;
-    let store = Arc::new(SqliteStore::open(
-        &config.data_dir,
-        SqliteOptions::default(),
-    )?);
+    let store = settings::open_store(&config).await?;
     let state = Arc::new(AppState::new(&config, store.clone(), key)?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -343,7 +349,7 @@ pub async fn serve(
         "http"
     };
     println!("listening on {scheme}://{addr}");
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), retention_days = config.retention_days, "countersign serving");
+    tracing::info!(%addr, store = %settings::store_name(&config), retention_days = config.retention_days, "countersign serving");
     if let Some(r) = ready {
         let _ = r.send(addr);
     }

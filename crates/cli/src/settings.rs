@@ -4,8 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use anyhow::Context;
-use countersign_server::config::ServerConfig;
+use countersign_server::config::{ServerConfig, StoreKind};
+use countersign_store::postgres::{PgOptions, PgStore};
+use countersign_store::sqlite::{SqliteOptions, SqliteStore};
+use countersign_store::Store;
 
 /// File in the data directory holding the generated body-HMAC key (hex).
 pub const HMAC_KEY_FILE: &str = "body-hmac.key";
@@ -35,6 +40,36 @@ pub fn load(
     }
     cfg.validate()?;
     Ok(cfg)
+}
+
+/// Open the configured store: the embedded one in the data directory, or the PostgreSQL
+/// database (its schema migrated if behind, under the migration lock).
+pub async fn open_store(cfg: &ServerConfig) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match cfg.store {
+        StoreKind::Sqlite => Arc::new(SqliteStore::open(&cfg.data_dir, SqliteOptions::default())?),
+        StoreKind::Postgres => {
+            let url = cfg
+                .database_url
+                .as_deref()
+                .context("store = \"postgres\" needs database_url")?;
+            let opts = PgOptions {
+                pool_max: cfg.database_pool_max,
+                ..PgOptions::default()
+            };
+            Arc::new(PgStore::connect(url, opts).await?)
+        }
+    })
+}
+
+/// Where the configured store is, for messages (never the database password).
+pub fn store_name(cfg: &ServerConfig) -> String {
+    match cfg.store {
+        StoreKind::Sqlite => cfg.data_dir.display().to_string(),
+        StoreKind::Postgres => cfg.database_url.as_deref().map_or_else(
+            || "postgres".into(),
+            countersign_store::postgres::describe_url,
+        ),
+    }
 }
 
 /// The body-HMAC key: from the configuration, else from (or newly generated into) the data dir.

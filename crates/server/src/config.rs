@@ -93,8 +93,19 @@ impl Default for Limits {
 pub struct ServerConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Where the ledger lives: `sqlite` (the embedded default, in `data_dir`) or `postgres`
+    /// (`database_url`; several nodes may share it — README "Running several nodes").
+    pub store: StoreKind,
     /// Data directory of the embedded store.
     pub data_dir: PathBuf,
+    /// The PostgreSQL connection string (`store = "postgres"`), e.g.
+    /// `postgres://countersign@db.internal:5432/countersign`; or `COUNTERSIGN_DATABASE_URL`
+    /// (a password belongs there or in `database_url_file`, not in the file).
+    pub database_url: Option<String>,
+    /// A file holding `database_url` (a mounted secret).
+    pub database_url_file: Option<PathBuf>,
+    /// Most PostgreSQL connections this node holds open.
+    pub database_pool_max: usize,
     /// How long notifications are kept, in days; older ones are purged.
     pub retention_days: u32,
     /// How often the background purge runs, in seconds (0 disables it).
@@ -141,6 +152,16 @@ pub struct ServerConfig {
     pub checks: crate::text_checks::CheckSettings,
 }
 
+/// The storage backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// The embedded SQLite store in `data_dir`: one node, nothing else to run.
+    Sqlite,
+    /// A PostgreSQL database at `database_url`, shared by any number of nodes.
+    Postgres,
+}
+
 /// Claim-matching settings, in human units.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -176,7 +197,11 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7700)),
+            store: StoreKind::Sqlite,
             data_dir: PathBuf::from("countersign-data"),
+            database_url: None,
+            database_url_file: None,
+            database_pool_max: 16,
             retention_days: 90,
             purge_interval_secs: 3600,
             body_retention: BodyRetention::Full,
@@ -205,6 +230,8 @@ impl Default for ServerConfig {
 pub const ENV_VARS: &[&str] = &[
     "COUNTERSIGN_LISTEN",
     "COUNTERSIGN_DATA_DIR",
+    "COUNTERSIGN_STORE",
+    "COUNTERSIGN_DATABASE_URL",
     "COUNTERSIGN_RETENTION_DAYS",
     "COUNTERSIGN_BODY_RETENTION",
     "COUNTERSIGN_BODY_HMAC_KEY",
@@ -228,6 +255,19 @@ impl ServerConfig {
         }
         if let Some(v) = get("COUNTERSIGN_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("COUNTERSIGN_STORE") {
+            self.store = match v.as_str() {
+                "sqlite" => StoreKind::Sqlite,
+                "postgres" => StoreKind::Postgres,
+                _ => return Err(bad("COUNTERSIGN_STORE", &v, "expected sqlite or postgres")),
+            };
+        }
+        if let Some(v) = get("COUNTERSIGN_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = get("COUNTERSIGN_DATABASE_URL_FILE") {
+            self.database_url_file = Some(v.into());
         }
         if let Some(v) = get("COUNTERSIGN_RETENTION_DAYS") {
             self.retention_days = v.parse().map_err(|_| {
@@ -296,6 +336,7 @@ impl ServerConfig {
                 &mut self.adapters.twilio_auth_token,
             ),
             (&self.body_hmac_key_file, &mut self.body_hmac_key),
+            (&self.database_url_file, &mut self.database_url),
             (&oidc_secret_file, &mut oidc_secret),
         ] {
             if let Some(p) = path {
@@ -336,6 +377,28 @@ impl ServerConfig {
             match hex::decode(k) {
                 Ok(b) if b.len() >= 16 => {}
                 _ => problems.push("body_hmac_key must be at least 32 hex characters".into()),
+            }
+        }
+        if self.store == StoreKind::Postgres {
+            match &self.database_url {
+                None => problems.push(
+                    "store = \"postgres\" needs database_url (or COUNTERSIGN_DATABASE_URL)".into(),
+                ),
+                Some(u) => {
+                    if let Err(e) = countersign_store::postgres::parse_url(u) {
+                        problems.push(e.to_string());
+                    }
+                }
+            }
+            // Every node must compute the same MACs (a text check on one node, its report on
+            // another): the key is shared configuration, never generated per node.
+            if self.body_hmac_key.is_none() {
+                problems.push(
+                    "store = \"postgres\" needs body_hmac_key (or COUNTERSIGN_BODY_HMAC_KEY, or body_hmac_key_file) shared by every node".into(),
+                );
+            }
+            if self.database_pool_max == 0 {
+                problems.push("database_pool_max must be at least 1".into());
             }
         }
         let l = &self.limits;

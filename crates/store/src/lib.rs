@@ -15,8 +15,8 @@ pub mod contract;
 pub mod customers;
 pub mod exercises;
 pub mod ledger;
-pub mod registry;
 pub mod postgres;
+pub mod registry;
 pub mod sqlite;
 
 pub use alerts::{AlertOutcome, AlertRow, AlertStore, Delivery, OutboxStats};
@@ -91,4 +91,8 @@ pub trait Store:
 
     /// Cheap liveness check of the engine (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Finish what is queued and release the backend (the embedded writer thread, the pooled
+    /// connections): everything acknowledged is durable when it returns.
+    fn close(&self);
 }

@@ -115,10 +115,14 @@ mod postgres {
             .err()
             .unwrap();
         assert!(err.to_string().contains("countersign migrate"), "{err}");
-        let s = PgStore::connect(&db.url, PgOptions::default()).await.unwrap();
+        let s = PgStore::connect(&db.url, PgOptions::default())
+            .await
+            .unwrap();
         assert_eq!(s.stats().await.unwrap().notifications, 0);
         s.close();
-        let again = PgStore::connect(&db.url, PgOptions::default()).await.unwrap();
+        let again = PgStore::connect(&db.url, PgOptions::default())
+            .await
+            .unwrap();
         again.close();
         PgStore::connect(&db.url, no_migrate.clone())
             .await

@@ -18,6 +18,7 @@ mod contract;
 mod customers;
 mod exercises;
 mod oidc;
+mod postgres;
 mod simulate;
 mod sms;
 mod text_checks;

@@ -21,8 +21,8 @@ mod console;
 mod customers;
 mod exercises;
 mod ledger;
-mod registry;
 pub mod pg;
+mod registry;
 
 pub use alerts::*;
 pub use audit::*;

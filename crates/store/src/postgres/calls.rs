@@ -2,8 +2,8 @@
 //! statements pipelined on one connection.
 
 use super::*;
-use tokio_postgres::types::ToSql;
 use crate::{CallContext, CallKey, CallRecord};
+use tokio_postgres::types::ToSql;
 
 const CALL_COLS: &str = "call_id, customer_id, ani, started_at, doc";
 

@@ -34,7 +34,9 @@ impl CampaignStore for PgStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         tx.execute(
-            &format!("INSERT INTO smish_reports ({REPORT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
+            &format!(
+                "INSERT INTO smish_reports ({REPORT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ),
             &[
                 &report.id,
                 &report.received_at,
@@ -121,7 +123,8 @@ impl CampaignStore for PgStore {
     }
 }
 
-const ALERT_COLS: &str = "a.id, a.customer_id, a.dedupe_key, a.created_at, a.doc, a.read_at, a.acked_at";
+const ALERT_COLS: &str =
+    "a.id, a.customer_id, a.dedupe_key, a.created_at, a.doc, a.read_at, a.acked_at";
 
 fn alert_row(r: &Row) -> StoreResult<AlertRow> {
     Ok(AlertRow {
@@ -354,7 +357,9 @@ impl CheckStore for PgStore {
                 &[],
             )
             .await?;
-        rows.iter().map(|r| Ok((count(r, 0)?, count(r, 1)?))).collect()
+        rows.iter()
+            .map(|r| Ok((count(r, 0)?, count(r, 1)?)))
+            .collect()
     }
 
     async fn text_check(&self, id: i64) -> StoreResult<Option<StoredTextCheck>> {

@@ -26,7 +26,9 @@ fn facts_json(f: &Facts) -> Option<String> {
 }
 
 fn bad(what: &str) -> StoreError {
-    StoreError::Unavailable(format!("postgres: a stored notification has an unreadable {what}"))
+    StoreError::Unavailable(format!(
+        "postgres: a stored notification has an unreadable {what}"
+    ))
 }
 
 fn stored(r: &Row) -> StoreResult<StoredNotification> {
@@ -319,7 +321,10 @@ async fn record_minute(
         )
         .await?;
     let (mut total, mut hist) = match tx.query_opt(&read, &[&sid, &minute]).await? {
-        Some(r) => (col::<i64>(&r, 0)?, LagHistogram::from_bytes(&col::<Vec<u8>>(&r, 1)?)),
+        Some(r) => (
+            col::<i64>(&r, 0)?,
+            LagHistogram::from_bytes(&col::<Vec<u8>>(&r, 1)?),
+        ),
         None => (0, LagHistogram::default()),
     };
     total += records;

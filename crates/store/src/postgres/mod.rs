@@ -90,35 +90,79 @@ pub fn parse_url(url: &str) -> anyhow::Result<tokio_postgres::Config> {
     })
 }
 
+/// The database a URL names, for logs and messages: user, host, port and database, never the
+/// password.
+pub fn describe_url(url: &str) -> String {
+    let Ok(c) = url.parse::<tokio_postgres::Config>() else {
+        return "postgres (an unreadable database_url)".into();
+    };
+    let host = match c.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    format!(
+        "postgres://{}@{host}:{}/{}",
+        c.get_user().unwrap_or(""),
+        c.get_ports().first().copied().unwrap_or(5432),
+        c.get_dbname().unwrap_or("")
+    )
+}
+
+/// A pool of connections to `url` (none opened yet).
+fn pool(url: &str, opts: &PgOptions) -> anyhow::Result<Pool> {
+    let mut cfg = parse_url(url)?;
+    cfg.connect_timeout(opts.connect_timeout);
+    if cfg.get_application_name().is_none() {
+        cfg.application_name("countersign");
+    }
+    let mgr = Manager::from_config(
+        cfg,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(mgr)
+        .max_size(opts.pool_max.max(1))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(opts.connect_timeout))
+        .create_timeout(Some(opts.connect_timeout))
+        .recycle_timeout(Some(opts.connect_timeout))
+        .build()
+        .map_err(|e| anyhow::anyhow!("postgres pool: {e}"))
+}
+
+/// Bring the database at `url` to this build's schema (`countersign migrate`): the version
+/// before and after.
+pub async fn migrate_url(url: &str) -> anyhow::Result<(u32, u32)> {
+    let pool = pool(
+        url,
+        &PgOptions {
+            pool_max: 1,
+            ..PgOptions::default()
+        },
+    )?;
+    let mut client = pool
+        .get()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", describe_url(url)))?;
+    let result = migrate(&mut client).await;
+    drop(client);
+    pool.close();
+    result
+}
+
 impl PgStore {
     /// Connect to the database at `url`, check it answers, and (with `opts.migrate`) bring its
     /// schema up to date. A database newer than this build is refused.
     pub async fn connect(url: &str, opts: PgOptions) -> anyhow::Result<PgStore> {
-        let mut cfg = parse_url(url)?;
-        cfg.connect_timeout(opts.connect_timeout);
-        if cfg.get_application_name().is_none() {
-            cfg.application_name("countersign");
-        }
-        let mgr = Manager::from_config(
-            cfg,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(mgr)
-            .max_size(opts.pool_max.max(1))
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(opts.connect_timeout))
-            .create_timeout(Some(opts.connect_timeout))
-            .recycle_timeout(Some(opts.connect_timeout))
-            .build()
-            .map_err(|e| anyhow::anyhow!("postgres pool: {e}"))?;
+        let pool = pool(url, &opts)?;
         let store = PgStore { pool };
         let mut client = store
             .client()
             .await
-            .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", describe_url(url)))?;
         if opts.migrate {
             let (before, after) = migrate(&mut client).await?;
             if before != after {
@@ -179,6 +223,10 @@ impl Store for PgStore {
         let c = self.client().await?;
         c.simple_query("SELECT 1").await?;
         Ok(())
+    }
+
+    fn close(&self) {
+        PgStore::close(self);
     }
 }
 
@@ -265,8 +313,11 @@ impl AuditStore for PgStore {
                  VALUES ($1, $2, $3, $4, $5)",
             )
             .await?;
-        c.execute(&stmt, &[&e.at, &e.actor, &e.action, &e.customer_id, &e.detail])
-            .await?;
+        c.execute(
+            &stmt,
+            &[&e.at, &e.actor, &e.action, &e.customer_id, &e.detail],
+        )
+        .await?;
         Ok(())
     }
 

@@ -229,13 +229,18 @@ pub async fn migrate(client: &mut Object) -> anyhow::Result<(u32, u32)> {
 }
 
 async fn migrate_locked(client: &mut Object) -> anyhow::Result<(u32, u32)> {
-    client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS countersign_schema (version INT NOT NULL);
-             INSERT INTO countersign_schema (version)
-                 SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM countersign_schema);",
-        )
-        .await?;
+    let exists: bool = client
+        .query_one("SELECT to_regclass('countersign_schema') IS NOT NULL", &[])
+        .await?
+        .try_get(0)?;
+    if !exists {
+        client
+            .batch_execute(
+                "CREATE TABLE countersign_schema (version INT NOT NULL);
+                 INSERT INTO countersign_schema (version) VALUES (0);",
+            )
+            .await?;
+    }
     let before = current(client).await?;
     let target = schema_version();
     if before > target {

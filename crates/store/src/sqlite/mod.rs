@@ -443,4 +443,8 @@ impl Store for SqliteStore {
         self.read(|conn, _| conn.query_row("SELECT 1", [], |_| Ok(())))
             .await
     }
+
+    fn close(&self) {
+        SqliteStore::close(self);
+    }
 }
