@@ -337,7 +337,11 @@ pub async fn deliver_forever(st: SharedState) {
         .tls_config(tls)
         .build();
     while !st.stopping.is_cancelled() {
-        let due = match st.store.due_deliveries(st.now(), 50).await {
+        // Claimed for as long as trying each of them could take: no other node sends them
+        // meanwhile, and if this one dies they are due again when the lease ends.
+        let now = st.now();
+        let lease = now + (BATCH as Millis) * (timeout.as_millis() as Millis) + 30_000;
+        let due = match st.store.claim_deliveries(now, BATCH, lease).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "outbox read failed; will retry");
@@ -393,7 +397,7 @@ pub async fn deliver_forever(st: SharedState) {
                 tracing::warn!(error = %e, "cannot record a delivery attempt");
             }
         }
-        if due.len() < 50 {
+        if due.len() < BATCH {
             tokio::select! {
                 _ = tokio::time::timeout(Duration::from_secs(1), st.outbox_wake.notified()) => {}
                 _ = st.stopping.cancelled() => return,
@@ -401,6 +405,9 @@ pub async fn deliver_forever(st: SharedState) {
         }
     }
 }
+
+/// Alerts claimed from the outbox at a time.
+const BATCH: usize = 20;
 
 /// This resource's routes, each registered with its OpenAPI operation.
 pub fn routes() -> OpenApiRouter<SharedState> {

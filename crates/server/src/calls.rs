@@ -34,7 +34,7 @@ use utoipa_axum::routes;
     security(("api_key" = [])))]
 pub async fn get_surge(State(st): State<SharedState>, auth: Auth) -> Result<Json<Surge>, Problem> {
     auth.require(Scope::Agent)?;
-    Ok(Json(surge(&st, st.now())))
+    Ok(Json(surge(&st, st.now()).await?))
 }
 
 #[utoipa::path(post, path = "/v1/calls", tag = "calls",

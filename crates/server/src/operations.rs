@@ -48,7 +48,7 @@ pub async fn metrics(State(st): State<SharedState>, auth: Auth) -> Result<Respon
     auth.require(Scope::Admin)?;
     let stats = st.store.stats().await?;
     let mut text = st.metrics.render(stats.notifications, stats.bytes_on_disk);
-    let s = crate::calls::surge(&st, crate::now_ms());
+    let s = crate::calls::surge(&st, crate::now_ms()).await?;
     text.push_str(&format!(
         "# TYPE countersign_not_sent_last_hour gauge\ncountersign_not_sent_last_hour {}\n\
          # TYPE countersign_not_sent_surge_ratio gauge\ncountersign_not_sent_surge_ratio {}\n\

@@ -76,8 +76,16 @@ pub trait AlertStore: Send + Sync {
         at: Millis,
     ) -> StoreResult<bool>;
 
-    /// Undelivered alerts whose next attempt is due at `now`, oldest first.
-    async fn due_deliveries(&self, now: Millis, limit: usize) -> StoreResult<Vec<Delivery>>;
+    /// Claim up to `limit` undelivered alerts whose next attempt is due at `now`, oldest first:
+    /// each claimed one's next attempt moves to `lease_until`, so no other node takes it while
+    /// this one tries (rows locked `SKIP LOCKED` on a shared store); if this node dies, the alert
+    /// is due again when the lease ends. `delivery_attempt` records the outcome.
+    async fn claim_deliveries(
+        &self,
+        now: Millis,
+        limit: usize,
+        lease_until: Millis,
+    ) -> StoreResult<Vec<Delivery>>;
 
     /// Record an attempt: delivered at `Ok(at)`, or failed with the next attempt's time.
     async fn delivery_attempt(

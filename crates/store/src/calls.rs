@@ -43,6 +43,17 @@ pub struct CallContext {
     pub smish_reports: u32,
 }
 
+/// How many distinct parties recent calls involved (the velocity signals), read from the stored
+/// calls when the store is shared by several nodes ([`crate::Store::shared`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Velocity {
+    /// Distinct other customers calls from the number were about, in the last 24 h and 7 d.
+    pub ani_customers_24h: u32,
+    pub ani_customers_7d: u32,
+    /// Distinct other numbers that called about the customer in the last 24 h.
+    pub customer_anis_24h: u32,
+}
+
 /// Inbound calls, their claims' verdicts, and account events. Tables: `calls`,
 /// `claim_verdicts`, `account_events`.
 #[async_trait]
@@ -85,4 +96,28 @@ pub trait CallStore: Send + Sync {
     /// When claims were given `verdict` since `since`, oldest first (the surge window is
     /// rebuilt from it at start).
     async fn claim_verdict_times(&self, verdict: &str, since: Millis) -> StoreResult<Vec<Millis>>;
+
+    /// The velocity of a call from the stored calls, other than `call_id` itself: distinct
+    /// customers other than `customer` that calls from `ani` were about since `since_24h` and
+    /// `since_7d`, and distinct numbers other than `ani` that called about `customer` since
+    /// `since_24h` (the caller adds the call's own party). What a shared store's nodes score
+    /// with instead of their own memory.
+    async fn call_velocity(
+        &self,
+        call_id: &str,
+        ani: &str,
+        customer: Option<&str>,
+        since_24h: Millis,
+        since_7d: Millis,
+    ) -> StoreResult<Velocity>;
+
+    /// Claims given any of `verdicts` with `hour_ago <= at <= now`, and with
+    /// `since <= at < hour_ago`: the surge's two counts, from the store.
+    async fn claim_counts(
+        &self,
+        verdicts: &[&str],
+        since: Millis,
+        hour_ago: Millis,
+        now: Millis,
+    ) -> StoreResult<(u64, u64)>;
 }

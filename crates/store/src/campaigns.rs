@@ -33,6 +33,14 @@ pub struct CampaignEvent {
     pub at: Millis,
 }
 
+/// How a new report is planned under the intake order (see
+/// [`CampaignStore::add_smish_report_in_order`]): given the reports stored since the caller last
+/// looked, the row to store (its id the next of the gap-free sequence) and the campaign events
+/// its assignment caused — or `None` to store nothing.
+pub type ReportPlan<'a> = Box<
+    dyn FnOnce(Vec<SmishReportRow>) -> Option<(SmishReportRow, Vec<CampaignEvent>)> + Send + 'a,
+>;
+
 /// Smishing reports and campaign events (replayed at start). Tables: `smish_reports`,
 /// `campaign_events`.
 #[async_trait]
@@ -43,6 +51,21 @@ pub trait CampaignStore: Send + Sync {
         report: SmishReportRow,
         events: Vec<CampaignEvent>,
     ) -> StoreResult<()>;
+
+    /// Store a report in the one order every node clusters in: under the intake lock (a
+    /// transaction-level lock on a shared store; the caller's own serialization on an embedded
+    /// one), `plan` sees the reports stored after `after` — by other nodes since the caller last
+    /// looked — and answers the report to store, whose id must be one more than the last stored
+    /// (gap-free: replaying by id is replaying in intake order). `true` when it was stored.
+    async fn add_smish_report_in_order<'a>(
+        &'a self,
+        after: i64,
+        plan: ReportPlan<'a>,
+    ) -> StoreResult<bool>;
+
+    /// Campaign events with an id above `after`, oldest first, with their ids (a node catching
+    /// up with the others' status changes).
+    async fn campaign_events_after(&self, after: i64) -> StoreResult<Vec<(i64, CampaignEvent)>>;
 
     /// The report stored under an idempotency key, if any.
     async fn smish_report_by_key(&self, key: &str) -> StoreResult<Option<SmishReportRow>>;

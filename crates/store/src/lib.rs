@@ -21,8 +21,8 @@ pub mod sqlite;
 
 pub use alerts::{AlertOutcome, AlertRow, AlertStore, Delivery, OutboxStats};
 pub use audit::{AuditEntry, AuditStore};
-pub use calls::{CallContext, CallKey, CallRecord, CallStore};
-pub use campaigns::{CampaignEvent, CampaignStore, SmishReportRow};
+pub use calls::{CallContext, CallKey, CallRecord, CallStore, Velocity};
+pub use campaigns::{CampaignEvent, CampaignStore, ReportPlan, SmishReportRow};
 pub use checks::{CheckStore, StoredTextCheck, TextCheckRow};
 pub use console::{ConsoleStore, LoginLink, SessionRow};
 pub use customers::CustomerStore;
@@ -88,6 +88,12 @@ pub trait Store:
 
     /// Wait until every write queued before this call is committed.
     async fn flush(&self) -> StoreResult<()>;
+
+    /// Whether several nodes share this store: the velocity windows, the surge, the campaigns'
+    /// order and the webhook outbox are then coordinated through it, not each node's memory.
+    fn shared(&self) -> bool {
+        false
+    }
 
     /// Cheap liveness check of the engine (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;

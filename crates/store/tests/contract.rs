@@ -147,3 +147,63 @@ mod postgres {
         }
     }
 }
+
+/// Several nodes taking reports at once on one PostgreSQL: each waits for the intake lock, sees
+/// what the others stored, and the ids come out gap-free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_report_intake_is_serialized_across_nodes() {
+    use countersign_store::contract::pg::TestDb;
+    use countersign_store::postgres::{PgOptions, PgStore};
+    use countersign_store::SmishReportRow;
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(Arc::new(
+            PgStore::connect(&db.url, PgOptions::default()).await.unwrap(),
+        ));
+    }
+    let mut tasks = Vec::new();
+    for (n, store) in nodes.iter().enumerate() {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            // Each node's own view of the last report it applied.
+            let mut after = 0;
+            for _ in 0..20 {
+                let mut next = 0;
+                let stored = store
+                    .add_smish_report_in_order(
+                        after,
+                        Box::new(|newer: Vec<SmishReportRow>| {
+                            next = newer.last().map_or(after, |r| r.id) + 1;
+                            Some((
+                                SmishReportRow {
+                                    id: next,
+                                    received_at: T0,
+                                    customer_id: Some(format!("node{n}")),
+                                    campaign_id: 1,
+                                    doc: "{}".into(),
+                                    idempotency_key: None,
+                                    answer: None,
+                                },
+                                vec![],
+                            ))
+                        }),
+                    )
+                    .await
+                    .unwrap();
+                assert!(stored);
+                after = next;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let all = nodes[0].smish_reports_after(0, 100).await.unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.id).collect::<Vec<_>>(),
+        (1..=60).collect::<Vec<_>>()
+    );
+}

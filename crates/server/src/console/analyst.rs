@@ -83,7 +83,10 @@ pub async fn campaigns(State(st): State<SharedState>, person: Person) -> Respons
         .take(50)
         .map(|c| campaign_row(c, checks.get(&c.id).copied().unwrap_or(0), now))
         .collect();
-    let s = surge(&st, now);
+    let s = match surge(&st, now).await {
+        Ok(s) => s,
+        Err(p) => return p.into_response(),
+    };
     page(&CampaignsPage {
         person: Some(person.view()),
         csrf: person.csrf.clone(),

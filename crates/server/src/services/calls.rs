@@ -64,14 +64,27 @@ pub async fn load_recent_calls(st: &SharedState) -> Result<(), Problem> {
 /// customer is told.
 const FORGED_TEXT: [Verdict; 2] = [Verdict::NotSent, Verdict::KnownScam];
 
-/// The `not_sent` surge now, across all customers; its start and end are logged once each.
-pub fn surge(st: &SharedState, now: Millis) -> Surge {
+/// The `not_sent` surge now, across all customers — from this node's memory, or from the
+/// shared store's verdicts when several nodes share it; its start and end are logged once each.
+pub async fn surge(st: &SharedState, now: Millis) -> Result<Surge, Problem> {
     let p = policy(st);
-    let s = st
-        .claim_rate
-        .lock()
-        .map(|mut r| r.surge(now, &p.thresholds))
-        .unwrap_or_else(|_| Surge::new(0, 0, &p.thresholds));
+    let s = if st.store.shared() {
+        let verdicts = FORGED_TEXT.map(|v| v.as_str());
+        let (last_hour, before) = st
+            .store
+            .claim_counts(&verdicts, now - ClaimRate::WINDOW_MS, now - HOUR, now)
+            .await?;
+        Surge::new(
+            u32::try_from(last_hour).unwrap_or(u32::MAX),
+            u32::try_from(before).unwrap_or(u32::MAX),
+            &p.thresholds,
+        )
+    } else {
+        st.claim_rate
+            .lock()
+            .map(|mut r| r.surge(now, &p.thresholds))
+            .unwrap_or_else(|_| Surge::new(0, 0, &p.thresholds))
+    };
     let was = st
         .surge_alerting
         .swap(s.active, std::sync::atomic::Ordering::Relaxed);
@@ -85,7 +98,7 @@ pub fn surge(st: &SharedState, now: Millis) -> Surge {
     } else if was && !s.active {
         tracing::info!(ratio = s.ratio, "not_sent_surge over");
     }
-    s
+    Ok(s)
 }
 
 /// Read and check a policy file (TOML; unknown keys rejected).
@@ -124,6 +137,53 @@ fn recent_count(
     st.recent_calls.lock().map(|r| f(&r)).unwrap_or(0)
 }
 
+/// What the velocity and surge signals read about a call: distinct customers its number called
+/// about (24 h, 7 d), distinct numbers that called about its customer (24 h), and the surge —
+/// from this node's memory (which already holds the call), or, when several nodes share the
+/// store, from the stored calls and verdicts plus the call's own parties: the same answer on
+/// every node.
+struct Windows {
+    ani_customers_24h: u32,
+    ani_customers_7d: u32,
+    customer_anis_24h: u32,
+    surge: Surge,
+}
+
+async fn windows(st: &SharedState, doc: &CallDoc, now: Millis) -> Result<Windows, Problem> {
+    let surge = surge(st, now).await?;
+    // Withheld callers share no line: "anonymous" calling many customers is many people, not
+    // one number's velocity.
+    let withheld = caller_id_withheld(&doc.ani);
+    let customer = doc.customer_id.as_deref();
+    let mut w = Windows {
+        ani_customers_24h: 0,
+        ani_customers_7d: 0,
+        customer_anis_24h: 0,
+        surge,
+    };
+    if st.store.shared() {
+        let v = st
+            .store
+            .call_velocity(&doc.call_id, &doc.ani, customer, now - DAY, now - 7 * DAY)
+            .await?;
+        let own = u32::from(customer.is_some());
+        if !withheld {
+            w.ani_customers_24h = v.ani_customers_24h + own;
+            w.ani_customers_7d = v.ani_customers_7d + own;
+        }
+        w.customer_anis_24h = v.customer_anis_24h + own;
+        return Ok(w);
+    }
+    if !withheld {
+        w.ani_customers_24h = recent_count(st, |r| r.ani_customers(&doc.ani, now - DAY));
+        w.ani_customers_7d = recent_count(st, |r| r.ani_customers(&doc.ani, now - 7 * DAY));
+    }
+    if let Some(c) = customer {
+        w.customer_anis_24h = recent_count(st, |r| r.customer_anis(c, now - DAY));
+    }
+    Ok(w)
+}
+
 /// Read what scoring the call needs from the store, in one round trip.
 async fn context(
     st: &SharedState,
@@ -147,8 +207,14 @@ async fn context(
         .map_err(Problem::store)
 }
 
-/// Score a call from its document, what the store holds about it and the in-memory windows.
-fn score_call(st: &SharedState, doc: &CallDoc, ctx: CallContext, now: Millis) -> Score {
+/// Score a call from its document, what the store holds about it and the windows.
+fn score_call(
+    st: &SharedState,
+    doc: &CallDoc,
+    ctx: CallContext,
+    w: Windows,
+    now: Millis,
+) -> Score {
     let p = policy(st);
     let mut facts = CallFacts {
         attestation: Some(parse_attestation(
@@ -159,15 +225,11 @@ fn score_call(st: &SharedState, doc: &CallDoc, ctx: CallContext, now: Millis) ->
         ..Default::default()
     };
     facts.withheld = caller_id_withheld(&doc.ani);
-    // From the in-memory window, which already holds this call. Withheld callers share no
-    // line: "anonymous" calling many customers is many people, not one number's velocity.
-    if !facts.withheld {
-        facts.ani_customers_24h = recent_count(st, |r| r.ani_customers(&doc.ani, now - 24 * HOUR));
-        facts.ani_customers_7d = recent_count(st, |r| r.ani_customers(&doc.ani, now - 7 * DAY));
-    }
+    facts.ani_customers_24h = w.ani_customers_24h;
+    facts.ani_customers_7d = w.ani_customers_7d;
+    facts.customer_anis_24h = w.customer_anis_24h;
     facts.non_fixed_voip = doc.line_type.as_deref().is_some_and(non_fixed_voip);
-    if let Some(c) = &doc.customer_id {
-        facts.customer_anis_24h = recent_count(st, |r| r.customer_anis(c, now - 24 * HOUR));
+    if doc.customer_id.is_some() {
         let known = Contacts::new(ctx.profile.as_deref(), ctx.sms_recipients);
         let numbers: Vec<&str> = known.numbers().map(String::as_str).collect();
         // A withheld number is neither on file nor off it: it has its own signal.
@@ -184,9 +246,8 @@ fn score_call(st: &SharedState, doc: &CallDoc, ctx: CallContext, now: Millis) ->
             }
         }
     }
-    let surge = surge(st, now);
-    facts.not_sent_surge = surge.ratio;
-    facts.surge_active = surge.active;
+    facts.not_sent_surge = w.surge.ratio;
+    facts.surge_active = w.surge.active;
     if let Some(last) = doc.claims.last() {
         facts.claim = Some(CitedClaim {
             verdict: last.verdict,
@@ -283,11 +344,14 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
             format!("call {call_id:?} was already started"),
         )
     };
-    let in_window = st
-        .recent_calls
-        .lock()
-        .map(|r| r.contains(&call_id))
-        .unwrap_or(false);
+    // This node's window of recent calls (on a shared store the stored calls are the window).
+    let shared = st.store.shared();
+    let in_window = !shared
+        && st
+            .recent_calls
+            .lock()
+            .map(|r| r.contains(&call_id))
+            .unwrap_or(false);
     if in_window {
         return Err(exists());
     }
@@ -295,23 +359,26 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
     if ctx.call_exists {
         return Err(exists());
     }
-    let added = st
-        .recent_calls
-        .lock()
-        .map(|mut r| {
-            r.prune(now);
-            r.add(&call_id, &doc.ani, doc.customer_id.as_deref(), started)
-        })
-        .unwrap_or(true);
+    let added = shared
+        || st
+            .recent_calls
+            .lock()
+            .map(|mut r| {
+                r.prune(now);
+                r.add(&call_id, &doc.ani, doc.customer_id.as_deref(), started)
+            })
+            .unwrap_or(true);
     if !added {
         return Err(exists());
     }
-    let s = score_call(st, &doc, ctx, now);
+    let w = windows(st, &doc, now).await?;
+    let s = score_call(st, &doc, ctx, w, now);
     push_score(&mut doc, &s, "call_started", now);
     let json = crate::problem::to_json(&doc)?;
     // Queued, not awaited: the score must not wait for an fsync; the record is committed with
     // the writer's next group commit, milliseconds later.
-    st.store
+    let stored = st
+        .store
         .put_call(
             CallRecord {
                 call_id: call_id.clone(),
@@ -323,6 +390,10 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
             false,
         )
         .await?;
+    if !stored {
+        // Another node started the same call between the check and this write.
+        return Err(exists());
+    }
     Ok(CallScore { call_id, score: s })
 }
 
@@ -366,9 +437,12 @@ pub async fn add_claim(
         .add_claim_verdict(&call_id, v.verdict.as_str(), now)
         .await?;
     if FORGED_TEXT.contains(&v.verdict) {
-        // A forged-text claim: part of the surge, and the real customer is told out of band.
-        if let Ok(mut r) = st.claim_rate.lock() {
-            r.record(now);
+        // A forged-text claim: part of the surge (the stored verdict is the surge's record on
+        // a shared store), and the real customer is told out of band.
+        if !st.store.shared() {
+            if let Ok(mut r) = st.claim_rate.lock() {
+                r.record(now);
+            }
         }
         if let Some(c) = &doc.customer_id {
             let vars = PatternVars {
@@ -408,7 +482,8 @@ pub async fn add_claim(
         cited: cited_words(&raw),
     });
     let ctx = context(st, &call_id, doc.customer_id.as_deref(), now).await?;
-    let s = score_call(st, &doc, ctx, now);
+    let w = windows(st, &doc, now).await?;
+    let s = score_call(st, &doc, ctx, w, now);
     push_score(&mut doc, &s, "claim", now);
     save(st, &mut doc, false).await?;
     // One instruction: the call's action (never less than the claim's) is the guidance's.

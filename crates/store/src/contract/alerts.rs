@@ -69,18 +69,42 @@ pub async fn alerts_and_outbox(s: &dyn Store) {
     );
 
     // Only outbox alerts are delivered; a failure is retried when due, a success is final.
-    let due = s.due_deliveries(T0 + 100, 10).await.unwrap();
+    let lease = T0 + 60_000;
+    let due = s.claim_deliveries(T0 + 100, 10, lease).await.unwrap();
     assert_eq!(
         due.iter().map(|d| d.alert.id.as_str()).collect::<Vec<_>>(),
         vec!["a1", "a3"]
     );
+    // Claimed: no other node takes them while the lease lasts.
+    assert!(s
+        .claim_deliveries(T0 + 200, 10, lease)
+        .await
+        .unwrap()
+        .is_empty());
     s.delivery_attempt("a1", Err((T0 + 5_000, "503".into())))
         .await
         .unwrap();
     s.delivery_attempt("a3", Ok(T0 + 101)).await.unwrap();
-    assert!(s.due_deliveries(T0 + 4_999, 10).await.unwrap().is_empty());
-    let again = s.due_deliveries(T0 + 5_000, 10).await.unwrap();
+    assert!(s
+        .claim_deliveries(T0 + 4_999, 10, lease)
+        .await
+        .unwrap()
+        .is_empty());
+    let again = s.claim_deliveries(T0 + 5_000, 10, lease).await.unwrap();
     assert_eq!((again.len(), again[0].attempts), (1, 1));
+    // A claim whose node died before recording anything: due again once its lease ends.
+    assert!(s
+        .claim_deliveries(lease - 1, 10, lease + 60_000)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.claim_deliveries(lease, 10, lease + 60_000)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     let st = s.outbox_stats().await.unwrap();
     assert_eq!(
         (
@@ -89,7 +113,8 @@ pub async fn alerts_and_outbox(s: &dyn Store) {
             st.oldest_pending_at,
             st.most_attempts
         ),
-        (1, 1, Some(T0 + 5_000), 1)
+        (1, 1, Some(lease + 60_000), 1),
+        "the pending one's next attempt is its lease's end"
     );
     let latest: Vec<String> = s
         .recent_alerts(2)

@@ -129,3 +129,64 @@ pub async fn call_context(s: &dyn Store) {
         .unwrap();
     assert_eq!(unknown, crate::CallContext::default());
 }
+
+/// Velocity and the surge's counts from the stored calls and verdicts (what a shared store's
+/// nodes score with): other parties only, windows inclusive at their start, the call itself
+/// left out.
+pub async fn velocity(s: &dyn Store) {
+    let ani = "+16285550100";
+    for (id, cust, number, at) in [
+        ("v1", Some("c1"), ani, T0 - 2 * 24 * HOUR),
+        ("v2", Some("c2"), ani, T0 - HOUR),
+        ("v3", Some("c2"), ani, T0 - MIN),
+        ("v4", None, ani, T0 - MIN),
+        ("v5", Some("c3"), "+16285550111", T0 - 2 * HOUR),
+        ("v6", Some("c3"), ani, T0 - 8 * 24 * HOUR),
+        ("v7", Some("c3"), "+16285550122", T0 - 3 * HOUR),
+    ] {
+        s.put_call(call(id, cust, number, at), true).await.unwrap();
+    }
+    let (day, week) = (T0 - 24 * HOUR, T0 - 7 * 24 * HOUR);
+    let v = s
+        .call_velocity("now", ani, Some("c3"), day, week)
+        .await
+        .unwrap();
+    assert_eq!(
+        (v.ani_customers_24h, v.ani_customers_7d, v.customer_anis_24h),
+        (1, 2, 2),
+        "c2 in the day, c1 and c2 in the week (c3's own and the customerless call left out); \
+         two other numbers called about c3"
+    );
+    let v = s
+        .call_velocity("v3", ani, Some("c2"), day, week)
+        .await
+        .unwrap();
+    assert_eq!(
+        (v.ani_customers_24h, v.ani_customers_7d, v.customer_anis_24h),
+        (0, 1, 0),
+        "the call itself and its own customer are not counted"
+    );
+    assert_eq!(
+        s.call_velocity("x", "+10000000000", None, day, week)
+            .await
+            .unwrap(),
+        crate::Velocity::default()
+    );
+    for (verdict, at) in [
+        ("not_sent", T0 - 30 * MIN),
+        ("known_scam", T0 - HOUR),
+        ("not_sent", T0 - 2 * HOUR),
+        ("confirmed", T0 - MIN),
+        ("not_sent", T0 - 200 * HOUR),
+        ("not_sent", T0 + MIN),
+    ] {
+        s.add_claim_verdict("v1", verdict, at).await.unwrap();
+    }
+    s.flush().await.unwrap();
+    assert_eq!(
+        s.claim_counts(&["not_sent", "known_scam"], T0 - 169 * HOUR, T0 - HOUR, T0)
+            .await
+            .unwrap(),
+        (2, 1)
+    );
+}

@@ -70,3 +70,62 @@ pub async fn smish_reports(s: &dyn Store) {
         .unwrap();
     assert_eq!(ctx.smish_reports, 1, "only reports inside the window count");
 }
+
+/// Reports taken in one order: the plan sees what was stored since the caller last looked, the
+/// new report's id is the next of the sequence (anything else is refused), a plan that declines
+/// stores nothing; campaign events come back with their ids, after a given one.
+pub async fn report_order(s: &dyn Store) {
+    use crate::{CampaignEvent, SmishReportRow};
+    let row = |id: i64| SmishReportRow {
+        id,
+        received_at: T0,
+        customer_id: None,
+        campaign_id: id,
+        doc: "{}".into(),
+        idempotency_key: None,
+        answer: None,
+    };
+    s.add_smish_report(row(1), vec![]).await.unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let event = CampaignEvent {
+        campaign_id: 2,
+        kind: "merged".into(),
+        detail: Some("1".into()),
+        at: T0,
+    };
+    let stored = s
+        .add_smish_report_in_order(
+            0,
+            Box::new(|newer: Vec<SmishReportRow>| {
+                seen.lock().unwrap().extend(newer.iter().map(|r| r.id));
+                Some((row(2), vec![event.clone()]))
+            }),
+        )
+        .await
+        .unwrap();
+    assert!(stored);
+    assert_eq!(*seen.lock().unwrap(), vec![1], "the report another node stored");
+    assert!(!s
+        .add_smish_report_in_order(2, Box::new(|newer| {
+            assert!(newer.is_empty());
+            None
+        }))
+        .await
+        .unwrap());
+    assert!(
+        s.add_smish_report_in_order(2, Box::new(|_| Some((row(4), vec![]))))
+            .await
+            .is_err(),
+        "ids leave no gap"
+    );
+    assert!(s
+        .add_smish_report_in_order(2, Box::new(|_| Some((row(3), vec![]))))
+        .await
+        .unwrap());
+    let all = s.smish_reports_after(0, 10).await.unwrap();
+    assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), vec![1, 2, 3]);
+    let events = s.campaign_events_after(0).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].1, event);
+    assert!(s.campaign_events_after(events[0].0).await.unwrap().is_empty());
+}

@@ -2,7 +2,7 @@
 //! statements pipelined on one connection.
 
 use super::*;
-use crate::{CallContext, CallKey, CallRecord};
+use crate::{CallContext, CallKey, CallRecord, Velocity};
 use tokio_postgres::types::ToSql;
 
 const CALL_COLS: &str = "call_id, customer_id, ani, started_at, doc";
@@ -203,5 +203,63 @@ impl CallStore for PgStore {
             )
             .await?;
         rows.iter().map(|r| col(r, 0)).collect()
+    }
+
+    async fn call_velocity(
+        &self,
+        call_id: &str,
+        ani: &str,
+        customer: Option<&str>,
+        since_24h: Millis,
+        since_7d: Millis,
+    ) -> StoreResult<Velocity> {
+        let c = self.client().await?;
+        let by_ani = c
+            .prepare_cached(
+                "SELECT COUNT(DISTINCT customer_id) FILTER (WHERE started_at >= $3),
+                        COUNT(DISTINCT customer_id)
+                 FROM calls WHERE ani = $1 AND started_at >= $4 AND call_id <> $5
+                   AND customer_id IS DISTINCT FROM $2",
+            )
+            .await?;
+        let by_customer = c
+            .prepare_cached(
+                "SELECT COUNT(DISTINCT ani) FROM calls
+                 WHERE customer_id = $1 AND started_at >= $2 AND ani <> $3 AND call_id <> $4",
+            )
+            .await?;
+        let p_ani: [&(dyn ToSql + Sync); 5] = [&ani, &customer, &since_24h, &since_7d, &call_id];
+        let p_cust: [&(dyn ToSql + Sync); 4] = [&customer, &since_24h, &ani, &call_id];
+        // Pipelined: one round trip.
+        let (a, b) = tokio::try_join!(
+            c.query_one(&by_ani, &p_ani),
+            c.query_one(&by_customer, &p_cust)
+        )?;
+        let n = |r: &Row, i| count(r, i).map(|v| u32::try_from(v).unwrap_or(u32::MAX));
+        Ok(Velocity {
+            ani_customers_24h: n(&a, 0)?,
+            ani_customers_7d: n(&a, 1)?,
+            customer_anis_24h: if customer.is_some() { n(&b, 0)? } else { 0 },
+        })
+    }
+
+    async fn claim_counts(
+        &self,
+        verdicts: &[&str],
+        since: Millis,
+        hour_ago: Millis,
+        now: Millis,
+    ) -> StoreResult<(u64, u64)> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(
+                "SELECT COUNT(*) FILTER (WHERE at >= $3), COUNT(*) FILTER (WHERE at < $3)
+                 FROM claim_verdicts WHERE verdict = ANY($1) AND at >= $2 AND at <= $4",
+            )
+            .await?;
+        let r = c
+            .query_one(&stmt, &[&verdicts, &since, &hour_ago, &now])
+            .await?;
+        Ok((count(&r, 0)?, count(&r, 1)?))
     }
 }

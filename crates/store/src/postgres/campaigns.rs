@@ -21,6 +21,35 @@ fn report_row(r: &Row) -> StoreResult<SmishReportRow> {
     })
 }
 
+/// Key of the transaction-level lock report intake runs under ("CSREPORT").
+const INTAKE_LOCK: i64 = 0x4353_5245_504f_5254;
+
+async fn insert_report(
+    tx: &deadpool_postgres::Transaction<'_>,
+    report: &SmishReportRow,
+    events: &[CampaignEvent],
+) -> StoreResult<()> {
+    tx.execute(
+        &format!("INSERT INTO smish_reports ({REPORT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
+        &[
+            &report.id,
+            &report.received_at,
+            &report.customer_id,
+            &report.campaign_id,
+            &report.doc,
+            &report.idempotency_key,
+            &report.answer,
+        ],
+    )
+    .await?;
+    let stmt = tx.prepare_cached(INSERT_EVENT).await?;
+    for e in events {
+        tx.execute(&stmt, &[&e.campaign_id, &e.kind, &e.detail, &e.at])
+            .await?;
+    }
+    Ok(())
+}
+
 const INSERT_EVENT: &str =
     "INSERT INTO campaign_events (campaign_id, kind, detail, at) VALUES ($1, $2, $3, $4)";
 
@@ -33,28 +62,76 @@ impl CampaignStore for PgStore {
     ) -> StoreResult<()> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
-        tx.execute(
-            &format!(
-                "INSERT INTO smish_reports ({REPORT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            ),
-            &[
-                &report.id,
-                &report.received_at,
-                &report.customer_id,
-                &report.campaign_id,
-                &report.doc,
-                &report.idempotency_key,
-                &report.answer,
-            ],
-        )
-        .await?;
-        let stmt = tx.prepare_cached(INSERT_EVENT).await?;
-        for e in &events {
-            tx.execute(&stmt, &[&e.campaign_id, &e.kind, &e.detail, &e.at])
-                .await?;
-        }
+        insert_report(&tx, &report, &events).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn add_smish_report_in_order<'a>(
+        &'a self,
+        after: i64,
+        plan: crate::ReportPlan<'a>,
+    ) -> StoreResult<bool> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        // Every node's intake waits here: one report at a time, in id order, across all of them
+        // (released at commit or rollback, or when a dead node's connection goes).
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&INTAKE_LOCK])
+            .await?;
+        let newer: Vec<SmishReportRow> = tx
+            .query(
+                &format!("SELECT {REPORT_COLS} FROM smish_reports WHERE id > $1 ORDER BY id"),
+                &[&after],
+            )
+            .await?
+            .iter()
+            .map(report_row)
+            .collect::<StoreResult<_>>()?;
+        let last = match newer.last() {
+            Some(r) => r.id,
+            None => {
+                let r = tx
+                    .query_one("SELECT COALESCE(MAX(id), 0)::BIGINT FROM smish_reports", &[])
+                    .await?;
+                col::<i64>(&r, 0)?.max(after)
+            }
+        };
+        let Some((row, events)) = plan(newer) else {
+            return Ok(false);
+        };
+        if row.id != last + 1 {
+            return Err(StoreError::Unavailable(format!(
+                "report id {} is not the next of the sequence ({})",
+                row.id,
+                last + 1
+            )));
+        }
+        insert_report(&tx, &row, &events).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn campaign_events_after(&self, after: i64) -> StoreResult<Vec<(i64, CampaignEvent)>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT id, campaign_id, kind, detail, at FROM campaign_events WHERE id > $1 ORDER BY id",
+                &[&after],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    col(r, 0)?,
+                    CampaignEvent {
+                        campaign_id: col(r, 1)?,
+                        kind: col(r, 2)?,
+                        detail: col(r, 3)?,
+                        at: col(r, 4)?,
+                    },
+                ))
+            })
+            .collect()
     }
 
     async fn smish_report_by_key(&self, key: &str) -> StoreResult<Option<SmishReportRow>> {
@@ -251,16 +328,34 @@ impl AlertStore for PgStore {
         Ok(c.execute(sql, &[&customer_id, &alert_id, &at]).await? > 0)
     }
 
-    async fn due_deliveries(&self, now: Millis, limit: usize) -> StoreResult<Vec<Delivery>> {
+    async fn claim_deliveries(
+        &self,
+        now: Millis,
+        limit: usize,
+        lease_until: Millis,
+    ) -> StoreResult<Vec<Delivery>> {
         let c = self.client().await?;
+        // Rows another node is claiming are skipped, not waited for; the lease keeps them
+        // from every other node until it ends.
         let rows = c
             .query(
                 &format!(
-                    "SELECT {ALERT_COLS}, o.attempts FROM outbox o JOIN alerts a ON a.id = o.alert_id
-                     WHERE o.delivered_at IS NULL AND o.next_attempt_at <= $1
-                     ORDER BY o.next_attempt_at, o.alert_id LIMIT $2"
+                    "WITH due AS (
+                        SELECT alert_id, next_attempt_at FROM outbox
+                        WHERE delivered_at IS NULL AND next_attempt_at <= $1
+                        ORDER BY next_attempt_at, alert_id LIMIT $2
+                        FOR UPDATE SKIP LOCKED
+                     ), claimed AS (
+                        UPDATE outbox o SET next_attempt_at = $3 FROM due
+                        WHERE o.alert_id = due.alert_id
+                        RETURNING o.alert_id, o.attempts
+                     )
+                     SELECT {ALERT_COLS}, claimed.attempts FROM claimed
+                     JOIN due ON due.alert_id = claimed.alert_id
+                     JOIN alerts a ON a.id = claimed.alert_id
+                     ORDER BY due.next_attempt_at, claimed.alert_id"
                 ),
-                &[&now, &(limit as i64)],
+                &[&now, &(limit as i64), &lease_until],
             )
             .await?;
         rows.iter()

@@ -214,6 +214,10 @@ impl Store for PgStore {
         })
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+
     async fn flush(&self) -> StoreResult<()> {
         // Every write committed before it returned: nothing is queued.
         Ok(())

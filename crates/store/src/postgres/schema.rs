@@ -84,6 +84,9 @@ pub const MIGRATIONS: &[&str] = &[
         doc TEXT NOT NULL
     );
     CREATE INDEX calls_started ON calls (started_at);
+    -- The velocity signals read these on every call (nodes share no memory of recent calls).
+    CREATE INDEX calls_ani ON calls (ani, started_at);
+    CREATE INDEX calls_customer ON calls (customer_id, started_at);
     CREATE TABLE account_events (
         id BIGSERIAL PRIMARY KEY,
         customer_id TEXT NOT NULL,

@@ -133,20 +133,33 @@ impl AlertStore for SqliteStore {
         .map(|n| n > 0)
     }
 
-    async fn due_deliveries(&self, now: Millis, limit: usize) -> StoreResult<Vec<crate::Delivery>> {
-        self.read(move |conn, _| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {ALERT_COLS}, o.attempts FROM outbox o JOIN alerts ON alerts.id = o.alert_id
-                 WHERE o.delivered_at IS NULL AND o.next_attempt_at <= ?1
-                 ORDER BY o.next_attempt_at LIMIT ?2"
-            ))?;
-            let rows = stmt.query_map(params![now, limit as i64], |r| {
-                Ok(crate::Delivery {
-                    alert: alert_from_row(r)?,
-                    attempts: r.get(7)?,
-                })
-            })?;
-            rows.collect()
+    async fn claim_deliveries(
+        &self,
+        now: Millis,
+        limit: usize,
+        lease_until: Millis,
+    ) -> StoreResult<Vec<crate::Delivery>> {
+        self.write(move |tx| {
+            let due = {
+                let mut stmt = tx.prepare_cached(&format!(
+                    "SELECT {ALERT_COLS}, o.attempts FROM outbox o JOIN alerts ON alerts.id = o.alert_id
+                     WHERE o.delivered_at IS NULL AND o.next_attempt_at <= ?1
+                     ORDER BY o.next_attempt_at, o.alert_id LIMIT ?2"
+                ))?;
+                let rows = stmt.query_map(params![now, limit as i64], |r| {
+                    Ok(crate::Delivery {
+                        alert: alert_from_row(r)?,
+                        attempts: r.get(7)?,
+                    })
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            let mut lease =
+                tx.prepare_cached("UPDATE outbox SET next_attempt_at = ?2 WHERE alert_id = ?1")?;
+            for d in &due {
+                lease.execute(params![d.alert.id, lease_until])?;
+            }
+            Ok(due)
         })
         .await
     }

@@ -178,4 +178,73 @@ impl CallStore for SqliteStore {
         })
         .await
     }
+
+    async fn call_velocity(
+        &self,
+        call_id: &str,
+        ani: &str,
+        customer: Option<&str>,
+        since_24h: Millis,
+        since_7d: Millis,
+    ) -> StoreResult<crate::Velocity> {
+        // Not used by the embedded store's own server (its windows are in memory; calls are
+        // indexed by start time only): a range scan of the week's calls.
+        let (call_id, ani, customer) = (
+            call_id.to_string(),
+            ani.to_string(),
+            customer.map(str::to_string),
+        );
+        self.read(move |conn, _| {
+            let (a24, a7): (i64, i64) = conn
+                .prepare_cached(
+                    "SELECT COUNT(DISTINCT CASE WHEN started_at >= ?3 THEN customer_id END),
+                            COUNT(DISTINCT customer_id)
+                     FROM calls WHERE started_at >= ?4 AND ani = ?1 AND call_id <> ?5
+                       AND customer_id IS NOT ?2",
+                )?
+                .query_row(params![ani, customer, since_24h, since_7d, call_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            let c24: i64 = match &customer {
+                None => 0,
+                Some(c) => conn
+                    .prepare_cached(
+                        "SELECT COUNT(DISTINCT ani) FROM calls
+                         WHERE started_at >= ?2 AND customer_id = ?1 AND ani <> ?3 AND call_id <> ?4",
+                    )?
+                    .query_row(params![c, since_24h, ani, call_id], |r| r.get(0))?,
+            };
+            Ok(crate::Velocity {
+                ani_customers_24h: a24 as u32,
+                ani_customers_7d: a7 as u32,
+                customer_anis_24h: c24 as u32,
+            })
+        })
+        .await
+    }
+
+    async fn claim_counts(
+        &self,
+        verdicts: &[&str],
+        since: Millis,
+        hour_ago: Millis,
+        now: Millis,
+    ) -> StoreResult<(u64, u64)> {
+        let verdicts: Vec<String> = verdicts.iter().map(|v| v.to_string()).collect();
+        self.read(move |conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT COALESCE(SUM(at >= ?3), 0), COALESCE(SUM(at < ?3), 0) FROM claim_verdicts
+                 WHERE verdict = ?1 AND at >= ?2 AND at <= ?4",
+            )?;
+            let (mut last, mut before) = (0u64, 0u64);
+            for v in &verdicts {
+                let (l, b): (i64, i64) = stmt
+                    .query_row(params![v, since, hour_ago, now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                last += l as u64;
+                before += b as u64;
+            }
+            Ok((last, before))
+        })
+        .await
+    }
 }

@@ -57,6 +57,52 @@ impl CampaignStore for SqliteStore {
         .map(|_| ())
     }
 
+    async fn add_smish_report_in_order<'a>(
+        &'a self,
+        after: i64,
+        plan: crate::ReportPlan<'a>,
+    ) -> StoreResult<bool> {
+        // One process writes an embedded store: its caller's serialization is the order.
+        let newer = self.smish_reports_after(after, usize::MAX).await?;
+        let last = newer.last().map_or(after, |r| r.id);
+        let Some((row, events)) = plan(newer) else {
+            return Ok(false);
+        };
+        if row.id != last + 1 {
+            return Err(StoreError::Unavailable(format!(
+                "report id {} is not the next of the sequence ({})",
+                row.id,
+                last + 1
+            )));
+        }
+        self.add_smish_report(row, events).await?;
+        Ok(true)
+    }
+
+    async fn campaign_events_after(
+        &self,
+        after: i64,
+    ) -> StoreResult<Vec<(i64, crate::CampaignEvent)>> {
+        self.read(move |conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, campaign_id, kind, detail, at FROM campaign_events WHERE id > ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([after], |r| {
+                Ok((
+                    r.get(0)?,
+                    crate::CampaignEvent {
+                        campaign_id: r.get(1)?,
+                        kind: r.get(2)?,
+                        detail: r.get(3)?,
+                        at: r.get(4)?,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
     async fn smish_report_by_key(&self, key: &str) -> StoreResult<Option<crate::SmishReportRow>> {
         let key = key.to_string();
         self.read(move |conn, _| {
