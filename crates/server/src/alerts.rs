@@ -340,7 +340,7 @@ pub async fn deliver_forever(st: SharedState) {
         // Claimed for as long as trying each of them could take: no other node sends them
         // meanwhile, and if this one dies they are due again when the lease ends.
         let now = st.now();
-        let lease = now + (BATCH as Millis) * (timeout.as_millis() as Millis) + 30_000;
+        let lease = now + (BATCH as Millis) * (timeout.as_millis() as Millis) + 5_000;
         let due = match st.store.claim_deliveries(now, BATCH, lease).await {
             Ok(d) => d,
             Err(e) => {
@@ -407,7 +407,7 @@ pub async fn deliver_forever(st: SharedState) {
 }
 
 /// Alerts claimed from the outbox at a time.
-const BATCH: usize = 20;
+const BATCH: usize = 5;
 
 /// This resource's routes, each registered with its OpenAPI operation.
 pub fn routes() -> OpenApiRouter<SharedState> {

@@ -102,6 +102,11 @@ pub async fn serve(
     if let Some(every) = purge_interval {
         state.tasks.spawn(purge_forever(state.clone(), every));
     }
+    if state.store.shared() {
+        state
+            .tasks
+            .spawn(services::shared::sync_forever(state.clone()));
+    }
     let limits = state.limits.clone();
     accept(listener, router(state.clone()), &state, shutdown).await;
     drain(&state, Duration::from_secs(limits.shutdown_grace_secs)).await;

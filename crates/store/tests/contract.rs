@@ -161,7 +161,9 @@ async fn postgres_report_intake_is_serialized_across_nodes() {
     let mut nodes = Vec::new();
     for _ in 0..3 {
         nodes.push(Arc::new(
-            PgStore::connect(&db.url, PgOptions::default()).await.unwrap(),
+            PgStore::connect(&db.url, PgOptions::default())
+                .await
+                .unwrap(),
         ));
     }
     let mut tasks = Vec::new();

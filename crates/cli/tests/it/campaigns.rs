@@ -43,7 +43,7 @@ const SPAM: &[&str] = &[
 ];
 
 /// Three campaigns, rotating numbers, amounts, merchants and domains, and a few rewordings.
-fn campaign_reports(rng: &mut fastrand::Rng) -> Vec<(char, String)> {
+pub(crate) fn campaign_reports(rng: &mut fastrand::Rng) -> Vec<(char, String)> {
     let mut out = Vec::new();
     for i in 0..120 {
         let amount = format!("${}.{:02}", rng.u32(20..2000), rng.u32(0..100));
@@ -75,13 +75,13 @@ fn campaign_reports(rng: &mut fastrand::Rng) -> Vec<(char, String)> {
 }
 
 /// A webhook receiver: answers 503 while down; when up, records every delivery.
-struct Receiver {
-    url: String,
-    up: Arc<AtomicBool>,
-    got: Arc<Mutex<Vec<(String, String, String)>>>,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
+    pub(crate) up: Arc<AtomicBool>,
+    pub(crate) got: Arc<Mutex<Vec<(String, String, String)>>>,
 }
 
-fn receiver() -> Receiver {
+pub(crate) fn receiver() -> Receiver {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let up = Arc::new(AtomicBool::new(false));

@@ -112,3 +112,181 @@ fn postgres_refuses_to_start_without_a_shared_hmac_key_or_url() {
         "{err}"
     );
 }
+
+/// Three `countersign serve` processes on one database against one embedded node given the
+/// same requests: velocity across nodes, campaign ids, a brand registered on one node blocking
+/// on another within a second or so; then kill -9 one node under ingest with the webhook down:
+/// every acknowledged record is there exactly once, no survivor answers a false `not_sent`, and
+/// the survivors deliver every alert once the receiver is back.
+#[test]
+fn three_nodes_on_one_database_answer_as_one() {
+    use std::sync::atomic::Ordering;
+    let Some(db) = database() else { return };
+    let hook = crate::campaigns::receiver();
+    let alerts = format!(
+        "[alerts]\nwebhook_url = {:?}\nwebhook_secret = \"a-shared-secret-of-32-characters\"\nretry_max_backoff_secs = 1\nwebhook_timeout_secs = 1\n",
+        hook.url
+    );
+    let cfg = format!("{}{alerts}", config(&db.url));
+    let dir = tempfile::tempdir().unwrap();
+    let mut nodes: Vec<Server> = (0..3)
+        .map(|i| Server::spawn(&dir.path().join(format!("n{i}")), Some(&cfg)))
+        .collect();
+    let one = Server::start(
+        &dir.path().join("single"),
+        Some(&format!("[smish]\nbrand_names = [\"ACME Bank\"]\n{alerts}")),
+    );
+
+    // One number calling about ten customers, the calls spread over the nodes, scores as on
+    // one node.
+    for i in 0..10 {
+        let call = json!({"call_id": format!("CA-v{i}"), "customer_id": format!("vel-{i}"),
+            "ani": "+12025550147"});
+        let shared = nodes[i % 3].ok("POST", "/v1/calls", AGENT_KEY, &call);
+        let single = one.ok("POST", "/v1/calls", AGENT_KEY, &call);
+        assert_eq!(signals(&shared), signals(&single), "call {i}");
+        assert_eq!(shared["score"], single["score"], "call {i}");
+        if i == 9 {
+            assert!(
+                signals(&shared)
+                    .iter()
+                    .any(|s| s.starts_with("ani_velocity")),
+                "{shared}"
+            );
+        }
+    }
+    // The same call id started on another node is the same call.
+    nodes[1].refused(
+        "POST",
+        "/v1/calls",
+        AGENT_KEY,
+        Some(&json!({"call_id": "CA-v0", "customer_id": "vel-0", "ani": "+12025550147"})),
+        409,
+        "call_exists",
+    );
+
+    // Reports taken by whichever node, in one order: the campaign ids of one node replaying them.
+    let mut rng = fastrand::Rng::with_seed(11);
+    let reports = crate::campaigns::campaign_reports(&mut rng);
+    let now = now_ms();
+    for (i, (_, text)) in reports.iter().take(45).enumerate() {
+        let body = json!({"customer_id": format!("cust-{}", i % 20), "body": text,
+            "received_at": rfc3339(now - (60 - i as i64) * 60_000), "reported_via": "app"});
+        let shared = nodes[i % 3].ok("POST", "/v1/smish-reports", INGEST_KEY, &body);
+        let single = one.ok("POST", "/v1/smish-reports", INGEST_KEY, &body);
+        assert_eq!(
+            (shared["report_id"].as_u64(), shared["campaign_id"].as_u64()),
+            (single["report_id"].as_u64(), single["campaign_id"].as_u64()),
+            "report {i}"
+        );
+    }
+    // …and every node lists the same campaigns within a second or so.
+    let listing = |s: &Server| {
+        let (_, v) = s.send("GET", "/v1/campaigns", AGENT_KEY, None);
+        v["campaigns"].clone()
+    };
+    let expected = listing(&one);
+    for n in &nodes {
+        eventually("campaigns in step", 10, || {
+            (listing(n) == expected).then_some(())
+        });
+    }
+
+    // A brand registered on one node filters on another.
+    let acme = json!({"display_names": ["ACME Bank"], "sender_ids": ["ACMEBANK"]});
+    let (st, v) = nodes[0].send("PUT", "/v1/brands/acme", ADMIN_KEY, Some(&acme));
+    assert!(st == 200 || st == 201, "{v}");
+    let started = std::time::Instant::now();
+    eventually("the brand on another node", 10, || {
+        let (_, v) = nodes[2].send(
+            "POST",
+            "/v1/sms/evaluate",
+            SMS_KEY,
+            Some(&json!({"sender": "ACME8ANK", "body": "ACME Bank: verify your account"})),
+        );
+        (v["verdict"] == "block").then_some(())
+    });
+    eprintln!("brand seen on another node after {:?}", started.elapsed());
+
+    // kill -9 one node under load; the webhook down meanwhile.
+    nodes[0].maria_card_alert(now);
+    let acked: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Default::default();
+    let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
+    let workers: Vec<_> = bases
+        .into_iter()
+        .enumerate()
+        .map(|(w, base)| {
+            let acked = acked.clone();
+            std::thread::spawn(move || {
+                for b in 0..40 {
+                    let batch: Vec<_> = (0..50)
+                        .map(|i| {
+                            sms(
+                                "load",
+                                &format!("w{w}-{b}-{i}"),
+                                &format!("load-{i}"),
+                                now - 60_000,
+                                "$1.00",
+                                "Shop",
+                                "0001",
+                            )
+                        })
+                        .collect();
+                    let sent = ureq::post(&format!("{base}/v1/notifications"))
+                        .set("authorization", &format!("Bearer {INGEST_KEY}"))
+                        .timeout(std::time::Duration::from_secs(30))
+                        .send_json(serde_json::Value::Array(batch.clone()));
+                    match sent {
+                        Ok(r) if r.status() == 200 => acked.lock().unwrap().extend(batch),
+                        _ => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    eventually("load under way", 30, || {
+        (acked.lock().unwrap().len() >= 1_000).then_some(())
+    });
+    nodes[0].kill9();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 1_000);
+    for s in &nodes[1..] {
+        // Every acknowledged record present, once: sent again, each is a duplicate.
+        for chunk in acked.chunks(500) {
+            let v = s.ingest(chunk);
+            assert_eq!(
+                (v["accepted"].as_u64(), v["duplicates"].as_u64()),
+                (Some(0), Some(chunk.len() as u64)),
+                "{v}"
+            );
+        }
+        // No false not_sent: the genuine alert is confirmed on every survivor.
+        let claim = json!({"customer_id": "maria", "channel": "sms", "received_at": rfc3339(now - 3 * 3_600_000),
+            "mentions": {"amount": "$480", "merchant": "Best Buy"}});
+        assert_eq!(s.verify(&claim)["verdict"], "confirmed");
+    }
+    // The webhook is back: the survivors deliver every alert (what the dead node had claimed
+    // is due again when its lease ends).
+    hook.up.store(true, Ordering::SeqCst);
+    let outbox = |s: &Server| s.send("GET", "/v1/alerts/outbox", ADMIN_KEY, None).1;
+    eventually("every alert delivered", 90, || {
+        let v = outbox(&nodes[1]);
+        (v["pending"] == 0 && v["delivered"].as_u64().unwrap_or(0) > 0).then_some(())
+    });
+    let delivered = outbox(&nodes[2])["delivered"].as_u64().unwrap();
+    let got: std::collections::HashSet<String> = hook
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, _, _)| k.clone())
+        .collect();
+    assert_eq!(
+        got.len() as u64,
+        delivered,
+        "every alert reached the receiver"
+    );
+}

@@ -35,6 +35,10 @@ pub const RECENT_WINDOW_MS: Millis = 7 * 24 * HOUR;
 
 /// Rebuild the recent-calls window from the store (at start).
 pub async fn load_recent_calls(st: &SharedState) -> Result<(), Problem> {
+    if st.store.shared() {
+        // Nodes sharing a store read velocity and the surge from it, not from memory.
+        return Ok(());
+    }
     let now = st.now();
     let calls = st.store.call_keys_since(now - RECENT_WINDOW_MS).await?;
     if let Ok(mut r) = st.recent_calls.lock() {
@@ -208,13 +212,7 @@ async fn context(
 }
 
 /// Score a call from its document, what the store holds about it and the windows.
-fn score_call(
-    st: &SharedState,
-    doc: &CallDoc,
-    ctx: CallContext,
-    w: Windows,
-    now: Millis,
-) -> Score {
+fn score_call(st: &SharedState, doc: &CallDoc, ctx: CallContext, w: Windows, now: Millis) -> Score {
     let p = policy(st);
     let mut facts = CallFacts {
         attestation: Some(parse_attestation(

@@ -31,6 +31,8 @@ type SpoofHit = (u64, PatternVars);
 pub struct SmishState {
     pub campaigns: Mutex<Campaigns>,
     next_id: Mutex<i64>,
+    /// The last campaign event applied (a node sharing the store catches up from it).
+    events_through: Mutex<i64>,
     /// Reporter number → (report id, received) of a 7726 report still waiting for its sender.
     pending: Mutex<HashMap<String, (i64, Millis)>>,
     /// Reporter number → (report id, sender, when) of a 7726 report just joined, so that the
@@ -62,6 +64,7 @@ impl SmishState {
             spoof_rx: Mutex::new(Some(rx)),
             campaigns: Mutex::new(Campaigns::new(cfg)),
             next_id: Mutex::new(1),
+            events_through: Mutex::new(0),
             pending: Mutex::new(HashMap::new()),
             joined: Mutex::new(HashMap::new()),
             intake: tokio::sync::Mutex::new(()),
@@ -115,7 +118,6 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// fresh clusterer, which then replaces the one in memory.
 pub async fn load(st: &SharedState) -> Result<(), Problem> {
     let now = st.now();
-    let window = st.smish_settings.join_window_secs as Millis * 1000;
     let retired: std::collections::BTreeSet<u64> = st
         .store
         .retired_campaigns()
@@ -131,30 +133,17 @@ pub async fn load(st: &SharedState) -> Result<(), Problem> {
         let rows = st.store.smish_reports_after(after, 10_000).await?;
         let Some(last) = rows.last() else { break };
         after = last.id;
-        let c = &mut fresh;
         for row in &rows {
-            let Ok(doc) = serde_json::from_str::<ReportDoc>(&row.doc) else {
-                tracing::warn!(id = row.id, "unreadable smishing report skipped");
-                continue;
-            };
-            c.skip_retired(&retired);
-            let a = c.assign(&doc.indicators, doc.customer_id.as_deref(), row.received_at);
-            if a.campaign_id as i64 != row.campaign_id {
+            if let Some(m) = replay_row(st, &mut fresh, row, &retired, now) {
                 if moved < 5 {
                     tracing::error!(
                         report = row.id,
                         stored = row.campaign_id,
-                        replayed = a.campaign_id,
+                        replayed = m,
                         "replay assigned a report to another campaign than the stored one"
                     );
                 }
                 moved += 1;
-            }
-            if doc.reported_via == "7726" && doc.sender.is_none() && row.received_at >= now - window
-            {
-                if let Some(r) = &doc.reporter_number {
-                    lock(&st.smish.pending).insert(r.clone(), (row.id, row.received_at));
-                }
             }
             n += 1;
         }
@@ -165,20 +154,14 @@ pub async fn load(st: &SharedState) -> Result<(), Problem> {
         let mut next = lock(&st.smish.next_id);
         *next = (*next).max(after + 1);
     }
-    let events = st.store.campaign_events().await?;
+    let events = st.store.campaign_events_after(0).await?;
     let mut c = lock(&st.smish.campaigns);
     *c = fresh;
-    for e in events.iter().filter(|e| e.kind == "status") {
-        if let Some(s) = e
-            .detail
-            .as_deref()
-            .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
-            .and_then(|v| serde_json::from_value::<CampaignStatus>(v["status"].clone()).ok())
-        {
-            c.set_status(e.campaign_id as u64, s);
-        }
+    for (_, e) in &events {
+        apply_status(&mut c, e);
     }
     drop(c);
+    *lock(&st.smish.events_through) = events.last().map_or(0, |(id, _)| *id);
     refresh_blocked(st);
     let c = lock(&st.smish.campaigns);
     if n > 0 {
@@ -204,6 +187,112 @@ pub async fn load(st: &SharedState) -> Result<(), Problem> {
         );
     }
     Ok(())
+}
+
+/// Apply one stored report to a clusterer (the start-up replay, and a node catching up with the
+/// reports other nodes took): the campaign it now falls in when that differs from the stored
+/// one. A 7726 report still waiting for its sender is remembered.
+fn replay_row(
+    st: &SharedState,
+    c: &mut Campaigns,
+    row: &SmishReportRow,
+    retired: &std::collections::BTreeSet<u64>,
+    now: Millis,
+) -> Option<u64> {
+    let Ok(doc) = serde_json::from_str::<ReportDoc>(&row.doc) else {
+        tracing::warn!(id = row.id, "unreadable smishing report skipped");
+        return None;
+    };
+    c.skip_retired(retired);
+    let a = c.assign(&doc.indicators, doc.customer_id.as_deref(), row.received_at);
+    let window = st.smish_settings.join_window_secs as Millis * 1000;
+    if doc.reported_via == "7726" && doc.sender.is_none() && row.received_at >= now - window {
+        if let Some(r) = &doc.reporter_number {
+            lock(&st.smish.pending).insert(r.clone(), (row.id, row.received_at));
+        }
+    }
+    (a.campaign_id as i64 != row.campaign_id).then_some(a.campaign_id)
+}
+
+/// A `status` event's new status, applied.
+fn apply_status(c: &mut Campaigns, e: &CampaignEvent) -> bool {
+    if e.kind != "status" {
+        return false;
+    }
+    let Some(s) = e
+        .detail
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .and_then(|v| serde_json::from_value::<CampaignStatus>(v["status"].clone()).ok())
+    else {
+        return false;
+    };
+    c.set_status(e.campaign_id as u64, s);
+    true
+}
+
+/// On a store several nodes share: apply the reports and campaign events the others stored
+/// since this node last looked (in id order, as the replay does), so every node's campaigns
+/// are the same. A purge's retirement elsewhere rebuilds from the store.
+pub async fn catch_up(st: &SharedState) -> Result<(), Problem> {
+    let _one_at_a_time = st.smish.intake.lock().await;
+    let now = st.now();
+    loop {
+        let after = *lock(&st.smish.next_id) - 1;
+        let rows = st.store.smish_reports_after(after, 10_000).await?;
+        let Some(last) = rows.last().map(|r| r.id) else {
+            break;
+        };
+        let mut moved = 0;
+        {
+            let mut c = lock(&st.smish.campaigns);
+            for row in &rows {
+                moved += u64::from(replay_row(st, &mut c, row, &Default::default(), now).is_some());
+            }
+        }
+        *lock(&st.smish.next_id) = last + 1;
+        note_mismatches(st, moved);
+    }
+    let after = *lock(&st.smish.events_through);
+    let events = st.store.campaign_events_after(after).await?;
+    let Some((last, _)) = events.last() else {
+        return Ok(());
+    };
+    *lock(&st.smish.events_through) = *last;
+    if events.iter().any(|(_, e)| e.kind == "retired") {
+        drop(_one_at_a_time);
+        return load(st).await;
+    }
+    let changed = {
+        let mut c = lock(&st.smish.campaigns);
+        events
+            .iter()
+            .fold(false, |any, (_, e)| apply_status(&mut c, e) || any)
+    };
+    if changed {
+        refresh_blocked(st);
+    }
+    Ok(())
+}
+
+/// Reports a catch-up clustered otherwise than stored turn campaign decisions off, as at start.
+fn note_mismatches(st: &SharedState, moved: u64) {
+    if moved == 0 {
+        return;
+    }
+    let total = st
+        .smish
+        .replay_mismatches
+        .fetch_add(moved, std::sync::atomic::Ordering::Relaxed)
+        + moved;
+    st.metrics
+        .campaign_replay_mismatches
+        .store(total, std::sync::atomic::Ordering::Relaxed);
+    tracing::error!(
+        reports = total,
+        "CAMPAIGN DECISIONS REFUSED: {}",
+        inconsistent_detail(total)
+    );
 }
 
 fn inconsistent_detail(moved: u64) -> String {
@@ -270,52 +359,44 @@ pub async fn report(st: &SharedState, r: Report) -> Result<ReportAnswer, Problem
     }
     let body = r.text().map_err(Problem::invalid)?;
     let ind = indicators(body, &brand_names(st), extract);
-    let id = *lock(&st.smish.next_id);
-    let plan = lock(&st.smish.campaigns).plan(&ind);
-    let a = plan.assignment.clone();
-    let doc = ReportDoc {
-        id,
-        received_at: format_time(received),
-        customer_id: r.customer_id.clone(),
-        reporter_number: r.reporter.clone(),
-        sender: r.sender.clone(),
-        body: body.to_string(),
-        reported_via: r.via.clone(),
-        indicators: ind.clone(),
-        campaign_id: a.campaign_id,
-    };
-    let answer = ReportAnswer {
-        report_id: id,
-        assignment: a.clone(),
-        indicators: ind.clone(),
-        joined: false,
-        awaiting_sender: r.awaits_sender(),
-        replayed: false,
-    };
-    let events = a
-        .merged
-        .iter()
-        .map(|m| CampaignEvent {
-            campaign_id: a.campaign_id as i64,
-            kind: "merged".into(),
-            detail: Some(m.to_string()),
-            at: now,
-        })
-        .collect();
+    // Planned and stored in the one order every node sharing the store clusters in: the
+    // reports others took since this node last looked are applied first.
+    let after = *lock(&st.smish.next_id) - 1;
+    let mut planned = None;
+    let mut failed = None;
     st.store
-        .add_smish_report(
-            SmishReportRow {
-                id,
-                received_at: received,
-                customer_id: r.customer_id.clone(),
-                campaign_id: a.campaign_id as i64,
-                doc: crate::problem::to_json(&doc)?,
-                idempotency_key: r.key.clone(),
-                answer: Some(crate::problem::to_json(&answer)?),
-            },
-            events,
+        .add_smish_report_in_order(
+            after,
+            Box::new(|newer| {
+                let mut c = lock(&st.smish.campaigns);
+                let mut moved = 0;
+                for row in &newer {
+                    moved +=
+                        u64::from(replay_row(st, &mut c, row, &Default::default(), now).is_some());
+                }
+                let id = newer.last().map_or(after, |r| r.id) + 1;
+                *lock(&st.smish.next_id) = id;
+                note_mismatches(st, moved);
+                let plan = c.plan(&ind);
+                match report_rows(&r, body, &ind, id, &plan.assignment, now) {
+                    Ok((row, events, answer)) => {
+                        planned = Some((plan, id, answer));
+                        Some((row, events))
+                    }
+                    Err(p) => {
+                        failed = Some(p);
+                        None
+                    }
+                }
+            }),
         )
         .await?;
+    if let Some(p) = failed {
+        return Err(p);
+    }
+    let (plan, id, answer) =
+        planned.ok_or_else(|| Problem::internal("a report was not planned"))?;
+    let a = plan.assignment.clone();
     // Durable: now memory follows.
     *lock(&st.smish.next_id) = id + 1;
     let (applied, confirmed_campaign) = {
@@ -356,6 +437,56 @@ pub async fn report(st: &SharedState, r: Report) -> Result<ReportAnswer, Problem
     }
     alert_reporter(st, &r, &ind, a.campaign_id).await?;
     Ok(answer)
+}
+
+/// The stored row, the campaign events and the answer of a report planned into `a`.
+fn report_rows(
+    r: &Report,
+    body: &str,
+    ind: &Indicators,
+    id: i64,
+    a: &Assignment,
+    now: Millis,
+) -> Result<(SmishReportRow, Vec<CampaignEvent>, ReportAnswer), Problem> {
+    let doc = ReportDoc {
+        id,
+        received_at: format_time(r.received_at),
+        customer_id: r.customer_id.clone(),
+        reporter_number: r.reporter.clone(),
+        sender: r.sender.clone(),
+        body: body.to_string(),
+        reported_via: r.via.clone(),
+        indicators: ind.clone(),
+        campaign_id: a.campaign_id,
+    };
+    let answer = ReportAnswer {
+        report_id: id,
+        assignment: a.clone(),
+        indicators: ind.clone(),
+        joined: false,
+        awaiting_sender: r.awaits_sender(),
+        replayed: false,
+    };
+    let events = a
+        .merged
+        .iter()
+        .map(|m| CampaignEvent {
+            campaign_id: a.campaign_id as i64,
+            kind: "merged".into(),
+            detail: Some(m.to_string()),
+            at: now,
+        })
+        .collect();
+    let row = SmishReportRow {
+        id,
+        received_at: r.received_at,
+        customer_id: r.customer_id.clone(),
+        campaign_id: a.campaign_id as i64,
+        doc: crate::problem::to_json(&doc)?,
+        idempotency_key: r.key.clone(),
+        answer: Some(crate::problem::to_json(&answer)?),
+    };
+    Ok((row, events, answer))
 }
 
 /// A report whose idempotency key is already stored: the same report answers the first answer
@@ -479,6 +610,10 @@ pub async fn set_status(
     who: &str,
 ) -> Result<Campaign, Problem> {
     decisions_available(st)?;
+    if st.store.shared() {
+        // A campaign another node just created is known here before it is reviewed.
+        catch_up(st).await?;
+    }
     let unknown = || {
         Problem::new(
             StatusCode::NOT_FOUND,

@@ -5,3 +5,4 @@ pub mod calls;
 pub mod campaigns;
 pub mod exercises;
 pub mod feeds;
+pub mod shared;

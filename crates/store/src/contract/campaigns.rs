@@ -104,12 +104,19 @@ pub async fn report_order(s: &dyn Store) {
         .await
         .unwrap();
     assert!(stored);
-    assert_eq!(*seen.lock().unwrap(), vec![1], "the report another node stored");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![1],
+        "the report another node stored"
+    );
     assert!(!s
-        .add_smish_report_in_order(2, Box::new(|newer| {
-            assert!(newer.is_empty());
-            None
-        }))
+        .add_smish_report_in_order(
+            2,
+            Box::new(|newer| {
+                assert!(newer.is_empty());
+                None
+            })
+        )
         .await
         .unwrap());
     assert!(
@@ -127,5 +134,9 @@ pub async fn report_order(s: &dyn Store) {
     let events = s.campaign_events_after(0).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].1, event);
-    assert!(s.campaign_events_after(events[0].0).await.unwrap().is_empty());
+    assert!(s
+        .campaign_events_after(events[0].0)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -91,7 +91,10 @@ impl CampaignStore for PgStore {
             Some(r) => r.id,
             None => {
                 let r = tx
-                    .query_one("SELECT COALESCE(MAX(id), 0)::BIGINT FROM smish_reports", &[])
+                    .query_one(
+                        "SELECT COALESCE(MAX(id), 0)::BIGINT FROM smish_reports",
+                        &[],
+                    )
                     .await?;
                 col::<i64>(&r, 0)?.max(after)
             }

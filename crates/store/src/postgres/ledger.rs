@@ -13,6 +13,9 @@ const SELECT_COLS: &str = "s.name, n.ext_id, n.customer_id, n.channel, n.sender,
      n.sent_at, n.acked_at, n.category, n.template_id, n.facts, n.body, n.body_mac, n.status, \
      n.status_at FROM notifications n JOIN sources s ON s.id = n.source_id";
 
+/// Key of the transaction-level lock retention runs under ("CSPURGE").
+const PURGE_LOCK: i64 = 0x0043_5350_5552_4745;
+
 const SOURCE_COLS: &str = "id, name, channels_mask, declared_watermark, watermark_updated_at, \
      complete_since, first_acked_at, last_acked_at, last_sent_at, records_total, \
      records_before_complete, first_sent_at";
@@ -425,6 +428,10 @@ impl PgStore {
     async fn purge_chunk(&self, before: Millis) -> StoreResult<u64> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
+        // One purge at a time across the nodes (each node's timer runs it): a second waits,
+        // then finds the chunk gone.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PURGE_LOCK])
+            .await?;
         // Every source locked first (the order ingest locks in): the counters stay exact.
         let all: Vec<String> = tx
             .query("SELECT name FROM sources", &[])

@@ -238,8 +238,9 @@ impl CallStore for SqliteStore {
             )?;
             let (mut last, mut before) = (0u64, 0u64);
             for v in &verdicts {
-                let (l, b): (i64, i64) = stmt
-                    .query_row(params![v, since, hour_ago, now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                let (l, b): (i64, i64) = stmt.query_row(params![v, since, hour_ago, now], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
                 last += l as u64;
                 before += b as u64;
             }
