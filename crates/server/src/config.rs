@@ -106,6 +106,9 @@ pub struct ServerConfig {
     pub database_url_file: Option<PathBuf>,
     /// Most PostgreSQL connections this node holds open.
     pub database_pool_max: usize,
+    /// This node's name among those sharing a database (heartbeats, `/metrics`); default: the
+    /// host name and process id. `COUNTERSIGN_NODE_NAME`.
+    pub node_name: Option<String>,
     /// How long notifications are kept, in days; older ones are purged.
     pub retention_days: u32,
     /// How often the background purge runs, in seconds (0 disables it).
@@ -202,6 +205,7 @@ impl Default for ServerConfig {
             database_url: None,
             database_url_file: None,
             database_pool_max: 16,
+            node_name: None,
             retention_days: 90,
             purge_interval_secs: 3600,
             body_retention: BodyRetention::Full,
@@ -232,6 +236,7 @@ pub const ENV_VARS: &[&str] = &[
     "COUNTERSIGN_DATA_DIR",
     "COUNTERSIGN_STORE",
     "COUNTERSIGN_DATABASE_URL",
+    "COUNTERSIGN_NODE_NAME",
     "COUNTERSIGN_RETENTION_DAYS",
     "COUNTERSIGN_BODY_RETENTION",
     "COUNTERSIGN_BODY_HMAC_KEY",
@@ -265,6 +270,9 @@ impl ServerConfig {
         }
         if let Some(v) = get("COUNTERSIGN_DATABASE_URL") {
             self.database_url = Some(v);
+        }
+        if let Some(v) = get("COUNTERSIGN_NODE_NAME") {
+            self.node_name = Some(v);
         }
         if let Some(v) = get("COUNTERSIGN_DATABASE_URL_FILE") {
             self.database_url_file = Some(v.into());

@@ -41,6 +41,31 @@ pub async fn readyz(State(st): State<SharedState>) -> Result<Json<Health>, Probl
     }))
 }
 
+/// Every node sharing the store, from the last heartbeat: how long since each checked in (a node
+/// past a few seconds is down or cut off from the database), and how many are alive.
+fn nodes_metrics(st: &SharedState, now: countersign_core::Millis) -> String {
+    let nodes = st.nodes.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let mut out = String::from(
+        "# HELP countersign_node_heartbeat_age_seconds Seconds since each node sharing the database last checked in (every second while it runs).\n\
+         # TYPE countersign_node_heartbeat_age_seconds gauge\n",
+    );
+    let mut alive = 0;
+    for n in &nodes {
+        let age = (now - n.last_seen_at).max(0) as f64 / 1000.0;
+        alive += u32::from(age <= 10.0);
+        let name = n.node.replace('\\', "\\\\").replace('"', "\\\"");
+        out.push_str(&format!(
+            "countersign_node_heartbeat_age_seconds{{node=\"{name}\",version=\"{}\",this=\"{}\"}} {age}\n",
+            n.version,
+            u8::from(n.node == st.node)
+        ));
+    }
+    out.push_str(&format!(
+        "# HELP countersign_nodes_alive Nodes that checked in within 10 seconds.\n# TYPE countersign_nodes_alive gauge\ncountersign_nodes_alive {alive}\n"
+    ));
+    out
+}
+
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")),
     security(("api_key" = [])))]
@@ -57,6 +82,9 @@ pub async fn metrics(State(st): State<SharedState>, auth: Auth) -> Result<Respon
         s.ratio,
         u8::from(s.active)
     ));
+    if st.store.shared() {
+        text.push_str(&nodes_metrics(&st, crate::now_ms()));
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 

@@ -76,6 +76,10 @@ pub struct AppState {
     pub home_calling_code: Option<u16>,
     /// The console's settings.
     pub console: crate::console::ConsoleSettings,
+    /// This node's name among those sharing the store (heartbeats, `/metrics`).
+    pub node: String,
+    /// The nodes sharing the store, as the last heartbeat read them.
+    pub nodes: std::sync::Mutex<Vec<countersign_store::NodeRow>>,
     /// Open call screens, told of each change to their call.
     pub call_updates: services::calls::CallUpdates,
     /// The customer's own checks (`[checks]`).
@@ -167,6 +171,8 @@ impl AppState {
             outbox_wake: tokio::sync::Notify::new(),
             console: cfg.console.clone(),
             call_updates: Default::default(),
+            node: cfg.node_name.clone().unwrap_or_else(default_node_name),
+            nodes: Default::default(),
             checks: cfg.checks.clone(),
             check_limits: crate::ratelimit::PerCustomer::new(cfg.checks.per_customer_per_min),
             oidc: cfg
@@ -244,4 +250,15 @@ impl FromRequestParts<SharedState> for Auth {
         }
         Ok(Auth(principal))
     }
+}
+
+/// A node's default name: the host's name and the process id (unique among nodes on one host).
+fn default_node_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".into());
+    format!("{host}-{}", std::process::id())
 }

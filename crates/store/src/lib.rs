@@ -39,6 +39,7 @@ pub mod prelude {
 }
 
 use async_trait::async_trait;
+use countersign_core::Millis;
 
 /// Size of what is stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,6 +47,15 @@ pub struct StoreStats {
     pub notifications: i64,
     /// Bytes on disk for the whole store (database and journal).
     pub bytes_on_disk: u64,
+}
+
+/// A node sharing the store, as its last heartbeat left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRow {
+    pub node: String,
+    pub version: String,
+    pub started_at: Millis,
+    pub last_seen_at: Millis,
 }
 
 /// Store failures. Input problems never reach the store (the core validates first).
@@ -93,6 +103,12 @@ pub trait Store:
     /// order and the webhook outbox are then coordinated through it, not each node's memory.
     fn shared(&self) -> bool {
         false
+    }
+
+    /// Record that `me` is alive now and answer every node seen in the last day (the others'
+    /// health, for `/metrics`). An embedded store has one node: itself.
+    async fn heartbeat(&self, me: &NodeRow) -> StoreResult<Vec<NodeRow>> {
+        Ok(vec![me.clone()])
     }
 
     /// Cheap liveness check of the engine (for `/readyz`).

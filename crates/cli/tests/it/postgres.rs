@@ -97,6 +97,10 @@ fn postgres_serves_survives_kill9_and_a_second_node_answers_at_once() {
     assert_eq!(st, 200, "{c}");
     let (_, _, ready) = again.get("/readyz", None);
     assert_eq!(ready["status"], "ready");
+    // The database gone: not ready (a load balancer stops sending it calls), said plainly.
+    drop(db);
+    let (st, _, v) = again.get("/readyz", None);
+    assert_eq!((st, v["code"].as_str()), (503, Some("store_unavailable")), "{v}");
 }
 
 #[test]
@@ -208,6 +212,15 @@ fn three_nodes_on_one_database_answer_as_one() {
     });
     eprintln!("brand seen on another node after {:?}", started.elapsed());
 
+    // Every node's health on any node's /metrics.
+    let alive = |s: &Server, n: usize| {
+        let (_, _, v) = s.get("/metrics", Some(ADMIN_KEY));
+        v.as_str()
+            .is_some_and(|t| t.contains(&format!("countersign_nodes_alive {n}\n")))
+            .then_some(())
+    };
+    eventually("three nodes alive", 10, || alive(&nodes[1], 3));
+
     // kill -9 one node under load; the webhook down meanwhile.
     nodes[0].maria_card_alert(now);
     let acked: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Default::default();
@@ -268,6 +281,7 @@ fn three_nodes_on_one_database_answer_as_one() {
             "mentions": {"amount": "$480", "merchant": "Best Buy"}});
         assert_eq!(s.verify(&claim)["verdict"], "confirmed");
     }
+    eventually("the dead node seen as down", 30, || alive(&nodes[2], 2));
     // The webhook is back: the survivors deliver every alert (what the dead node had claimed
     // is due again when its lease ends).
     hook.up.store(true, Ordering::SeqCst);

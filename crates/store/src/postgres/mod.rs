@@ -218,6 +218,42 @@ impl Store for PgStore {
         true
     }
 
+    async fn heartbeat(&self, me: &crate::NodeRow) -> StoreResult<Vec<crate::NodeRow>> {
+        let c = self.client().await?;
+        let beat = c
+            .prepare_cached(
+                "INSERT INTO nodes (node, version, started_at, last_seen_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (node) DO UPDATE SET version = EXCLUDED.version,
+                     started_at = EXCLUDED.started_at, last_seen_at = EXCLUDED.last_seen_at",
+            )
+            .await?;
+        c.execute(
+            &beat,
+            &[&me.node, &me.version, &me.started_at, &me.last_seen_at],
+        )
+        .await?;
+        // Nodes gone for a day are forgotten.
+        let day_ago = me.last_seen_at - 86_400_000;
+        c.execute("DELETE FROM nodes WHERE last_seen_at < $1", &[&day_ago])
+            .await?;
+        let rows = c
+            .query(
+                "SELECT node, version, started_at, last_seen_at FROM nodes ORDER BY node",
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(crate::NodeRow {
+                    node: col(r, 0)?,
+                    version: col(r, 1)?,
+                    started_at: col(r, 2)?,
+                    last_seen_at: col(r, 3)?,
+                })
+            })
+            .collect()
+    }
+
     async fn flush(&self) -> StoreResult<()> {
         // Every write committed before it returned: nothing is queued.
         Ok(())

@@ -174,7 +174,14 @@ pub const MIGRATIONS: &[&str] = &[
         overall TEXT NOT NULL,
         doc TEXT NOT NULL
     );
-    CREATE INDEX exercise_reports_started ON exercise_reports (started_at);",
+    CREATE INDEX exercise_reports_started ON exercise_reports (started_at);
+    -- The nodes sharing the database, as their heartbeats leave them (for /metrics).
+    CREATE TABLE nodes (
+        node TEXT PRIMARY KEY,
+        version TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        last_seen_at BIGINT NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.
