@@ -21,7 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 /// The preloaded history spans 30 days.
-const HISTORY_MS: Millis = 30 * 86_400_000;
+pub(crate) const HISTORY_MS: Millis = 30 * 86_400_000;
 pub(crate) const BENCH_KEY: &str = "cs_bench_key_not_secret";
 const MERCHANTS: &[&str] = &[
     "BESTBUY #1123",
@@ -84,8 +84,16 @@ pub struct BenchArgs {
     /// Smishing reports over HTTP in the measured run.
     #[arg(long, default_value_t = 30_000)]
     pub reports: usize,
+    /// The store to measure: `sqlite` (the embedded default, in --data-dir) or `postgres`
+    /// (--database-url; parts preload, ingest, verify, calls and scale).
+    #[arg(long, default_value = "sqlite")]
+    pub store: String,
+    /// PostgreSQL to measure with `--store postgres` (a database of its own: the benchmark
+    /// writes millions of rows).
+    #[arg(long, env = "COUNTERSIGN_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// Only these parts: any of preload, ingest, verify, visibility, size, sms, calls, reports,
-    /// console, checks (comma-separated).
+    /// console, checks — and scale, on PostgreSQL (comma-separated).
     #[arg(
         long,
         default_value = "preload,ingest,verify,visibility,size,sms,calls,reports,console,checks"
@@ -108,7 +116,7 @@ pub(crate) fn customer(i: usize) -> String {
 
 /// A realistic card-authorisation SMS, already validated (the preload skips HTTP), sent up to
 /// `spread_ms` before `now` (30 days for the history, a minute for live traffic).
-fn notification(
+pub(crate) fn notification(
     tag: &str,
     i: usize,
     customers: usize,
@@ -149,7 +157,7 @@ fn notification(
 }
 
 /// The same record as a producer sends it over HTTP.
-fn wire(n: &Notification) -> String {
+pub(crate) fn wire(n: &Notification) -> String {
     json!({"source": n.source, "id": n.id, "customer_id": n.customer_id, "channel": "sms",
         "sender": n.sender, "recipient": n.recipient, "sent_at": format_time(n.sent_at),
         "category": n.category, "template_id": n.template_id, "body": n.body})
@@ -169,17 +177,14 @@ pub(crate) fn bar(len: u64, what: &str) -> ProgressBar {
 
 pub(crate) struct Running {
     pub(crate) base: String,
-    pub(crate) store: Arc<SqliteStore>,
+    pub(crate) store: Arc<dyn Store>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-pub(crate) async fn start(
-    dir: &Path,
-    retention: BodyRetention,
-    opts: SqliteOptions,
-) -> anyhow::Result<Running> {
-    let config = ServerConfig {
+/// The benchmark server's configuration: one admin key, no per-key budget.
+pub(crate) fn bench_config(dir: &Path, retention: BodyRetention) -> ServerConfig {
+    ServerConfig {
         data_dir: dir.to_path_buf(),
         retention_days: 3650,
         body_retention: retention,
@@ -197,9 +202,24 @@ pub(crate) async fn start(
             ..Default::default()
         },
         ..ServerConfig::default()
-    };
+    }
+}
+
+pub(crate) async fn start(
+    dir: &Path,
+    retention: BodyRetention,
+    opts: SqliteOptions,
+) -> anyhow::Result<Running> {
     let store = Arc::new(SqliteStore::open(dir, opts)?);
-    let state = Arc::new(AppState::new(&config, store.clone(), vec![7u8; 32])?);
+    serve_on(store, &bench_config(dir, retention)).await
+}
+
+/// Serve `store` on a free loopback port, in this process, once it is ready.
+pub(crate) async fn serve_on(
+    store: Arc<dyn Store>,
+    config: &ServerConfig,
+) -> anyhow::Result<Running> {
+    let state = Arc::new(AppState::new(config, store.clone(), vec![7u8; 32])?);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
@@ -266,6 +286,17 @@ pub(crate) fn hist() -> Histogram<u64> {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.store.as_str() {
+        "sqlite" => {}
+        "postgres" => {
+            let url = args
+                .database_url
+                .clone()
+                .context("--store postgres needs --database-url (or COUNTERSIGN_DATABASE_URL)")?;
+            return crate::bench_pg::run(&args, &url);
+        }
+        other => anyhow::bail!("--store {other:?}: expected sqlite or postgres"),
+    }
     let parts: Vec<&str> = args.only.split(',').map(str::trim).collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -288,7 +319,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         rt.block_on(ingest_http(&main_dir, &args, now))?;
     }
     if parts.contains(&"verify") {
-        rt.block_on(verify_http(&main_dir, &args, now))?;
+        rt.block_on(async {
+            let running = start(&main_dir, BodyRetention::Full, opts(&args)).await?;
+            verify_http(running, &args, now).await
+        })?;
     }
     if parts.contains(&"visibility") {
         rt.block_on(visibility(&main_dir, &args))?;
@@ -507,8 +541,12 @@ async fn ingest_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Resul
     Ok(())
 }
 
-async fn verify_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
-    let running = start(dir, BodyRetention::Full, opts(args)).await?;
+/// Verifications over HTTP against a running server holding the preloaded ledger.
+pub(crate) async fn verify_http(
+    running: Running,
+    args: &BenchArgs,
+    now: Millis,
+) -> anyhow::Result<()> {
     running
         .store
         .set_watermark("bench-cards", now_ms(), None, now_ms())
@@ -777,6 +815,15 @@ async fn calls_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Result
         }
     }
     let running = start(dir, BodyRetention::Full, opts(args)).await?;
+    score_calls_http(running, args, now).await
+}
+
+/// Calls started and scored over HTTP against a running server (calls preloaded).
+pub(crate) async fn score_calls_http(
+    running: Running,
+    args: &BenchArgs,
+    now: Millis,
+) -> anyhow::Result<()> {
     let customers = args.customers;
     let d = drive(
         &format!("{}/v1/calls", running.base),

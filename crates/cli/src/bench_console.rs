@@ -14,7 +14,6 @@ use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
 use countersign_server::now_ms;
-use countersign_store::Store;
 
 use crate::bench::{drive, hist, opts, quantiles, start, BenchArgs, BENCH_KEY};
 

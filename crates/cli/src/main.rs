@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_console;
+mod bench_pg;
 mod bench_reports;
 mod brands;
 mod client;

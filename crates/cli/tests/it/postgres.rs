@@ -100,7 +100,11 @@ fn postgres_serves_survives_kill9_and_a_second_node_answers_at_once() {
     // The database gone: not ready (a load balancer stops sending it calls), said plainly.
     drop(db);
     let (st, _, v) = again.get("/readyz", None);
-    assert_eq!((st, v["code"].as_str()), (503, Some("store_unavailable")), "{v}");
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (503, Some("store_unavailable")),
+        "{v}"
+    );
 }
 
 #[test]

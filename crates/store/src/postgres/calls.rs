@@ -19,10 +19,14 @@ fn call_row(r: &Row) -> StoreResult<CallRecord> {
 
 #[async_trait]
 impl CallStore for PgStore {
-    async fn put_call(&self, call: CallRecord, _wait: bool) -> StoreResult<bool> {
-        // Committed before it returns either way: a call's record must be on the shared
-        // database before another node can be asked about it.
-        let c = self.client().await?;
+    async fn put_call(&self, call: CallRecord, wait: bool) -> StoreResult<bool> {
+        // Committed before it returns either way (visible to every node at once); without
+        // `wait` the commit does not wait for the WAL flush: scoring never waits for a disk.
+        let c = if wait {
+            self.client().await?
+        } else {
+            self.lazy_client().await?
+        };
         let stmt = c
             .prepare_cached(&format!(
                 "INSERT INTO calls ({CALL_COLS}) VALUES ($1, $2, $3, $4, $5)
@@ -44,8 +48,12 @@ impl CallStore for PgStore {
         Ok(n == 1)
     }
 
-    async fn update_call(&self, call_id: &str, doc: String, _wait: bool) -> StoreResult<bool> {
-        let c = self.client().await?;
+    async fn update_call(&self, call_id: &str, doc: String, wait: bool) -> StoreResult<bool> {
+        let c = if wait {
+            self.client().await?
+        } else {
+            self.lazy_client().await?
+        };
         let stmt = c
             .prepare_cached("UPDATE calls SET doc = $2 WHERE call_id = $1")
             .await?;
@@ -186,7 +194,7 @@ impl CallStore for PgStore {
     }
 
     async fn add_claim_verdict(&self, call_id: &str, verdict: &str, at: Millis) -> StoreResult<()> {
-        let c = self.client().await?;
+        let c = self.lazy_client().await?;
         let stmt = c
             .prepare_cached("INSERT INTO claim_verdicts (call_id, verdict, at) VALUES ($1, $2, $3)")
             .await?;

@@ -420,9 +420,9 @@ impl AlertStore for PgStore {
 #[async_trait]
 impl CheckStore for PgStore {
     async fn add_text_check(&self, t: TextCheckRow) -> StoreResult<i64> {
-        // Committed before the id is answered (ids come from the table's sequence, so they grow
-        // across nodes too).
-        let c = self.client().await?;
+        // Committed (without waiting for the WAL flush, as the contract allows) before the id
+        // is answered; ids come from the table's sequence, so they grow across nodes too.
+        let c = self.lazy_client().await?;
         let stmt = c
             .prepare_cached(
                 "INSERT INTO text_checks (customer_id, at, verdict, forged, campaign_id, indicators, text_mac)

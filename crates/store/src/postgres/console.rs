@@ -80,7 +80,7 @@ impl ConsoleStore for PgStore {
     }
 
     async fn touch_session(&self, id_hash: &str, at: Millis) -> StoreResult<()> {
-        let c = self.client().await?;
+        let c = self.lazy_client().await?;
         let stmt = c
             .prepare_cached(
                 "UPDATE console_sessions SET last_seen_at = GREATEST(last_seen_at, $2) WHERE id_hash = $1",

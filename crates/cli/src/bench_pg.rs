@@ -1,0 +1,336 @@
+//! `countersign bench --store postgres --database-url URL`: the scale-out figures on a real
+//! PostgreSQL — the ledger preloaded through the store, durable HTTP ingest against the bare
+//! `UNNEST` insert of the same rows in the same run, verification with the ledger stored, call
+//! scoring with velocity read from the shared tables, and two nodes against one on the same
+//! cores. Timings are printed, never asserted.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use countersign_core::validate::BodyRetention;
+use countersign_core::{Millis, Notification};
+use countersign_server::now_ms;
+use countersign_store::postgres::{PgOptions, PgStore};
+use countersign_store::prelude::*;
+use serde_json::json;
+
+use crate::bench::{
+    bar, bench_config, customer, drive, hist, notification, post, quantiles, score_calls_http,
+    serve_on, verify_http, wire, BenchArgs, Running, HISTORY_MS,
+};
+
+async fn connect(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(Arc::new(
+        PgStore::connect(
+            url,
+            PgOptions {
+                pool_max: 32,
+                ..PgOptions::default()
+            },
+        )
+        .await?,
+    ))
+}
+
+async fn node(url: &str, args: &BenchArgs) -> anyhow::Result<Running> {
+    serve_on(
+        connect(url).await?,
+        &bench_config(&args.data_dir, BodyRetention::Full),
+    )
+    .await
+}
+
+pub fn run(args: &BenchArgs, url: &str) -> anyhow::Result<()> {
+    let parts: Vec<&str> = args.only.split(',').map(str::trim).collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    println!(
+        "machine: {} logical CPUs; countersign {}; store {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        env!("CARGO_PKG_VERSION"),
+        countersign_store::postgres::describe_url(url)
+    );
+    let now = now_ms();
+    rt.block_on(async {
+        if parts.contains(&"preload") {
+            preload(url, args, now).await?;
+        }
+        if parts.contains(&"ingest") {
+            ingest(url, args, now).await?;
+        }
+        if parts.contains(&"verify") {
+            verify_http(node(url, args).await?, args, now).await?;
+        }
+        if parts.contains(&"calls") {
+            preload_calls(url, args, now).await?;
+            score_calls_http(node(url, args).await?, args, now).await?;
+        }
+        if parts.contains(&"scale") {
+            scale(url, args, now).await?;
+        }
+        anyhow::Ok(())
+    })
+}
+
+async fn preload(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
+    let store = connect(url).await?;
+    let have = store.stats().await?.notifications as usize;
+    if have < args.preload {
+        let pb = bar((args.preload - have) as u64, "preload");
+        let started = Instant::now();
+        let mut rng = fastrand::Rng::with_seed(have as u64);
+        let mut i = have;
+        while i < args.preload {
+            let n = 20_000.min(args.preload - i);
+            let batch: Vec<Notification> = (i..i + n)
+                .map(|k| notification("pre", k, args.customers, now, HISTORY_MS, &mut rng))
+                .collect();
+            store.ingest(batch, now).await?;
+            i += n;
+            pb.inc(n as u64);
+        }
+        pb.finish_and_clear();
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "preload: {} notifications through the store API in {secs:.0} s ({:.0}/s)",
+            args.preload - have,
+            (args.preload - have) as f64 / secs
+        );
+    }
+    store
+        .set_watermark("bench-cards", now, Some(now - 40 * 86_400_000), now)
+        .await?;
+    println!(
+        "preload: {} notifications stored",
+        store.stats().await?.notifications
+    );
+    store.close();
+    Ok(())
+}
+
+/// Durable ingest over HTTP, then the bare engine on the same rows: one `UNNEST` insert per
+/// batch into the same tables and indexes (notifications, the customer index, learned numbers),
+/// one transaction each — the ceiling the ingest path is measured against.
+async fn ingest(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
+    let tag = format!("run{now}");
+    let mut rng = fastrand::Rng::with_seed(now as u64);
+    let rows: Vec<Notification> = (0..args.ingest)
+        .map(|k| notification(&tag, k, args.customers, now, 60_000, &mut rng))
+        .collect();
+    let bodies: Arc<Vec<String>> = Arc::new(
+        rows.chunks(args.batch)
+            .map(|c| c.iter().map(wire).collect::<Vec<_>>().join("\n"))
+            .collect(),
+    );
+    let running = node(url, args).await?;
+    let stored = running.store.stats().await?.notifications;
+    let target = format!("{}/v1/notifications", running.base);
+    let next = Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut threads = Vec::new();
+    for _ in 0..args.clients {
+        let (bodies, next, accepted, target) = (
+            bodies.clone(),
+            next.clone(),
+            accepted.clone(),
+            target.clone(),
+        );
+        threads.push(std::thread::spawn(move || -> anyhow::Result<_> {
+            let agent = ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(300))
+                .build();
+            let mut h = hist();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let t = Instant::now();
+                let v = post(&agent, &target, "application/x-ndjson", body)?;
+                h.saturating_record(t.elapsed().as_micros() as u64);
+                accepted.fetch_add(
+                    v["accepted"].as_u64().unwrap_or(0) as usize,
+                    Ordering::Relaxed,
+                );
+            }
+            Ok(h)
+        }));
+    }
+    let mut req = hist();
+    for t in threads {
+        req.add(
+            &t.join()
+                .map_err(|_| anyhow::anyhow!("client thread panicked"))??,
+        )
+        .ok();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    running.shutdown().await?;
+    let accepted = accepted.load(Ordering::Relaxed);
+    let http_rate = accepted as f64 / secs;
+    println!(
+        "ingest over HTTP (PostgreSQL): {accepted} onto {stored} stored, batches of {}, {} clients, in {secs:.1} s = {http_rate:.0}/s, committed before each answer; request latency {}",
+        args.batch,
+        args.clients,
+        quantiles(&req)
+    );
+
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    let sid: i64 = client
+        .query_one("SELECT id FROM sources WHERE name = 'bench-cards'", &[])
+        .await?
+        .get(0);
+    let started = Instant::now();
+    for chunk in rows.chunks(args.batch) {
+        client.batch_execute("BEGIN").await?;
+        let ids: Vec<String> = chunk.iter().map(|n| format!("bare-{}", n.id)).collect();
+        let custs: Vec<&str> = chunk.iter().map(|n| n.customer_id.as_str()).collect();
+        let sent: Vec<i64> = chunk.iter().map(|n| n.sent_at).collect();
+        let recips: Vec<Option<&str>> = chunk.iter().map(|n| n.recipient.as_deref()).collect();
+        let bodies: Vec<Option<&str>> = chunk.iter().map(|n| n.body.as_deref()).collect();
+        let facts: Vec<String> = chunk
+            .iter()
+            .map(|n| serde_json::to_string(&n.facts).unwrap_or_default())
+            .collect();
+        client
+            .execute(
+                "INSERT INTO notifications (source_id, ext_id, customer_id, channel, recipient, sent_at,
+                    acked_at, facts, body, status, status_at)
+                 SELECT $1, u.ext, u.cust, 1, u.rcpt, u.sent, $2, u.facts, u.body, 1, u.sent
+                 FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])
+                    AS u(ext, cust, rcpt, sent, facts, body)
+                 ON CONFLICT DO NOTHING",
+                &[&sid, &now, &ids, &custs, &recips, &sent, &facts, &bodies],
+            )
+            .await?;
+        client
+            .execute(
+                "INSERT INTO customers (customer_id, first_sent_at)
+                 SELECT DISTINCT ON (c) c, s FROM UNNEST($1::text[], $2::bigint[]) AS u(c, s)
+                 ON CONFLICT DO NOTHING",
+                &[&custs, &sent],
+            )
+            .await?;
+        client.batch_execute("COMMIT").await?;
+    }
+    let bare_rate = rows.len() as f64 / started.elapsed().as_secs_f64();
+    client
+        .execute(
+            "DELETE FROM notifications WHERE source_id = $1 AND starts_with(ext_id, 'bare-')",
+            &[&sid],
+        )
+        .await?;
+    println!(
+        "bare UNNEST insert (same rows, tables and indexes, one transaction per batch of {}): {bare_rate:.0}/s; HTTP ingest reaches {:.0}% of it",
+        args.batch,
+        100.0 * http_rate / bare_rate
+    );
+    Ok(())
+}
+
+/// Calls already stored, so that the velocity queries run on a realistic table.
+async fn preload_calls(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    let have: i64 = client
+        .query_one("SELECT COUNT(*) FROM calls", &[])
+        .await?
+        .get(0);
+    let mut rng = fastrand::Rng::with_seed(9);
+    let started = Instant::now();
+    let mut i = have as usize;
+    while i < args.calls_preload {
+        let n = 50_000.min(args.calls_preload - i);
+        let ids: Vec<String> = (i..i + n).map(|k| format!("pre-{k}")).collect();
+        let custs: Vec<String> = (0..n)
+            .map(|_| customer(rng.usize(0..args.customers)))
+            .collect();
+        let anis: Vec<String> = (0..n)
+            .map(|_| format!("+1628{:07}", rng.u32(0..2_000_000)))
+            .collect();
+        let at: Vec<i64> = (0..n).map(|_| now - rng.i64(0..7 * 86_400_000)).collect();
+        client
+            .execute(
+                "INSERT INTO calls (call_id, customer_id, ani, started_at, doc)
+                 SELECT i, c, a, t, '{}' FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[])
+                    AS u(i, c, a, t)
+                 ON CONFLICT DO NOTHING",
+                &[&ids, &custs, &anis, &at],
+            )
+            .await?;
+        i += n;
+    }
+    if (have as usize) < args.calls_preload {
+        println!(
+            "calls preload: {} calls in {:.0} s",
+            args.calls_preload - have as usize,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// Calls scored by one node, then by two nodes sharing the same cores and database: the total
+/// rate of each (the difference is what coordinating through the database costs).
+async fn scale(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
+    preload_calls(url, args, now).await?;
+    let customers = args.customers;
+    let mut rates = Vec::new();
+    for nodes in [1usize, 2] {
+        let mut running = Vec::new();
+        for _ in 0..nodes {
+            running.push(node(url, args).await?);
+        }
+        let started = Instant::now();
+        let mut threads = Vec::new();
+        for (k, r) in running.iter().enumerate() {
+            let target = format!("{}/v1/calls", r.base);
+            let per = args.calls / nodes;
+            let clients = (args.clients / nodes).max(1);
+            threads.push(std::thread::spawn(move || {
+                drive(
+                    &target,
+                    clients,
+                    per,
+                    100 + k as u64,
+                    move |i, rng| {
+                        json!({"call_id": format!("scale-{now}-{nodes}-{k}-{i}"),
+                            "customer_id": customer(rng.usize(0..customers)),
+                            "ani": format!("+1628{:07}", rng.u32(0..2_000_000)),
+                            "verstat": "TN-Validation-Passed-B"})
+                        .to_string()
+                    },
+                    |v| v["band"].is_string(),
+                )
+            }));
+        }
+        let mut ok = 0;
+        let mut client = hist();
+        for t in threads {
+            let d = t
+                .join()
+                .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
+            ok += d.ok;
+            client.add(&d.client).ok();
+        }
+        let rate = ok as f64 / started.elapsed().as_secs_f64();
+        println!(
+            "scale: {nodes} node(s) on one database, {} clients in all: {ok} calls scored at {rate:.0}/s; client-side {}",
+            args.clients,
+            quantiles(&client)
+        );
+        rates.push(rate);
+        for r in running {
+            r.shutdown().await?;
+        }
+    }
+    println!(
+        "scale: two nodes on the same two cores reach {:.2}× one node's rate",
+        rates[1] / rates[0]
+    );
+    Ok(())
+}
