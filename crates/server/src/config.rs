@@ -153,6 +153,8 @@ pub struct ServerConfig {
     pub settable_clock: bool,
     /// The customer's own checks (`[checks]`).
     pub checks: crate::text_checks::CheckSettings,
+    /// Consume notification records from Kafka too (`[kafka]`; README "Feeding from Kafka").
+    pub kafka: Option<crate::kafka::KafkaSettings>,
 }
 
 /// The storage backend.
@@ -226,6 +228,7 @@ impl Default for ServerConfig {
             body_hmac_key_file: None,
             settable_clock: false,
             checks: Default::default(),
+            kafka: None,
         }
     }
 }
@@ -408,6 +411,9 @@ impl ServerConfig {
             if self.database_pool_max == 0 {
                 problems.push("database_pool_max must be at least 1".into());
             }
+        }
+        if let Some(k) = &self.kafka {
+            problems.extend(k.problems());
         }
         let l = &self.limits;
         if l.max_concurrent_body_bytes < l.max_body_bytes {

@@ -13,6 +13,7 @@ pub mod console;
 pub mod customers;
 pub mod exercises;
 pub mod http;
+pub mod kafka;
 pub mod ledger;
 pub mod metrics;
 pub mod openapi;
@@ -106,6 +107,10 @@ pub async fn serve(
         state
             .tasks
             .spawn(services::shared::sync_forever(state.clone()));
+    }
+    #[cfg(feature = "kafka")]
+    if let Some(k) = state.kafka_settings.clone() {
+        state.tasks.spawn(kafka::consume_forever(state.clone(), k));
     }
     let limits = state.limits.clone();
     accept(listener, router(state.clone()), &state, shutdown).await;

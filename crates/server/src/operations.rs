@@ -85,6 +85,7 @@ pub async fn metrics(State(st): State<SharedState>, auth: Auth) -> Result<Respon
     if st.store.shared() {
         text.push_str(&nodes_metrics(&st, crate::now_ms()));
     }
+    text.push_str(&st.kafka.render());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 

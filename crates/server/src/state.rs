@@ -76,6 +76,9 @@ pub struct AppState {
     pub home_calling_code: Option<u16>,
     /// The console's settings.
     pub console: crate::console::ConsoleSettings,
+    /// What the Kafka consumer did (`/metrics`), and its settings when it runs.
+    pub kafka: crate::kafka::KafkaStats,
+    pub kafka_settings: Option<crate::kafka::KafkaSettings>,
     /// This node's name among those sharing the store (heartbeats, `/metrics`).
     pub node: String,
     /// The nodes sharing the store, as the last heartbeat read them.
@@ -173,6 +176,8 @@ impl AppState {
             call_updates: Default::default(),
             node: cfg.node_name.clone().unwrap_or_else(default_node_name),
             nodes: Default::default(),
+            kafka: Default::default(),
+            kafka_settings: cfg.kafka.clone(),
             checks: cfg.checks.clone(),
             check_limits: crate::ratelimit::PerCustomer::new(cfg.checks.per_customer_per_min),
             oidc: cfg

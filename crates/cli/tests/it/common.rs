@@ -124,6 +124,16 @@ impl Server {
         config: Option<&str>,
         soft_nofile: Option<u64>,
     ) -> Server {
+        Self::spawn_with(dir, config, soft_nofile, &[])
+    }
+
+    /// [`Server::spawn`] with more environment variables (a test failpoint, say).
+    pub fn spawn_with(
+        dir: &Path,
+        config: Option<&str>,
+        soft_nofile: Option<u64>,
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut cmd = match soft_nofile {
             None => Command::new(env!("CARGO_BIN_EXE_countersign")),
             Some(n) => {
@@ -140,6 +150,9 @@ impl Server {
             let p = dir.with_extension("toml");
             std::fs::write(&p, text).unwrap();
             cmd.arg("--config").arg(p);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
         }
         let mut child = cmd
             .env("COUNTERSIGN_API_KEYS", keys_env())
@@ -321,6 +334,21 @@ impl Server {
         while started.elapsed() < within {
             if let Some(status) = child.try_wait().unwrap() {
                 return Some((status, started.elapsed()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Wait up to `within` for the server process to exit on its own: its exit code.
+    pub fn exited(&mut self, within: Duration) -> Option<i32> {
+        let Backend::Process(child) = &mut self.backend else {
+            panic!("exited needs a spawned server: use Server::spawn");
+        };
+        let started = std::time::Instant::now();
+        while started.elapsed() < within {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.code();
             }
             std::thread::sleep(Duration::from_millis(20));
         }

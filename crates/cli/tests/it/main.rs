@@ -17,6 +17,8 @@ mod console;
 mod contract;
 mod customers;
 mod exercises;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod oidc;
 mod postgres;
 mod simulate;

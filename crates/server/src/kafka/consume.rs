@@ -1,0 +1,383 @@
+//! The Kafka consumer itself (feature `kafka`, `rdkafka` with its bundled librdkafka): batches
+//! from the subscribed topics through the API's validation into the store, dead letters awaited,
+//! offsets committed only after both.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use countersign_core::records::RawRecord;
+use countersign_core::validate::{
+    validate_status, validate_watermark, StatusUpdateIn, WatermarkIn,
+};
+use countersign_store::IngestOutcome;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Deserialize;
+
+use super::{KafkaSettings, KafkaStats, FAILPOINT_ENV};
+use crate::SharedState;
+
+fn client_config(k: &KafkaSettings) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &k.brokers);
+    for (key, value) in &k.properties {
+        c.set(key, value);
+    }
+    c
+}
+
+/// A watermark record on the watermark topic: `POST /v1/sources/{source}/watermark`'s body
+/// with the source named in it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WatermarkRecord {
+    source: String,
+    watermark: String,
+    #[serde(default)]
+    complete_since: Option<String>,
+}
+
+/// Why a record went to the dead-letter topic.
+struct Dead {
+    code: String,
+    detail: String,
+}
+
+/// Consume until the server stops. Errors of the broker are logged and retried; a batch the
+/// store could not take is retried (its offsets are not committed until it is durable).
+pub async fn consume_forever(st: SharedState, k: KafkaSettings) {
+    let consumer: StreamConsumer = match client_config(&k)
+        .set("group.id", &k.group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot create the Kafka consumer; Kafka input is off");
+            return;
+        }
+    };
+    let producer: FutureProducer = match client_config(&k)
+        .set("enable.idempotence", "true")
+        .create()
+    {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot create the dead-letter producer; Kafka input is off");
+            return;
+        }
+    };
+    let mut topics: Vec<&str> = k.notification_topics.iter().map(String::as_str).collect();
+    topics.extend(k.status_topic.as_deref());
+    topics.extend(k.watermark_topic.as_deref());
+    if let Err(e) = consumer.subscribe(&topics) {
+        tracing::error!(error = %e, "cannot subscribe to the Kafka topics; Kafka input is off");
+        return;
+    }
+    tracing::info!(topics = ?topics, group = %k.group_id, "consuming notification records from Kafka");
+    let consumer = Arc::new(consumer);
+    let mut last_lag = std::time::Instant::now();
+    loop {
+        let first = tokio::select! {
+            m = consumer.recv() => m,
+            _ = st.stopping.cancelled() => return,
+        };
+        let first = match first {
+            Ok(m) => m.detach(),
+            Err(e) => {
+                tracing::warn!(error = %e, "Kafka receive failed; will retry");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        let mut batch = vec![first];
+        while batch.len() < k.batch_max {
+            match tokio::time::timeout(Duration::from_millis(k.linger_ms), consumer.recv()).await {
+                Ok(Ok(m)) => batch.push(m.detach()),
+                _ => break,
+            }
+        }
+        // Durable first; retried (never skipped) while the store or the dead-letter topic
+        // cannot take it.
+        let mut backoff = Duration::from_millis(200);
+        while let Err(e) = process(&st, &k, &producer, &batch).await {
+            tracing::warn!(error = %e, records = batch.len(), "Kafka batch not stored; will retry");
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = st.stopping.cancelled() => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+        if std::env::var(FAILPOINT_ENV).is_ok_and(|v| v == "exit_before_commit") {
+            tracing::error!(
+                "failpoint: exiting after the batch is durable, before its offsets are committed"
+            );
+            std::process::exit(86);
+        }
+        if let Err(e) = commit(&consumer, &st.kafka, &batch) {
+            // The batch is durable: if the commit is lost it arrives again, as duplicates.
+            tracing::warn!(error = %e, "Kafka offset commit failed; the batch may be delivered again");
+        }
+        if last_lag.elapsed() >= Duration::from_secs(5) {
+            last_lag = std::time::Instant::now();
+            measure_lag(&consumer, &st.kafka).await;
+        }
+    }
+}
+
+/// Store a batch: notifications through the API's validation and one ingest, status updates,
+/// watermarks; every invalid record (and every conflict) to the dead-letter topic, awaited.
+async fn process(
+    st: &SharedState,
+    k: &KafkaSettings,
+    producer: &FutureProducer,
+    batch: &[OwnedMessage],
+) -> Result<(), String> {
+    let now = st.now();
+    let mut dead: Vec<(&OwnedMessage, Dead)> = Vec::new();
+    let mut notes: Vec<(usize, &OwnedMessage)> = Vec::new();
+    let mut raws: Vec<RawRecord<'_>> = Vec::new();
+    for m in batch {
+        let text = match m.payload().map(std::str::from_utf8) {
+            Some(Ok(t)) => t,
+            _ => {
+                dead.push((
+                    m,
+                    Dead {
+                        code: "malformed_record".into(),
+                        detail: "the message is empty or not UTF-8 JSON".into(),
+                    },
+                ));
+                continue;
+            }
+        };
+        if k.notification_topics.iter().any(|t| t == m.topic()) {
+            raws.push(RawRecord {
+                index: raws.len(),
+                line: None,
+                text: Ok(text),
+            });
+            notes.push((raws.len() - 1, m));
+        } else if k.status_topic.as_deref() == Some(m.topic()) {
+            if let Err(d) = status(st, text, now).await? {
+                dead.push((m, d));
+            }
+        } else if k.watermark_topic.as_deref() == Some(m.topic()) {
+            if let Err(d) = watermark(st, text, now).await? {
+                dead.push((m, d));
+            }
+        }
+    }
+    if !raws.is_empty() {
+        let mut prepared =
+            crate::ledger::prepare_batch(&raws, &st.validation, st.limits.max_record_bytes, now);
+        let valid = std::mem::take(&mut prepared.valid);
+        let spoofed = crate::services::campaigns::spoofed_in(st, &valid);
+        let outcomes = st
+            .store
+            .ingest(valid, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        crate::services::campaigns::warn_spoofed(st, spoofed, &outcomes);
+        let accepted = outcomes
+            .iter()
+            .filter(|o| **o == IngestOutcome::Accepted)
+            .count();
+        let duplicates = outcomes
+            .iter()
+            .filter(|o| **o == IngestOutcome::Duplicate)
+            .count();
+        st.kafka.count("accepted", accepted as u64);
+        st.kafka.count("duplicate", duplicates as u64);
+        crate::metrics::Metrics::add(&st.metrics.records_accepted, accepted as u64);
+        crate::metrics::Metrics::add(&st.metrics.records_duplicate, duplicates as u64);
+        let resp = prepared.finish(outcomes);
+        for e in resp.errors {
+            if let Some((_, m)) = notes.iter().find(|(i, _)| *i == e.index) {
+                dead.push((
+                    m,
+                    Dead {
+                        code: e.code,
+                        detail: e.detail,
+                    },
+                ));
+            }
+        }
+    }
+    for (m, d) in &dead {
+        dead_letter(k, producer, m, d).await?;
+    }
+    st.kafka.count("dead_lettered", dead.len() as u64);
+    crate::metrics::Metrics::add(&st.metrics.records_rejected, dead.len() as u64);
+    Ok(())
+}
+
+/// A status update record: applied, or why it is dead. `Err` only when the store failed.
+async fn status(
+    st: &SharedState,
+    text: &str,
+    now: countersign_core::Millis,
+) -> Result<Result<(), Dead>, String> {
+    let invalid = |code: &str, detail: String| {
+        Ok(Err(Dead {
+            code: code.into(),
+            detail,
+        }))
+    };
+    let raw: StatusUpdateIn = match serde_json::from_str(text) {
+        Ok(r) => r,
+        Err(e) => return invalid("invalid_record", e.to_string()),
+    };
+    let u = match validate_status(&raw, &st.validation.limits, now) {
+        Ok(u) => u,
+        Err(r) => return invalid(r.code, r.detail),
+    };
+    let out = st
+        .store
+        .update_status(vec![u])
+        .await
+        .map_err(|e| e.to_string())?;
+    st.kafka.count("status", 1);
+    if out.first() == Some(&countersign_store::StatusOutcome::NotFound) {
+        return invalid(
+            "not_found",
+            "no stored notification has this (source, id)".into(),
+        );
+    }
+    Ok(Ok(()))
+}
+
+/// A watermark record: applied, or why it is dead. `Err` only when the store failed.
+async fn watermark(
+    st: &SharedState,
+    text: &str,
+    now: countersign_core::Millis,
+) -> Result<Result<(), Dead>, String> {
+    let invalid = |code: &str, detail: String| {
+        Ok(Err(Dead {
+            code: code.into(),
+            detail,
+        }))
+    };
+    let w: WatermarkRecord = match serde_json::from_str(text) {
+        Ok(w) => w,
+        Err(e) => return invalid("invalid_record", e.to_string()),
+    };
+    let body = WatermarkIn {
+        watermark: w.watermark,
+        complete_since: w.complete_since,
+    };
+    let (source, at, complete) = match validate_watermark(&w.source, &body, now, &st.validation) {
+        Ok(v) => v,
+        Err(r) => return invalid(r.code, r.detail),
+    };
+    st.store
+        .set_watermark(&source, at, complete, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    st.kafka.count("watermark", 1);
+    Ok(Ok(()))
+}
+
+/// The record as it came, on the dead-letter topic, with why and where it came from in the
+/// headers; awaited (a batch is not committed before its dead letters are written).
+async fn dead_letter(
+    k: &KafkaSettings,
+    producer: &FutureProducer,
+    m: &OwnedMessage,
+    d: &Dead,
+) -> Result<(), String> {
+    let partition = m.partition().to_string();
+    let offset = m.offset().to_string();
+    let headers = OwnedHeaders::new()
+        .insert(Header {
+            key: "countersign-error-code",
+            value: Some(d.code.as_str()),
+        })
+        .insert(Header {
+            key: "countersign-error-detail",
+            value: Some(d.detail.as_str()),
+        })
+        .insert(Header {
+            key: "countersign-source-topic",
+            value: Some(m.topic()),
+        })
+        .insert(Header {
+            key: "countersign-source-partition",
+            value: Some(partition.as_str()),
+        })
+        .insert(Header {
+            key: "countersign-source-offset",
+            value: Some(offset.as_str()),
+        });
+    let payload = m.payload().unwrap_or_default();
+    let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&k.dead_letter_topic)
+        .payload(payload)
+        .headers(headers);
+    if let Some(key) = m.key() {
+        record = record.key(key);
+    }
+    producer
+        .send(record, Duration::from_secs(10))
+        .await
+        .map(|_| ())
+        .map_err(|(e, _)| format!("dead-letter topic {}: {e}", k.dead_letter_topic))
+}
+
+/// Commit the offset after the last message of each partition in the batch.
+fn commit(
+    consumer: &StreamConsumer,
+    stats: &KafkaStats,
+    batch: &[OwnedMessage],
+) -> Result<(), String> {
+    let mut next: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    for m in batch {
+        let e = next
+            .entry((m.topic().to_string(), m.partition()))
+            .or_default();
+        *e = (*e).max(m.offset() + 1);
+    }
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, partition), offset) in &next {
+        tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+            .map_err(|e| e.to_string())?;
+    }
+    consumer
+        .commit(&tpl, CommitMode::Sync)
+        .map_err(|e| e.to_string())?;
+    let mut s = stats.inner.lock().unwrap_or_else(|p| p.into_inner());
+    s.committed.extend(next);
+    Ok(())
+}
+
+/// Messages behind each consumed partition's end (its high watermark less the committed offset).
+async fn measure_lag(consumer: &Arc<StreamConsumer>, stats: &KafkaStats) {
+    let committed = stats
+        .inner
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .committed
+        .clone();
+    let c = consumer.clone();
+    let lag = tokio::task::spawn_blocking(move || {
+        committed
+            .into_iter()
+            .filter_map(|((topic, partition), offset)| {
+                let (_, high) = c
+                    .fetch_watermarks(&topic, partition, Duration::from_secs(2))
+                    .ok()?;
+                Some(((topic, partition), (high - offset).max(0)))
+            })
+            .collect::<BTreeMap<_, _>>()
+    })
+    .await;
+    if let Ok(lag) = lag {
+        stats.inner.lock().unwrap_or_else(|p| p.into_inner()).lag = lag;
+    }
+}
