@@ -123,9 +123,11 @@ impl ConsoleStore for PgStore {
     }
 }
 
-/// Each table the purge clears of a run's customers (`$1` is the namespace prefix), and the
-/// counter it adds to.
-const BY_CUSTOMER: [(&str, Option<fn(&mut PurgeCounts) -> &mut u64>); 7] = [
+/// A purge counter to add a statement's deleted rows to (`$1` is the namespace prefix).
+type Counter = Option<fn(&mut PurgeCounts) -> &mut u64>;
+
+/// Each table the purge clears of a run's customers, and the counter it adds to.
+const BY_CUSTOMER: [(&str, Counter); 7] = [
     (
         "DELETE FROM profiles WHERE starts_with(customer_id, $1)",
         Some(|c| &mut c.customers),
