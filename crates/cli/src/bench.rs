@@ -93,7 +93,8 @@ pub struct BenchArgs {
     #[arg(long, env = "COUNTERSIGN_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Only these parts: any of preload, ingest, verify, visibility, size, sms, calls, reports,
-    /// console, checks — and scale, on PostgreSQL (comma-separated).
+    /// console, checks, kafka (not by default: Kafka → ledger through librdkafka's mock cluster)
+    /// — and scale, on PostgreSQL (comma-separated).
     #[arg(
         long,
         default_value = "preload,ingest,verify,visibility,size,sms,calls,reports,console,checks"
@@ -346,6 +347,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if parts.contains(&"checks") {
         rt.block_on(crate::bench_console::checks_http(&main_dir, &args, now))?;
+    }
+    if parts.contains(&"kafka") {
+        #[cfg(feature = "kafka")]
+        rt.block_on(crate::bench_kafka::kafka(
+            &args.data_dir.join("kafka"),
+            &args,
+            now,
+        ))?;
+        #[cfg(not(feature = "kafka"))]
+        anyhow::bail!("--only kafka: this build has no Kafka support");
     }
     if parts.contains(&"size") {
         rt.block_on(size(&args.data_dir.join("size"), &args, now))?;

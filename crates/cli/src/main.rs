@@ -3,6 +3,8 @@
 
 mod bench;
 mod bench_console;
+#[cfg(feature = "kafka")]
+mod bench_kafka;
 mod bench_pg;
 mod bench_reports;
 mod brands;

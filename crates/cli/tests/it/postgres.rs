@@ -128,7 +128,6 @@ fn postgres_refuses_to_start_without_a_shared_hmac_key_or_url() {
 /// the survivors deliver every alert once the receiver is back.
 #[test]
 fn three_nodes_on_one_database_answer_as_one() {
-    use std::sync::atomic::Ordering;
     let Some(db) = database() else { return };
     let hook = crate::campaigns::receiver();
     let alerts = format!(
@@ -225,6 +224,20 @@ fn three_nodes_on_one_database_answer_as_one() {
     };
     eventually("three nodes alive", 10, || alive(&nodes[1], 3));
 
+    kill9_under_load(&mut nodes, &hook, now);
+}
+
+/// kill -9 one node under ingest load with the webhook down: every acknowledged record is there
+/// exactly once, no survivor answers a false `not_sent`, the survivors see the node down and
+/// deliver every alert once the receiver is back.
+fn kill9_under_load(nodes: &mut [Server], hook: &crate::campaigns::Receiver, now: i64) {
+    use std::sync::atomic::Ordering;
+    let alive = |s: &Server, n: usize| {
+        let (_, _, v) = s.get("/metrics", Some(ADMIN_KEY));
+        v.as_str()
+            .is_some_and(|t| t.contains(&format!("countersign_nodes_alive {n}\n")))
+            .then_some(())
+    };
     // kill -9 one node under load; the webhook down meanwhile.
     nodes[0].maria_card_alert(now);
     let acked: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Default::default();
