@@ -26,6 +26,7 @@ pub async fn kafka(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Result<
     let _ = std::fs::remove_dir_all(dir);
     let mock = MockCluster::new(1)?;
     mock.create_topic(TOPIC, 4, 1)?;
+    mock.create_topic("bench.dead-letter", 1, 1)?;
     let brokers = mock.bootstrap_servers();
     let mut rng = fastrand::Rng::with_seed(now as u64);
     let rows: Vec<Notification> = (0..args.ingest)
@@ -71,10 +72,14 @@ pub async fn kafka(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Result<
     let started = Instant::now();
     let running = serve_on(store.clone(), &config).await?;
     let pb = bar(rows.len() as u64, "consume into the ledger");
+    let metrics = format!("{}/metrics", running.base);
+    let mut rejected;
     loop {
         let stored = store.stats().await?.notifications as u64;
         pb.set_position(stored);
-        if stored >= rows.len() as u64 {
+        // Records the consumer dead-lettered will never be stored: count them in.
+        rejected = dead_lettered(&metrics).await;
+        if stored + rejected >= rows.len() as u64 {
             break;
         }
         if started.elapsed() > Duration::from_secs(900) {
@@ -88,10 +93,36 @@ pub async fn kafka(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Result<
     let secs = started.elapsed().as_secs_f64();
     pb.finish_and_clear();
     running.shutdown().await?;
+    if rejected > 0 {
+        println!("kafka → ledger: {rejected} records went to the dead-letter topic");
+    }
     println!(
         "kafka → ledger: {} records from 4 partitions consumed, validated, stored durably and committed in {secs:.1} s = {:.0}/s (one node, embedded store, batches of up to 5,000)",
         rows.len(),
         rows.len() as f64 / secs
     );
     Ok(())
+}
+
+/// Records the server's consumer sent to the dead-letter topic so far (from `/metrics`).
+async fn dead_lettered(url: &str) -> u64 {
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || {
+        ureq::get(&url)
+            .set(
+                "authorization",
+                &format!("Bearer {}", crate::bench::BENCH_KEY),
+            )
+            .call()
+            .ok()?
+            .into_string()
+            .ok()?
+            .lines()
+            .find(|l| l.starts_with("countersign_kafka_records_total{outcome=\"dead_lettered\"}"))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    })
+    .await
+    .ok()
+    .flatten()
+    .unwrap_or(0)
 }

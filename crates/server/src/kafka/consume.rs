@@ -63,8 +63,11 @@ pub async fn consume_forever(st: SharedState, k: KafkaSettings) {
             return;
         }
     };
+    // A dead letter that cannot be written within 15 s fails the batch (retried), rather than
+    // waiting librdkafka's default five minutes.
     let producer: FutureProducer = match client_config(&k)
         .set("enable.idempotence", "true")
+        .set("message.timeout.ms", "15000")
         .create()
     {
         Ok(p) => p,
@@ -125,8 +128,13 @@ pub async fn consume_forever(st: SharedState, k: KafkaSettings) {
             tracing::warn!(error = %e, "Kafka offset commit failed; the batch may be delivered again");
         }
         if last_lag.elapsed() >= Duration::from_secs(5) {
+            // Measured beside the loop, never in its way: a broker slow to answer the
+            // watermark query must not hold up consumption.
             last_lag = std::time::Instant::now();
-            measure_lag(&consumer, &st.kafka).await;
+            let (c, st) = (consumer.clone(), st.clone());
+            st.tasks
+                .clone()
+                .spawn(async move { measure_lag(&c, &st.kafka).await });
         }
     }
 }
