@@ -74,6 +74,7 @@ pub async fn kafka(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Result<
     let pb = bar(rows.len() as u64, "consume into the ledger");
     let metrics = format!("{}/metrics", running.base);
     let mut rejected;
+    let mut last = (0u64, Instant::now());
     loop {
         let stored = store.stats().await?.notifications as u64;
         pb.set_position(stored);
@@ -82,9 +83,12 @@ pub async fn kafka(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Result<
         if stored + rejected >= rows.len() as u64 {
             break;
         }
-        if started.elapsed() > Duration::from_secs(900) {
+        if stored > last.0 {
+            last = (stored, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(60) {
             anyhow::bail!(
-                "only {stored} of {} records consumed in 15 minutes",
+                "the consumer stalled: {stored} of {} records stored, none in the last minute \
+                 (seen on the mock cluster with backlogs above ~60,000 records; BENCHMARKS.md)",
                 rows.len()
             );
         }
