@@ -87,8 +87,13 @@ pub async fn consume_forever(st: SharedState, k: KafkaSettings) {
     let consumer = Arc::new(consumer);
     let mut last_lag = std::time::Instant::now();
     loop {
+        // Each wait is bounded: a wake-up librdkafka never sends (rust-rdkafka #665: the queue
+        // only signals when it goes from empty to non-empty) costs half a second, not the feed.
         let first = tokio::select! {
-            m = consumer.recv() => m,
+            m = tokio::time::timeout(Duration::from_millis(500), consumer.recv()) => match m {
+                Ok(m) => m,
+                Err(_) => continue,
+            },
             _ = st.stopping.cancelled() => return,
         };
         let first = match first {
