@@ -425,52 +425,8 @@ async fn ingest_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Resul
     let bytes: usize = bodies.iter().map(String::len).sum();
 
     let running = start(dir, BodyRetention::Full, opts(args)).await?;
-    let url = format!("{}/v1/notifications", running.base);
-    let bodies = Arc::new(bodies);
-    let next = Arc::new(AtomicUsize::new(0));
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let pb = bar(args.ingest as u64, "ingest over HTTP");
-    let started = Instant::now();
-    let mut threads = Vec::new();
-    for _ in 0..args.clients {
-        let (bodies, next, accepted, url, pb) = (
-            bodies.clone(),
-            next.clone(),
-            accepted.clone(),
-            url.clone(),
-            pb.clone(),
-        );
-        threads.push(std::thread::spawn(
-            move || -> anyhow::Result<Histogram<u64>> {
-                let agent = ureq::AgentBuilder::new()
-                    .timeout(Duration::from_secs(300))
-                    .build();
-                let mut h = hist();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(body) = bodies.get(i) else { break };
-                    let t = Instant::now();
-                    let v = post(&agent, &url, "application/x-ndjson", body)?;
-                    h.saturating_record(t.elapsed().as_micros() as u64);
-                    let n = v["accepted"].as_u64().unwrap_or(0) as usize;
-                    accepted.fetch_add(n, Ordering::Relaxed);
-                    pb.inc(n as u64);
-                }
-                Ok(h)
-            },
-        ));
-    }
-    let mut req = hist();
-    for t in threads {
-        let h = t
-            .join()
-            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
-        req.add(&h).ok();
-    }
-    let secs = started.elapsed().as_secs_f64();
-    pb.finish_and_clear();
+    let (accepted, req, secs) = ingest_bodies(&running.base, bodies, args.clients, args.ingest)?;
     running.shutdown().await?;
-    let accepted = accepted.load(Ordering::Relaxed);
     let http_rate = accepted as f64 / secs;
     println!(
         "ingest over HTTP: {accepted} notifications ({:.0} MB NDJSON, batches of {}, {} clients) onto {stored_before} stored \
@@ -550,6 +506,61 @@ async fn ingest_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Resul
         100.0 * http_rate / bare_rate
     );
     Ok(())
+}
+
+/// POST NDJSON ingest bodies from `clients` threads: records accepted, request latency (µs),
+/// seconds taken. Shared by the embedded and the PostgreSQL ingest figures.
+pub(crate) fn ingest_bodies(
+    base: &str,
+    bodies: Vec<String>,
+    clients: usize,
+    records: usize,
+) -> anyhow::Result<(usize, Histogram<u64>, f64)> {
+    let url = format!("{base}/v1/notifications");
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let pb = bar(records as u64, "ingest over HTTP");
+    let started = Instant::now();
+    let mut threads = Vec::new();
+    for _ in 0..clients {
+        let (bodies, next, accepted, url, pb) = (
+            bodies.clone(),
+            next.clone(),
+            accepted.clone(),
+            url.clone(),
+            pb.clone(),
+        );
+        threads.push(std::thread::spawn(
+            move || -> anyhow::Result<Histogram<u64>> {
+                let agent = ureq::AgentBuilder::new()
+                    .timeout(Duration::from_secs(300))
+                    .build();
+                let mut h = hist();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(body) = bodies.get(i) else { break };
+                    let t = Instant::now();
+                    let v = post(&agent, &url, "application/x-ndjson", body)?;
+                    h.saturating_record(t.elapsed().as_micros() as u64);
+                    let n = v["accepted"].as_u64().unwrap_or(0) as usize;
+                    accepted.fetch_add(n, Ordering::Relaxed);
+                    pb.inc(n as u64);
+                }
+                Ok(h)
+            },
+        ));
+    }
+    let mut req = hist();
+    for t in threads {
+        let h = t
+            .join()
+            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
+        req.add(&h).ok();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+    Ok((accepted.load(Ordering::Relaxed), req, secs))
 }
 
 /// Verifications over HTTP against a running server holding the preloaded ledger.

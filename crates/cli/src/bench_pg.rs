@@ -4,9 +4,8 @@
 //! scoring with velocity read from the shared tables, and two nodes against one on the same
 //! cores. Timings are printed, never asserted.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use countersign_core::validate::BodyRetention;
 use countersign_core::{Millis, Notification};
@@ -16,8 +15,8 @@ use countersign_store::prelude::*;
 use serde_json::json;
 
 use crate::bench::{
-    bar, bench_config, customer, drive, hist, notification, post, quantiles, score_calls_http,
-    serve_on, verify_http, wire, BenchArgs, Running, HISTORY_MS,
+    bar, bench_config, customer, drive, hist, ingest_bodies, notification, quantiles,
+    score_calls_http, serve_on, verify_http, wire, BenchArgs, Running, HISTORY_MS,
 };
 
 async fn connect(url: &str) -> anyhow::Result<Arc<dyn Store>> {
@@ -121,55 +120,14 @@ async fn ingest(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> 
     let rows: Vec<Notification> = (0..args.ingest)
         .map(|k| notification(&tag, k, args.customers, now, 60_000, &mut rng))
         .collect();
-    let bodies: Arc<Vec<String>> = Arc::new(
-        rows.chunks(args.batch)
-            .map(|c| c.iter().map(wire).collect::<Vec<_>>().join("\n"))
-            .collect(),
-    );
+    let bodies: Vec<String> = rows
+        .chunks(args.batch)
+        .map(|c| c.iter().map(wire).collect::<Vec<_>>().join("\n"))
+        .collect();
     let running = node(url, args).await?;
     let stored = running.store.stats().await?.notifications;
-    let target = format!("{}/v1/notifications", running.base);
-    let next = Arc::new(AtomicUsize::new(0));
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut threads = Vec::new();
-    for _ in 0..args.clients {
-        let (bodies, next, accepted, target) = (
-            bodies.clone(),
-            next.clone(),
-            accepted.clone(),
-            target.clone(),
-        );
-        threads.push(std::thread::spawn(move || -> anyhow::Result<_> {
-            let agent = ureq::AgentBuilder::new()
-                .timeout(Duration::from_secs(300))
-                .build();
-            let mut h = hist();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(body) = bodies.get(i) else { break };
-                let t = Instant::now();
-                let v = post(&agent, &target, "application/x-ndjson", body)?;
-                h.saturating_record(t.elapsed().as_micros() as u64);
-                accepted.fetch_add(
-                    v["accepted"].as_u64().unwrap_or(0) as usize,
-                    Ordering::Relaxed,
-                );
-            }
-            Ok(h)
-        }));
-    }
-    let mut req = hist();
-    for t in threads {
-        req.add(
-            &t.join()
-                .map_err(|_| anyhow::anyhow!("client thread panicked"))??,
-        )
-        .ok();
-    }
-    let secs = started.elapsed().as_secs_f64();
+    let (accepted, req, secs) = ingest_bodies(&running.base, bodies, args.clients, args.ingest)?;
     running.shutdown().await?;
-    let accepted = accepted.load(Ordering::Relaxed);
     let http_rate = accepted as f64 / secs;
     println!(
         "ingest over HTTP (PostgreSQL): {accepted} onto {stored} stored, batches of {}, {} clients, in {secs:.1} s = {http_rate:.0}/s, committed before each answer; request latency {}",

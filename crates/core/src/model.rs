@@ -329,6 +329,28 @@ pub struct SourceState {
 }
 
 impl SourceState {
+    /// Whether a record sent at `sent_at` lies before this source's record is complete (the
+    /// declared `complete_since`, else the first acknowledgement; see `verify::freshness`).
+    pub fn before_complete(&self, sent_at: Millis) -> bool {
+        self.complete_since
+            .or(self.first_acked_at)
+            .is_some_and(|cs| sent_at < cs)
+    }
+
+    /// Count a newly stored record of this source, acknowledged at `acked_at`: its channel,
+    /// first and last times, totals (every backend keeps source state by this one rule).
+    pub fn record_accepted(&mut self, channel: Channel, sent_at: Millis, acked_at: Millis) {
+        self.channels_mask |= channel.bit();
+        self.first_acked_at = Some(self.first_acked_at.map_or(acked_at, |v| v.min(acked_at)));
+        self.last_acked_at = Some(self.last_acked_at.map_or(acked_at, |v| v.max(acked_at)));
+        self.last_sent_at = Some(self.last_sent_at.map_or(sent_at, |v| v.max(sent_at)));
+        self.first_sent_at = Some(self.first_sent_at.map_or(sent_at, |v| v.min(sent_at)));
+        self.records_total += 1;
+        if self.before_complete(sent_at) {
+            self.records_before_complete += 1;
+        }
+    }
+
     pub fn sends_on(&self, channel: Channel) -> bool {
         self.channels_mask & channel.bit() != 0
     }

@@ -58,6 +58,24 @@ pub struct NodeRow {
     pub last_seen_at: Millis,
 }
 
+/// A notification's facts as stored: compact JSON, or nothing for none (both backends).
+pub(crate) fn facts_json(f: &countersign_core::Facts) -> Option<String> {
+    if *f == countersign_core::Facts::default() {
+        None
+    } else {
+        serde_json::to_string(f).ok()
+    }
+}
+
+/// The number an SMS notification was sent to, when it is one (E.164): what the ledger learns
+/// about the customer's numbers (both backends).
+pub(crate) fn learned_number(
+    channel: countersign_core::Channel,
+    recipient: Option<&str>,
+) -> Option<&str> {
+    recipient.filter(|r| channel == countersign_core::Channel::Sms && r.starts_with('+'))
+}
+
 /// Store failures. Input problems never reach the store (the core validates first).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -47,6 +47,15 @@ struct Dead {
     detail: String,
 }
 
+impl Dead {
+    fn new(code: &str, detail: String) -> Dead {
+        Dead {
+            code: code.into(),
+            detail,
+        }
+    }
+}
+
 /// Consume until the server stops. Errors of the broker are logged and retried; a batch the
 /// store could not take is retried (its offsets are not committed until it is durable).
 pub async fn consume_forever(st: SharedState, k: KafkaSettings) {
@@ -162,10 +171,10 @@ async fn process(
             _ => {
                 dead.push((
                     m,
-                    Dead {
-                        code: "malformed_record".into(),
-                        detail: "the message is empty or not UTF-8 JSON".into(),
-                    },
+                    Dead::new(
+                        "malformed_record",
+                        "the message is empty or not UTF-8 JSON".into(),
+                    ),
                 ));
                 continue;
             }
@@ -237,19 +246,13 @@ async fn status(
     text: &str,
     now: countersign_core::Millis,
 ) -> Result<Result<(), Dead>, String> {
-    let invalid = |code: &str, detail: String| {
-        Ok(Err(Dead {
-            code: code.into(),
-            detail,
-        }))
-    };
     let raw: StatusUpdateIn = match serde_json::from_str(text) {
         Ok(r) => r,
-        Err(e) => return invalid("invalid_record", e.to_string()),
+        Err(e) => return Ok(Err(Dead::new("invalid_record", e.to_string()))),
     };
     let u = match validate_status(&raw, &st.validation.limits, now) {
         Ok(u) => u,
-        Err(r) => return invalid(r.code, r.detail),
+        Err(r) => return Ok(Err(Dead::new(r.code, r.detail))),
     };
     let out = st
         .store
@@ -258,10 +261,10 @@ async fn status(
         .map_err(|e| e.to_string())?;
     st.kafka.count("status", 1);
     if out.first() == Some(&countersign_store::StatusOutcome::NotFound) {
-        return invalid(
+        return Ok(Err(Dead::new(
             "not_found",
             "no stored notification has this (source, id)".into(),
-        );
+        )));
     }
     Ok(Ok(()))
 }
@@ -272,15 +275,9 @@ async fn watermark(
     text: &str,
     now: countersign_core::Millis,
 ) -> Result<Result<(), Dead>, String> {
-    let invalid = |code: &str, detail: String| {
-        Ok(Err(Dead {
-            code: code.into(),
-            detail,
-        }))
-    };
     let w: WatermarkRecord = match serde_json::from_str(text) {
         Ok(w) => w,
-        Err(e) => return invalid("invalid_record", e.to_string()),
+        Err(e) => return Ok(Err(Dead::new("invalid_record", e.to_string()))),
     };
     let body = WatermarkIn {
         watermark: w.watermark,
@@ -288,7 +285,7 @@ async fn watermark(
     };
     let (source, at, complete) = match validate_watermark(&w.source, &body, now, &st.validation) {
         Ok(v) => v,
-        Err(r) => return invalid(r.code, r.detail),
+        Err(r) => return Ok(Err(Dead::new(r.code, r.detail))),
     };
     st.store
         .set_watermark(&source, at, complete, now)

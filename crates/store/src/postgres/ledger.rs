@@ -8,6 +8,7 @@ use std::collections::hash_map::Entry;
 use deadpool_postgres::Transaction;
 
 use super::*;
+use crate::{facts_json, learned_number};
 
 const SELECT_COLS: &str = "s.name, n.ext_id, n.customer_id, n.channel, n.sender, n.recipient, \
      n.sent_at, n.acked_at, n.category, n.template_id, n.facts, n.body, n.body_mac, n.status, \
@@ -19,14 +20,6 @@ const PURGE_LOCK: i64 = 0x0043_5350_5552_4745;
 const SOURCE_COLS: &str = "id, name, channels_mask, declared_watermark, watermark_updated_at, \
      complete_since, first_acked_at, last_acked_at, last_sent_at, records_total, \
      records_before_complete, first_sent_at";
-
-fn facts_json(f: &Facts) -> Option<String> {
-    if *f == Facts::default() {
-        None
-    } else {
-        serde_json::to_string(f).ok()
-    }
-}
 
 fn bad(what: &str) -> StoreError {
     StoreError::Unavailable(format!(
@@ -159,20 +152,6 @@ async fn save_sources(
         .await?;
     }
     Ok(())
-}
-
-/// Whether a record sent at `sent_at` lies before the source's record is complete (the declared
-/// `complete_since`, else the first acknowledgement; see `core::verify::freshness`).
-fn before_complete(s: &SourceState, sent_at: Millis) -> bool {
-    s.complete_since
-        .or(s.first_acked_at)
-        .is_some_and(|cs| sent_at < cs)
-}
-
-/// The number an SMS notification was sent to, when it is one (E.164): what the ledger learns
-/// about the customer's numbers (as the embedded store does).
-fn learned_number(channel: Channel, recipient: Option<&str>) -> Option<&str> {
-    recipient.filter(|r| channel == Channel::Sms && r.starts_with('+'))
 }
 
 /// Insert the first occurrence of each key; the keys that were inserted.
@@ -385,16 +364,7 @@ impl PgStore {
                 )));
             };
             if is_first && inserted.contains(&(src.id, n.id.clone())) {
-                let s = &mut src.state;
-                s.channels_mask |= n.channel.bit();
-                s.first_acked_at = Some(s.first_acked_at.map_or(acked_at, |v| v.min(acked_at)));
-                s.last_acked_at = Some(s.last_acked_at.map_or(acked_at, |v| v.max(acked_at)));
-                s.last_sent_at = Some(s.last_sent_at.map_or(n.sent_at, |v| v.max(n.sent_at)));
-                s.first_sent_at = Some(s.first_sent_at.map_or(n.sent_at, |v| v.min(n.sent_at)));
-                s.records_total += 1;
-                if before_complete(s, n.sent_at) {
-                    s.records_before_complete += 1;
-                }
+                src.state.record_accepted(n.channel, n.sent_at, acked_at);
                 src.live_delta += 1;
                 let l = lags.entry(src.id).or_default();
                 l.0 += 1;
@@ -466,7 +436,7 @@ impl PgStore {
                 Millis,
             ) = (col(r, 0)?, col(r, 1)?, col(r, 2)?, col(r, 3)?, col(r, 4)?);
             if let Some(src) = by_id.get(&sid).and_then(|n| sources.get_mut(n)) {
-                if before_complete(&src.state, sent_at) {
+                if src.state.before_complete(sent_at) {
                     src.state.records_before_complete -= 1;
                 }
                 src.live_delta -= 1;

@@ -3,14 +3,6 @@
 
 use super::*;
 
-pub(super) fn facts_json(f: &Facts) -> Option<String> {
-    if *f == Facts::default() {
-        None
-    } else {
-        serde_json::to_string(f).ok()
-    }
-}
-
 pub(super) const SELECT_COLS: &str =
     "source_id, ext_id, customer_id, channel, sender, recipient, sent_at, acked_at, category, \
      template_id, facts, body, body_mac, status, status_at";
@@ -83,12 +75,6 @@ pub const LEARN_NUMBER_SQL: &str =
     VALUES (?1, ?2, ?3)
     ON CONFLICT DO UPDATE SET last_sent_at = excluded.last_sent_at
     WHERE excluded.last_sent_at > last_sent_at + 86400000";
-
-/// The number an SMS notification was sent to, when it is one (E.164): what the ledger learns
-/// about the customer's numbers.
-pub(super) fn learned_number(channel: Channel, recipient: Option<&str>) -> Option<&str> {
-    recipient.filter(|r| channel == Channel::Sms && r.starts_with('+'))
-}
 
 /// Distinct numbers the ledger last sent SMS to within `[from, to]`, most recent first, at most
 /// `limit`: one seek in `customer_numbers`.

@@ -48,8 +48,9 @@ mod writer;
 pub use ledger::LEARN_NUMBER_SQL;
 pub use schema::{day_of, migrate, schema_version};
 // Shared between the group files (each file `use super::*`).
+use crate::{facts_json, learned_number};
 use customers::profile_row;
-use ledger::{facts_json, learned_number, row_to_stored, sms_recipient_rows, SELECT_COLS};
+use ledger::{row_to_stored, sms_recipient_rows, SELECT_COLS};
 use schema::load_shared;
 use writer::{writer_loop, Bounds, Cmd, Reply, Shared, SourceRow};
 

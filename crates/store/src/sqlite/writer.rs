@@ -370,16 +370,7 @@ fn ingest(
             m.0 += 1;
             m.1.record(acked_at - n.sent_at);
             if let Some(row) = work.sources.get_mut(&n.source) {
-                let s = &mut row.state;
-                s.channels_mask |= n.channel.bit();
-                s.first_acked_at = Some(s.first_acked_at.map_or(acked_at, |v| v.min(acked_at)));
-                s.last_acked_at = Some(s.last_acked_at.map_or(acked_at, |v| v.max(acked_at)));
-                s.last_sent_at = Some(s.last_sent_at.map_or(n.sent_at, |v| v.max(n.sent_at)));
-                s.first_sent_at = Some(s.first_sent_at.map_or(n.sent_at, |v| v.min(n.sent_at)));
-                s.records_total += 1;
-                if before_complete(s, n.sent_at) {
-                    s.records_before_complete += 1;
-                }
+                row.state.record_accepted(n.channel, n.sent_at, acked_at);
             }
             outcomes.push(IngestOutcome::Accepted);
         } else {
@@ -428,14 +419,6 @@ fn status(
         });
     }
     Ok(outcomes)
-}
-
-/// Whether a record sent at `sent_at` lies before the source's record is complete (the
-/// declared `complete_since`, else the first acknowledgement; see `core::verify::freshness`).
-fn before_complete(s: &SourceState, sent_at: Millis) -> bool {
-    s.complete_since
-        .or(s.first_acked_at)
-        .is_some_and(|cs| sent_at < cs)
 }
 
 /// Move a source's watermark forward (never back) and extend its completeness backwards
@@ -500,7 +483,7 @@ fn delete(
             };
             n += 1;
             if let Some(row) = work.sources.values_mut().find(|r| r.id == sid) {
-                if before_complete(&row.state, sent_at) {
+                if row.state.before_complete(sent_at) {
                     row.state.records_before_complete -= 1;
                 }
                 touched.push(sid);
