@@ -78,6 +78,46 @@ fn refuses_a_newer_schema() {
     assert!(err.to_string().contains("newer"), "{err}");
 }
 
+/// A database of each earlier schema version, with a call in it, opens at the current one with
+/// the call intact (version 16 rebuilt the calls table).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrates_from_each_earlier_version() {
+    use countersign_store::sqlite::{migrate_to, schema_version, DB_FILE};
+    // The calls table exists from version 5 on.
+    for version in 5..schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+            assert_eq!(migrate_to(&mut conn, version).unwrap(), (0, version));
+            conn.execute(
+                "INSERT INTO calls (call_id, customer_id, ani, started_at, doc)
+                 VALUES ('c1', 'maria', '+15555550100', 5, '{}')",
+                [],
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap();
+        let c = s.get_call("c1").await.unwrap().expect("the call survives");
+        assert_eq!(
+            (c.customer_id.as_deref(), c.ani.as_str(), c.started_at),
+            (Some("maria"), "+15555550100", 5),
+            "from version {version}"
+        );
+        let again = countersign_store::CallRecord {
+            call_id: "c1".into(),
+            customer_id: None,
+            ani: "+15555550199".into(),
+            started_at: 6,
+            doc: "{}".into(),
+        };
+        assert!(
+            !s.put_call(again, true).await.unwrap(),
+            "from version {version}"
+        );
+        s.close();
+    }
+}
+
 /// The same contract on PostgreSQL (the machine's server; see `contract::pg`).
 mod postgres {
     use std::sync::Arc;

@@ -46,7 +46,7 @@ mod schema;
 mod writer;
 
 pub use ledger::LEARN_NUMBER_SQL;
-pub use schema::{day_of, migrate, schema_version};
+pub use schema::{day_of, migrate, migrate_to, schema_version};
 // Shared between the group files (each file `use super::*`).
 use crate::{facts_json, learned_number};
 use customers::profile_row;
@@ -177,7 +177,7 @@ fn open_conn(
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "cache_size", -(cache_mib * 1024))?;
     if mmap_mib > 0 {
-        // SQLite caps this at its compile-time SQLITE_MAX_MMAP_SIZE (see .cargo/config.toml).
+        // SQLite caps this at its compile-time SQLITE_MAX_MMAP_SIZE (2 GiB in the bundled build).
         conn.pragma_update(None, "mmap_size", mmap_mib << 20)?;
     }
     if let Some(w) = writer {

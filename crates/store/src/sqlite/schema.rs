@@ -211,6 +211,23 @@ pub(super) const MIGRATIONS: &[&str] = &[
         doc TEXT NOT NULL
     ) WITHOUT ROWID;
     CREATE INDEX exercise_reports_started ON exercise_reports (started_at);",
+    // 16: calls in a rowid table. A call's document runs to kilobytes, and a WITHOUT ROWID
+    // table keeps whole rows in its key's b-tree — a few calls per leaf, the rest of each in
+    // overflow pages — so a lookup by id walked leaves far beyond the page cache; the id's
+    // index now holds ids alone (BENCHMARKS.md, the simulator).
+    "CREATE TABLE calls_v16 (
+        id INTEGER PRIMARY KEY,
+        call_id TEXT NOT NULL UNIQUE,
+        customer_id TEXT,
+        ani TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    INSERT INTO calls_v16 (call_id, customer_id, ani, started_at, doc)
+        SELECT call_id, customer_id, ani, started_at, doc FROM calls ORDER BY started_at;
+    DROP TABLE calls;
+    ALTER TABLE calls_v16 RENAME TO calls;
+    CREATE INDEX calls_started ON calls (started_at);",
 ];
 
 /// Days since the epoch (UTC) of a time: the leading key of the customer index.
@@ -225,15 +242,25 @@ pub fn schema_version() -> u32 {
 
 /// Apply pending migrations. Returns `(version before, version after)`.
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<(u32, u32)> {
+    migrate_to(conn, schema_version())
+}
+
+/// Apply the migrations up to `target` (tests build a database of an earlier version with it).
+pub fn migrate_to(conn: &mut Connection, target: u32) -> anyhow::Result<(u32, u32)> {
     let before: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let target = schema_version();
-    if before > target {
+    let target = target.min(schema_version());
+    if before > schema_version() {
         anyhow::bail!(
             "the database is at schema version {before}, newer than this build of countersign understands ({target}); \
              upgrade countersign"
         );
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(before as usize) {
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(target as usize)
+        .skip(before as usize)
+    {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as u32)?;
