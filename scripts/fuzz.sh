@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz every parser that takes outside input (fuzz/fuzz_targets: an ingest body, a claim, an
 # SMS for the filter, a Twilio form, a Connect event, a smishing report, the policy TOML, an
-# exercise scenario, a text a customer pastes into the app) for
+# exercise scenario, a text a customer pastes into the app, a PASSporT and a TNAuthList) for
 # SECONDS each (default 60), starting from the seed corpora in fuzz/seeds. A crash stops the
 # script; reproduce it with `cargo fuzz run TARGET fuzz/artifacts/TARGET/crash-…` and keep it
 # as a unit test. Prints the executions per target (the figures BENCHMARKS.md records).

@@ -17,6 +17,7 @@ mod fit;
 mod settings;
 mod sim_http;
 mod simulate;
+mod stir;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -122,6 +123,9 @@ enum Cmd {
     /// scenario and writes the after-action report; `list`, `report RUN`, `purge RUN`.
     #[command(subcommand)]
     Exercise(exercise::ExerciseCmd),
+    /// STIR/SHAKEN: `verify TOKEN --cert FILE --trust FILE` checks a caller's PASSporT.
+    #[command(subcommand)]
+    Stir(stir::StirCmd),
 }
 
 #[derive(clap::Args)]
@@ -325,6 +329,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Bench(args) => bench::run(args),
         Cmd::Simulate(args) => simulate::run(args),
         Cmd::Exercise(cmd) => exercise::run(cmd),
+        Cmd::Stir(cmd) => stir::run(cmd),
     }
 }
 

@@ -20,6 +20,7 @@ pub mod records;
 pub mod report;
 pub mod score;
 pub mod sender;
+pub mod stir;
 pub mod text;
 pub mod textcheck;
 pub mod validate;

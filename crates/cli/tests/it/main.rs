@@ -23,6 +23,7 @@ mod oidc;
 mod postgres;
 mod simulate;
 mod sms;
+mod stir;
 mod text_checks;
 mod tidy;
 mod tls;
