@@ -39,7 +39,15 @@ pub struct CallIn {
     /// card_replace, balance, dispute, …
     #[serde(default)]
     pub intent: Option<String>,
+    /// The call's STIR/SHAKEN PASSporTs as the platform hands them over: `Identity` header
+    /// values, bare tokens, or `Identity:` header lines (a forwarded call's SHAKEN and `div`
+    /// PASSporTs together). Verified by the server when `[stir]` is configured.
+    #[serde(default)]
+    pub identity: Vec<String>,
 }
+
+/// Most PASSporTs one call carries (a SHAKEN one and a few `div` ones).
+pub const IDENTITIES_MAX: usize = 4;
 
 /// A validated call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +72,22 @@ pub fn validate_call(
         Some(t) if !t.is_empty() => parse_time("started_at", t)?,
         _ => now,
     };
+    if c.identity.len() > IDENTITIES_MAX {
+        return Err(Rejection::new(
+            "invalid_identity",
+            format!(
+                "identity: {} PASSporTs; at most {IDENTITIES_MAX} per call",
+                c.identity.len()
+            ),
+        ));
+    }
+    let max = crate::stir::passport::TOKEN_BYTES_MAX;
+    if let Some(i) = c.identity.iter().position(|t| t.len() > max) {
+        return Err(Rejection::new(
+            "invalid_identity",
+            format!("identity[{i}]: longer than {max} bytes"),
+        ));
+    }
     Ok(Call {
         call_id,
         customer_id: optional("customer_id", &c.customer_id, id_chars_max)?,

@@ -25,6 +25,8 @@ pub fn twilio_call(form: &[u8]) -> (CallIn, Vec<(String, String)>) {
         dnis: get("To"),
         verstat: get("StirVerstat"),
         intent: get("intent"),
+        // Twilio's PASSporT, when the call came over SIP with one.
+        identity: get("StirPassportToken").into_iter().collect(),
         ..Default::default()
     };
     (call, params)

@@ -198,6 +198,10 @@ pub struct GenesysIn {
     pub intent: Option<String>,
     #[serde(default)]
     pub verstat: Option<String>,
+    /// The INVITE's raw SIP headers (BYOC trunks, through the data action): its `Identity`
+    /// headers are verified when `[stir]` is configured.
+    #[serde(default)]
+    pub sip_headers: Option<String>,
 }
 
 #[utoipa::path(post, path = "/v1/adapters/genesys", tag = "adapters",
@@ -219,6 +223,11 @@ pub async fn genesys(
             dnis: g.dnis,
             verstat: g.verstat,
             intent: g.intent,
+            identity: g
+                .sip_headers
+                .as_deref()
+                .map(countersign_core::stir::identity_headers)
+                .unwrap_or_default(),
             ..Default::default()
         },
     )

@@ -72,6 +72,11 @@ pub struct CallDoc {
     /// Every score given, oldest first, with what triggered it.
     pub scores: Vec<ScoreEntry>,
     pub outcome: Option<OutcomeIn>,
+    /// Countersign's own verification of the call's PASSporT (`identity`, with `[stir]`): when
+    /// it checked something, it replaces `verstat`/`attestation` (kept as the platform sent
+    /// them) in the score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stir: Option<countersign_core::stir::StirResult>,
     /// Bumped on every change (a claim, a score, an outcome): what the console's live stream
     /// sends, so a screen knows it is current.
     #[serde(default)]

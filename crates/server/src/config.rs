@@ -155,6 +155,9 @@ pub struct ServerConfig {
     pub checks: crate::text_checks::CheckSettings,
     /// Consume notification records from Kafka too (`[kafka]`; README "Feeding from Kafka").
     pub kafka: Option<crate::kafka::KafkaSettings>,
+    /// Verify the STIR/SHAKEN PASSporTs calls carry (`[stir]`; README "Verifying the caller's
+    /// PASSporT").
+    pub stir: Option<crate::stir::StirSettings>,
 }
 
 /// The storage backend.
@@ -229,6 +232,7 @@ impl Default for ServerConfig {
             settable_clock: false,
             checks: Default::default(),
             kafka: None,
+            stir: None,
         }
     }
 }

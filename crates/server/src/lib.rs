@@ -24,6 +24,7 @@ pub mod requests;
 pub mod sender_ids;
 pub mod services;
 pub mod state;
+pub mod stir;
 pub mod text_checks;
 pub mod tls;
 pub mod verification;
@@ -46,6 +47,7 @@ pub fn api_routes() -> OpenApiRouter<SharedState> {
         .merge(customers::routes())
         .merge(text_checks::routes())
         .merge(calls::routes())
+        .merge(stir::routes())
         .merge(adapters::routes())
         .merge(campaigns::routes())
         .merge(alerts::routes())

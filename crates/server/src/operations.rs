@@ -86,6 +86,9 @@ pub async fn metrics(State(st): State<SharedState>, auth: Auth) -> Result<Respon
         text.push_str(&nodes_metrics(&st, crate::now_ms()));
     }
     text.push_str(&st.kafka.render());
+    if let Some(v) = &st.stir {
+        text.push_str(&v.render());
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 

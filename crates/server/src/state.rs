@@ -79,6 +79,8 @@ pub struct AppState {
     /// What the Kafka consumer did (`/metrics`), and its settings when it runs.
     pub kafka: crate::kafka::KafkaStats,
     pub kafka_settings: Option<crate::kafka::KafkaSettings>,
+    /// The STIR/SHAKEN verifier (`[stir]`): the trust list and the certificate cache.
+    pub stir: Option<Arc<crate::stir::StirVerifier>>,
     /// This node's name among those sharing the store (heartbeats, `/metrics`).
     pub node: String,
     /// The nodes sharing the store, as the last heartbeat read them.
@@ -178,6 +180,10 @@ impl AppState {
             nodes: Default::default(),
             kafka: Default::default(),
             kafka_settings: cfg.kafka.clone(),
+            stir: match &cfg.stir {
+                Some(s) => Some(Arc::new(crate::stir::StirVerifier::new(s)?)),
+                None => None,
+            },
             checks: cfg.checks.clone(),
             check_limits: crate::ratelimit::PerCustomer::new(cfg.checks.per_customer_per_min),
             oidc: cfg

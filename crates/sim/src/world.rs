@@ -634,6 +634,7 @@ fn call_in(
         attestation: attestation.map(str::to_string),
         line_type: Some(if voip { "non_fixed_voip" } else { "mobile" }.into()),
         intent: Some(intent.into()),
+        identity: Vec::new(),
     }
 }
 

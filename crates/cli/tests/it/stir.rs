@@ -3,7 +3,7 @@
 //! number or against another trust list it fails with its RFC 8224 code (exit 1); a bad trust
 //! list is refused with a message.
 
-use countersign_core::stir::testpki::{pki, sign, Deviation};
+use countersign_core::stir::testpki::{pki, sign, Deviation, SigningKey};
 use serde_json::{json, Value};
 
 use crate::common::bin;
@@ -108,4 +108,246 @@ fn stir_verify_on_the_command_line() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no CERTIFICATE in the trust list"));
+}
+
+/// An HTTPS host on loopback serving certificates as an `x5u` host would, and the ways one
+/// goes wrong: `/sp.pem` (with `Cache-Control`), `/missing` (404), `/big` (over 64 KiB),
+/// `/slow` (answers after 3 s), `/moved` (a redirect to `/sp.pem`). Returns its port and the
+/// PEM of the CA its TLS certificate chains to.
+fn x5u_host(bundle: String) -> (u16, String) {
+    use std::io::{BufRead, BufReader, Write};
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "x5u host test CA");
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let (config, bundle) = (config.clone(), bundle.clone());
+            std::thread::spawn(move || {
+                let tls = rustls::ServerConnection::new(config).unwrap();
+                let mut s = rustls::StreamOwned::new(tls, conn);
+                let mut line = String::new();
+                if BufReader::new(&mut s).read_line(&mut line).is_err() {
+                    return;
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let (status, extra, body) = match path.as_str() {
+                    "/sp.pem" => (
+                        "200 OK",
+                        "cache-control: max-age=600\r\n".to_string(),
+                        bundle,
+                    ),
+                    "/big" => ("200 OK", String::new(), "A".repeat(70 * 1024)),
+                    "/slow" => {
+                        std::thread::sleep(std::time::Duration::from_secs(3));
+                        ("200 OK", String::new(), bundle)
+                    }
+                    "/moved" => (
+                        "302 Found",
+                        "location: /sp.pem\r\n".to_string(),
+                        String::new(),
+                    ),
+                    _ => ("404 Not Found", String::new(), String::new()),
+                };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n{extra}\r\n{body}",
+                    body.len()
+                );
+                let _ = s.flush();
+                s.conn.send_close_notify();
+                let _ = s.flush();
+            });
+        }
+    });
+    (port, ca.pem())
+}
+
+/// The Done-means scenario: a Twilio call carrying a valid PASSporT from a trusted signer for
+/// the customer's own number scores lower than the same call without one; a forged or a stale
+/// one scores higher, and the reasons say why. Certificates come from an HTTPS host on
+/// loopback: fetched once and then cached; a 404, an oversized body, a slow host and a redirect
+/// each leave the call unverified (`No-TN-Validation`, 436) rather than failed.
+#[test]
+fn twilio_calls_scored_with_their_passport() {
+    use crate::common::{Server, ADMIN_KEY, AGENT_KEY, INGEST_KEY};
+    let dir = tempfile::tempdir().unwrap();
+    let p = pki();
+    let (bundle, key) = p.signer(Deviation::None, (2030, 1, 1));
+    let (port, host_ca) = x5u_host(bundle);
+    std::fs::write(dir.path().join("trust.pem"), p.trust_pem()).unwrap();
+    std::fs::write(dir.path().join("host-ca.pem"), host_ca).unwrap();
+    let cfg = format!(
+        "[adapters]\ntwilio_auth_token = \"12345\"\ntwilio_public_url = \"https://cs.example.com\"\n\
+         [stir]\ntrust_file = {:?}\nfetch_ca_file = {:?}\nallow_private_addresses = true\nfetch_timeout_ms = 1000\n",
+        dir.path().join("trust.pem"),
+        dir.path().join("host-ca.pem")
+    );
+    let s = Server::spawn(&dir.path().join("d"), Some(&cfg));
+    s.send(
+        "PUT",
+        "/v1/customers/maria",
+        INGEST_KEY,
+        Some(&json!({"phones": ["+12155551212"]})),
+    );
+    let x5u = |path: &str| format!("https://localhost:{port}{path}");
+    let now = crate::common::now_ms() / 1000;
+    let token = |k: &SigningKey, iat: i64, url: &str| {
+        let header = json!({"alg": "ES256", "ppt": "shaken", "typ": "passport", "x5u": url});
+        let claims = json!({"attest": "A", "dest": {"tn": ["18005550199"]}, "iat": iat,
+            "orig": {"tn": "12155551212"}, "origid": "9d1c-0001"});
+        sign(k, &header, &claims)
+    };
+    let call = |sid: &str, passport: Option<String>| twilio_call(&s, sid, passport);
+    let score = |doc: &Value| {
+        doc["scores"].as_array().unwrap().last().unwrap()["score"]
+            .as_f64()
+            .unwrap()
+    };
+    let reasons =
+        |doc: &Value| doc["scores"].as_array().unwrap().last().unwrap()["reasons"].to_string();
+
+    let plain = call("CA00000000000000000000000000000001", None);
+    let verified = call(
+        "CA00000000000000000000000000000002",
+        Some(token(&key, now, &x5u("/sp.pem"))),
+    );
+    assert_eq!(
+        verified["stir"]["verstat"], "TN-Validation-Passed",
+        "{verified}"
+    );
+    assert_eq!(verified["stir"]["signer_spc"], "1234");
+    assert!(
+        score(&verified) < score(&plain),
+        "{} !< {}",
+        score(&verified),
+        score(&plain)
+    );
+    assert!(
+        reasons(&verified).contains("stir_verified_a"),
+        "{}",
+        reasons(&verified)
+    );
+
+    let other = pki().signer(Deviation::None, (2030, 1, 1)).1;
+    let forged = call(
+        "CA00000000000000000000000000000003",
+        Some(token(&other, now, &x5u("/sp.pem"))),
+    );
+    assert_eq!(
+        forged["stir"]["failure"]["kind"], "bad_signature",
+        "{forged}"
+    );
+    assert!(score(&forged) > score(&plain));
+    assert!(
+        reasons(&forged).contains("forged or altered"),
+        "{}",
+        reasons(&forged)
+    );
+    let stale = call(
+        "CA00000000000000000000000000000004",
+        Some(token(&key, now - 3600, &x5u("/sp.pem"))),
+    );
+    assert_eq!(stale["stir"]["failure"]["code"], 403, "{stale}");
+    assert!(score(&stale) > score(&plain));
+
+    // The certificate was fetched once; the later calls were answered from the cache.
+    let (_, _, metrics) = s.get("/metrics", Some(ADMIN_KEY));
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("countersign_stir_certificate_fetches_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("countersign_stir_certificate_cache_hits_total 2\n"),
+        "{metrics}"
+    );
+
+    // Hosts that give no usable certificate: the call is unverified, not failed.
+    for path in ["/missing", "/big", "/slow", "/moved"] {
+        let (status, r) = s.post(
+            "/v1/stir/verify",
+            AGENT_KEY,
+            &json!({"identity": [token(&key, now, &x5u(path))], "calling": "+12155551212"}),
+        );
+        assert_eq!(status, 200, "{path}: {r}");
+        assert_eq!(
+            (
+                r["verstat"].as_str(),
+                r["failure"]["code"].as_u64(),
+                r["failure"]["kind"].as_str()
+            ),
+            (
+                Some("No-TN-Validation"),
+                Some(436),
+                Some("cert_unavailable")
+            ),
+            "{path}: {r}"
+        );
+    }
+    let (status, r) = s.post(
+        "/v1/stir/verify",
+        AGENT_KEY,
+        &json!({"identity": vec!["x"; 5], "calling": "+1"}),
+    );
+    assert_eq!(
+        (status, r["code"].as_str()),
+        (400, Some("invalid_identity")),
+        "{r}"
+    );
+}
+
+/// A Twilio voice webhook for maria's call from her own number, signed; the call's document.
+fn twilio_call(s: &crate::common::Server, sid: &str, passport: Option<String>) -> Value {
+    use crate::common::AGENT_KEY;
+    let mut params: Vec<(String, String)> = [
+        ("CallSid", sid),
+        ("From", "+12155551212"),
+        ("To", "+18005550199"),
+        ("customer_id", "maria"),
+        ("intent", "balance"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    if let Some(t) = passport {
+        params.push(("StirPassportToken".into(), t));
+    }
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter())
+        .finish();
+    let sig = countersign_server::adapters::twilio_signature(
+        "12345",
+        "https://cs.example.com/v1/adapters/twilio/voice",
+        &params,
+    );
+    ureq::post(&s.url("/v1/adapters/twilio/voice"))
+        .set("authorization", &format!("Bearer {AGENT_KEY}"))
+        .set("content-type", "application/x-www-form-urlencoded")
+        .set("x-twilio-signature", &sig)
+        .send_string(&body)
+        .unwrap();
+    s.get(&format!("/v1/calls/{sid}"), Some(AGENT_KEY)).2
 }

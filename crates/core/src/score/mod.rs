@@ -235,6 +235,7 @@ mod tests {
             not_sent_surge: 3.0,
             surge_active: true,
             reported_smish: 2,
+            stir: None,
         };
         let mut given: Vec<String> = score(&everything, &p, NOW)
             .reasons
@@ -257,6 +258,36 @@ mod tests {
                 ..Default::default()
             };
             given.extend(score(&f, &p, NOW).reasons.into_iter().map(|r| r.signal));
+        }
+        use crate::stir::FailureKind as K;
+        let verified = StirFacts {
+            passed: Some(Attestation::A),
+            failure: None,
+            spc: Some("1234".into()),
+        };
+        let failed = |k| StirFacts {
+            passed: None,
+            failure: Some(k),
+            spc: None,
+        };
+        for stir in [
+            verified,
+            failed(K::BadSignature),
+            failed(K::UntrustedSigner),
+            failed(K::StaleDate),
+            failed(K::OrigMismatch),
+            failed(K::DestMismatch),
+        ] {
+            let f = CallFacts {
+                ani_on_file: Some(true),
+                attestation: Some(stir.attestation()),
+                stir: Some(stir),
+                ..Default::default()
+            };
+            let reasons = score(&f, &p, NOW).reasons;
+            // Our own verification replaces the carrier's: never both a stir_* and verstat_failed.
+            assert!(!reasons.iter().any(|r| r.signal == "verstat_failed"));
+            given.extend(reasons.into_iter().map(|r| r.signal));
         }
         for g in &given {
             assert!(SIGNALS.iter().any(|s| s.name == g), "{g} is not in SIGNALS");

@@ -77,6 +77,22 @@ pub struct Weights {
     /// The customer reported a smishing text within the account-event window: the attacker's
     /// opening move, so a call about this customer is likelier to follow it.
     pub reported_smish: f64,
+    /// Countersign verified the call's PASSporT itself: full attestation (`A`) from a trusted
+    /// signer, for a number on file. Reassuring, not proof (A-signed fraud is documented): a
+    /// modest negative weight, and the high-risk floor still holds.
+    pub stir_verified_a: f64,
+    /// The PASSporT is forged or broken: its signature does not verify, it is malformed, or its
+    /// certificate is not a SHAKEN one. Carriers do not send those by accident.
+    pub stir_forged: f64,
+    /// Signed by a certificate that does not chain to the trust list, or has expired.
+    pub stir_untrusted_signer: f64,
+    /// Signed outside the `iat` window: a PASSporT replayed from another call.
+    pub stir_stale: f64,
+    /// Signed for another calling number than the one presented: a spoofed caller ID.
+    pub stir_orig_mismatch: f64,
+    /// Signed for another called number, with no `div` PASSporT: often a forwarding set-up
+    /// that does not sign its diversion, so a small weight.
+    pub stir_dest_mismatch: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,6 +201,12 @@ impl Default for Weights {
             surge: 0.5,
             claim_known_scam: 1.5,
             reported_smish: 1.2,
+            stir_verified_a: -0.5,
+            stir_forged: 3.0,
+            stir_untrusted_signer: 2.0,
+            stir_stale: 2.0,
+            stir_orig_mismatch: 3.0,
+            stir_dest_mismatch: 0.5,
         }
     }
 }

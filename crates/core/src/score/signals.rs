@@ -44,6 +44,45 @@ pub struct CallFacts {
     pub surge_active: bool,
     /// Smishing reports the customer made within the account-event window.
     pub reported_smish: u32,
+    /// What Countersign's own verification of the call's PASSporT found; `None` when the call
+    /// carried none or none could be checked (the platform's verstat stands).
+    pub stir: Option<StirFacts>,
+}
+
+/// Countersign's own STIR/SHAKEN verification, as the score sees it ([`StirFacts::from_result`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StirFacts {
+    /// `TN-Validation-Passed`, and the attestation it signed.
+    pub passed: Option<Attestation>,
+    /// Why it failed.
+    pub failure: Option<crate::stir::FailureKind>,
+    /// The signer's Service Provider Code.
+    pub spc: Option<String>,
+}
+
+impl StirFacts {
+    /// The facts of a verification that checked something (`None` for `No-TN-Validation`).
+    pub fn from_result(r: &crate::stir::StirResult) -> Option<StirFacts> {
+        use crate::stir::Verstat;
+        match r.verstat {
+            Verstat::NoValidation => None,
+            Verstat::Passed => Some(StirFacts {
+                passed: Some(parse_attestation(None, r.attest.as_deref())),
+                failure: None,
+                spc: r.signer_spc.clone(),
+            }),
+            Verstat::Failed => Some(StirFacts {
+                passed: None,
+                failure: r.failure.as_ref().map(|f| f.kind),
+                spc: r.signer_spc.clone(),
+            }),
+        }
+    }
+
+    /// The attestation the score takes: the one verified here, or `Failed`.
+    pub fn attestation(&self) -> Attestation {
+        self.passed.unwrap_or(Attestation::Failed)
+    }
 }
 
 /// Caller-ID values that mean "withheld": the words platforms and carriers pass, and the
@@ -133,6 +172,12 @@ pub const SIGNALS: &[Signal] = &[
     sig("ani_international", "ani_international"),
     sig("ani_non_fixed_voip", "ani_non_fixed_voip"),
     sig("verstat_failed", "verstat_failed"),
+    sig("stir_verified_a", "stir_verified_a"),
+    sig("stir_forged", "stir_forged"),
+    sig("stir_untrusted_signer", "stir_untrusted_signer"),
+    sig("stir_stale", "stir_stale"),
+    sig("stir_orig_mismatch", "stir_orig_mismatch"),
+    sig("stir_dest_mismatch", "stir_dest_mismatch"),
     sig("ani_velocity", "ani_velocity_24h"),
     sig("ani_velocity_7d", "ani_velocity_7d"),
     sig("customer_velocity", "customer_velocity_24h"),
@@ -161,6 +206,12 @@ impl Weights {
             "ani_international" => self.ani_international,
             "ani_non_fixed_voip" => self.ani_non_fixed_voip,
             "verstat_failed" => self.verstat_failed,
+            "stir_verified_a" => self.stir_verified_a,
+            "stir_forged" => self.stir_forged,
+            "stir_untrusted_signer" => self.stir_untrusted_signer,
+            "stir_stale" => self.stir_stale,
+            "stir_orig_mismatch" => self.stir_orig_mismatch,
+            "stir_dest_mismatch" => self.stir_dest_mismatch,
             "ani_velocity_24h" => self.ani_velocity_24h,
             "ani_velocity_7d" => self.ani_velocity_7d,
             "customer_velocity_24h" => self.customer_velocity_24h,
@@ -280,11 +331,45 @@ pub(super) fn caller_id_reasons(f: &CallFacts, add: &mut Add<'_>) {
             "the calling line is non-fixed VoIP".into(),
         );
     }
-    if f.attestation == Some(Attestation::Failed) {
+    if let Some(s) = &f.stir {
+        stir_reasons(s, f, add);
+    } else if f.attestation == Some(Attestation::Failed) {
         add(
             "verstat_failed",
             1.0,
             "the carrier's caller-ID verification failed".into(),
+        );
+    }
+}
+
+/// Our own verification of the call's PASSporT: what failed, in words, or the reassurance of a
+/// verified `A` for a number on file (never a reason to skip the claim's verification: A-signed
+/// fraud is documented, and the high-risk floor still holds).
+fn stir_reasons(s: &StirFacts, f: &CallFacts, add: &mut Add<'_>) {
+    use crate::stir::FailureKind as K;
+    let signer = s
+        .spc
+        .as_deref()
+        .map(|x| format!(" (signer {x})"))
+        .unwrap_or_default();
+    if let Some(k) = s.failure {
+        let signal = match k {
+            K::UntrustedSigner | K::CertExpired => "stir_untrusted_signer",
+            K::StaleDate => "stir_stale",
+            K::OrigMismatch => "stir_orig_mismatch",
+            K::DestMismatch => "stir_dest_mismatch",
+            _ => "stir_forged",
+        };
+        add(signal, 1.0, format!("{}{signer}", k.describe()));
+        return;
+    }
+    if s.passed == Some(Attestation::A) && f.ani_on_file == Some(true) {
+        add(
+            "stir_verified_a",
+            1.0,
+            format!(
+                "we verified the carrier's full attestation of this customer's own number{signer}"
+            ),
         );
     }
 }

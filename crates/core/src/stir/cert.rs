@@ -8,7 +8,7 @@ use std::time::Duration;
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use x509_cert::der::asn1::{Ia5StringRef, ObjectIdentifier};
 use x509_cert::der::{Any, Decode, Tag, Tagged};
@@ -35,7 +35,7 @@ const OID_CRL_DP: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.31");
 pub const CERT_BYTES_MAX: usize = 64 * 1024;
 
 /// A certificate-profile deviation: reported beside the verdict, never a failure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Finding {
     /// A stable name: `key_usage_missing`, `key_usage_not_critical`, `no_shaken_policy`,
     /// `no_crl_distribution_point`, `subject_cn_not_shaken`, `tn_auth_list_without_spc`,

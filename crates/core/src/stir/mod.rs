@@ -16,14 +16,14 @@ pub mod passport;
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use cert::{Finding, Signer, TrustList};
 use passport::{tn_digits, Passport};
 
 /// The verification status, in ATIS-1000074's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub enum Verstat {
     #[serde(rename = "TN-Validation-Passed")]
     Passed,
@@ -44,7 +44,7 @@ impl Verstat {
 }
 
 /// What failed, one stable name per check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// No PASSporT at all, or none of type `shaken` (428).
@@ -132,7 +132,7 @@ impl FailureKind {
 }
 
 /// A failed check: its RFC 8224 code, its kind and what exactly was wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Failure {
     pub code: u16,
     pub kind: FailureKind,
@@ -174,7 +174,7 @@ impl Default for Rules {
 }
 
 /// What the verifier found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StirResult {
     pub verstat: Verstat,
     /// The first check that failed; absent when verification passed.
@@ -230,6 +230,30 @@ impl StirResult {
 
 /// The certificate behind a URL, as the caller has it: chain-checked, failed, or not at hand.
 pub type SignerLookup<'a> = &'a dyn Fn(&str) -> Option<Result<Arc<Signer>, Failure>>;
+
+/// The `Identity` headers among raw SIP headers (one per line; a folded continuation line is
+/// joined to its header), each as a header line [`verify`] takes.
+pub fn identity_headers(raw: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut in_identity = false;
+    for line in raw.lines() {
+        if line.starts_with([' ', '\t']) {
+            if in_identity {
+                if let Some(last) = out.last_mut() {
+                    last.push_str(line.trim());
+                }
+            }
+            continue;
+        }
+        in_identity = line
+            .split_once(':')
+            .is_some_and(|(name, _)| name.trim().eq_ignore_ascii_case("identity"));
+        if in_identity {
+            out.push(line.trim().to_string());
+        }
+    }
+    out
+}
 
 /// The certificate URLs the inputs name (what to fetch before verifying), in order, once each.
 pub fn cert_urls(inputs: &[String]) -> Vec<String> {

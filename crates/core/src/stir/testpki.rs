@@ -20,6 +20,9 @@ use x509_cert::ext::pkix::CertificatePolicies;
 
 use super::cert;
 
+/// A signer's private key, for signing PASSporTs in tests.
+pub use ring::signature::EcdsaKeyPair as SigningKey;
+
 fn tn_auth_list(spc: Option<&str>) -> Vec<u8> {
     let entry = |n, v: &str| ContextSpecific {
         tag_number: TagNumber::new(n),

@@ -512,6 +512,7 @@ mod tests {
                 },
             }],
             outcome: None,
+            stir: None,
             revision: 3,
         }
     }

@@ -12,7 +12,7 @@ use countersign_core::profile::Contacts;
 use countersign_core::recent::ClaimRate;
 use countersign_core::score::{
     caller_id_withheld, international_caller, non_fixed_voip, parse_attestation, score,
-    AccountEventKind, CallFacts, CitedClaim, Policy, Score, Surge,
+    AccountEventKind, CallFacts, CitedClaim, Policy, Score, StirFacts, Surge,
 };
 use countersign_core::validate::{format_time, parse_time};
 use countersign_core::verify::{validate_claim, ClaimIn, Verdict, Verification};
@@ -214,12 +214,15 @@ async fn context(
 /// Score a call from its document, what the store holds about it and the windows.
 fn score_call(st: &SharedState, doc: &CallDoc, ctx: CallContext, w: Windows, now: Millis) -> Score {
     let p = policy(st);
+    // Our own verification of the PASSporT, when it checked something, replaces the platform's.
+    let stir = doc.stir.as_ref().and_then(StirFacts::from_result);
     let mut facts = CallFacts {
-        attestation: Some(parse_attestation(
-            doc.verstat.as_deref(),
-            doc.attestation.as_deref(),
-        )),
+        attestation: Some(match &stir {
+            Some(s) => s.attestation(),
+            None => parse_attestation(doc.verstat.as_deref(), doc.attestation.as_deref()),
+        }),
         intent: doc.intent.clone(),
+        stir,
         ..Default::default()
     };
     facts.withheld = caller_id_withheld(&doc.ani);
@@ -333,8 +336,21 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
         claims: Vec::new(),
         scores: Vec::new(),
         outcome: None,
+        stir: None,
         revision: 1,
     };
+    if let (Some(v), false) = (&st.stir, c.identity.is_empty()) {
+        let called = doc.dnis.clone();
+        doc.stir = Some(
+            v.verify(
+                &c.identity,
+                &doc.ani,
+                called.as_deref(),
+                now.div_euclid(1000),
+            )
+            .await,
+        );
+    }
     let exists = || {
         Problem::new(
             StatusCode::CONFLICT,
