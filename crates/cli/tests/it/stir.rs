@@ -192,7 +192,7 @@ fn x5u_host(bundle: String) -> (u16, String) {
 /// each leave the call unverified (`No-TN-Validation`, 436) rather than failed.
 #[test]
 fn twilio_calls_scored_with_their_passport() {
-    use crate::common::{Server, ADMIN_KEY, AGENT_KEY, INGEST_KEY};
+    use crate::common::{Server, ADMIN_KEY, INGEST_KEY};
     let dir = tempfile::tempdir().unwrap();
     let p = pki();
     let (bundle, key) = p.signer(Deviation::None, (2030, 1, 1));
@@ -200,7 +200,7 @@ fn twilio_calls_scored_with_their_passport() {
     std::fs::write(dir.path().join("trust.pem"), p.trust_pem()).unwrap();
     std::fs::write(dir.path().join("host-ca.pem"), host_ca).unwrap();
     let cfg = format!(
-        "[adapters]\ntwilio_auth_token = \"12345\"\ntwilio_public_url = \"https://cs.example.com\"\n\
+        "settable_clock = true\n[adapters]\ntwilio_auth_token = \"12345\"\ntwilio_public_url = \"https://cs.example.com\"\n\
          [stir]\ntrust_file = {:?}\nfetch_ca_file = {:?}\nallow_private_addresses = true\nfetch_timeout_ms = 1000\n",
         dir.path().join("trust.pem"),
         dir.path().join("host-ca.pem")
@@ -214,12 +214,7 @@ fn twilio_calls_scored_with_their_passport() {
     );
     let x5u = |path: &str| format!("https://localhost:{port}{path}");
     let now = crate::common::now_ms() / 1000;
-    let token = |k: &SigningKey, iat: i64, url: &str| {
-        let header = json!({"alg": "ES256", "ppt": "shaken", "typ": "passport", "x5u": url});
-        let claims = json!({"attest": "A", "dest": {"tn": ["18005550199"]}, "iat": iat,
-            "orig": {"tn": "12155551212"}, "origid": "9d1c-0001"});
-        sign(k, &header, &claims)
-    };
+    let token = passport;
     let call = |sid: &str, passport: Option<String>| twilio_call(&s, sid, passport);
     let score = |doc: &Value| {
         doc["scores"].as_array().unwrap().last().unwrap()["score"]
@@ -285,38 +280,7 @@ fn twilio_calls_scored_with_their_passport() {
         "{metrics}"
     );
 
-    // Hosts that give no usable certificate: the call is unverified, not failed.
-    for path in ["/missing", "/big", "/slow", "/moved"] {
-        let (status, r) = s.post(
-            "/v1/stir/verify",
-            AGENT_KEY,
-            &json!({"identity": [token(&key, now, &x5u(path))], "calling": "+12155551212"}),
-        );
-        assert_eq!(status, 200, "{path}: {r}");
-        assert_eq!(
-            (
-                r["verstat"].as_str(),
-                r["failure"]["code"].as_u64(),
-                r["failure"]["kind"].as_str()
-            ),
-            (
-                Some("No-TN-Validation"),
-                Some(436),
-                Some("cert_unavailable")
-            ),
-            "{path}: {r}"
-        );
-    }
-    let (status, r) = s.post(
-        "/v1/stir/verify",
-        AGENT_KEY,
-        &json!({"identity": vec!["x"; 5], "calling": "+1"}),
-    );
-    assert_eq!(
-        (status, r["code"].as_str()),
-        (400, Some("invalid_identity")),
-        "{r}"
-    );
+    unusable_hosts_and_cache_lifetime(&s, &key, port, now);
 }
 
 /// A Twilio voice webhook for maria's call from her own number, signed; the call's document.
@@ -350,4 +314,87 @@ fn twilio_call(s: &crate::common::Server, sid: &str, passport: Option<String>) -
         .send_string(&body)
         .unwrap();
     s.get(&format!("/v1/calls/{sid}"), Some(AGENT_KEY)).2
+}
+
+/// maria's SHAKEN PASSporT for a call to the contact centre, signed at `iat`, naming `url`.
+fn passport(key: &SigningKey, iat: i64, url: &str) -> String {
+    let header = json!({"alg": "ES256", "ppt": "shaken", "typ": "passport", "x5u": url});
+    let claims = json!({"attest": "A", "dest": {"tn": ["18005550199"]}, "iat": iat,
+        "orig": {"tn": "12155551212"}, "origid": "9d1c-0001"});
+    sign(key, &header, &claims)
+}
+
+/// Hosts that give no usable certificate leave a call unverified (436), not failed; a failed
+/// host is not asked again within its backoff; a certificate is kept up to `cache_min_secs`.
+fn unusable_hosts_and_cache_lifetime(
+    s: &crate::common::Server,
+    key: &SigningKey,
+    port: u16,
+    now: i64,
+) {
+    use crate::common::{ADMIN_KEY, AGENT_KEY};
+    let x5u = |path: &str| format!("https://localhost:{port}{path}");
+    let token = passport;
+    // Hosts that give no usable certificate: the call is unverified, not failed.
+    for path in ["/missing", "/big", "/slow", "/moved"] {
+        let (status, r) = s.post(
+            "/v1/stir/verify",
+            AGENT_KEY,
+            &json!({"identity": [token(key, now, &x5u(path))], "calling": "+12155551212"}),
+        );
+        assert_eq!(status, 200, "{path}: {r}");
+        assert_eq!(
+            (
+                r["verstat"].as_str(),
+                r["failure"]["code"].as_u64(),
+                r["failure"]["kind"].as_str()
+            ),
+            (
+                Some("No-TN-Validation"),
+                Some(436),
+                Some("cert_unavailable")
+            ),
+            "{path}: {r}"
+        );
+    }
+    // A failed host is not asked again within its backoff (30 s).
+    let verify = |iat: i64, path: &str| {
+        s.post(
+            "/v1/stir/verify",
+            AGENT_KEY,
+            &json!({"identity": [token(key, iat, &x5u(path))], "calling": "+12155551212"}),
+        )
+        .1
+    };
+    assert_eq!(verify(now, "/missing")["failure"]["code"], 436);
+    let fetches = |n: u64| {
+        let (_, _, m) = s.get("/metrics", Some(ADMIN_KEY));
+        let want = format!("countersign_stir_certificate_fetches_total {n}\n");
+        assert!(m.as_str().unwrap().contains(&want), "{want}: {m}");
+    };
+    fetches(5);
+    // A certificate is kept past its Cache-Control (600 s) up to cache_min_secs (a day), then
+    // fetched again.
+    let later = now + 2 * 86_400;
+    s.send(
+        "PUT",
+        "/v1/admin/clock",
+        ADMIN_KEY,
+        Some(&json!({"now": crate::common::rfc3339(later * 1000)})),
+    );
+    assert_eq!(verify(later, "/sp.pem")["verstat"], "TN-Validation-Passed");
+    fetches(6);
+    assert_eq!(verify(later, "/sp.pem")["verstat"], "TN-Validation-Passed");
+    fetches(6);
+
+    let (status, r) = s.post(
+        "/v1/stir/verify",
+        AGENT_KEY,
+        &json!({"identity": vec!["x"; 5], "calling": "+1"}),
+    );
+    assert_eq!(
+        (status, r["code"].as_str()),
+        (400, Some("invalid_identity")),
+        "{r}"
+    );
 }
