@@ -28,6 +28,9 @@ pub struct VerifyArgs {
     /// The STI-CA trust list (PEM).
     #[arg(long)]
     pub trust: PathBuf,
+    /// Certificate revocation lists (PEM or one DER CRL) to check the chain against.
+    #[arg(long)]
+    pub crl: Option<PathBuf>,
     /// The calling number (the call's ANI); default: the PASSporT's own `orig`.
     #[arg(long)]
     pub calling: Option<String>,
@@ -74,8 +77,15 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<stir::StirResult> {
     };
     let trust_pem = std::fs::read(&args.trust)
         .with_context(|| format!("cannot read the trust list {}", args.trust.display()))?;
-    let trust = TrustList::from_pem(&trust_pem)
+    let mut trust = TrustList::from_pem(&trust_pem)
         .map_err(|e| anyhow::anyhow!("trust list {}: {e}", args.trust.display()))?;
+    if let Some(crl) = &args.crl {
+        let bytes =
+            std::fs::read(crl).with_context(|| format!("cannot read the CRL {}", crl.display()))?;
+        trust = trust
+            .with_crls(&bytes)
+            .map_err(|e| anyhow::anyhow!("CRL {}: {e}", crl.display()))?;
+    }
     let cert = std::fs::read(&args.cert)
         .with_context(|| format!("cannot read the certificate {}", args.cert.display()))?;
     let signer = Signer::from_bundle(&cert, &trust, now_s).map(Arc::new);

@@ -46,6 +46,9 @@ pub struct StirSettings {
     pub cache_min_secs: i64,
     /// Most certificates cached (the oldest go first).
     pub cache_max_entries: usize,
+    /// Certificate revocation lists (PEM `X509 CRL` blocks or one DER CRL): a signer listed in
+    /// one fails as revoked. Read at start; the STI-CAs' CRLs, refreshed by restarting.
+    pub crl_file: Option<PathBuf>,
     /// Roots for fetching certificates besides the Mozilla ones (a private `x5u` host).
     pub fetch_ca_file: Option<PathBuf>,
     /// Fetch from private, loopback and link-local addresses too. Tests only: in production an
@@ -57,6 +60,7 @@ impl Default for StirSettings {
     fn default() -> Self {
         StirSettings {
             trust_file: None,
+            crl_file: None,
             iat_window_secs: 60,
             fetch_timeout_ms: 3_000,
             cache_min_secs: 86_400,
@@ -162,8 +166,15 @@ impl StirVerifier {
         };
         let pem = std::fs::read(path)
             .map_err(|e| anyhow::anyhow!("stir.trust_file {}: {e}", path.display()))?;
-        let trust = TrustList::from_pem(&pem)
+        let mut trust = TrustList::from_pem(&pem)
             .map_err(|e| anyhow::anyhow!("stir.trust_file {}: {e}", path.display()))?;
+        if let Some(crl) = &settings.crl_file {
+            let bytes = std::fs::read(crl)
+                .map_err(|e| anyhow::anyhow!("stir.crl_file {}: {e}", crl.display()))?;
+            trust = trust
+                .with_crls(&bytes)
+                .map_err(|e| anyhow::anyhow!("stir.crl_file {}: {e}", crl.display()))?;
+        }
         let tls =
             crate::tls::client_config(settings.fetch_ca_file.as_deref(), "stir.fetch_ca_file")?;
         let agent = ureq::AgentBuilder::new()
@@ -177,7 +188,11 @@ impl StirVerifier {
                 allow_private: settings.allow_private_addresses,
             })
             .build();
-        tracing::info!(anchors = trust.len(), "STIR/SHAKEN trust list loaded");
+        tracing::info!(
+            anchors = trust.len(),
+            crls = trust.crls(),
+            "STIR/SHAKEN trust list loaded"
+        );
         Ok(StirVerifier {
             trust,
             rules: Rules {
@@ -359,7 +374,7 @@ pub struct StirVerifyIn {
     request_body = StirVerifyIn,
     responses(
         (status = 200, description = "The verstat, the RFC 8224 failure code and kind, what was signed, the signer, findings", body = StirResult),
-        (status = 400, description = "Too many or too long PASSporTs (`invalid_identity`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Too many or too long PASSporTs (`invalid_identity`), or not this request's shape", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`[stir]` is not configured on this server (`stir_not_configured`)", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn post_verify(
@@ -380,7 +395,7 @@ pub async fn post_verify(
         || req.identity.iter().any(|t| t.len() > max)
     {
         return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_identity",
             format!(
                 "at most {} PASSporTs of at most {max} bytes each",

@@ -394,7 +394,7 @@ fn unusable_hosts_and_cache_lifetime(
     );
     assert_eq!(
         (status, r["code"].as_str()),
-        (400, Some("invalid_identity")),
+        (422, Some("invalid_identity")),
         "{r}"
     );
 }

@@ -263,11 +263,13 @@ mod tests {
         let verified = StirFacts {
             passed: Some(Attestation::A),
             failure: None,
+            signed: None,
             spc: Some("1234".into()),
         };
         let failed = |k| StirFacts {
             passed: None,
             failure: Some(k),
+            signed: None,
             spc: None,
         };
         for stir in [
@@ -295,6 +297,31 @@ mod tests {
         for s in SIGNALS {
             assert!(given.iter().any(|g| g == s.name), "{} never given", s.name);
         }
+    }
+
+    /// A call forwarded without a `div` PASSporT fails `dest`, but its signature and calling
+    /// number verified: the signed `A` still counts, only the small `stir_dest_mismatch` is added.
+    #[test]
+    fn a_forward_without_div_keeps_the_signed_attestation() {
+        let stir = StirFacts {
+            passed: None,
+            failure: Some(crate::stir::FailureKind::DestMismatch),
+            signed: Some(Attestation::A),
+            spc: None,
+        };
+        assert_eq!(stir.attestation(), Attestation::A);
+        let f = CallFacts {
+            ani_on_file: Some(true),
+            attestation: Some(stir.attestation()),
+            stir: Some(stir),
+            ..Default::default()
+        };
+        let signals: Vec<String> = score(&f, &Policy::default(), NOW)
+            .reasons
+            .into_iter()
+            .map(|r| r.signal)
+            .collect();
+        assert_eq!(signals, vec!["stir_dest_mismatch".to_string()]);
     }
 
     #[test]

@@ -56,6 +56,10 @@ pub struct StirFacts {
     pub passed: Option<Attestation>,
     /// Why it failed.
     pub failure: Option<crate::stir::FailureKind>,
+    /// The attestation signed, when the signature and the calling number verified and only the
+    /// called number did not (a forward without a `div` PASSporT): the carrier still vouched
+    /// for the caller.
+    pub signed: Option<Attestation>,
     /// The signer's Service Provider Code.
     pub spc: Option<String>,
 }
@@ -69,19 +73,26 @@ impl StirFacts {
             Verstat::Passed => Some(StirFacts {
                 passed: Some(parse_attestation(None, r.attest.as_deref())),
                 failure: None,
+                signed: None,
                 spc: r.signer_spc.clone(),
             }),
-            Verstat::Failed => Some(StirFacts {
-                passed: None,
-                failure: r.failure.as_ref().map(|f| f.kind),
-                spc: r.signer_spc.clone(),
-            }),
+            Verstat::Failed => {
+                let failure = r.failure.as_ref().map(|f| f.kind);
+                Some(StirFacts {
+                    passed: None,
+                    signed: (failure == Some(crate::stir::FailureKind::DestMismatch))
+                        .then(|| parse_attestation(None, r.attest.as_deref())),
+                    failure,
+                    spc: r.signer_spc.clone(),
+                })
+            }
         }
     }
 
-    /// The attestation the score takes: the one verified here, or `Failed`.
+    /// The attestation the score takes: the one verified here, the one signed for a caller
+    /// whose only mismatch is the called number, or `Failed`.
     pub fn attestation(&self) -> Attestation {
-        self.passed.unwrap_or(Attestation::Failed)
+        self.passed.or(self.signed).unwrap_or(Attestation::Failed)
     }
 }
 
@@ -354,7 +365,7 @@ fn stir_reasons(s: &StirFacts, f: &CallFacts, add: &mut Add<'_>) {
         .unwrap_or_default();
     if let Some(k) = s.failure {
         let signal = match k {
-            K::UntrustedSigner | K::CertExpired => "stir_untrusted_signer",
+            K::UntrustedSigner | K::CertExpired | K::CertRevoked => "stir_untrusted_signer",
             K::StaleDate => "stir_stale",
             K::OrigMismatch => "stir_orig_mismatch",
             K::DestMismatch => "stir_dest_mismatch",

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, TrustAnchor, UnixTime};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use x509_cert::der::asn1::{Ia5StringRef, ObjectIdentifier};
@@ -51,10 +51,11 @@ fn finding(code: &str, detail: &str) -> Finding {
     }
 }
 
-/// The STI-CA certificates calls may chain to (the STI-PA's list, given to authorised providers).
-#[derive(Debug, Clone)]
+/// The STI-CA certificates calls may chain to (the STI-PA's list, given to authorised providers),
+/// and the certificate revocation lists checked along the chain.
 pub struct TrustList {
     anchors: Vec<TrustAnchor<'static>>,
+    crls: Vec<webpki::CertRevocationList<'static>>,
 }
 
 impl TrustList {
@@ -71,7 +72,36 @@ impl TrustList {
         if anchors.is_empty() {
             return Err("no CERTIFICATE in the trust list".into());
         }
-        Ok(TrustList { anchors })
+        Ok(TrustList {
+            anchors,
+            crls: Vec::new(),
+        })
+    }
+
+    /// Add the CRLs in a file (PEM `X509 CRL` blocks, or one DER CRL): a certificate of the
+    /// chain listed in one of them fails as revoked. An unreadable or empty file is an error.
+    pub fn with_crls(mut self, bytes: &[u8]) -> Result<TrustList, String> {
+        let ders: Vec<CertificateRevocationListDer<'static>> = if bytes.first() == Some(&0x30) {
+            vec![CertificateRevocationListDer::from(bytes.to_vec())]
+        } else {
+            CertificateRevocationListDer::pem_slice_iter(bytes)
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("not PEM: {e}"))?
+        };
+        if ders.is_empty() {
+            return Err("no X509 CRL in the file".into());
+        }
+        for (i, d) in ders.iter().enumerate() {
+            let crl = webpki::OwnedCertRevocationList::from_der(d)
+                .map_err(|e| format!("CRL {}: {e}", i + 1))?;
+            self.crls.push(crl.into());
+        }
+        Ok(self)
+    }
+
+    /// CRLs loaded.
+    pub fn crls(&self) -> usize {
+        self.crls.len()
     }
 
     pub fn len(&self) -> usize {
@@ -144,23 +174,44 @@ impl Signer {
             webpki::ring::ECDSA_P384_SHA384,
         ];
         let at = UnixTime::since_unix_epoch(Duration::from_secs(now_s.max(0).unsigned_abs()));
-        ee.verify_for_usage(&algs, &trust.anchors, &certs[1..], at, AnyEku, None, None)
-            .map_err(|e| match e {
-                webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. } => {
-                    Failure::new(FailureKind::CertExpired, format!("the chain: {e}"))
-                }
-                webpki::Error::UnknownIssuer => Failure::new(
-                    FailureKind::UntrustedSigner,
-                    "the chain does not reach a certificate of the trust list",
-                ),
-                // An issuer named like a trusted one whose signature is not its: a CA posing
-                // as one of the list.
-                webpki::Error::InvalidSignatureForPublicKey => Failure::new(
-                    FailureKind::UntrustedSigner,
-                    format!("the chain does not verify to the trust list: {e}"),
-                ),
-                e => invalid(format!("the chain does not verify: {e}")),
-            })?;
+        let crls: Vec<&webpki::CertRevocationList<'static>> = trust.crls.iter().collect();
+        // Every certificate of the chain a CRL speaks for; one no CRL covers is not refused
+        // (the STI-CAs publish CRLs for what they issue), and an expired CRL still counts.
+        let revocation = webpki::RevocationOptionsBuilder::new(&crls).ok().map(|b| {
+            b.with_depth(webpki::RevocationCheckDepth::Chain)
+                .with_status_policy(webpki::UnknownStatusPolicy::Allow)
+                .with_expiration_policy(webpki::ExpirationPolicy::Ignore)
+                .build()
+        });
+        ee.verify_for_usage(
+            &algs,
+            &trust.anchors,
+            &certs[1..],
+            at,
+            AnyEku,
+            revocation,
+            None,
+        )
+        .map_err(|e| match e {
+            webpki::Error::CertRevoked => Failure::new(
+                FailureKind::CertRevoked,
+                "a certificate of the chain is listed in a CRL",
+            ),
+            webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. } => {
+                Failure::new(FailureKind::CertExpired, format!("the chain: {e}"))
+            }
+            webpki::Error::UnknownIssuer => Failure::new(
+                FailureKind::UntrustedSigner,
+                "the chain does not reach a certificate of the trust list",
+            ),
+            // An issuer named like a trusted one whose signature is not its: a CA posing
+            // as one of the list.
+            webpki::Error::InvalidSignatureForPublicKey => Failure::new(
+                FailureKind::UntrustedSigner,
+                format!("the chain does not verify to the trust list: {e}"),
+            ),
+            e => invalid(format!("the chain does not verify: {e}")),
+        })?;
         let parsed = certs
             .iter()
             .map(|c| Certificate::from_der(c.as_ref()))

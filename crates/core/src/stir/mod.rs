@@ -79,6 +79,8 @@ pub enum FailureKind {
     CertExpired,
     /// The chain does not reach a configured STI-CA (437).
     UntrustedSigner,
+    /// A certificate of the chain is revoked by a configured CRL (437).
+    CertRevoked,
 }
 
 impl FailureKind {
@@ -89,7 +91,7 @@ impl FailureKind {
             NoIdentity => 428,
             StaleDate => 403,
             NoCertUrl | CertUnavailable => 436,
-            CertInvalid | CertExpired | UntrustedSigner => 437,
+            CertInvalid | CertExpired | UntrustedSigner | CertRevoked => 437,
             Malformed | UnsupportedAlg | WrongType | UnsupportedPpt | MissingClaim
             | BadSignature | OrigMismatch | DestMismatch | DivMismatch => 438,
         }
@@ -127,6 +129,7 @@ impl FailureKind {
             CertInvalid => "the signer's certificate is not a valid SHAKEN certificate",
             CertExpired => "the signer's certificate has expired or is not yet valid",
             UntrustedSigner => "the signer's certificate is not from a trusted STI-CA",
+            CertRevoked => "the signer's certificate has been revoked",
         }
     }
 }

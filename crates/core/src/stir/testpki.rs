@@ -95,14 +95,49 @@ impl Pki {
         self.root.pem()
     }
 
+    /// A CRL from the intermediate (PEM) revoking these serial numbers.
+    pub fn crl_revoking(&self, serials: &[u64]) -> String {
+        rcgen::CertificateRevocationListParams {
+            this_update: rcgen::date_time_ymd(2026, 6, 1),
+            next_update: rcgen::date_time_ymd(2026, 7, 1),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: serials
+                .iter()
+                .map(|s| rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from(*s),
+                    revocation_time: rcgen::date_time_ymd(2026, 6, 1),
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        }
+        .signed_by(&self.inter, &self.inter_key)
+        .unwrap()
+        .pem()
+        .unwrap()
+    }
+
     pub fn trust(&self) -> super::TrustList {
         super::TrustList::from_pem(self.root.pem().as_bytes()).unwrap()
     }
 
     /// A signing certificate valid from 2026-01-01 to `not_after` (PEM bundle with the intermediate) and its key, for PASSporTs.
     pub fn signer(&self, d: Deviation, not_after: (i32, u8, u8)) -> (String, EcdsaKeyPair) {
+        self.signer_with_serial(d, not_after, None)
+    }
+
+    /// [`Pki::signer`] with a chosen serial number (for a CRL to name it).
+    pub fn signer_with_serial(
+        &self,
+        d: Deviation,
+        not_after: (i32, u8, u8),
+        serial: Option<u64>,
+    ) -> (String, EcdsaKeyPair) {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
         let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.serial_number = serial.map(rcgen::SerialNumber::from);
         let cn = if d == Deviation::NotShakenCn {
             "Acme Telecom"
         } else {

@@ -352,6 +352,22 @@ fn chain_failures_and_profile_findings() {
         let e = Signer::from_bundle(junk, &pki_a.trust(), NOW).unwrap_err();
         assert_eq!(e.kind, FailureKind::CertInvalid, "{e:?}");
     }
+    // A CRL from the intermediate: the certificate it lists fails as revoked, another passes.
+    let (revoked, _) = pki_a.signer_with_serial(Deviation::None, (2028, 1, 1), Some(7));
+    let (kept, _) = pki_a.signer_with_serial(Deviation::None, (2028, 1, 1), Some(8));
+    let with_crl = pki_a
+        .trust()
+        .with_crls(pki_a.crl_revoking(&[7]).as_bytes())
+        .unwrap();
+    assert_eq!(with_crl.crls(), 1);
+    let e = Signer::from_bundle(revoked.as_bytes(), &with_crl, NOW).unwrap_err();
+    assert_eq!((e.kind, e.code), (FailureKind::CertRevoked, 437));
+    assert!(Signer::from_bundle(kept.as_bytes(), &with_crl, NOW).is_ok());
+    assert!(pki_a.trust().with_crls(b"").is_err());
+    assert!(pki_a
+        .trust()
+        .with_crls(b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n")
+        .is_err());
     assert!(TrustList::from_pem(b"").is_err());
     assert!(TrustList::from_pem(b"not pem").is_err());
 }
