@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let inputs: Vec<String> = text.lines().map(str::to_string).collect();
-    let _ = stir::cert_urls(&inputs);
+    let _ = stir::Passports::parse(&inputs).cert_urls();
     let none = |_: &str| None;
     let r = stir::verify(
         &inputs,

@@ -90,14 +90,11 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<stir::StirResult> {
         .with_context(|| format!("cannot read the certificate {}", args.cert.display()))?;
     let signer = Signer::from_bundle(&cert, &trust, now_s).map(Arc::new);
     let lookup = |_: &str| Some(signer.clone());
-    let orig = inputs
-        .iter()
-        .filter_map(|i| stir::passport::parse(i).ok())
-        .find(|p| p.ppt() == Some("shaken"))
-        .and_then(|p| p.orig_tn());
+    let passports = stir::Passports::parse(&inputs);
+    let orig = passports.shaken().and_then(|p| p.orig_tn());
     let calling = args.calling.clone().or(orig).unwrap_or_default();
-    Ok(stir::verify(
-        &inputs,
+    Ok(stir::verify_parsed(
+        &passports,
         &CallNumbers {
             calling: &calling,
             called: args.called.as_deref(),

@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use countersign_core::stir::cert::CERT_BYTES_MAX;
 use countersign_core::stir::{
-    self, CallNumbers, Failure, FailureKind, Rules, Signer, StirResult, TrustList,
+    self, CallNumbers, Failure, FailureKind, Passports, Rules, Signer, StirResult, TrustList,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -216,8 +216,9 @@ impl StirVerifier {
         called: Option<&str>,
         now_s: i64,
     ) -> StirResult {
+        let passports = Passports::parse(inputs);
         let mut signers: HashMap<String, Result<Arc<Signer>, Failure>> = HashMap::new();
-        for url in stir::cert_urls(inputs) {
+        for url in passports.cert_urls() {
             if !url.starts_with("https://") {
                 continue;
             }
@@ -236,8 +237,8 @@ impl StirVerifier {
             signers.insert(url, got);
         }
         let lookup = |u: &str| signers.get(u).cloned();
-        stir::verify(
-            inputs,
+        stir::verify_parsed(
+            &passports,
             &CallNumbers {
                 calling,
                 called,

@@ -33,14 +33,7 @@ fn twilio_connect_and_genesys_round_trips() {
     .iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
     .collect();
-    let body: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params.iter())
-        .finish();
-    let sig = countersign_server::adapters::twilio_signature(
-        "12345",
-        "https://cs.example.com/v1/adapters/twilio/voice",
-        &params,
-    );
+    let (body, sig) = crate::common::twilio_form(&params);
     let post = |sig: &str| -> (u16, String, String) {
         let r = ureq::post(&s.url("/v1/adapters/twilio/voice"))
             .set("authorization", &format!("Bearer {AGENT_KEY}"))

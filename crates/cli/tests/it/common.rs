@@ -457,3 +457,17 @@ pub fn eventually<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) ->
         std::thread::sleep(Duration::from_millis(25));
     }
 }
+
+/// A Twilio voice webhook's form body and its `X-Twilio-Signature`, signed with the tests' auth
+/// token (`12345`) over the public URL they configure (`https://cs.example.com`).
+pub fn twilio_form(params: &[(String, String)]) -> (String, String) {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter())
+        .finish();
+    let sig = countersign_server::adapters::twilio_signature(
+        "12345",
+        "https://cs.example.com/v1/adapters/twilio/voice",
+        params,
+    );
+    (body, sig)
+}

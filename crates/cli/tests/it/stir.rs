@@ -299,14 +299,7 @@ fn twilio_call(s: &crate::common::Server, sid: &str, passport: Option<String>) -
     if let Some(t) = passport {
         params.push(("StirPassportToken".into(), t));
     }
-    let body: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params.iter())
-        .finish();
-    let sig = countersign_server::adapters::twilio_signature(
-        "12345",
-        "https://cs.example.com/v1/adapters/twilio/voice",
-        &params,
-    );
+    let (body, sig) = crate::common::twilio_form(&params);
     ureq::post(&s.url("/v1/adapters/twilio/voice"))
         .set("authorization", &format!("Bearer {AGENT_KEY}"))
         .set("content-type", "application/x-www-form-urlencoded")

@@ -306,17 +306,17 @@ fn read_extensions(
             }
         }
     }
-    if get(OID_BASIC_CONSTRAINTS).is_none() {
-        findings.push(finding(
-            "basic_constraints_missing",
-            "no basic constraints extension",
-        ));
-    } else if let Some(e) = get(OID_BASIC_CONSTRAINTS) {
+    if let Some(e) = get(OID_BASIC_CONSTRAINTS) {
         let bc = BasicConstraints::from_der(e.extn_value.as_bytes())
             .map_err(|x| invalid(format!("basic constraints: {x}")))?;
         if bc.ca {
             return Err(invalid("the signing certificate is a CA".into()));
         }
+    } else {
+        findings.push(finding(
+            "basic_constraints_missing",
+            "no basic constraints extension",
+        ));
     }
     let shaken_policy = get(OID_CERT_POLICIES)
         .and_then(|e| CertificatePolicies::from_der(e.extn_value.as_bytes()).ok())

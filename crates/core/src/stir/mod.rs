@@ -33,16 +33,6 @@ pub enum Verstat {
     NoValidation,
 }
 
-impl Verstat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verstat::Passed => "TN-Validation-Passed",
-            Verstat::Failed => "TN-Validation-Failed",
-            Verstat::NoValidation => "No-TN-Validation",
-        }
-    }
-}
-
 /// What failed, one stable name per check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -224,6 +214,14 @@ impl StirResult {
         }
     }
 
+    /// What the result says of the signer: its SPC, subject, issuer and profile findings.
+    fn signed_by(&mut self, s: &Signer) {
+        self.signer_spc.clone_from(&s.spc);
+        self.signer = Some(s.subject.clone());
+        self.issuer = Some(s.issuer.clone());
+        self.findings.clone_from(&s.findings);
+    }
+
     fn failed(mut self, f: Failure) -> StirResult {
         self.verstat = f.kind.verstat();
         self.failure = Some(f);
@@ -258,39 +256,73 @@ pub fn identity_headers(raw: &str) -> Vec<String> {
     out
 }
 
-/// The certificate URLs the inputs name (what to fetch before verifying), in order, once each.
-pub fn cert_urls(inputs: &[String]) -> Vec<String> {
-    let mut urls: Vec<String> = Vec::new();
-    for p in inputs.iter().filter_map(|i| passport::parse(i).ok()) {
-        if let Some(u) = p.cert_url() {
+/// A call's inputs parsed once: the PASSporTs that decoded, and the first that did not. The
+/// server reads the certificate URLs from it before fetching, then verifies the same parse.
+#[derive(Debug, Clone)]
+pub struct Passports {
+    parsed: Vec<Passport>,
+    first_error: Option<Failure>,
+}
+
+impl Passports {
+    pub fn parse(inputs: &[String]) -> Passports {
+        let mut parsed = Vec::new();
+        let mut first_error = None;
+        for i in inputs.iter().filter(|i| !i.trim().is_empty()) {
+            match passport::parse(i) {
+                Ok(p) => parsed.push(p),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        Passports {
+            parsed,
+            first_error,
+        }
+    }
+
+    /// The certificate URLs named (what to fetch before verifying), in order, once each.
+    pub fn cert_urls(&self) -> Vec<String> {
+        let mut urls: Vec<String> = Vec::new();
+        for u in self.parsed.iter().filter_map(Passport::cert_url) {
             if !urls.iter().any(|x| x == u) {
                 urls.push(u.to_string());
             }
         }
+        urls
     }
-    urls
+
+    /// The SHAKEN PASSporT, if one decoded.
+    pub fn shaken(&self) -> Option<&Passport> {
+        self.parsed.iter().find(|p| p.ppt() == Some("shaken"))
+    }
 }
 
-/// Verify the call's PASSporTs: the SHAKEN one, and the `div` ones that explain a forwarded call.
+/// Verify the call's PASSporTs (parsed here; [`verify_parsed`] when they already are).
 pub fn verify(
     inputs: &[String],
     call: &CallNumbers<'_>,
     signers: SignerLookup<'_>,
     rules: &Rules,
 ) -> StirResult {
-    let mut parsed = Vec::new();
-    let mut first_error = None;
-    for i in inputs.iter().filter(|i| !i.trim().is_empty()) {
-        match passport::parse(i) {
-            Ok(p) => parsed.push(p),
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
+    verify_parsed(&Passports::parse(inputs), call, signers, rules)
+}
+
+/// Verify the call's PASSporTs: the SHAKEN one, and the `div` ones that explain a forwarded call.
+pub fn verify_parsed(
+    passports: &Passports,
+    call: &CallNumbers<'_>,
+    signers: SignerLookup<'_>,
+    rules: &Rules,
+) -> StirResult {
+    let Passports {
+        parsed,
+        first_error,
+    } = passports;
     let Some(shaken) = parsed.iter().position(|p| p.ppt() == Some("shaken")) else {
         let r = StirResult::empty(Verstat::NoValidation);
-        return r.failed(first_error.unwrap_or_else(|| {
+        return r.failed(first_error.clone().unwrap_or_else(|| {
             let detail = if parsed.is_empty() {
                 "no PASSporT was given".to_string()
             } else {
@@ -313,22 +345,15 @@ pub fn verify(
     };
     let main = &parsed[shaken];
     let mut r = describe(main);
-    let signer = match check_token(main, signers, call, rules) {
-        Ok(s) => s,
+    match check_token(main, signers, call, rules) {
+        Ok(s) => r.signed_by(&s),
         Err((f, s)) => {
             if let Some(s) = s {
-                r.signer_spc.clone_from(&s.spc);
-                r.signer = Some(s.subject.clone());
-                r.issuer = Some(s.issuer.clone());
-                r.findings.clone_from(&s.findings);
+                r.signed_by(&s);
             }
             return r.failed(f);
         }
-    };
-    r.signer_spc.clone_from(&signer.spc);
-    r.signer = Some(signer.subject.clone());
-    r.issuer = Some(signer.issuer.clone());
-    r.findings.clone_from(&signer.findings);
+    }
     if let Err(f) = check_attest(main) {
         return r.failed(f);
     }
@@ -344,7 +369,7 @@ pub fn verify(
     }
     if let Some(called) = call.called.map(tn_digits) {
         if !r.dest.contains(&called) {
-            match diverted(&parsed, main, &called, signers, call, rules) {
+            match diverted(parsed, main, &called, signers, call, rules) {
                 Ok(from) => r.diverted_from = Some(from),
                 Err(f) => return r.failed(f),
             }

@@ -394,7 +394,7 @@ fn rfc8225_example_signing_input() {
     );
     assert!(p.dest_tns().is_empty(), "dest is a SIP URI, not a number");
     assert_eq!(
-        cert_urls(std::slice::from_ref(&token)),
+        Passports::parse(std::slice::from_ref(&token)).cert_urls(),
         vec!["https://cert.example.org/passport.cer"]
     );
     let f = fixture(Deviation::None);
