@@ -92,12 +92,12 @@ pub struct BenchArgs {
     /// writes millions of rows).
     #[arg(long, env = "COUNTERSIGN_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
-    /// Only these parts: any of preload, ingest, verify, visibility, size, sms, calls, reports,
-    /// console, checks, kafka (not by default: Kafka → ledger through librdkafka's mock cluster)
+    /// Only these parts: any of preload, ingest, verify, visibility, size, sms, calls, stir,
+    /// reports, console, checks, kafka (not by default: Kafka → ledger through librdkafka's mock cluster)
     /// — and scale, on PostgreSQL (comma-separated).
     #[arg(
         long,
-        default_value = "preload,ingest,verify,visibility,size,sms,calls,reports,console,checks"
+        default_value = "preload,ingest,verify,visibility,size,sms,calls,stir,reports,console,checks"
     )]
     pub only: String,
 }
@@ -333,6 +333,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if parts.contains(&"calls") {
         rt.block_on(calls_http(&main_dir, &args, now))?;
+    }
+    if parts.contains(&"stir") {
+        rt.block_on(crate::bench_stir::stir_http(&main_dir, &args, now))?;
     }
     if parts.contains(&"reports") {
         rt.block_on(crate::bench_reports::over_http(

@@ -241,18 +241,7 @@ pub async fn run(data_dir: Option<PathBuf>, listen: &str, no_serve: bool) -> any
         }
     };
     let key = generate_key()?;
-    let config = ServerConfig {
-        data_dir: dir.clone(),
-        listen: listen
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--listen {listen:?}: expected HOST:PORT"))?,
-        api_keys: vec![ApiKeyConfig {
-            name: "demo-admin".into(),
-            sha256: hash_key(&key),
-            scopes: vec![Scope::Admin],
-        }],
-        ..ServerConfig::default()
-    };
+    let config = demo_config(&dir, listen, &key)?;
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let server = tokio::spawn(crate::serve(config, Some(ready_tx)));
     let addr =
@@ -375,4 +364,25 @@ pub async fn run(data_dir: Option<PathBuf>, listen: &str, no_serve: bool) -> any
         }
     });
     server.await.context("server task")?
+}
+
+/// The demo server's configuration: its data directory, one admin key, an example call flow.
+fn demo_config(dir: &std::path::Path, listen: &str, key: &str) -> anyhow::Result<ServerConfig> {
+    Ok(ServerConfig {
+        data_dir: dir.to_path_buf(),
+        listen: listen
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--listen {listen:?}: expected HOST:PORT"))?,
+        api_keys: vec![ApiKeyConfig {
+            name: "demo-admin".into(),
+            sha256: hash_key(key),
+            scopes: vec![Scope::Admin],
+        }],
+        // An example call flow, so that the Bandwidth adapter answers in the demo.
+        adapters: countersign_server::adapters::AdapterSettings {
+            bandwidth_redirect_url: Some("https://ivr.example.com/bandwidth/next".into()),
+            ..Default::default()
+        },
+        ..ServerConfig::default()
+    })
 }

@@ -7,6 +7,7 @@ mod bench_console;
 mod bench_kafka;
 mod bench_pg;
 mod bench_reports;
+mod bench_stir;
 mod brands;
 mod client;
 mod demo;
@@ -18,6 +19,7 @@ mod settings;
 mod sim_http;
 mod simulate;
 mod stir;
+mod x5u_host;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -43,6 +43,11 @@ pub struct VerifyArgs {
     /// How far `iat` may be from the time, in seconds.
     #[arg(long, default_value_t = 60)]
     pub iat_window: i64,
+    /// Accept an `http://` `x5u` and `orig`/`dest` sent as JSON inside strings (older
+    /// implementations' output), each reported as a finding; the chain, the signature, `iat` and
+    /// the numbers stay strict.
+    #[arg(long)]
+    pub lenient: bool,
 }
 
 pub fn run(cmd: StirCmd) -> anyhow::Result<()> {
@@ -103,6 +108,7 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<stir::StirResult> {
         &lookup,
         &Rules {
             iat_window_s: args.iat_window,
+            lenient: args.lenient,
         },
     ))
 }

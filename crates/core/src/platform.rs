@@ -1,5 +1,5 @@
 //! Contact-centre platforms' call events read into a [`CallIn`]: Twilio's form-encoded voice
-//! webhook and Amazon Connect's contact-flow Lambda event. Pure: bytes in, a call (and, for
+//! webhook, Amazon Connect's contact-flow Lambda event and Bandwidth's voice callback. Pure: bytes in, a call (and, for
 //! Twilio, the form parameters its signature covers) out; each platform's quirks stay here.
 
 use serde_json::Value;
@@ -66,6 +66,34 @@ pub fn connect_call(event: &Value) -> Result<CallIn, Rejection> {
     })
 }
 
+/// A Bandwidth Voice callback (`initiate` for an inbound call): `callId`, `from`, `to`, and
+/// `stirShaken.{verstat, attestationIndicator, originatingId, identity}` — Bandwidth's own
+/// verification beside the PASSporT it received, which Countersign verifies itself when
+/// `[stir]` is set. `customer_id` and `intent`, which Bandwidth does not know, may be added by
+/// whatever relays the callback.
+pub fn bandwidth_call(event: &Value) -> Result<CallIn, Rejection> {
+    let text = |v: &Value| v.as_str().map(str::to_string).filter(|s| !s.is_empty());
+    let Some(call_id) = text(&event["callId"]) else {
+        return Err(Rejection::new(
+            "invalid_request",
+            "not a Bandwidth voice callback: callId is missing or not a string",
+        ));
+    };
+    let stir = &event["stirShaken"];
+    Ok(CallIn {
+        call_id: Some(call_id),
+        customer_id: text(&event["customer_id"]),
+        ani: text(&event["from"]),
+        dnis: text(&event["to"]),
+        started_at: text(&event["startTime"]),
+        verstat: text(&stir["verstat"]),
+        attestation: text(&stir["attestationIndicator"]),
+        intent: text(&event["intent"]),
+        identity: text(&stir["identity"]).into_iter().collect(),
+        ..Default::default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +118,31 @@ mod tests {
             connect_call(&serde_json::json!([1])).unwrap_err().code,
             "invalid_request"
         );
+    }
+
+    #[test]
+    fn bandwidth_callback() {
+        let ev = serde_json::json!({"eventType": "initiate", "callId": "c-15ac29a2",
+            "from": "+14155550123", "to": "+18005550100", "startTime": "2026-12-03T10:00:00Z",
+            "direction": "inbound", "accountId": "9900000",
+            "stirShaken": {"verstat": "TN-Verification-Passed", "attestationIndicator": "A",
+                "originatingId": "abc123", "identity": "eyJ.eyJ.sig;info=<https://x/y.pem>"}});
+        let c = bandwidth_call(&ev).unwrap();
+        assert_eq!(c.call_id.as_deref(), Some("c-15ac29a2"));
+        assert_eq!(c.ani.as_deref(), Some("+14155550123"));
+        assert_eq!(c.dnis.as_deref(), Some("+18005550100"));
+        assert_eq!(c.started_at.as_deref(), Some("2026-12-03T10:00:00Z"));
+        assert_eq!(c.attestation.as_deref(), Some("A"));
+        assert_eq!(c.identity, vec!["eyJ.eyJ.sig;info=<https://x/y.pem>"]);
+        assert_eq!(
+            crate::score::parse_attestation(c.verstat.as_deref(), c.attestation.as_deref()),
+            crate::score::Attestation::A
+        );
+        // Without a PASSporT or Bandwidth's verification: nothing made up.
+        let c =
+            bandwidth_call(&serde_json::json!({"callId": "c-2", "from": "+14155550123"})).unwrap();
+        assert!(c.identity.is_empty() && c.verstat.is_none() && c.attestation.is_none());
+        let e = bandwidth_call(&serde_json::json!({"from": "+14155550123"})).unwrap_err();
+        assert_eq!(e.code, "invalid_request");
     }
 }

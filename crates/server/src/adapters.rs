@@ -2,7 +2,9 @@
 //! scoring through the same calls API. Twilio Voice (form-encoded webhook → TwiML that enqueues
 //! the call with the score in the task attributes; `X-Twilio-Signature` checked when an auth token
 //! is configured), Amazon Connect (contact-flow Lambda event → flat string map), Genesys Cloud
-//! (data action: flat JSON in, flat JSON out). A platform retrying a request gets the same call's
+//! (data action: flat JSON in, flat JSON out), Bandwidth Voice (the `initiate` callback → BXML
+//! that tags the call with its score and redirects it to the institution's call flow). A
+//! platform retrying a request gets the same call's
 //! latest score, not an error.
 
 use std::collections::BTreeMap;
@@ -43,6 +45,9 @@ pub struct AdapterSettings {
     pub twilio_workflow_sid: Option<String>,
     /// How many reasons to pass to the platform.
     pub reasons_max: Option<usize>,
+    /// Where a Bandwidth call goes once scored: the institution's own BXML call flow, which
+    /// reads the score from the call's `tag`. Required by `/v1/adapters/bandwidth`.
+    pub bandwidth_redirect_url: Option<String>,
 }
 
 /// Score a platform's call, or return the latest score when the platform retries.
@@ -257,12 +262,66 @@ pub async fn genesys(
     Ok(Json(out))
 }
 
+// ---------------------------------------------------------------------------------- Bandwidth
+
+/// Longest `<Tag>` Bandwidth keeps on a call.
+const BANDWIDTH_TAG_MAX: usize = 256;
+
+#[utoipa::path(post, path = "/v1/adapters/bandwidth", tag = "adapters",
+    request_body(content = Object, content_type = "application/json", description = "A Bandwidth Voice callback (`eventType` `initiate`: `callId`, `from`, `to`, `startTime`, `stirShaken.{verstat, attestationIndicator, originatingId, identity}`; optional `customer_id`, `intent`)."),
+    responses((status = 200, description = "BXML: `<Tag>` with the score (`{\"call_id\",\"score\",\"band\",\"action\"}`, at most 256 characters), then `<Redirect>` to `[adapters] bandwidth_redirect_url`", content_type = "application/xml"),
+        (status = 409, description = "`bandwidth_not_configured`: no `bandwidth_redirect_url`", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn bandwidth(
+    State(st): State<SharedState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    auth.require(Scope::Agent)?;
+    // Checked first: without a call flow to go on to, the BXML would end the call.
+    let Some(redirect) = st.adapters.bandwidth_redirect_url.clone() else {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "bandwidth_not_configured",
+            "set [adapters] bandwidth_redirect_url: the call flow a scored Bandwidth call goes on to",
+        ));
+    };
+    let bytes = read_body(&headers, body, 256 * 1024, st.limits.body_timeout()).await?;
+    let ev: Value = parse_json(&bytes)?;
+    let call = countersign_core::platform::bandwidth_call(&ev).map_err(Problem::invalid)?;
+    let cs = score_platform_call(&st, call).await?;
+    let tag = bandwidth_tag(&cs);
+    let bxml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response>\n  <Tag>{}</Tag>\n  <Redirect redirectUrl=\"{}\"/>\n</Response>\n",
+        xml_escape(&tag),
+        xml_escape(&redirect)
+    );
+    Ok(([(header::CONTENT_TYPE, "application/xml")], bxml).into_response())
+}
+
+/// The score as the call's tag: the call flow reads it from every later callback. Reasons do
+/// not fit in 256 characters; the flow reads them from `GET /v1/calls/{call_id}`.
+fn bandwidth_tag(cs: &CallScore) -> String {
+    let mut tag = serde_json::json!({"score": cs.score.score.round() as i64,
+        "band": cs.score.band.as_str(), "action": cs.score.action.as_str(), "call_id": cs.call_id})
+    .to_string();
+    if tag.len() > BANDWIDTH_TAG_MAX {
+        // A very long call id: the score, band and action matter more (the id is Bandwidth's own).
+        tag = serde_json::json!({"score": cs.score.score.round() as i64,
+            "band": cs.score.band.as_str(), "action": cs.score.action.as_str()})
+        .to_string();
+    }
+    tag
+}
+
 /// This resource's routes, each registered with its OpenAPI operation.
 pub fn routes() -> OpenApiRouter<SharedState> {
     OpenApiRouter::new()
         .routes(routes!(twilio_voice))
         .routes(routes!(connect))
         .routes(routes!(genesys))
+        .routes(routes!(bandwidth))
 }
 
 #[cfg(test)]

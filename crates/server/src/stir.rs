@@ -54,6 +54,10 @@ pub struct StirSettings {
     /// Fetch from private, loopback and link-local addresses too. Tests only: in production an
     /// `x5u` pointing inside the network is an attack (SSRF).
     pub allow_private_addresses: bool,
+    /// Accept PASSporTs whose `orig`/`dest` are JSON inside strings (older libstirshaken), with
+    /// a finding. Certificates are still fetched over HTTPS only, and the chain, the signature,
+    /// `iat` and the numbers are checked as strictly as ever. Off by default.
+    pub lenient: bool,
 }
 
 impl Default for StirSettings {
@@ -67,6 +71,7 @@ impl Default for StirSettings {
             cache_max_entries: 10_000,
             fetch_ca_file: None,
             allow_private_addresses: false,
+            lenient: false,
         }
     }
 }
@@ -94,6 +99,9 @@ pub struct StirVerifier {
     settings: StirSettings,
     agent: ureq::Agent,
     cache: Mutex<HashMap<String, Cached>>,
+    /// One fetch per URL at a time: calls that miss the cache while it is being fetched wait
+    /// for that fetch instead of asking the signer's host again.
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     fetches: AtomicU64,
     hits: AtomicU64,
     failures: AtomicU64,
@@ -197,10 +205,12 @@ impl StirVerifier {
             trust,
             rules: Rules {
                 iat_window_s: settings.iat_window_secs,
+                lenient: settings.lenient,
             },
             settings: settings.clone(),
             agent,
             cache: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::new()),
             fetches: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             failures: AtomicU64::new(0),
@@ -224,15 +234,7 @@ impl StirVerifier {
             }
             let got = match self.cached(&url, now_s) {
                 Some(r) => r,
-                None => {
-                    let me = self.clone();
-                    let u = url.clone();
-                    tokio::task::spawn_blocking(move || me.fetch_and_cache(&u, now_s))
-                        .await
-                        .unwrap_or_else(|e| {
-                            Err(Failure::new(FailureKind::CertUnavailable, e.to_string()))
-                        })
-                }
+                None => self.fetch_once(&url, now_s).await,
             };
             signers.insert(url, got);
         }
@@ -247,6 +249,34 @@ impl StirVerifier {
             &lookup,
             &self.rules,
         )
+    }
+
+    /// Fetch a certificate not in the cache — unless another call is already fetching it, in
+    /// which case wait for that fetch and take what it cached.
+    async fn fetch_once(self: &Arc<Self>, url: &str, now_s: i64) -> Result<Arc<Signer>, Failure> {
+        let slot = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            inflight.entry(url.to_string()).or_default().clone()
+        };
+        let _turn = slot.lock().await;
+        let got = match self.cached(url, now_s) {
+            Some(r) => r,
+            None => {
+                let me = self.clone();
+                let u = url.to_string();
+                tokio::task::spawn_blocking(move || me.fetch_and_cache(&u, now_s))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(Failure::new(FailureKind::CertUnavailable, e.to_string()))
+                    })
+            }
+        };
+        let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        // The last one out removes the slot (the map holds one reference, this call another).
+        if inflight.get(url).is_some_and(|s| Arc::strong_count(s) <= 2) {
+            inflight.remove(url);
+        }
+        got
     }
 
     fn cached(&self, url: &str, now_s: i64) -> Option<Result<Arc<Signer>, Failure>> {

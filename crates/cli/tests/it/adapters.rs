@@ -1,6 +1,7 @@
 //! Contact-centre adapters round-trip with each platform's documented request shape: Twilio's
-//! form-encoded voice webhook (signed), an Amazon Connect contact-flow Lambda event, and a Genesys
-//! Cloud data action.
+//! form-encoded voice webhook (signed), an Amazon Connect contact-flow Lambda event, a Genesys
+//! Cloud data action, and a Bandwidth callback refused while no call flow is configured (the
+//! scored round trip, with a PASSporT, is in `stir.rs`).
 
 use crate::common::*;
 use serde_json::json;
@@ -118,4 +119,19 @@ fn twilio_connect_and_genesys_round_trips() {
         None,
     );
     assert_eq!(call["intent"], "change_phone");
+
+    // Bandwidth without `bandwidth_redirect_url`: refused before anything is scored, since the
+    // BXML would end the call.
+    let (st, p) = s.send(
+        "POST",
+        "/v1/adapters/bandwidth",
+        AGENT_KEY,
+        Some(&json!({"eventType": "initiate", "callId": "c-1", "from": "+16285550142"})),
+    );
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (409, Some("bandwidth_not_configured"))
+    );
+    let (st, _) = s.send("GET", "/v1/calls/c-1", AGENT_KEY, None);
+    assert_eq!(st, 404);
 }

@@ -27,3 +27,6 @@ mod stir;
 mod text_checks;
 mod tidy;
 mod tls;
+// The HTTPS `x5u` host `bench --only stir` uses, shared with the STIR tests.
+#[path = "../../src/x5u_host.rs"]
+mod x5u_host;

@@ -115,74 +115,25 @@ fn stir_verify_on_the_command_line() {
 /// `/slow` (answers after 3 s), `/moved` (a redirect to `/sp.pem`). Returns its port and the
 /// PEM of the CA its TLS certificate chains to.
 fn x5u_host(bundle: String) -> (u16, String) {
-    use std::io::{BufRead, BufReader, Write};
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, "x5u host test CA");
-    let ca = ca.self_signed(&ca_key).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
-    let config = std::sync::Arc::new(
-        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .unwrap(),
-    );
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let (config, bundle) = (config.clone(), bundle.clone());
-            std::thread::spawn(move || {
-                let tls = rustls::ServerConnection::new(config).unwrap();
-                let mut s = rustls::StreamOwned::new(tls, conn);
-                let mut line = String::new();
-                if BufReader::new(&mut s).read_line(&mut line).is_err() {
-                    return;
-                }
-                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let (status, extra, body) = match path.as_str() {
-                    "/sp.pem" => (
-                        "200 OK",
-                        "cache-control: max-age=600\r\n".to_string(),
-                        bundle,
-                    ),
-                    "/big" => ("200 OK", String::new(), "A".repeat(70 * 1024)),
-                    "/slow" => {
-                        std::thread::sleep(std::time::Duration::from_secs(3));
-                        ("200 OK", String::new(), bundle)
-                    }
-                    "/moved" => (
-                        "302 Found",
-                        "location: /sp.pem\r\n".to_string(),
-                        String::new(),
-                    ),
-                    _ => ("404 Not Found", String::new(), String::new()),
-                };
-                let _ = write!(
-                    s,
-                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n{extra}\r\n{body}",
-                    body.len()
-                );
-                let _ = s.flush();
-                s.conn.send_close_notify();
-                let _ = s.flush();
-            });
+    crate::x5u_host::start(move |path| match path {
+        "/sp.pem" => (
+            "200 OK",
+            "cache-control: max-age=600\r\n".to_string(),
+            bundle.clone(),
+        ),
+        "/big" => ("200 OK", String::new(), "A".repeat(70 * 1024)),
+        "/slow" => {
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            ("200 OK", String::new(), bundle.clone())
         }
-    });
-    (port, ca.pem())
+        "/moved" => (
+            "302 Found",
+            "location: /sp.pem\r\n".to_string(),
+            String::new(),
+        ),
+        _ => ("404 Not Found", String::new(), String::new()),
+    })
+    .unwrap()
 }
 
 /// The Done-means scenario: a Twilio call carrying a valid PASSporT from a trusted signer for
@@ -201,7 +152,7 @@ fn twilio_calls_scored_with_their_passport() {
     std::fs::write(dir.path().join("host-ca.pem"), host_ca).unwrap();
     let cfg = format!(
         "settable_clock = true\n[adapters]\ntwilio_auth_token = \"12345\"\ntwilio_public_url = \"https://cs.example.com\"\n\
-         [stir]\ntrust_file = {:?}\nfetch_ca_file = {:?}\nallow_private_addresses = true\nfetch_timeout_ms = 1000\n",
+         bandwidth_redirect_url = \"https://ivr.example.com/next\"\n[stir]\ntrust_file = {:?}\nfetch_ca_file = {:?}\nallow_private_addresses = true\nfetch_timeout_ms = 1000\n",
         dir.path().join("trust.pem"),
         dir.path().join("host-ca.pem")
     );
@@ -268,6 +219,37 @@ fn twilio_calls_scored_with_their_passport() {
     assert_eq!(stale["stir"]["failure"]["code"], 403, "{stale}");
     assert!(score(&stale) > score(&plain));
 
+    // Bandwidth: its callback's `stirShaken.identity` (an `Identity` header value) verified the
+    // same way; the BXML tags the call with the score and hands it on to the call flow.
+    let value = format!(
+        "{};info=<{}>;alg=ES256;ppt=shaken",
+        token(&key, now, &x5u("/sp.pem")),
+        x5u("/sp.pem")
+    );
+    let bxml = ureq::post(&s.url("/v1/adapters/bandwidth"))
+        .set("authorization", &format!("Bearer {}", crate::common::AGENT_KEY))
+        .send_json(json!({"eventType": "initiate", "callId": "c-15ac29a2-0001",
+            "from": "+12155551212", "to": "+18005550199", "customer_id": "maria", "intent": "balance",
+            "stirShaken": {"verstat": "TN-Verification-Passed", "attestationIndicator": "A",
+                "originatingId": "9d1c-0001", "identity": value}}))
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(
+        bxml.contains("<Redirect redirectUrl=\"https://ivr.example.com/next\"/>"),
+        "{bxml}"
+    );
+    let bw = s
+        .get("/v1/calls/c-15ac29a2-0001", Some(crate::common::AGENT_KEY))
+        .2;
+    assert_eq!(bw["stir"]["verstat"], "TN-Validation-Passed", "{bw}");
+    let tag = format!(
+        "&quot;band&quot;:&quot;{}&quot;",
+        bw["scores"][0]["band"].as_str().unwrap()
+    );
+    assert!(bxml.contains(&tag), "{bxml}");
+    assert_eq!(score(&bw), score(&verified));
+
     // The certificate was fetched once; the later calls were answered from the cache.
     let (_, _, metrics) = s.get("/metrics", Some(ADMIN_KEY));
     let metrics = metrics.as_str().unwrap();
@@ -276,7 +258,7 @@ fn twilio_calls_scored_with_their_passport() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("countersign_stir_certificate_cache_hits_total 2\n"),
+        metrics.contains("countersign_stir_certificate_cache_hits_total 3\n"),
         "{metrics}"
     );
 

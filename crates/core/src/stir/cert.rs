@@ -44,7 +44,7 @@ pub struct Finding {
     pub detail: String,
 }
 
-fn finding(code: &str, detail: &str) -> Finding {
+pub(super) fn finding(code: &str, detail: &str) -> Finding {
     Finding {
         code: code.into(),
         detail: detail.into(),
@@ -347,8 +347,18 @@ fn read_extensions(
             "the TNAuthList extension is marked critical",
         ));
     }
-    let spc = tn_auth_list_spc(tn.extn_value.as_bytes())
-        .map_err(|x| invalid(format!("TNAuthList: {x}")))?;
+    // An extension that is not a TNAuthList (older test CAs put a URL there) is a profile
+    // deviation: the chain still decides trust, the SPC is then unknown.
+    let spc = match tn_auth_list_spc(tn.extn_value.as_bytes()) {
+        Ok(spc) => spc,
+        Err(e) => {
+            findings.push(finding(
+                "tn_auth_list_unreadable",
+                &format!("the TNAuthList extension does not decode as RFC 8226's: {e}"),
+            ));
+            return Ok((None, findings));
+        }
+    };
     if spc.is_none() {
         findings.push(finding(
             "tn_auth_list_without_spc",

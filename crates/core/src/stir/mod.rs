@@ -158,11 +158,18 @@ pub struct CallNumbers<'a> {
 pub struct Rules {
     /// How far `iat` may be from now, either way, in seconds (ATIS-1000074: 60).
     pub iat_window_s: i64,
+    /// Interoperability with signers that bend the token format: an `http://` `x5u`, and
+    /// `orig`/`dest` sent as JSON inside a string, accepted and reported as findings. The chain,
+    /// the signature, `iat` and the numbers are checked as strictly as ever.
+    pub lenient: bool,
 }
 
 impl Default for Rules {
     fn default() -> Self {
-        Rules { iat_window_s: 60 }
+        Rules {
+            iat_window_s: 60,
+            lenient: false,
+        }
     }
 }
 
@@ -316,13 +323,47 @@ pub fn verify_parsed(
     signers: SignerLookup<'_>,
     rules: &Rules,
 ) -> StirResult {
-    let Passports {
-        parsed,
-        first_error,
-    } = passports;
+    let first_error = passports.first_error.as_ref();
+    if !rules.lenient {
+        return check_passports(&passports.parsed, first_error, call, signers, rules);
+    }
+    let mut parsed = passports.parsed.clone();
+    let mut findings = Vec::new();
+    let mut decoded = false;
+    for p in &mut parsed {
+        decoded |= p.decode_string_claims();
+    }
+    if decoded {
+        findings.push(cert::finding(
+            "claims_string_encoded",
+            "orig or dest is a JSON object inside a string (RFC 8225 has an object)",
+        ));
+    }
+    if parsed
+        .iter()
+        .filter_map(Passport::cert_url)
+        .any(|u| u.starts_with("http://"))
+    {
+        findings.push(cert::finding(
+            "x5u_not_https",
+            "the certificate URL is http:// (RFC 8224 and ATIS-1000080 require HTTPS)",
+        ));
+    }
+    let mut r = check_passports(&parsed, first_error, call, signers, rules);
+    r.findings.extend(findings);
+    r
+}
+
+fn check_passports(
+    parsed: &[Passport],
+    first_error: Option<&Failure>,
+    call: &CallNumbers<'_>,
+    signers: SignerLookup<'_>,
+    rules: &Rules,
+) -> StirResult {
     let Some(shaken) = parsed.iter().position(|p| p.ppt() == Some("shaken")) else {
         let r = StirResult::empty(Verstat::NoValidation);
-        return r.failed(first_error.clone().unwrap_or_else(|| {
+        return r.failed(first_error.cloned().unwrap_or_else(|| {
             let detail = if parsed.is_empty() {
                 "no PASSporT was given".to_string()
             } else {
@@ -435,7 +476,8 @@ fn check_token(
             "neither x5u nor the Identity info parameter".into(),
         ));
     };
-    if !url.starts_with("https://") {
+    let allowed = url.starts_with("https://") || (rules.lenient && url.starts_with("http://"));
+    if !allowed {
         return Err(fail(
             FailureKind::NoCertUrl,
             format!("x5u {url:?} is not an HTTPS URL"),

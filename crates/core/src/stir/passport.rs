@@ -78,6 +78,21 @@ impl Passport {
         tn_list(self.claims.dest.as_ref())
     }
 
+    /// Lenient reading: `orig` or `dest` sent as a JSON object encoded in a string (older
+    /// libstirshaken signs `"dest":"{\"tn\":…}"`) decoded in place. Returns whether one was.
+    pub fn decode_string_claims(&mut self) -> bool {
+        let mut decoded = false;
+        for claim in [&mut self.claims.orig, &mut self.claims.dest] {
+            if let Some(Value::String(s)) = claim {
+                if let Ok(inner @ Value::Object(_)) = serde_json::from_str::<Value>(s) {
+                    *claim = Some(inner);
+                    decoded = true;
+                }
+            }
+        }
+        decoded
+    }
+
     /// The number a `div` PASSporT says the call was first sent to (`div.tn`), as digits.
     pub fn div_tn(&self) -> Option<String> {
         let div = self.claims.div.as_ref()?;

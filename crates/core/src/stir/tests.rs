@@ -1,6 +1,7 @@
 //! The verifier against a PKI made in the test (rcgen): an STI-CA, an intermediate, signing
 //! certificates with TNAuthList and the SHAKEN policy, one of each common profile deviation, and
-//! PASSporTs signed here — every check failing alone, `div`, `iat` at the edges.
+//! PASSporTs signed here — every check failing alone, `div`, `iat` at the edges — and
+//! libstirshaken's published test CA and tokens in lenient mode.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -400,4 +401,75 @@ fn rfc8225_example_signing_input() {
     let f = fixture(Deviation::None);
     let r = run(&f, &[token], None, 1_471_375_418);
     assert_eq!(r.failure.unwrap().kind, FailureKind::UnsupportedPpt);
+}
+
+/// libstirshaken's own test CA and PASSporTs (MIT; see `libstirshaken/README.md`): another
+/// implementation's output. The chain and both signatures verify; its `http://` `x5u`, its
+/// `orig`/`dest` sent as JSON inside strings and the URL where its certificate's TNAuthList
+/// belongs fail strict mode and are findings in lenient mode — which stays strict about the
+/// signature, the numbers and `iat`.
+#[test]
+fn libstirshaken_tokens_in_lenient_mode() {
+    const IAT: i64 = 1_603_458_131;
+    const X5U: &str = "http://shaken.signalwire.cloud/sp.pem";
+    let trust = TrustList::from_pem(include_bytes!("libstirshaken/ca.pem")).unwrap();
+    let bundle = include_bytes!("libstirshaken/sp.pem");
+    let signer = Arc::new(Signer::from_bundle(bundle, &trust, IAT).unwrap());
+    assert_eq!(signer.spc, None);
+    let lookup = |u: &str| (u == X5U).then(|| Ok(signer.clone()));
+    let at = |calling, now_s| CallNumbers {
+        calling,
+        called: Some("01256500600"),
+        now_s,
+    };
+    let lenient = Rules {
+        lenient: true,
+        ..Rules::default()
+    };
+    let tokens = [
+        include_str!("libstirshaken/passport.txt").trim(),
+        include_str!("libstirshaken/identity.txt").trim(),
+    ];
+    for token in tokens {
+        let input = [token.to_string()];
+        let call = at("01256789999", IAT + 5);
+        // Strict mode reads no `orig.tn` in a string.
+        let strict = verify(&input, &call, &lookup, &Rules::default());
+        assert_eq!(strict.failure.unwrap().kind, FailureKind::MissingClaim);
+
+        let r = verify(&input, &call, &lookup, &lenient);
+        assert_eq!(r.verstat, Verstat::Passed, "{r:?}");
+        assert_eq!(r.attest.as_deref(), Some("A"));
+        assert_eq!(r.origid.as_deref(), Some("ref"));
+        assert_eq!(r.orig.as_deref(), Some("01256789999"));
+        assert_eq!(r.dest, vec!["01256500600"]);
+        assert_eq!(r.iat, Some(IAT));
+        assert!(r.issuer.unwrap().contains("SignalWire STI-CA"));
+        let codes: Vec<&str> = r.findings.iter().map(|f| f.code.as_str()).collect();
+        for code in [
+            "tn_auth_list_unreadable",
+            "key_usage_missing",
+            "claims_string_encoded",
+            "x5u_not_https",
+        ] {
+            assert!(codes.contains(&code), "{code} not in {codes:?}");
+        }
+
+        // Strict where it matters.
+        let (jws, params) = token.split_once(';').unwrap_or((token, ""));
+        let (signed, sig) = jws.rsplit_once('.').unwrap();
+        let mut sig = sig.to_string();
+        let flipped = if sig.starts_with('A') { "B" } else { "A" };
+        sig.replace_range(0..1, flipped);
+        let forged = [format!("{signed}.{sig};{params}")];
+        let r = verify(&forged, &call, &lookup, &lenient);
+        assert_eq!(r.failure.unwrap().kind, FailureKind::BadSignature);
+        let r = verify(&input, &at("01256780000", IAT + 5), &lookup, &lenient);
+        assert_eq!(r.failure.unwrap().kind, FailureKind::OrigMismatch);
+        let r = verify(&input, &at("01256789999", IAT + 61), &lookup, &lenient);
+        assert_eq!(r.failure.unwrap().kind, FailureKind::StaleDate);
+    }
+    // The same certificate against another trust list: untrusted.
+    let e = Signer::from_bundle(bundle, &pki().trust(), IAT).unwrap_err();
+    assert_eq!(e.kind, FailureKind::UntrustedSigner);
 }
