@@ -326,6 +326,11 @@ pub struct SourceState {
     pub records_before_complete: i64,
     /// The earliest `sent_at` this source has sent (a purge does not move it).
     pub first_sent_at: Option<Millis>,
+    /// The latest `sent_at` a *derived* watermark may reach whatever the newest record says —
+    /// set by the server, never stored: with Kafka input, the time up to which every
+    /// partition's messages are stored and committed (a partition still behind may hold
+    /// older records than the newest seen elsewhere).
+    pub derived_cap: Option<Millis>,
 }
 
 impl SourceState {

@@ -514,7 +514,7 @@ pub async fn get_calling_now(
     st.check_limits.check(&customer_id)?;
     let now = st.now();
     let max_ms = st.checks.calling_now_max_mins * 60_000;
-    let view = st
+    let mut view = st
         .store
         .ledger_view(
             &customer_id,
@@ -532,6 +532,7 @@ pub async fn get_calling_now(
             detail: None,
         })
         .await?;
+    crate::kafka::cap_derived(&st, &mut view.sources);
     let voice = countersign_core::verify::freshness(
         &view.sources,
         Some(countersign_core::Channel::Voice),

@@ -58,7 +58,7 @@ pub async fn verify_claim(
 ) -> Result<Verification, Problem> {
     let now = st.now();
     let window = claim_window(claim, now, st.retention_ms, &st.verify);
-    let view = st
+    let mut view = st
         .store
         .ledger_view(
             &claim.customer_id,
@@ -67,6 +67,7 @@ pub async fn verify_claim(
             st.verify.candidates_max,
         )
         .await?;
+    crate::kafka::cap_derived(st, &mut view.sources);
     let ctx = LedgerContext {
         customer_known: view.customer_known,
         candidates: &view.candidates,

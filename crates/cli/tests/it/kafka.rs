@@ -2,7 +2,8 @@
 //! hosted by this test process) and the real `countersign serve` consuming from it. A consumer
 //! that dies between the durable write and the offset commit gets the records again and stores
 //! them once; records that fail validation go to the dead-letter topic with their error code and
-//! never hold up their partition; a watermark record makes `not_sent` possible.
+//! never hold up their partition; a watermark record makes `not_sent` possible; a partition that
+//! lags holds back every derived watermark.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -15,6 +16,18 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::json;
 
 use crate::common::*;
+
+/// The value of the first `/metrics` line starting with `name` (0 when there is none).
+fn metric(s: &Server, name: &str) -> f64 {
+    let (_, _, v) = s.get("/metrics", Some(ADMIN_KEY));
+    v.as_str()
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0.0)
+}
 
 #[test]
 fn kafka_records_land_once_and_poison_goes_to_the_dead_letter_topic() {
@@ -93,16 +106,7 @@ fn kafka_records_land_once_and_poison_goes_to_the_dead_letter_topic() {
     producer.flush(Duration::from_secs(10)).unwrap();
     // The next one gets those records again: duplicates, stored once.
     let s = Server::spawn(&dir.path().join("d"), Some(&cfg));
-    let metric = |name: &str| -> u64 {
-        let (_, _, v) = s.get("/metrics", Some(ADMIN_KEY));
-        v.as_str()
-            .unwrap_or_default()
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    };
+    let metric = |name: &str| metric(&s, name) as u64;
     // (The dead consumer holds its partitions until its session times out: 6 s here.)
     eventually("every record consumed again", 60, || {
         (metric("countersign_notifications_stored") == 20
@@ -162,4 +166,104 @@ fn kafka_records_land_once_and_poison_goes_to_the_dead_letter_topic() {
         "each with its error code: {dead:?}"
     );
     assert!(metric("countersign_kafka_records_total{outcome=\"dead_lettered\"}") >= 2);
+}
+
+/// A source fed through Kafka that never declares a watermark gets a derived one (its newest
+/// `sent_at` less 5 min) — held to the time up to which the consumer group had committed every
+/// partition. Here a second member of the group takes one partition and never commits: a text
+/// waiting there must not be answered `not_sent` because the other partition ran three hours
+/// ahead (without the hold it would be: the derived watermark covers the claim's window). Once
+/// the partition is back with the server, the text is stored and confirmed.
+#[test]
+fn a_lagging_partition_holds_back_the_derived_watermark() {
+    let mock = MockCluster::new(1).unwrap();
+    mock.create_topic("notifications", 2, 1).unwrap();
+    mock.create_topic("countersign.dead-letter", 1, 1).unwrap();
+    let brokers = mock.bootstrap_servers();
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    let send = |partition: i32, id: &str, sent_at: i64, amount: &str, merchant: &str| {
+        let r = sms("alerts", id, "cust-b", sent_at, amount, merchant, "4417").to_string();
+        producer
+            .send(
+                BaseRecord::<(), String>::to("notifications")
+                    .partition(partition)
+                    .payload(&r),
+            )
+            .unwrap();
+        producer.flush(Duration::from_secs(10)).unwrap();
+    };
+    let (n, min, hour) = (now_ms(), 60_000, 3_600_000);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "settable_clock = true\n[kafka]\nbrokers = {brokers:?}\nnotification_topics = [\"notifications\"]\nlinger_ms = 100\n[kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"1000\"\n"
+    );
+    let s = Server::spawn(&dir.path().join("d"), Some(&cfg));
+    let clock = |t: i64| {
+        s.send(
+            "PUT",
+            "/v1/admin/clock",
+            ADMIN_KEY,
+            Some(&json!({"now": rfc3339(t)})),
+        );
+    };
+    let metric = |name: &str| metric(&s, name);
+    // Six hours ago the feed started: a record on each partition, both stored and committed.
+    clock(n - 6 * hour);
+    send(0, "a0", n - 6 * hour - min, "$12.00", "TARGET T-1887");
+    send(1, "a1", n - 6 * hour - min, "$13.00", "SHELL OIL 57442");
+    eventually("both partitions committed", 60, || {
+        (metric("countersign_notifications_stored") == 2.0
+            && metric("countersign_kafka_complete_to_seconds") * 1000.0 >= (n - 6 * hour) as f64)
+            .then_some(())
+    });
+
+    // Another member of the group takes a partition, reads and never commits.
+    let rogue: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", "countersign")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "1000")
+        .create()
+        .unwrap();
+    rogue.subscribe(&["notifications"]).unwrap();
+    let held = eventually("the rogue holds a partition", 60, || {
+        let _ = rogue.poll(Duration::from_millis(200));
+        let a = rogue.assignment().ok()?;
+        let parts: Vec<i32> = a.elements().iter().map(|e| e.partition()).collect();
+        (parts.len() == 1).then(|| parts[0])
+    });
+    // Three hours ago the real text went to the held partition; since then the other
+    // partition has carried on, its newest record a minute old.
+    let t = n - 3 * hour;
+    clock(t + min);
+    send(held, "b", t, "$480.00", "BESTBUY #1123");
+    let _ = rogue.poll(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_secs(3));
+    clock(n);
+    send(1 - held, "c", n - min, "$14.00", "UBER TRIP");
+    eventually("the other partition stored", 60, || {
+        let _ = rogue.poll(Duration::from_millis(100));
+        (metric("countersign_notifications_stored") == 3.0).then_some(())
+    });
+    let claim = json!({"customer_id": "cust-b", "channel": "sms", "received_at": rfc3339(t + 5_000),
+        "mentions": {"amount": "$480", "merchant": "Best Buy"}});
+    let v = s.verify(&claim);
+    assert_eq!(
+        v["verdict"], "cannot_confirm",
+        "the text waits in a partition not yet committed: {v}"
+    );
+
+    // The rogue leaves; the server takes the partition, stores the text, commits.
+    drop(rogue);
+    eventually("the held partition stored and committed", 60, || {
+        (metric("countersign_notifications_stored") == 4.0
+            && metric("countersign_kafka_complete_to_seconds") * 1000.0 >= n as f64)
+            .then_some(())
+    });
+    assert_eq!(s.verify(&claim)["verdict"], "confirmed");
 }

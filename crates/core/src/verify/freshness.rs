@@ -15,12 +15,16 @@ pub enum WatermarkKind {
     None,
 }
 
-/// The effective watermark of a source: declared, else derived conservatively from traffic.
+/// The effective watermark of a source: declared, else derived conservatively from traffic —
+/// the newest `sent_at`, held to the source's `derived_cap` when it has one, less the margin.
 pub fn effective_watermark(s: &SourceState, cfg: &VerifyConfig) -> (Option<Millis>, WatermarkKind) {
     match (s.declared_watermark, s.last_sent_at) {
         (Some(w), _) => (Some(w), WatermarkKind::Declared),
         (None, Some(last)) => (
-            Some(last - cfg.derived_watermark_margin_ms),
+            Some(
+                last.min(s.derived_cap.unwrap_or(Millis::MAX))
+                    .saturating_sub(cfg.derived_watermark_margin_ms),
+            ),
             WatermarkKind::Derived,
         ),
         (None, None) => (None, WatermarkKind::None),
@@ -103,4 +107,35 @@ pub fn freshness(
         f.complete_since = Some(f.complete_since.map_or(cs, |cur| cur.max(cs)));
     }
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A derived watermark never passes the cap; a declared one is the source's word.
+    #[test]
+    fn derived_watermarks_held_to_their_cap() {
+        let cfg = VerifyConfig::default();
+        let margin = cfg.derived_watermark_margin_ms;
+        let mut s = SourceState {
+            source: "card-alerts".into(),
+            last_sent_at: Some(1_000_000_000),
+            ..SourceState::default()
+        };
+        let derived = |s: &SourceState| effective_watermark(s, &cfg);
+        assert_eq!(
+            derived(&s),
+            (Some(1_000_000_000 - margin), WatermarkKind::Derived)
+        );
+        s.derived_cap = Some(900_000_000);
+        assert_eq!(derived(&s).0, Some(900_000_000 - margin));
+        s.derived_cap = Some(2_000_000_000);
+        assert_eq!(derived(&s).0, Some(1_000_000_000 - margin));
+        // Nothing known yet: as old as can be, never an overflow.
+        s.derived_cap = Some(Millis::MIN);
+        assert_eq!(derived(&s).0, Some(Millis::MIN));
+        s.declared_watermark = Some(950_000_000);
+        assert_eq!(derived(&s), (Some(950_000_000), WatermarkKind::Declared));
+    }
 }

@@ -94,6 +94,11 @@ pub async fn consume_forever(st: SharedState, k: KafkaSettings) {
     }
     tracing::info!(topics = ?topics, group = %k.group_id, "consuming notification records from Kafka");
     let consumer = Arc::new(consumer);
+    st.tasks.spawn(track_completeness(
+        consumer.clone(),
+        st.clone(),
+        k.notification_topics.clone(),
+    ));
     let mut last_lag = std::time::Instant::now();
     loop {
         // Each wait is bounded: a wake-up librdkafka never sends (rust-rdkafka #665: the queue
@@ -390,4 +395,58 @@ async fn measure_lag(consumer: &Arc<StreamConsumer>, stats: &KafkaStats) {
     if let Ok(lag) = lag {
         stats.inner.lock().unwrap_or_else(|p| p.into_inner()).lag = lag;
     }
+}
+
+/// Every 2 s: whether the consumer group has stored and committed every partition of the
+/// notification topics up to the end it had when the check began — then every record published
+/// before that time is in the ledger, and derived watermarks may reach it (see `cap_derived`).
+/// The group's committed offsets are read for all partitions, not only this node's.
+async fn track_completeness(consumer: Arc<StreamConsumer>, st: SharedState, topics: Vec<String>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = st.stopping.cancelled() => return,
+        }
+        let at = st.now();
+        let (c, t) = (consumer.clone(), topics.clone());
+        match tokio::task::spawn_blocking(move || all_committed(&c, &t)).await {
+            Ok(Ok(true)) => st.kafka.caught_up(at),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "Kafka completeness check failed; will retry")
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// Whether the group's committed offset is at the end of every partition of `topics`.
+fn all_committed(
+    c: &StreamConsumer,
+    topics: &[String],
+) -> Result<bool, rdkafka::error::KafkaError> {
+    let timeout = Duration::from_secs(2);
+    let mut tpl = TopicPartitionList::new();
+    let mut ends = Vec::new();
+    for t in topics {
+        let md = c.fetch_metadata(Some(t), timeout)?;
+        for topic in md.topics() {
+            if topic.error().is_some() {
+                return Ok(false);
+            }
+            for p in topic.partitions() {
+                let (low, high) = c.fetch_watermarks(t, p.id(), timeout)?;
+                tpl.add_partition(t, p.id());
+                ends.push((t.as_str(), p.id(), low, high));
+            }
+        }
+    }
+    let committed = c.committed_offsets(tpl, timeout)?;
+    Ok(ends.into_iter().all(|(t, p, low, high)| {
+        match committed.find_partition(t, p).map(|e| e.offset()) {
+            Some(Offset::Offset(o)) => o >= high,
+            // Never committed: done only if there is nothing to read.
+            _ => low >= high,
+        }
+    }))
 }

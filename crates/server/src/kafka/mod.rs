@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use countersign_core::{Millis, SourceState};
 use serde::Deserialize;
 
 #[cfg(feature = "kafka")]
@@ -118,9 +119,43 @@ pub(super) struct StatsInner {
     pub(super) lag: BTreeMap<(String, i32), i64>,
     /// (topic, partition) → the next offset to read, as last committed.
     pub(super) committed: BTreeMap<(String, i32), i64>,
+    /// The latest time at which the group had committed every partition of the notification
+    /// topics up to its end: every record published before it is in the ledger.
+    pub(super) complete_to: Option<Millis>,
+}
+
+/// Hold every derived watermark to what the consumer group has committed, on a node that
+/// consumes Kafka. A source's derived watermark is its newest `sent_at` less a margin; with
+/// several partitions, one partition can run ahead of another still holding older records, and
+/// a watermark taken from the one ahead would answer `not_sent` for a record still waiting in
+/// the other. So it may not pass the time up to which every partition was stored and
+/// committed (before the first such check: nothing is claimed, `cannot_confirm`). Declared
+/// watermarks are the producer's word and are left alone.
+pub fn cap_derived(st: &crate::AppState, sources: &mut [SourceState]) {
+    if !AVAILABLE || st.kafka_settings.is_none() {
+        return;
+    }
+    let cap = st.kafka.complete_to().unwrap_or(Millis::MIN);
+    for s in sources {
+        s.derived_cap = Some(cap);
+    }
 }
 
 impl KafkaStats {
+    /// The group had every notification partition committed to its end as of `at`.
+    pub(super) fn caught_up(&self, at: Millis) {
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        s.complete_to = Some(s.complete_to.map_or(at, |c| c.max(at)));
+    }
+
+    /// See [`cap_derived`].
+    pub fn complete_to(&self) -> Option<Millis> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .complete_to
+    }
+
     pub(super) fn count(&self, outcome: &'static str, n: u64) {
         if n > 0 {
             let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -146,6 +181,12 @@ impl KafkaStats {
         for ((topic, partition), lag) in &s.lag {
             out.push_str(&format!(
                 "countersign_kafka_lag{{topic=\"{topic}\",partition=\"{partition}\"}} {lag}\n"
+            ));
+        }
+        if let Some(t) = s.complete_to {
+            out.push_str(&format!(
+                "# HELP countersign_kafka_complete_to_seconds When the consumer group last had every notification partition committed to its end (derived watermarks stop there).\n# TYPE countersign_kafka_complete_to_seconds gauge\ncountersign_kafka_complete_to_seconds {:.3}\n",
+                t as f64 / 1000.0
             ));
         }
         out

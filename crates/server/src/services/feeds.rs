@@ -17,7 +17,8 @@ use crate::SharedState;
 
 /// Every source's view at `now`, stale ones first.
 pub async fn source_views(st: &SharedState, now: Millis) -> Result<Vec<SourceView>, Problem> {
-    let sources = st.store.sources().await?;
+    let mut sources = st.store.sources().await?;
+    crate::kafka::cap_derived(st, &mut sources);
     let activity = st.store.source_activity(now - 3_600_000).await?;
     let mut views: Vec<SourceView> = sources
         .iter()

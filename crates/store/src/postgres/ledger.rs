@@ -70,6 +70,7 @@ fn source_state(r: &Row) -> StoreResult<(i64, SourceState)> {
             records_total: col(r, 9)?,
             records_before_complete: col(r, 10)?,
             first_sent_at: col(r, 11)?,
+            derived_cap: None,
         },
     ))
 }

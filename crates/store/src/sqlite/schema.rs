@@ -291,6 +291,7 @@ pub(super) fn load_shared(conn: &Connection) -> anyhow::Result<Shared> {
                 records_total: r.get(9)?,
                 records_before_complete: r.get(10)?,
                 first_sent_at: r.get(11)?,
+                derived_cap: None,
             },
         })
     })?;
