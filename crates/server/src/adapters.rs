@@ -4,8 +4,7 @@
 //! is configured), Amazon Connect (contact-flow Lambda event → flat string map), Genesys Cloud
 //! (data action: flat JSON in, flat JSON out), Bandwidth Voice (the `initiate` callback → BXML
 //! that tags the call with its score and redirects it to the institution's call flow). A
-//! platform retrying a request gets the same call's
-//! latest score, not an error.
+//! platform retrying a request gets the same call's latest score, not an error.
 
 use std::collections::BTreeMap;
 
@@ -63,6 +62,12 @@ async fn score_platform_call(st: &SharedState, c: CallIn) -> Result<CallScore, P
         }
         other => other,
     }
+}
+
+/// A platform's JSON event (Connect, Bandwidth): at most 256 KiB, within the body timeout.
+async fn read_event(st: &SharedState, headers: &HeaderMap, body: Body) -> Result<Value, Problem> {
+    let bytes = read_body(headers, body, 256 * 1024, st.limits.body_timeout()).await?;
+    parse_json(&bytes)
 }
 
 /// The flat string map Connect and Genesys flows read.
@@ -180,8 +185,7 @@ pub async fn connect(
     body: Body,
 ) -> Result<Json<BTreeMap<String, String>>, Problem> {
     auth.require(Scope::Agent)?;
-    let bytes = read_body(&headers, body, 256 * 1024, st.limits.body_timeout()).await?;
-    let ev: Value = parse_json(&bytes)?;
+    let ev = read_event(&st, &headers, body).await?;
     let call = countersign_core::platform::connect_call(&ev).map_err(Problem::invalid)?;
     let cs = score_platform_call(&st, call).await?;
     Ok(Json(flat(&cs, st.adapters.reasons_max.unwrap_or(3))))
@@ -287,8 +291,7 @@ pub async fn bandwidth(
             "set [adapters] bandwidth_redirect_url: the call flow a scored Bandwidth call goes on to",
         ));
     };
-    let bytes = read_body(&headers, body, 256 * 1024, st.limits.body_timeout()).await?;
-    let ev: Value = parse_json(&bytes)?;
+    let ev = read_event(&st, &headers, body).await?;
     let call = countersign_core::platform::bandwidth_call(&ev).map_err(Problem::invalid)?;
     let cs = score_platform_call(&st, call).await?;
     let tag = bandwidth_tag(&cs);
@@ -304,15 +307,14 @@ pub async fn bandwidth(
 /// not fit in 256 characters; the flow reads them from `GET /v1/calls/{call_id}`.
 fn bandwidth_tag(cs: &CallScore) -> String {
     let mut tag = serde_json::json!({"score": cs.score.score.round() as i64,
-        "band": cs.score.band.as_str(), "action": cs.score.action.as_str(), "call_id": cs.call_id})
-    .to_string();
-    if tag.len() > BANDWIDTH_TAG_MAX {
+        "band": cs.score.band.as_str(), "action": cs.score.action.as_str(), "call_id": cs.call_id});
+    if tag.to_string().len() > BANDWIDTH_TAG_MAX {
         // A very long call id: the score, band and action matter more (the id is Bandwidth's own).
-        tag = serde_json::json!({"score": cs.score.score.round() as i64,
-            "band": cs.score.band.as_str(), "action": cs.score.action.as_str()})
-        .to_string();
+        if let Some(m) = tag.as_object_mut() {
+            m.remove("call_id");
+        }
     }
-    tag
+    tag.to_string()
 }
 
 /// This resource's routes, each registered with its OpenAPI operation.
@@ -350,6 +352,36 @@ mod tests {
                 &params
             ),
             "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        );
+    }
+
+    /// The tag keeps the call id while it fits Bandwidth's 256 characters, and drops it (never
+    /// the score, band or action) when it would not.
+    #[test]
+    fn bandwidth_tag_fits_in_256_characters() {
+        let cs = |id: &str| CallScore {
+            call_id: id.into(),
+            score: countersign_core::score::Score {
+                score: 71.6,
+                band: countersign_core::score::Band::High,
+                action: countersign_core::guidance::Action::Callback,
+                guidance: "…".into(),
+                reasons: Vec::new(),
+                floor: None,
+                policy_version: "p".into(),
+                alerts: Vec::new(),
+            },
+        };
+        let short: Value = serde_json::from_str(&bandwidth_tag(&cs("c-1"))).unwrap();
+        assert_eq!(short["call_id"], "c-1");
+        assert_eq!(short["score"], 72);
+        let tag = bandwidth_tag(&cs(&"c".repeat(250)));
+        assert!(tag.len() <= BANDWIDTH_TAG_MAX, "{tag}");
+        let long: Value = serde_json::from_str(&tag).unwrap();
+        assert!(long.get("call_id").is_none());
+        assert_eq!(
+            (long["band"].as_str(), long["action"].as_str()),
+            (Some("high"), Some("callback"))
         );
     }
 }

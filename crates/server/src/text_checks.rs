@@ -514,15 +514,13 @@ pub async fn get_calling_now(
     st.check_limits.check(&customer_id)?;
     let now = st.now();
     let max_ms = st.checks.calling_now_max_mins * 60_000;
-    let mut view = st
-        .store
-        .ledger_view(
-            &customer_id,
-            now - max_ms,
-            now + st.validation.future_skew_ms,
-            st.verify.candidates_max,
-        )
-        .await?;
+    let view = crate::verification::ledger_view(
+        &st,
+        &customer_id,
+        now - max_ms,
+        now + st.validation.future_skew_ms,
+    )
+    .await?;
     st.store
         .audit(countersign_store::AuditEntry {
             at: now,
@@ -532,7 +530,6 @@ pub async fn get_calling_now(
             detail: None,
         })
         .await?;
-    crate::kafka::cap_derived(&st, &mut view.sources);
     let voice = countersign_core::verify::freshness(
         &view.sources,
         Some(countersign_core::Channel::Voice),

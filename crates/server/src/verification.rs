@@ -50,6 +50,23 @@ pub async fn post_verify(
     Ok(Json(v))
 }
 
+/// The store's view of a customer's ledger between `from` and `to`, every derived watermark
+/// held to the Kafka consumer group's committed progress (`kafka::cap_derived`): what every
+/// answer about what was sent reads.
+pub async fn ledger_view(
+    st: &SharedState,
+    customer_id: &str,
+    from: countersign_core::Millis,
+    to: countersign_core::Millis,
+) -> Result<countersign_store::LedgerView, Problem> {
+    let mut view = st
+        .store
+        .ledger_view(customer_id, from, to, st.verify.candidates_max)
+        .await?;
+    crate::kafka::cap_derived(st, &mut view.sources);
+    Ok(view)
+}
+
 /// Verify a validated claim against the ledger (and the brand registry), audit-logged as `who`.
 pub async fn verify_claim(
     st: &SharedState,
@@ -58,16 +75,7 @@ pub async fn verify_claim(
 ) -> Result<Verification, Problem> {
     let now = st.now();
     let window = claim_window(claim, now, st.retention_ms, &st.verify);
-    let mut view = st
-        .store
-        .ledger_view(
-            &claim.customer_id,
-            window.from,
-            window.to,
-            st.verify.candidates_max,
-        )
-        .await?;
-    crate::kafka::cap_derived(st, &mut view.sources);
+    let view = ledger_view(st, &claim.customer_id, window.from, window.to).await?;
     let ctx = LedgerContext {
         customer_known: view.customer_known,
         candidates: &view.candidates,
