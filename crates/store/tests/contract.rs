@@ -188,6 +188,124 @@ mod postgres {
     }
 }
 
+/// A database an older build left at each earlier PostgreSQL schema version, with records in it,
+/// migrates to the current one with them intact: found, told duplicate or conflict, updated,
+/// and purged by day (version 2 partitioned the notifications by day).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migrates_from_each_earlier_version() {
+    use countersign_core::{DeliveryStatus, Facts, StatusUpdate};
+    use countersign_store::contract::pg::TestDb;
+    use countersign_store::postgres::{migrate_url_to, schema_version, PgOptions, PgStore};
+    use countersign_store::StatusOutcome;
+    const DAY: i64 = 86_400_000;
+    let plain = |id: &str, customer: &str, sent_at| countersign_core::Notification {
+        facts: Facts::default(),
+        ..note("alerts", id, customer, sent_at)
+    };
+    for version in 1..schema_version() {
+        let Some(db) = TestDb::empty().await else {
+            return;
+        };
+        assert_eq!(
+            migrate_url_to(&db.url, version).await.unwrap(),
+            (0, version)
+        );
+        let (c, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        c.batch_execute(&seed(version)).await.unwrap();
+        let s = PgStore::connect(&db.url, PgOptions::default())
+            .await
+            .unwrap();
+        let at = format!("from version {version}");
+        assert_eq!(s.stats().await.unwrap().notifications, 3, "{at}");
+        let c1 = s
+            .customer_notifications("c1", 0, i64::MAX, 10)
+            .await
+            .unwrap();
+        assert_eq!(c1.len(), 2, "{at}");
+        assert!(c1[1].record.same_content(&plain("r1", "c1", T0)), "{at}");
+        assert_eq!(
+            s.ingest(
+                vec![plain("r1", "c1", T0), plain("r4", "c1", T0 + 5)],
+                T0 + 2 * DAY
+            )
+            .await
+            .unwrap(),
+            vec![IngestOutcome::Duplicate, IngestOutcome::Accepted],
+            "{at}"
+        );
+        // The same id sent on another day is still the same key: a conflict.
+        assert_eq!(
+            s.ingest(vec![plain("r2", "c1", T0 + 3 * DAY)], T0 + 3 * DAY)
+                .await
+                .unwrap(),
+            vec![IngestOutcome::Conflict],
+            "{at}"
+        );
+        let delivered = StatusUpdate {
+            source: "alerts".into(),
+            id: "r2".into(),
+            status: DeliveryStatus::Delivered,
+            at: T0 + DAY + 9,
+        };
+        assert_eq!(
+            s.update_status(vec![delivered]).await.unwrap(),
+            vec![StatusOutcome::Updated],
+            "{at}"
+        );
+        // The first day goes whole (r1, r4); r2 and r3 stay.
+        let day_end = (T0.div_euclid(DAY) + 1) * DAY;
+        assert_eq!(s.purge(day_end).await.unwrap(), 2, "{at}");
+        let c1 = s
+            .customer_notifications("c1", 0, i64::MAX, 10)
+            .await
+            .unwrap();
+        assert_eq!(c1.len(), 1, "{at}");
+        assert_eq!(c1[0].record.status, DeliveryStatus::Delivered, "{at}");
+        assert_eq!(s.stats().await.unwrap().notifications, 2, "{at}");
+        // A purged key is free again.
+        assert_eq!(
+            s.ingest(vec![plain("r1", "c1", T0 + DAY)], T0 + 3 * DAY)
+                .await
+                .unwrap(),
+            vec![IngestOutcome::Accepted],
+            "{at}"
+        );
+        s.close();
+    }
+}
+
+/// What an older build would have stored at `version`: one source, three records over two days
+/// (`r1` on T0's day, `r2` and `r3` on the next).
+fn seed(version: u32) -> String {
+    let d = T0 + 86_400_000;
+    let row = |id: &str, customer: &str, sent: i64| {
+        format!(
+            "(1, '{id}', '{customer}', 1, 'ACMEBANK', '+14155550100', {sent}, {sent}, 'card_auth',
+              'card-auth-v3', NULL,
+              'ACME: Did you authorise $479.99 at BESTBUY #1123? Reply Y/N',
+              '\\x07070707070707070707070707070707', 1, {sent})"
+        )
+    };
+    match version {
+        1 => format!(
+            "INSERT INTO sources (name, channels_mask, first_acked_at, last_acked_at, last_sent_at,
+                records_total, first_sent_at, records_live)
+             VALUES ('alerts', 2, {T0}, {d}, {d}, 3, {T0}, 3);
+             INSERT INTO notifications (source_id, ext_id, customer_id, channel, sender, recipient,
+                sent_at, acked_at, category, template_id, facts, body, body_mac, status, status_at)
+             VALUES {}, {}, {};
+             INSERT INTO customers VALUES ('c1', {T0}), ('c2', {d});",
+            row("r1", "c1", T0),
+            row("r2", "c1", d),
+            row("r3", "c2", d)
+        ),
+        v => panic!("no seed for PostgreSQL schema version {v}: add what that version stored"),
+    }
+}
+
 /// Several nodes taking reports at once on one PostgreSQL: each waits for the intake lock, sees
 /// what the others stored, and the ids come out gap-free.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -154,22 +154,26 @@ struct Windows {
 }
 
 async fn windows(st: &SharedState, doc: &CallDoc, now: Millis) -> Result<Windows, Problem> {
-    let surge = surge(st, now).await?;
     // Withheld callers share no line: "anonymous" calling many customers is many people, not
     // one number's velocity.
     let withheld = caller_id_withheld(&doc.ani);
     let customer = doc.customer_id.as_deref();
-    let mut w = Windows {
-        ani_customers_24h: 0,
-        ani_customers_7d: 0,
-        customer_anis_24h: 0,
-        surge,
-    };
     if st.store.shared() {
-        let v = st
-            .store
-            .call_velocity(&doc.call_id, &doc.ani, customer, now - DAY, now - 7 * DAY)
-            .await?;
+        // The surge and the velocity counts are independent reads: asked at once, on two
+        // pooled connections, so the call waits for one round trip, not two.
+        let velocity = async {
+            st.store
+                .call_velocity(&doc.call_id, &doc.ani, customer, now - DAY, now - 7 * DAY)
+                .await
+                .map_err(Problem::store)
+        };
+        let (surge, v) = tokio::try_join!(surge(st, now), velocity)?;
+        let mut w = Windows {
+            ani_customers_24h: 0,
+            ani_customers_7d: 0,
+            customer_anis_24h: 0,
+            surge,
+        };
         let own = u32::from(customer.is_some());
         if !withheld {
             w.ani_customers_24h = v.ani_customers_24h + own;
@@ -178,6 +182,12 @@ async fn windows(st: &SharedState, doc: &CallDoc, now: Millis) -> Result<Windows
         w.customer_anis_24h = v.customer_anis_24h + own;
         return Ok(w);
     }
+    let mut w = Windows {
+        ani_customers_24h: 0,
+        ani_customers_7d: 0,
+        customer_anis_24h: 0,
+        surge: surge(st, now).await?,
+    };
     if !withheld {
         w.ani_customers_24h = recent_count(st, |r| r.ani_customers(&doc.ani, now - DAY));
         w.ani_customers_7d = recent_count(st, |r| r.ani_customers(&doc.ani, now - 7 * DAY));
@@ -369,12 +379,20 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
     if in_window {
         return Err(exists());
     }
-    let ctx = context(st, &call_id, customer_id.as_deref(), now).await?;
-    if ctx.call_exists {
-        return Err(exists());
-    }
-    let added = shared
-        || st
+    let (ctx, w) = if shared {
+        // On a shared store nothing below reads this node's memory: the context, the surge and
+        // the velocity are read at once (the call is counted in its own velocity by `windows`).
+        tokio::try_join!(
+            context(st, &call_id, customer_id.as_deref(), now),
+            windows(st, &doc, now)
+        )?
+    } else {
+        let ctx = context(st, &call_id, customer_id.as_deref(), now).await?;
+        if ctx.call_exists {
+            return Err(exists());
+        }
+        // The call joins this node's window before its velocity is counted.
+        let added = st
             .recent_calls
             .lock()
             .map(|mut r| {
@@ -382,10 +400,14 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
                 r.add(&call_id, &doc.ani, doc.customer_id.as_deref(), started)
             })
             .unwrap_or(true);
-    if !added {
+        if !added {
+            return Err(exists());
+        }
+        (ctx, windows(st, &doc, now).await?)
+    };
+    if ctx.call_exists {
         return Err(exists());
     }
-    let w = windows(st, &doc, now).await?;
     let s = score_call(st, &doc, ctx, w, now);
     push_score(&mut doc, &s, "call_started", now);
     let json = crate::problem::to_json(&doc)?;
@@ -495,8 +517,11 @@ pub async fn add_claim(
         campaign_id: v.campaign_id,
         cited: cited_words(&raw),
     });
-    let ctx = context(st, &call_id, doc.customer_id.as_deref(), now).await?;
-    let w = windows(st, &doc, now).await?;
+    // Independent reads, asked at once (the call is already in this node's window).
+    let (ctx, w) = tokio::try_join!(
+        context(st, &call_id, doc.customer_id.as_deref(), now),
+        windows(st, &doc, now)
+    )?;
     let s = score_call(st, &doc, ctx, w, now);
     push_score(&mut doc, &s, "claim", now);
     save(st, &mut doc, false).await?;

@@ -184,6 +184,11 @@ impl ExerciseStore for PgStore {
             )
             .await?;
         tx.execute(
+            "DELETE FROM notification_keys WHERE source_id = ANY($1)",
+            &[&ids],
+        )
+        .await?;
+        tx.execute(
             "DELETE FROM source_minutes WHERE source_id = ANY($1)",
             &[&ids],
         )

@@ -1,12 +1,14 @@
 //! The ledger group on PostgreSQL: ingest as one `UNNEST … ON CONFLICT DO NOTHING RETURNING`
-//! statement per batch (a duplicate told from a conflict by the stored record's content), status
-//! updates, watermarks and source state kept exact under a row lock, the reads of verification
-//! and the timeline, retention in bounded chunks.
+//! statement per batch into `notification_keys` and the day-partitioned `notifications` (a
+//! duplicate told from a conflict by the stored record's content), status updates, watermarks and
+//! source state kept exact under a row lock, the reads of verification and the timeline,
+//! retention by dropping whole days and deleting the rest in bounded chunks.
 
 use std::collections::hash_map::Entry;
 
 use deadpool_postgres::Transaction;
 
+use super::schema::DAY_MS;
 use super::*;
 use crate::{facts_json, learned_number};
 
@@ -195,15 +197,19 @@ async fn insert_new(
     }
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO notifications (source_id, ext_id, customer_id, channel, sender, recipient,
+            "WITH u AS (SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[],
+                $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[],
+                $11::text[], $12::bytea[], $13::bigint[])
+                AS u(sid, ext, cust, ch, sender, rcpt, sent, cat, tpl, facts, body, mac, st)),
+             k AS (INSERT INTO notification_keys (source_id, ext_id, sent_at)
+                SELECT sid, ext, sent FROM u
+                ON CONFLICT (source_id, ext_id) DO NOTHING
+                RETURNING source_id, ext_id)
+             INSERT INTO notifications (source_id, ext_id, customer_id, channel, sender, recipient,
                 sent_at, acked_at, category, template_id, facts, body, body_mac, status, status_at)
              SELECT u.sid, u.ext, u.cust, u.ch, u.sender, u.rcpt, u.sent, $14, u.cat, u.tpl,
                 u.facts, u.body, u.mac, u.st, u.sent
-             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[],
-                $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[],
-                $12::bytea[], $13::bigint[])
-                AS u(sid, ext, cust, ch, sender, rcpt, sent, cat, tpl, facts, body, mac, st)
-             ON CONFLICT (source_id, ext_id) DO NOTHING
+             FROM u JOIN k ON k.source_id = u.sid AND k.ext_id = u.ext
              RETURNING source_id, ext_id",
         )
         .await?;
@@ -234,8 +240,10 @@ async fn existing(
     let stmt = tx
         .prepare_cached(&format!(
             "SELECT {SELECT_COLS}
-             JOIN UNNEST($1::bigint[], $2::text[]) AS k(sid, ext)
-               ON n.source_id = k.sid AND n.ext_id = k.ext"
+             JOIN notification_keys k
+               ON n.sent_at = k.sent_at AND n.source_id = k.source_id AND n.ext_id = k.ext_id
+             JOIN UNNEST($1::bigint[], $2::text[]) AS q(sid, ext)
+               ON k.source_id = q.sid AND k.ext_id = q.ext"
         ))
         .await?;
     let mut out = HashMap::new();
@@ -394,8 +402,118 @@ impl PgStore {
         Ok(outcomes)
     }
 
-    /// One chunk of retention: at most 10,000 of the oldest records sent before `before`, with
-    /// their sources' counters and the numbers last texted before the cut. How many went.
+    /// Make sure the day partitions of a batch's `sent_at` times exist. A node remembers the
+    /// days it has made or seen; `fresh` forgets them first (another node's retention may have
+    /// dropped one since).
+    async fn ensure_days(&self, batch: &[Notification], fresh: bool) -> StoreResult<()> {
+        let wanted: Vec<i64> = {
+            let mut known = self.days.lock().unwrap_or_else(|e| e.into_inner());
+            if fresh {
+                known.clear();
+            }
+            let mut v: Vec<i64> = batch
+                .iter()
+                .map(|n| n.sent_at.div_euclid(DAY_MS))
+                .filter(|d| !known.contains(d))
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let c = self.client().await?;
+        c.execute(
+            "SELECT countersign_notification_day(d) FROM UNNEST($1::bigint[]) AS d",
+            &[&wanted],
+        )
+        .await?;
+        self.days
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(wanted);
+        Ok(())
+    }
+
+    /// Retention's whole days: the oldest day partition that ends at or before `before`,
+    /// counted out of its sources, its keys and the numbers last texted before the cut deleted,
+    /// and the partition dropped — all in one transaction, the drop last (it takes the table's
+    /// exclusive lock, held until the commit). How many records went; `None` when no whole day
+    /// is left.
+    async fn drop_day(&self, before: Millis) -> StoreResult<Option<u64>> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PURGE_LOCK])
+            .await?;
+        let day = tx
+            .query_opt(
+                "SELECT day FROM notification_days WHERE (day + 1) * $2 <= $1 ORDER BY day LIMIT 1",
+                &[&before, &DAY_MS],
+            )
+            .await?;
+        let Some(day) = day else {
+            return Ok(None);
+        };
+        let day: i64 = col(&day, 0)?;
+        let (from, to) = (day * DAY_MS, (day + 1) * DAY_MS);
+        let mut sources = lock_all_sources(&tx).await?;
+        let (sids, cuts): (Vec<i64>, Vec<Option<Millis>>) = sources
+            .values()
+            .map(|l| (l.id, l.state.complete_since.or(l.state.first_acked_at)))
+            .unzip();
+        // Per source: its records that day, and those before its completeness (the rule of
+        // `SourceState::before_complete`).
+        let counts = tx
+            .query(
+                "SELECT n.source_id, COUNT(*), COUNT(*) FILTER (WHERE n.sent_at < t.cut)
+                 FROM notifications n LEFT JOIN UNNEST($3::bigint[], $4::bigint[]) AS t(sid, cut)
+                   ON t.sid = n.source_id
+                 WHERE n.sent_at >= $1 AND n.sent_at < $2 GROUP BY n.source_id",
+                &[&from, &to, &sids, &cuts],
+            )
+            .await?;
+        let mut gone = 0;
+        for r in &counts {
+            let (sid, all, early): (i64, i64, i64) = (col(r, 0)?, col(r, 1)?, col(r, 2)?);
+            if let Some(l) = sources.values_mut().find(|l| l.id == sid) {
+                l.state.records_before_complete -= early;
+                l.live_delta -= all;
+            }
+            gone += u64::try_from(all).unwrap_or(0);
+        }
+        // The numbers `learned_number` took from that day's texts.
+        tx.execute(
+            "DELETE FROM customer_numbers cn USING
+                (SELECT DISTINCT customer_id, recipient FROM notifications
+                 WHERE sent_at >= $1 AND sent_at < $2 AND channel = $3
+                   AND starts_with(recipient, '+')) g
+             WHERE cn.customer_id = g.customer_id AND cn.number = g.recipient
+               AND cn.last_sent_at < $4",
+            &[&from, &to, &Channel::Sms.code(), &before],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM notification_keys WHERE sent_at >= $1 AND sent_at < $2",
+            &[&from, &to],
+        )
+        .await?;
+        tx.execute("DELETE FROM source_minutes WHERE minute < $1", &[&before])
+            .await?;
+        save_sources(&tx, &sources).await?;
+        tx.execute("SELECT countersign_drop_notification_day($1)", &[&day])
+            .await?;
+        tx.commit().await?;
+        self.days
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&day);
+        Ok(Some(gone))
+    }
+
+    /// One chunk of retention inside the day the cut falls in: at most 10,000 of the oldest
+    /// records sent before `before`, with their keys, their sources' counters and the numbers
+    /// last texted before the cut. How many went.
     async fn purge_chunk(&self, before: Millis) -> StoreResult<u64> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
@@ -403,20 +521,12 @@ impl PgStore {
         // then finds the chunk gone.
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PURGE_LOCK])
             .await?;
-        // Every source locked first (the order ingest locks in): the counters stay exact.
-        let all: Vec<String> = tx
-            .query("SELECT name FROM sources", &[])
-            .await?
-            .iter()
-            .map(|r| col(r, 0))
-            .collect::<StoreResult<_>>()?;
-        let names: Vec<&str> = all.iter().map(String::as_str).collect();
-        let mut sources = lock_sources(&tx, &names).await?;
+        let mut sources = lock_all_sources(&tx).await?;
         let stmt = tx
             .prepare_cached(
-                "DELETE FROM notifications WHERE pk IN
-                    (SELECT pk FROM notifications WHERE sent_at < $1 LIMIT 10000)
-                 RETURNING customer_id, channel, recipient, source_id, sent_at",
+                "DELETE FROM notifications WHERE (sent_at, pk) IN
+                    (SELECT sent_at, pk FROM notifications WHERE sent_at < $1 LIMIT 10000)
+                 RETURNING customer_id, channel, recipient, source_id, sent_at, ext_id",
             )
             .await?;
         let gone = tx.query(&stmt, &[&before]).await?;
@@ -428,6 +538,7 @@ impl PgStore {
             .map(|(name, s)| (s.id, name.clone()))
             .collect();
         let mut forget: std::collections::BTreeSet<(String, String)> = Default::default();
+        let mut keys: (Vec<i64>, Vec<String>) = Default::default();
         for r in &gone {
             let (customer, channel, recipient, sid, sent_at): (
                 String,
@@ -436,6 +547,8 @@ impl PgStore {
                 i64,
                 Millis,
             ) = (col(r, 0)?, col(r, 1)?, col(r, 2)?, col(r, 3)?, col(r, 4)?);
+            keys.0.push(sid);
+            keys.1.push(col(r, 5)?);
             if let Some(src) = by_id.get(&sid).and_then(|n| sources.get_mut(n)) {
                 if src.state.before_complete(sent_at) {
                     src.state.records_before_complete -= 1;
@@ -448,6 +561,12 @@ impl PgStore {
                 forget.insert((customer, number.to_string()));
             }
         }
+        tx.execute(
+            "DELETE FROM notification_keys k USING UNNEST($1::bigint[], $2::text[]) AS q(sid, ext)
+             WHERE k.source_id = q.sid AND k.ext_id = q.ext",
+            &[&keys.0, &keys.1],
+        )
+        .await?;
         let (cs, ns): (Vec<String>, Vec<String>) = forget.into_iter().unzip();
         tx.execute(
             "DELETE FROM customer_numbers cn USING UNNEST($1::text[], $2::text[]) AS k(c, n)
@@ -461,6 +580,19 @@ impl PgStore {
         tx.commit().await?;
         Ok(gone.len() as u64)
     }
+}
+
+/// Every source, locked first (the order ingest locks in) so that retention keeps the
+/// counters exact.
+async fn lock_all_sources(tx: &Transaction<'_>) -> StoreResult<BTreeMap<String, LockedSource>> {
+    let all: Vec<String> = tx
+        .query("SELECT name FROM sources", &[])
+        .await?
+        .iter()
+        .map(|r| col(r, 0))
+        .collect::<StoreResult<_>>()?;
+    let names: Vec<&str> = all.iter().map(String::as_str).collect();
+    lock_sources(tx, &names).await
 }
 
 async fn all_sources(c: &Object) -> StoreResult<Vec<SourceState>> {
@@ -505,7 +637,16 @@ impl LedgerStore for PgStore {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        self.ingest_tx(&batch, acked_at).await
+        self.ensure_days(&batch, false).await?;
+        match self.ingest_tx(&batch, acked_at).await {
+            // A day this node remembered was dropped by retention on another: nothing of the
+            // batch was stored (its transaction rolled back); make the day again and retry.
+            Err(StoreError::Unavailable(m)) if m.contains("no partition of relation") => {
+                self.ensure_days(&batch, true).await?;
+                self.ingest_tx(&batch, acked_at).await
+            }
+            r => r,
+        }
     }
 
     async fn update_status(&self, updates: Vec<StatusUpdate>) -> StoreResult<Vec<StatusOutcome>> {
@@ -520,12 +661,13 @@ impl LedgerStore for PgStore {
         // A late, out-of-order update never overwrites a newer one.
         let update = tx
             .prepare_cached(
-                "UPDATE notifications SET status = $3, status_at = $4
-                 WHERE source_id = $1 AND ext_id = $2 AND status_at <= $4",
+                "UPDATE notifications n SET status = $3, status_at = $4 FROM notification_keys k
+                 WHERE k.source_id = $1 AND k.ext_id = $2 AND n.sent_at = k.sent_at
+                   AND n.source_id = k.source_id AND n.ext_id = k.ext_id AND n.status_at <= $4",
             )
             .await?;
         let exists = tx
-            .prepare_cached("SELECT 1 FROM notifications WHERE source_id = $1 AND ext_id = $2")
+            .prepare_cached("SELECT 1 FROM notification_keys WHERE source_id = $1 AND ext_id = $2")
             .await?;
         let mut ids: HashMap<String, Option<i64>> = HashMap::new();
         let mut out = Vec::with_capacity(updates.len());
@@ -671,8 +813,12 @@ impl LedgerStore for PgStore {
     }
 
     async fn purge(&self, before: Millis) -> StoreResult<u64> {
-        // Bounded chunks, each its own transaction, so that ingest flows between them.
+        // Whole days dropped, then the day the cut falls in deleted in bounded chunks: each its
+        // own transaction, so that ingest flows between them.
         let mut deleted = 0;
+        while let Some(n) = self.drop_day(before).await? {
+            deleted += n;
+        }
         loop {
             let n = self.purge_chunk(before).await?;
             deleted += n;

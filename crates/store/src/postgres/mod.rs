@@ -66,6 +66,8 @@ pub struct PgStore {
     pool: Pool,
     /// Connections whose commits do not wait for the WAL flush (see [`pool`]).
     lazy: Pool,
+    /// The notification day partitions this node knows exist (days since the epoch, UTC).
+    days: std::sync::Mutex<std::collections::HashSet<i64>>,
 }
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -154,6 +156,12 @@ fn pool(url: &str, opts: &PgOptions, lazy: bool) -> anyhow::Result<Pool> {
 /// Bring the database at `url` to this build's schema (`countersign migrate`): the version
 /// before and after.
 pub async fn migrate_url(url: &str) -> anyhow::Result<(u32, u32)> {
+    migrate_url_to(url, schema_version()).await
+}
+
+/// Bring the database at `url` to schema version `target` (no further): tests start from each
+/// earlier version this way.
+pub async fn migrate_url_to(url: &str, target: u32) -> anyhow::Result<(u32, u32)> {
     let pool = pool(
         url,
         &PgOptions {
@@ -166,7 +174,7 @@ pub async fn migrate_url(url: &str) -> anyhow::Result<(u32, u32)> {
         .get()
         .await
         .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", describe_url(url)))?;
-    let result = migrate(&mut client).await;
+    let result = schema::migrate_to(&mut client, target).await;
     drop(client);
     pool.close();
     result
@@ -179,6 +187,7 @@ impl PgStore {
         let store = PgStore {
             pool: pool(url, &opts, false)?,
             lazy: pool(url, &opts, true)?,
+            days: Default::default(),
         };
         let mut client = store
             .client()
