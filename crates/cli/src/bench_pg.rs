@@ -154,14 +154,24 @@ async fn ingest(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> 
             .iter()
             .map(|n| serde_json::to_string(&n.facts).unwrap_or_default())
             .collect();
+        // The store's own shape: the key first (a conflict skipped), then the day-partitioned row.
         client
             .execute(
-                "INSERT INTO notifications (source_id, ext_id, customer_id, channel, recipient, sent_at,
+                "SELECT countersign_notification_day(d)
+                 FROM (SELECT DISTINCT floor(s / 86400000.0)::BIGINT AS d FROM UNNEST($1::bigint[]) s) days",
+                &[&sent],
+            )
+            .await?;
+        client
+            .execute(
+                "WITH u AS (SELECT * FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[],
+                    $7::text[], $8::text[]) AS u(ext, cust, rcpt, sent, facts, body)),
+                 k AS (INSERT INTO notification_keys (source_id, ext_id, sent_at)
+                    SELECT $1, ext, sent FROM u ON CONFLICT DO NOTHING RETURNING ext_id)
+                 INSERT INTO notifications (source_id, ext_id, customer_id, channel, recipient, sent_at,
                     acked_at, facts, body, status, status_at)
                  SELECT $1, u.ext, u.cust, 1, u.rcpt, u.sent, $2, u.facts, u.body, 1, u.sent
-                 FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])
-                    AS u(ext, cust, rcpt, sent, facts, body)
-                 ON CONFLICT DO NOTHING",
+                 FROM u JOIN k ON k.ext_id = u.ext",
                 &[&sid, &now, &ids, &custs, &recips, &sent, &facts, &bodies],
             )
             .await?;
@@ -178,7 +188,14 @@ async fn ingest(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> 
     let bare_rate = rows.len() as f64 / started.elapsed().as_secs_f64();
     client
         .execute(
-            "DELETE FROM notifications WHERE source_id = $1 AND starts_with(ext_id, 'bare-')",
+            "DELETE FROM notifications
+             WHERE source_id = $1 AND starts_with(ext_id, 'bare-') AND sent_at >= $2",
+            &[&sid, &rows.iter().map(|n| n.sent_at).min().unwrap_or(now)],
+        )
+        .await?;
+    client
+        .execute(
+            "DELETE FROM notification_keys WHERE source_id = $1 AND starts_with(ext_id, 'bare-')",
             &[&sid],
         )
         .await?;

@@ -289,8 +289,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 countersign_server::config::StoreKind::Postgres => {
                     let url = config.database_url.as_deref().unwrap_or_default();
-                    let (b, a) =
-                        runtime()?.block_on(countersign_store::postgres::migrate_url(url))?;
+                    let opts = settings::pg_options(&config)?;
+                    let (b, a) = runtime()?
+                        .block_on(countersign_store::postgres::migrate_url(url, &opts))?;
                     (countersign_store::postgres::describe_url(url), b, a)
                 }
             };

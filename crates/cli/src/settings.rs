@@ -52,12 +52,21 @@ pub async fn open_store(cfg: &ServerConfig) -> anyhow::Result<Arc<dyn Store>> {
                 .database_url
                 .as_deref()
                 .context("store = \"postgres\" needs database_url")?;
-            let opts = PgOptions {
-                pool_max: cfg.database_pool_max,
-                ..PgOptions::default()
-            };
-            Arc::new(PgStore::connect(url, opts).await?)
+            Arc::new(PgStore::connect(url, pg_options(cfg)?).await?)
         }
+    })
+}
+
+/// The PostgreSQL store's options from the configuration: the pool size and, for
+/// `sslmode=require`, TLS trusting the Mozilla roots and `database_ca_file`.
+pub fn pg_options(cfg: &ServerConfig) -> anyhow::Result<PgOptions> {
+    Ok(PgOptions {
+        pool_max: cfg.database_pool_max,
+        tls: Some(countersign_server::tls::client_config(
+            cfg.database_ca_file.as_deref(),
+            "database_ca_file",
+        )?),
+        ..PgOptions::default()
     })
 }
 

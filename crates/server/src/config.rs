@@ -106,6 +106,9 @@ pub struct ServerConfig {
     pub database_url_file: Option<PathBuf>,
     /// Most PostgreSQL connections this node holds open.
     pub database_pool_max: usize,
+    /// PEM certificate(s) of the CA that signed the database server's certificate, for a
+    /// `database_url` with `sslmode=require` (the Mozilla roots are trusted besides).
+    pub database_ca_file: Option<PathBuf>,
     /// This node's name among those sharing a database (heartbeats, `/metrics`); default: the
     /// host name and process id. `COUNTERSIGN_NODE_NAME`.
     pub node_name: Option<String>,
@@ -210,6 +213,7 @@ impl Default for ServerConfig {
             database_url: None,
             database_url_file: None,
             database_pool_max: 16,
+            database_ca_file: None,
             node_name: None,
             retention_days: 90,
             purge_interval_secs: 3600,

@@ -207,7 +207,9 @@ async fn postgres_migrates_from_each_earlier_version() {
             return;
         };
         assert_eq!(
-            migrate_url_to(&db.url, version).await.unwrap(),
+            migrate_url_to(&db.url, &PgOptions::default(), version)
+                .await
+                .unwrap(),
             (0, version)
         );
         let (c, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
@@ -275,6 +277,102 @@ async fn postgres_migrates_from_each_earlier_version() {
         );
         s.close();
     }
+}
+
+/// TLS to the database: with `sslmode=require` the store's connections are encrypted and the
+/// server's certificate is verified — its CA and its host name — or the store refuses to connect.
+/// Uses the machine's PostgreSQL with Debian's default `ssl = on` and its self-signed
+/// `localhost` certificate, which the test trusts as its own CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_over_tls_verifies_the_server() {
+    use countersign_store::contract::pg::TestDb;
+    use countersign_store::postgres::{PgOptions, PgStore};
+    use rustls::pki_types::pem::PemObject;
+    use std::sync::Arc;
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let (admin, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let setting = |name: &'static str| {
+        let admin = &admin;
+        async move {
+            let r = admin.query_one(&format!("SHOW {name}"), &[]).await.unwrap();
+            r.get::<_, String>(0)
+        }
+    };
+    let (ssl, cert_file) = (setting("ssl").await, setting("ssl_cert_file").await);
+    let pem = std::fs::read(&cert_file).ok().filter(|_| ssl == "on");
+    let Some(pem) = pem.filter(|_| db.url.contains("@127.0.0.1:")) else {
+        let msg = format!(
+            "the test server has ssl = {ssl} and a certificate at {cert_file:?} this test cannot read"
+        );
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{msg}: under CI=true the TLS test must run");
+        }
+        eprintln!("SKIPPED: {msg}; the PostgreSQL TLS test did not run");
+        return;
+    };
+    let trusting = |extra: &[u8]| {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls::pki_types::CertificateDer::pem_slice_iter(extra) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        PgOptions {
+            migrate: false,
+            pool_max: 2,
+            tls: Some(Arc::new(cfg)),
+            ..PgOptions::default()
+        }
+    };
+    let by_name = format!(
+        "{}?sslmode=require",
+        db.url.replace("@127.0.0.1:", "@localhost:")
+    );
+    let s = PgStore::connect(&by_name, trusting(&pem)).await.unwrap();
+    s.ingest(vec![note("alerts", "r1", "c1", T0)], T0 + 1)
+        .await
+        .unwrap();
+    assert_eq!(s.stats().await.unwrap().notifications, 1);
+    let encrypted: i64 = admin
+        .query_one(
+            "SELECT COUNT(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+             WHERE a.datname = current_database() AND s.ssl",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(encrypted >= 1, "the store's connections use TLS");
+    s.close();
+    // Another CA: refused.
+    let err = PgStore::connect(&by_name, trusting(b""))
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("certificate"), "{err}");
+    // The right CA, but a name the certificate is not for: refused.
+    let by_address = format!("{}?sslmode=require", db.url);
+    let err = PgStore::connect(&by_address, trusting(&pem))
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("certificate"), "{err}");
+    // sslmode=require with no TLS settings: a clear error, not a plain connection.
+    let err = PgStore::connect(&by_name, PgOptions::default())
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("sslmode=require"), "{err}");
 }
 
 /// What an older build would have stored at `version`: one source, three records over two days

@@ -49,6 +49,10 @@ pub struct PgOptions {
     /// Apply pending migrations when the store opens (`countersign migrate` does it on its own;
     /// several nodes starting at once take turns on an advisory lock).
     pub migrate: bool,
+    /// TLS for a `database_url` with `sslmode=require`: the roots its server certificate must
+    /// chain to (the certificate and the host name are always verified, as libpq's
+    /// `verify-full`). Other modes connect in plain TCP.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl Default for PgOptions {
@@ -57,6 +61,7 @@ impl Default for PgOptions {
             pool_max: 16,
             connect_timeout: Duration::from_secs(5),
             migrate: true,
+            tls: None,
         }
     }
 }
@@ -82,7 +87,18 @@ impl From<tokio_postgres::Error> for StoreError {
 
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        StoreError::Unavailable(format!("postgres pool: {e}"))
+        // With its causes: "error performing TLS handshake" alone does not say that the
+        // certificate was refused, nor why.
+        let mut msg = format!("postgres pool: {e}");
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            let text = c.to_string();
+            if !msg.ends_with(&text) {
+                msg = format!("{msg}: {text}");
+            }
+            cause = c.source();
+        }
+        StoreError::Unavailable(msg)
     }
 }
 
@@ -136,13 +152,20 @@ fn pool(url: &str, opts: &PgOptions, lazy: bool) -> anyhow::Result<Pool> {
             .keepalives_interval(Duration::from_secs(5))
             .keepalives_retries(3);
     }
-    let mgr = Manager::from_config(
-        cfg,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    let mgr_cfg = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let mgr = if cfg.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+        let Some(tls) = &opts.tls else {
+            anyhow::bail!(
+                "database_url asks for sslmode=require but no TLS settings were given to the store"
+            );
+        };
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new((**tls).clone());
+        Manager::from_config(cfg, tls, mgr_cfg)
+    } else {
+        Manager::from_config(cfg, NoTls, mgr_cfg)
+    };
     Pool::builder(mgr)
         .max_size(opts.pool_max.max(1))
         .runtime(Runtime::Tokio1)
@@ -155,18 +178,22 @@ fn pool(url: &str, opts: &PgOptions, lazy: bool) -> anyhow::Result<Pool> {
 
 /// Bring the database at `url` to this build's schema (`countersign migrate`): the version
 /// before and after.
-pub async fn migrate_url(url: &str) -> anyhow::Result<(u32, u32)> {
-    migrate_url_to(url, schema_version()).await
+pub async fn migrate_url(url: &str, opts: &PgOptions) -> anyhow::Result<(u32, u32)> {
+    migrate_url_to(url, opts, schema_version()).await
 }
 
 /// Bring the database at `url` to schema version `target` (no further): tests start from each
 /// earlier version this way.
-pub async fn migrate_url_to(url: &str, target: u32) -> anyhow::Result<(u32, u32)> {
+pub async fn migrate_url_to(
+    url: &str,
+    opts: &PgOptions,
+    target: u32,
+) -> anyhow::Result<(u32, u32)> {
     let pool = pool(
         url,
         &PgOptions {
             pool_max: 1,
-            ..PgOptions::default()
+            ..opts.clone()
         },
         false,
     )?;
