@@ -268,7 +268,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         )),
                     })
                     .await?;
-                // Closing drains the writer's queue: the audit entry is durable when this returns.
+                // Flushing and closing drain the writer's queue: the audit entry is durable when
+                // this returns.
+                store.flush().await?;
                 store.close();
                 println!(
                     "purged {n} notifications sent before {}",
@@ -367,6 +369,7 @@ pub async fn serve(
     let purge =
         (config.purge_interval_secs > 0).then(|| Duration::from_secs(config.purge_interval_secs));
     countersign_server::serve(listener, state, purge, shutdown_signal()).await?;
+    store.flush().await?;
     store.close();
     tracing::info!("stopped; everything acknowledged is on disk");
     Ok(())
