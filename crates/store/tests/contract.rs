@@ -404,6 +404,71 @@ fn seed(version: u32) -> String {
     }
 }
 
+/// A day one node remembers making, dropped since by another node's retention: the first node's
+/// next record for that day is still stored (the failed insert rolls back, the day is made again
+/// and the batch retried), and purging while the others ingest keeps every counter exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_day_dropped_by_another_node() {
+    use countersign_store::contract::pg::TestDb;
+    use countersign_store::postgres::{PgOptions, PgStore};
+    const DAY: i64 = 86_400_000;
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let a = PgStore::connect(&db.url, PgOptions::default())
+        .await
+        .unwrap();
+    let b = PgStore::connect(&db.url, PgOptions::default())
+        .await
+        .unwrap();
+    let day_end = (T0.div_euclid(DAY) + 1) * DAY;
+    assert_eq!(
+        a.ingest(vec![note("alerts", "r1", "c1", T0)], T0 + 1)
+            .await
+            .unwrap(),
+        vec![IngestOutcome::Accepted]
+    );
+    // Node B drops T0's day whole.
+    assert_eq!(b.purge(day_end).await.unwrap(), 1);
+    // Node A still remembers the day; its insert finds no partition, makes it again, retries.
+    assert_eq!(
+        a.ingest(
+            vec![
+                note("alerts", "r2", "c1", T0 + 5),
+                note("alerts", "r3", "c1", day_end)
+            ],
+            T0 + 6
+        )
+        .await
+        .unwrap(),
+        vec![IngestOutcome::Accepted, IngestOutcome::Accepted]
+    );
+    assert_eq!(b.stats().await.unwrap().notifications, 2);
+    // Ingest on A and purges on B at once: what is left is what was sent after the cut.
+    let writer = tokio::spawn(async move {
+        for i in 0..20 {
+            let batch = (0..50)
+                .map(|j| note("alerts", &format!("w{i}-{j}"), "c2", T0 + i * 1000 + j))
+                .collect();
+            a.ingest(batch, T0 + 30_000).await.unwrap();
+        }
+        a
+    });
+    let mut purged = 0;
+    for _ in 0..10 {
+        purged += b.purge(day_end).await.unwrap();
+    }
+    let a = writer.await.unwrap();
+    purged += b.purge(day_end).await.unwrap();
+    // r2 and the 1,000 written on T0's day went; r3 (sent at the day's end) stays.
+    assert_eq!(purged, 1001);
+    assert_eq!(a.stats().await.unwrap().notifications, 1);
+    let src = a.sources().await.unwrap();
+    assert_eq!(src[0].records_total, 1003);
+    a.close();
+    b.close();
+}
+
 /// Several nodes taking reports at once on one PostgreSQL: each waits for the intake lock, sees
 /// what the others stored, and the ids come out gap-free.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
