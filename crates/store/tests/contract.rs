@@ -444,13 +444,28 @@ async fn postgres_day_dropped_by_another_node() {
         vec![IngestOutcome::Accepted, IngestOutcome::Accepted]
     );
     assert_eq!(b.stats().await.unwrap().notifications, 2);
-    // Ingest on A and purges on B at once: what is left is what was sent after the cut.
+    // Ingest on A and purges on B at once, into the day B keeps dropping: a batch is stored
+    // whole or refused whole (and sent again, as a producer does); what is left is what was sent
+    // after the cut, and the counters agree.
     let writer = tokio::spawn(async move {
         for i in 0..20 {
-            let batch = (0..50)
+            let batch: Vec<_> = (0..50)
                 .map(|j| note("alerts", &format!("w{i}-{j}"), "c2", T0 + i * 1000 + j))
                 .collect();
-            a.ingest(batch, T0 + 30_000).await.unwrap();
+            let mut refused = 0;
+            loop {
+                match a.ingest(batch.clone(), T0 + 30_000).await {
+                    Ok(o) => {
+                        assert!(o.iter().all(|o| *o == IngestOutcome::Accepted), "{o:?}");
+                        break;
+                    }
+                    Err(e) => {
+                        refused += 1;
+                        assert!(refused < 100, "{e}");
+                        assert!(e.to_string().contains("no partition"), "{e}");
+                    }
+                }
+            }
         }
         a
     });

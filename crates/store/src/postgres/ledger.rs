@@ -16,6 +16,9 @@ const SELECT_COLS: &str = "s.name, n.ext_id, n.customer_id, n.channel, n.sender,
      n.sent_at, n.acked_at, n.category, n.template_id, n.facts, n.body, n.body_mac, n.status, \
      n.status_at FROM notifications n JOIN sources s ON s.id = n.source_id";
 
+/// How many times a batch is retried after its day was dropped under it.
+const DAY_RETRIES: u64 = 5;
+
 /// Key of the transaction-level lock retention runs under ("CSPURGE").
 const PURGE_LOCK: i64 = 0x0043_5350_5552_4745;
 
@@ -638,14 +641,23 @@ impl LedgerStore for PgStore {
             return Ok(Vec::new());
         }
         self.ensure_days(&batch, false).await?;
-        match self.ingest_tx(&batch, acked_at).await {
-            // A day this node remembered was dropped by retention on another: nothing of the
-            // batch was stored (its transaction rolled back); make the day again and retry.
-            Err(StoreError::Unavailable(m)) if m.contains("no partition of relation") => {
-                self.ensure_days(&batch, true).await?;
-                self.ingest_tx(&batch, acked_at).await
+        let mut attempt = 0;
+        loop {
+            match self.ingest_tx(&batch, acked_at).await {
+                // A day this node remembered was dropped by retention (here or on another
+                // node): nothing of the batch was stored (its transaction rolled back); make the
+                // day again and retry. Only a record sent before the retention cut meets this,
+                // and only while a purge runs; a batch that keeps meeting it is refused
+                // (unacknowledged, so its sender retries) rather than retried forever.
+                Err(StoreError::Unavailable(m))
+                    if m.contains("no partition of relation") && attempt < DAY_RETRIES =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+                    self.ensure_days(&batch, true).await?;
+                }
+                r => return r,
             }
-            r => r,
         }
     }
 
