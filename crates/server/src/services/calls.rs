@@ -168,34 +168,30 @@ async fn windows(st: &SharedState, doc: &CallDoc, now: Millis) -> Result<Windows
                 .map_err(Problem::store)
         };
         let (surge, v) = tokio::try_join!(surge(st, now), velocity)?;
-        let mut w = Windows {
-            ani_customers_24h: 0,
-            ani_customers_7d: 0,
-            customer_anis_24h: 0,
-            surge,
-        };
+        // The store's counts leave this call out (by its id); it is one of its own parties.
         let own = u32::from(customer.is_some());
-        if !withheld {
-            w.ani_customers_24h = v.ani_customers_24h + own;
-            w.ani_customers_7d = v.ani_customers_7d + own;
+        let by_ani = |n: u32| if withheld { 0 } else { n + own };
+        return Ok(Windows {
+            ani_customers_24h: by_ani(v.ani_customers_24h),
+            ani_customers_7d: by_ani(v.ani_customers_7d),
+            customer_anis_24h: v.customer_anis_24h + own,
+            surge,
+        });
+    }
+    let by_ani = |since| {
+        if withheld {
+            0
+        } else {
+            recent_count(st, |r| r.ani_customers(&doc.ani, since))
         }
-        w.customer_anis_24h = v.customer_anis_24h + own;
-        return Ok(w);
-    }
-    let mut w = Windows {
-        ani_customers_24h: 0,
-        ani_customers_7d: 0,
-        customer_anis_24h: 0,
-        surge: surge(st, now).await?,
     };
-    if !withheld {
-        w.ani_customers_24h = recent_count(st, |r| r.ani_customers(&doc.ani, now - DAY));
-        w.ani_customers_7d = recent_count(st, |r| r.ani_customers(&doc.ani, now - 7 * DAY));
-    }
-    if let Some(c) = customer {
-        w.customer_anis_24h = recent_count(st, |r| r.customer_anis(c, now - DAY));
-    }
-    Ok(w)
+    Ok(Windows {
+        ani_customers_24h: by_ani(now - DAY),
+        ani_customers_7d: by_ani(now - 7 * DAY),
+        customer_anis_24h: customer
+            .map_or(0, |c| recent_count(st, |r| r.customer_anis(c, now - DAY))),
+        surge: surge(st, now).await?,
+    })
 }
 
 /// Read what scoring the call needs from the store, in one round trip.
@@ -382,10 +378,14 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
     let (ctx, w) = if shared {
         // On a shared store nothing below reads this node's memory: the context, the surge and
         // the velocity are read at once (the call is counted in its own velocity by `windows`).
-        tokio::try_join!(
+        let (ctx, w) = tokio::try_join!(
             context(st, &call_id, customer_id.as_deref(), now),
             windows(st, &doc, now)
-        )?
+        )?;
+        if ctx.call_exists {
+            return Err(exists());
+        }
+        (ctx, w)
     } else {
         let ctx = context(st, &call_id, customer_id.as_deref(), now).await?;
         if ctx.call_exists {
@@ -405,9 +405,6 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
         }
         (ctx, windows(st, &doc, now).await?)
     };
-    if ctx.call_exists {
-        return Err(exists());
-    }
     let s = score_call(st, &doc, ctx, w, now);
     push_score(&mut doc, &s, "call_started", now);
     let json = crate::problem::to_json(&doc)?;

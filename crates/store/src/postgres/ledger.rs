@@ -160,12 +160,14 @@ async fn save_sources(
     Ok(())
 }
 
-/// Insert the first occurrence of each key; the keys that were inserted.
+/// Insert the first occurrence of each key; the keys that were inserted, or `None` when a
+/// record's day has no partition (dropped by retention since this node made it; the transaction
+/// is then aborted).
 async fn insert_new(
     tx: &Transaction<'_>,
     rows: &[(i64, &Notification)],
     acked_at: Millis,
-) -> StoreResult<std::collections::HashSet<(i64, String)>> {
+) -> StoreResult<Option<std::collections::HashSet<(i64, String)>>> {
     let mut cols = (
         Vec::with_capacity(rows.len()),
         Vec::with_capacity(rows.len()),
@@ -224,11 +226,20 @@ async fn insert_new(
                 &more.2, &more.3, &more.4, &more.5, &acked_at,
             ],
         )
-        .await?;
+        .await;
+    // A row no partition takes is a check violation (23514); these tables have no CHECK
+    // constraint, so it means only that. Told by its code, not its (localized) message.
+    let inserted = match inserted {
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) => {
+            return Ok(None)
+        }
+        r => r?,
+    };
     inserted
         .iter()
         .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
-        .collect()
+        .collect::<StoreResult<_>>()
+        .map(Some)
 }
 
 /// The stored records under keys that were already taken.
@@ -339,7 +350,7 @@ impl PgStore {
         &self,
         batch: &[Notification],
         acked_at: Millis,
-    ) -> StoreResult<Vec<IngestOutcome>> {
+    ) -> StoreResult<Option<Vec<IngestOutcome>>> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         let names: Vec<&str> = batch.iter().map(|n| n.source.as_str()).collect();
@@ -355,7 +366,9 @@ impl PgStore {
                 tried.push((sid, n));
             }
         }
-        let inserted = insert_new(&tx, &tried, acked_at).await?;
+        let Some(inserted) = insert_new(&tx, &tried, acked_at).await? else {
+            return Ok(None);
+        };
         let taken: Vec<(i64, &str)> = tried
             .iter()
             .filter(|(sid, n)| !inserted.contains(&(*sid, n.id.clone())))
@@ -402,7 +415,7 @@ impl PgStore {
         }
         save_sources(&tx, &sources).await?;
         tx.commit().await?;
-        Ok(outcomes)
+        Ok(Some(outcomes))
     }
 
     /// Make sure the day partitions of a batch's `sent_at` times exist. A node remembers the
@@ -410,7 +423,7 @@ impl PgStore {
     /// dropped one since).
     async fn ensure_days(&self, batch: &[Notification], fresh: bool) -> StoreResult<()> {
         let wanted: Vec<i64> = {
-            let mut known = self.days.lock().unwrap_or_else(|e| e.into_inner());
+            let mut known = self.known_days();
             if fresh {
                 known.clear();
             }
@@ -432,10 +445,7 @@ impl PgStore {
             &[&wanted],
         )
         .await?;
-        self.days
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(wanted);
+        self.known_days().extend(wanted);
         Ok(())
     }
 
@@ -507,10 +517,7 @@ impl PgStore {
         tx.execute("SELECT countersign_drop_notification_day($1)", &[&day])
             .await?;
         tx.commit().await?;
-        self.days
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&day);
+        self.known_days().remove(&day);
         Ok(Some(gone))
     }
 
@@ -643,21 +650,22 @@ impl LedgerStore for PgStore {
         self.ensure_days(&batch, false).await?;
         let mut attempt = 0;
         loop {
-            match self.ingest_tx(&batch, acked_at).await {
-                // A day this node remembered was dropped by retention (here or on another
-                // node): nothing of the batch was stored (its transaction rolled back); make the
-                // day again and retry. Only a record sent before the retention cut meets this,
-                // and only while a purge runs; a batch that keeps meeting it is refused
-                // (unacknowledged, so its sender retries) rather than retried forever.
-                Err(StoreError::Unavailable(m))
-                    if m.contains("no partition of relation") && attempt < DAY_RETRIES =>
-                {
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
-                    self.ensure_days(&batch, true).await?;
-                }
-                r => return r,
+            if let Some(outcomes) = self.ingest_tx(&batch, acked_at).await? {
+                return Ok(outcomes);
             }
+            // A day this node remembered was dropped by retention (here or on another node):
+            // nothing of the batch was stored (its transaction rolled back); make the day again
+            // and retry. Only a record sent before the retention cut meets this, and only while
+            // a purge runs; a batch that keeps meeting it is refused (unacknowledged, so its
+            // sender retries) rather than retried forever.
+            if attempt == DAY_RETRIES {
+                return Err(StoreError::Unavailable(
+                    "postgres: no partition for a record's day (retention keeps dropping it); send the batch again".into(),
+                ));
+            }
+            attempt += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+            self.ensure_days(&batch, true).await?;
         }
     }
 

@@ -299,6 +299,18 @@ impl PgStore {
         Ok(store)
     }
 
+    /// The day partitions this node knows exist (a poisoned lock still holds a valid set).
+    fn known_days(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<i64>> {
+        self.days.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queue a message for the audit writer.
+    fn to_audit_writer(&self, m: AuditMsg) -> StoreResult<()> {
+        self.audits
+            .send(m)
+            .map_err(|_| StoreError::Unavailable("postgres: the audit writer has stopped".into()))
+    }
+
     /// A pooled connection.
     async fn client(&self) -> StoreResult<Object> {
         Ok(self.pool.get().await?)
@@ -388,9 +400,7 @@ impl Store for PgStore {
     async fn flush(&self) -> StoreResult<()> {
         // Every other write committed before it returned: only audit entries are queued.
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.audits.send(AuditMsg::Flush(tx)).map_err(|_| {
-            StoreError::Unavailable("postgres: the audit writer has stopped".into())
-        })?;
+        self.to_audit_writer(AuditMsg::Flush(tx))?;
         rx.await
             .map_err(|_| StoreError::Unavailable("postgres: the audit writer has stopped".into()))
     }
@@ -484,9 +494,7 @@ impl AuditStore for PgStore {
     async fn audit(&self, e: AuditEntry) -> StoreResult<()> {
         // Rides the audit writer's next batch, as the contract allows: a verification never
         // waits for the insert.
-        self.audits
-            .send(AuditMsg::Entry(e))
-            .map_err(|_| StoreError::Unavailable("postgres: the audit writer has stopped".into()))
+        self.to_audit_writer(AuditMsg::Entry(e))
     }
 
     async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
