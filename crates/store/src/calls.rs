@@ -1,4 +1,5 @@
-//! Inbound calls, their claims' verdicts, and account events. Tables: `calls`,: the [`CallStore`] sub-trait of
+//! Inbound calls, their claims' verdicts, and account events (tables `calls`, `claim_verdicts`,
+//! `account_events`): the [`CallStore`] sub-trait of
 //! [`crate::Store`] and the types it speaks. Each backend implements it in its own file.
 
 use async_trait::async_trait;
@@ -54,13 +55,46 @@ pub struct Velocity {
     pub customer_anis_24h: u32,
 }
 
+/// Everything scoring a call reads from a shared store, asked at once
+/// ([`CallStore::scoring_reads`]): the arguments of [`CallStore::call_context`],
+/// [`CallStore::call_velocity`] and [`CallStore::claim_counts`] together.
+#[derive(Debug, Clone, Copy)]
+pub struct ScoringQuery<'a> {
+    pub call_id: &'a str,
+    pub customer_id: Option<&'a str>,
+    pub ani: &'a str,
+    /// The SMS recipients' window (from, to).
+    pub numbers: (Millis, Millis),
+    /// Where the account events' (and smishing reports') window starts.
+    pub events_since: Millis,
+    /// Where the velocity's two windows start.
+    pub since_24h: Millis,
+    pub since_7d: Millis,
+    /// The surge's verdicts and its window: `since <= at < hour_ago` and `hour_ago <= at <= now`.
+    pub verdicts: &'a [&'a str],
+    pub surge_since: Millis,
+    pub hour_ago: Millis,
+    pub now: Millis,
+}
+
+/// What [`CallStore::scoring_reads`] answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScoringReads {
+    pub context: CallContext,
+    pub velocity: Velocity,
+    /// The surge's counts: (last hour, before it).
+    pub surge: (u64, u64),
+}
+
 /// Inbound calls, their claims' verdicts, and account events. Tables: `calls`,
 /// `claim_verdicts`, `account_events`.
 #[async_trait]
 pub trait CallStore: Send + Sync {
     /// Record a new call; `false` (nothing written) when the call id exists. With `wait` false the
     /// write is queued and committed with the writer's next group commit (milliseconds later, like
-    /// audit entries) and `true` is returned: scoring must not wait for an fsync.
+    /// audit entries) without waiting for the disk: scoring must not wait for an fsync. A queued
+    /// write may answer `true` for an id that turns out to exist (the embedded store answers
+    /// when it queues; PostgreSQL after the batch's statement, knowing).
     async fn put_call(&self, call: CallRecord, wait: bool) -> StoreResult<bool>;
 
     /// Replace a call's document; `false` when there is no such call. `wait` as for `put_call`.
@@ -120,4 +154,24 @@ pub trait CallStore: Send + Sync {
         hour_ago: Millis,
         now: Millis,
     ) -> StoreResult<(u64, u64)>;
+
+    /// The call's context, its velocity and the surge's counts in one answer: what a node of a
+    /// shared store scores a call with. The same as asking the three methods; a backend answers
+    /// it in one statement where a round trip costs more than the reads (PostgreSQL).
+    async fn scoring_reads(&self, q: &ScoringQuery<'_>) -> StoreResult<ScoringReads> {
+        let context = self
+            .call_context(q.call_id, q.customer_id, q.numbers, q.events_since)
+            .await?;
+        let velocity = self
+            .call_velocity(q.call_id, q.ani, q.customer_id, q.since_24h, q.since_7d)
+            .await?;
+        let surge = self
+            .claim_counts(q.verdicts, q.surge_since, q.hour_ago, q.now)
+            .await?;
+        Ok(ScoringReads {
+            context,
+            velocity,
+            surge,
+        })
+    }
 }

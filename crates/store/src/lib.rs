@@ -21,7 +21,9 @@ pub mod sqlite;
 
 pub use alerts::{AlertOutcome, AlertRow, AlertStore, Delivery, OutboxStats};
 pub use audit::{AuditEntry, AuditStore};
-pub use calls::{CallContext, CallKey, CallRecord, CallStore, Velocity};
+pub use calls::{
+    CallContext, CallKey, CallRecord, CallStore, ScoringQuery, ScoringReads, Velocity,
+};
 pub use campaigns::{CampaignEvent, CampaignStore, ReportPlan, SmishReportRow};
 pub use checks::{CheckStore, StoredTextCheck, TextCheckRow};
 pub use console::{ConsoleStore, LoginLink, SessionRow};

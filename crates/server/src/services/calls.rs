@@ -17,7 +17,7 @@ use countersign_core::score::{
 use countersign_core::validate::{format_time, parse_time};
 use countersign_core::verify::{validate_claim, ClaimIn, Verdict, Verification};
 use countersign_core::Millis;
-use countersign_store::{CallContext, CallRecord};
+use countersign_store::{CallContext, CallRecord, ScoringQuery};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -71,24 +71,34 @@ const FORGED_TEXT: [Verdict; 2] = [Verdict::NotSent, Verdict::KnownScam];
 /// The `not_sent` surge now, across all customers — from this node's memory, or from the
 /// shared store's verdicts when several nodes share it; its start and end are logged once each.
 pub async fn surge(st: &SharedState, now: Millis) -> Result<Surge, Problem> {
-    let p = policy(st);
     let s = if st.store.shared() {
         let verdicts = FORGED_TEXT.map(|v| v.as_str());
-        let (last_hour, before) = st
+        let counts = st
             .store
             .claim_counts(&verdicts, now - ClaimRate::WINDOW_MS, now - HOUR, now)
             .await?;
-        Surge::new(
-            u32::try_from(last_hour).unwrap_or(u32::MAX),
-            u32::try_from(before).unwrap_or(u32::MAX),
-            &p.thresholds,
-        )
+        stored_surge(st, counts)
     } else {
+        let p = policy(st);
         st.claim_rate
             .lock()
             .map(|mut r| r.surge(now, &p.thresholds))
             .unwrap_or_else(|_| Surge::new(0, 0, &p.thresholds))
     };
+    Ok(announce(st, s))
+}
+
+/// The surge from a shared store's two counts (last hour, the week before it).
+fn stored_surge(st: &SharedState, (last_hour, before): (u64, u64)) -> Surge {
+    Surge::new(
+        u32::try_from(last_hour).unwrap_or(u32::MAX),
+        u32::try_from(before).unwrap_or(u32::MAX),
+        &policy(st).thresholds,
+    )
+}
+
+/// Log the surge's start and end, once each.
+fn announce(st: &SharedState, s: Surge) -> Surge {
     let was = st
         .surge_alerting
         .swap(s.active, std::sync::atomic::Ordering::Relaxed);
@@ -102,7 +112,7 @@ pub async fn surge(st: &SharedState, now: Millis) -> Result<Surge, Problem> {
     } else if was && !s.active {
         tracing::info!(ratio = s.ratio, "not_sent_surge over");
     }
-    Ok(s)
+    s
 }
 
 /// Read and check a policy file (TOML; unknown keys rejected).
@@ -144,8 +154,8 @@ fn recent_count(
 /// What the velocity and surge signals read about a call: distinct customers its number called
 /// about (24 h, 7 d), distinct numbers that called about its customer (24 h), and the surge —
 /// from this node's memory (which already holds the call), or, when several nodes share the
-/// store, from the stored calls and verdicts plus the call's own parties: the same answer on
-/// every node.
+/// store, from the stored calls and verdicts plus the call's own parties ([`shared_reads`]):
+/// the same answer on every node.
 struct Windows {
     ani_customers_24h: u32,
     ani_customers_7d: u32,
@@ -153,31 +163,11 @@ struct Windows {
     surge: Surge,
 }
 
+/// The windows from this node's memory (the embedded store).
 async fn windows(st: &SharedState, doc: &CallDoc, now: Millis) -> Result<Windows, Problem> {
     // Withheld callers share no line: "anonymous" calling many customers is many people, not
     // one number's velocity.
     let withheld = caller_id_withheld(&doc.ani);
-    let customer = doc.customer_id.as_deref();
-    if st.store.shared() {
-        // The surge and the velocity counts are independent reads: asked at once, on two
-        // pooled connections, so the call waits for one round trip, not two.
-        let velocity = async {
-            st.store
-                .call_velocity(&doc.call_id, &doc.ani, customer, now - DAY, now - 7 * DAY)
-                .await
-                .map_err(Problem::store)
-        };
-        let (surge, v) = tokio::try_join!(surge(st, now), velocity)?;
-        // The store's counts leave this call out (by its id); it is one of its own parties.
-        let own = u32::from(customer.is_some());
-        let by_ani = |n: u32| if withheld { 0 } else { n + own };
-        return Ok(Windows {
-            ani_customers_24h: by_ani(v.ani_customers_24h),
-            ani_customers_7d: by_ani(v.ani_customers_7d),
-            customer_anis_24h: v.customer_anis_24h + own,
-            surge,
-        });
-    }
     let by_ani = |since| {
         if withheld {
             0
@@ -188,10 +178,62 @@ async fn windows(st: &SharedState, doc: &CallDoc, now: Millis) -> Result<Windows
     Ok(Windows {
         ani_customers_24h: by_ani(now - DAY),
         ani_customers_7d: by_ani(now - 7 * DAY),
-        customer_anis_24h: customer
+        customer_anis_24h: doc
+            .customer_id
+            .as_deref()
             .map_or(0, |c| recent_count(st, |r| r.customer_anis(c, now - DAY))),
         surge: surge(st, now).await?,
     })
+}
+
+/// Everything a call is scored with when several nodes share the store: its context, its
+/// velocity and the surge, read from the store at once (one statement on PostgreSQL); the
+/// store's velocity leaves the call itself out (by its id), so its own parties are added here.
+async fn shared_reads(
+    st: &SharedState,
+    doc: &CallDoc,
+    now: Millis,
+) -> Result<(CallContext, Windows), Problem> {
+    let (numbers, events_since) = context_windows(st, now);
+    let verdicts = FORGED_TEXT.map(|v| v.as_str());
+    let customer = doc.customer_id.as_deref();
+    let q = ScoringQuery {
+        call_id: &doc.call_id,
+        customer_id: customer,
+        ani: &doc.ani,
+        numbers,
+        events_since,
+        since_24h: now - DAY,
+        since_7d: now - 7 * DAY,
+        verdicts: &verdicts,
+        surge_since: now - ClaimRate::WINDOW_MS,
+        hour_ago: now - HOUR,
+        now,
+    };
+    let r = st.store.scoring_reads(&q).await.map_err(Problem::store)?;
+    let withheld = caller_id_withheld(&doc.ani);
+    let own = u32::from(customer.is_some());
+    let by_ani = |n: u32| if withheld { 0 } else { n + own };
+    let windows = Windows {
+        ani_customers_24h: by_ani(r.velocity.ani_customers_24h),
+        ani_customers_7d: by_ani(r.velocity.ani_customers_7d),
+        customer_anis_24h: r.velocity.customer_anis_24h + own,
+        surge: announce(st, stored_surge(st, r.surge)),
+    };
+    Ok((r.context, windows))
+}
+
+/// The context's windows under the policy: the SMS recipients' (from, to) and where the
+/// account events start.
+fn context_windows(st: &SharedState, now: Millis) -> ((Millis, Millis), Millis) {
+    let w = policy(st).windows.clone();
+    (
+        (
+            now - Millis::from(w.learned_number_days) * DAY,
+            now + st.validation.future_skew_ms,
+        ),
+        now - Millis::from(w.account_event_days) * DAY,
+    )
 }
 
 /// Read what scoring the call needs from the store, in one round trip.
@@ -201,18 +243,9 @@ async fn context(
     customer_id: Option<&str>,
     now: Millis,
 ) -> Result<CallContext, Problem> {
-    let w = policy(st).windows.clone();
-    let numbers = (
-        now - Millis::from(w.learned_number_days) * DAY,
-        now + st.validation.future_skew_ms,
-    );
+    let (numbers, events_since) = context_windows(st, now);
     st.store
-        .call_context(
-            call_id,
-            customer_id,
-            numbers,
-            now - Millis::from(w.account_event_days) * DAY,
-        )
+        .call_context(call_id, customer_id, numbers, events_since)
         .await
         .map_err(Problem::store)
 }
@@ -377,11 +410,8 @@ pub async fn start_call(st: &SharedState, c: CallIn) -> Result<CallScore, Proble
     }
     let (ctx, w) = if shared {
         // On a shared store nothing below reads this node's memory: the context, the surge and
-        // the velocity are read at once (the call is counted in its own velocity by `windows`).
-        let (ctx, w) = tokio::try_join!(
-            context(st, &call_id, customer_id.as_deref(), now),
-            windows(st, &doc, now)
-        )?;
+        // the velocity are read at once (the call is counted in its own velocity).
+        let (ctx, w) = shared_reads(st, &doc, now).await?;
         if ctx.call_exists {
             return Err(exists());
         }
@@ -514,11 +544,15 @@ pub async fn add_claim(
         campaign_id: v.campaign_id,
         cited: cited_words(&raw),
     });
-    // Independent reads, asked at once (the call is already in this node's window).
-    let (ctx, w) = tokio::try_join!(
-        context(st, &call_id, doc.customer_id.as_deref(), now),
-        windows(st, &doc, now)
-    )?;
+    let (ctx, w) = if st.store.shared() {
+        shared_reads(st, &doc, now).await?
+    } else {
+        // Independent reads, asked at once (the call is already in this node's window).
+        tokio::try_join!(
+            context(st, &call_id, doc.customer_id.as_deref(), now),
+            windows(st, &doc, now)
+        )?
+    };
     let s = score_call(st, &doc, ctx, w, now);
     push_score(&mut doc, &s, "claim", now);
     save(st, &mut doc, false).await?;

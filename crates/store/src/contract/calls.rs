@@ -72,6 +72,29 @@ pub async fn calls(s: &dyn Store) {
         s.claim_verdict_times("not_sent", T0 + 1).await.unwrap(),
         vec![T0 + HOUR]
     );
+
+    // Queued calls asked at once (one batch where the backend batches them): each stored once,
+    // the first of two with the same id kept, an id already stored left alone.
+    let at = T0 + 2 * HOUR;
+    let (a, b, c, d) = tokio::join!(
+        s.put_call(call("q1", Some("c1"), "+16285550101", at), false),
+        s.put_call(call("q2", Some("c2"), "+16285550102", at), false),
+        s.put_call(call("q1", Some("c9"), "+16285550109", at), false),
+        s.put_call(call("k1", Some("c9"), "+16285550109", at), false),
+    );
+    assert!(a.unwrap() && b.unwrap(), "new calls are answered as new");
+    let _ = (c.unwrap(), d.unwrap());
+    s.flush().await.unwrap();
+    let keys = s.call_keys_since(at).await.unwrap();
+    assert_eq!(
+        keys.iter().map(|k| k.call_id.as_str()).collect::<Vec<_>>(),
+        vec!["q1", "q2"]
+    );
+    assert_eq!(
+        keys[0].customer_id.as_deref(),
+        Some("c1"),
+        "the first q1 kept"
+    );
 }
 
 /// One round trip for call scoring: whether the call exists, the profile, the distinct SMS
@@ -188,5 +211,64 @@ pub async fn velocity(s: &dyn Store) {
             .await
             .unwrap(),
         (2, 1)
+    );
+    // What a shared store's nodes score with is the three answers at once, whatever the parties.
+    s.put_profiles(vec![("c2".into(), "{\"phones\":[]}".into())], T0)
+        .await
+        .unwrap();
+    s.add_account_events(vec![
+        ("c2".into(), "sim_swap".into(), T0 - HOUR),
+        ("c2".into(), "new_device".into(), T0 - 2 * HOUR),
+    ])
+    .await
+    .unwrap();
+    let verdicts = ["not_sent", "known_scam"];
+    let query = |call_id, customer_id, ani| crate::ScoringQuery {
+        call_id,
+        customer_id,
+        ani,
+        numbers: (T0 - 30 * 24 * HOUR, T0 + HOUR),
+        events_since: T0 - 3 * HOUR,
+        since_24h: day,
+        since_7d: week,
+        verdicts: &verdicts,
+        surge_since: T0 - 169 * HOUR,
+        hour_ago: T0 - HOUR,
+        now: T0,
+    };
+    for (call_id, customer, number) in [
+        ("now", Some("c3"), ani),
+        ("v3", Some("c2"), ani),
+        ("v2", Some("c2"), "+16285550122"),
+        ("x", None, ani),
+        ("x", Some("nobody"), "+10000000000"),
+    ] {
+        let q = query(call_id, customer, number);
+        let together = s.scoring_reads(&q).await.unwrap();
+        let apart = crate::ScoringReads {
+            context: s
+                .call_context(call_id, customer, q.numbers, q.events_since)
+                .await
+                .unwrap(),
+            velocity: s
+                .call_velocity(call_id, number, customer, day, week)
+                .await
+                .unwrap(),
+            surge: (2, 1),
+        };
+        assert_eq!(together, apart, "{call_id} {customer:?} {number}");
+    }
+    let c2 = s
+        .scoring_reads(&query("v3", Some("c2"), ani))
+        .await
+        .unwrap();
+    assert!(c2.context.call_exists);
+    assert_eq!(
+        c2.context.account_events,
+        vec![
+            ("sim_swap".to_string(), T0 - HOUR),
+            ("new_device".to_string(), T0 - 2 * HOUR)
+        ],
+        "newest first"
     );
 }

@@ -76,6 +76,8 @@ pub struct PgStore {
     /// Audit entries on their way to the database: written in batches by [`audit_writer`], so
     /// that a verification never waits for the insert (as on SQLite, they ride the next write).
     audits: tokio::sync::mpsc::UnboundedSender<AuditMsg>,
+    /// New calls queued for [`calls::call_writer`] (`put_call` without `wait`).
+    calls: tokio::sync::mpsc::UnboundedSender<calls::CallMsg>,
 }
 
 /// What the audit writer is sent: an entry, or a flush waiting for everything before it.
@@ -278,11 +280,14 @@ impl PgStore {
         let lazy = pool(url, &opts, true)?;
         let (audits, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(audit_writer(lazy.clone(), rx));
+        let (calls, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(calls::call_writer(lazy.clone(), rx));
         let store = PgStore {
             pool: pool(url, &opts, false)?,
             lazy,
             days: Default::default(),
             audits,
+            calls,
         };
         let mut client = store
             .client()
@@ -296,6 +301,7 @@ impl PgStore {
         } else {
             schema::check_version(&client).await?;
         }
+        schema::warn_if_autovacuum_off(&client).await;
         Ok(store)
     }
 
