@@ -288,7 +288,8 @@ async fn scale(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
                     &target,
                     clients,
                     per,
-                    100 + k as u64,
+                    // Sequences of their own: no two runs or client threads repeat one.
+                    (now as u64).wrapping_add(1_000 * (nodes * 8 + k) as u64),
                     move |i, rng| {
                         json!({"call_id": format!("scale-{now}-{nodes}-{k}-{i}"),
                             "customer_id": customer(rng.usize(0..customers)),
