@@ -128,13 +128,17 @@ pub(crate) fn notification(
     let minor = rng.i64(100..100_000);
     let merchant = MERCHANTS[rng.usize(0..MERCHANTS.len())];
     let card = format!("{:04}", rng.u32(0..10_000));
+    let c = rng.usize(0..customers);
+    // A customer's texts go to their phone, one in twenty to a second number (a partner's, a
+    // new phone): the few numbers a bank has on file, not a new number per text.
+    let area = if rng.u8(0..20) == 0 { 628 } else { 415 };
     Notification {
         source: "bench-cards".into(),
         id: format!("{tag}-{i}"),
-        customer_id: customer(rng.usize(0..customers)),
+        customer_id: customer(c),
         channel: Channel::Sms,
         sender: Some("ACMEBANK".into()),
-        recipient: Some(format!("+1415{:07}", rng.u32(0..10_000_000))),
+        recipient: Some(format!("+1{area}{:07}", c % 10_000_000)),
         sent_at: now - rng.i64(0..spread_ms.max(1)),
         category: Some("card_auth".into()),
         template_id: Some("card-auth-v3".into()),
