@@ -6,7 +6,8 @@
 //! database, and every write returns only after its transaction has committed (PostgreSQL's
 //! `synchronous_commit` makes that durable). Each method is one transaction on a pooled
 //! connection (`deadpool-postgres`); statements are prepared once per connection and cached;
-//! the reads a call needs are pipelined on one connection (one round trip's latency).
+//! the reads a call is scored with are one statement, and audit entries and new calls are
+//! written in batches by one task each (`audit_writer`, `calls::call_writer`).
 //!
 //! Concurrency between nodes is the database's: a source's row is locked (`FOR UPDATE`, in name
 //! order) by the transaction that ingests into it, purges it or moves its watermark, so its
