@@ -68,7 +68,12 @@ pub(super) async fn call_writer(pool: Pool, mut rx: tokio::sync::mpsc::Unbounded
                 Err(_) => break,
             }
         }
-        match insert_calls(&pool, &batch).await {
+        let calls: Vec<&CallRecord> = batch.iter().map(|(c, _)| c).collect();
+        let result = match pool.get().await {
+            Ok(c) => insert_calls(&c, &calls).await,
+            Err(e) => Err(e.into()),
+        };
+        match result {
             Ok(mut inserted) => {
                 // The same id twice in one batch is stored once: the first to ask gets `true`.
                 for (c, tx) in batch {
@@ -84,12 +89,11 @@ pub(super) async fn call_writer(pool: Pool, mut rx: tokio::sync::mpsc::Unbounded
     }
 }
 
-/// One `UNNEST` insert of a batch of calls; the ids that were new.
+/// One `UNNEST` insert of calls (a known id left alone); the ids that were new.
 async fn insert_calls(
-    pool: &Pool,
-    batch: &[CallMsg],
+    c: &Object,
+    calls: &[&CallRecord],
 ) -> StoreResult<std::collections::HashSet<String>> {
-    let c = pool.get().await?;
     let stmt = c
         .prepare_cached(&format!(
             "INSERT INTO calls ({CALL_COLS})
@@ -100,7 +104,7 @@ async fn insert_calls(
              ON CONFLICT (call_id) DO NOTHING RETURNING call_id"
         ))
         .await?;
-    let calls = batch.iter().map(|(c, _)| c);
+    let calls = calls.iter();
     let ids: Vec<&str> = calls.clone().map(|c| c.call_id.as_str()).collect();
     let customers: Vec<Option<&str>> = calls.clone().map(|c| c.customer_id.as_deref()).collect();
     let anis: Vec<&str> = calls.clone().map(|c| c.ani.as_str()).collect();
@@ -171,25 +175,7 @@ impl CallStore for PgStore {
             return rx.await.map_err(|_| gone())?;
         }
         let c = self.client().await?;
-        let stmt = c
-            .prepare_cached(&format!(
-                "INSERT INTO calls ({CALL_COLS}) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (call_id) DO NOTHING"
-            ))
-            .await?;
-        let n = c
-            .execute(
-                &stmt,
-                &[
-                    &call.call_id,
-                    &call.customer_id,
-                    &call.ani,
-                    &call.started_at,
-                    &call.doc,
-                ],
-            )
-            .await?;
-        Ok(n == 1)
+        Ok(insert_calls(&c, &[&call]).await?.contains(&call.call_id))
     }
 
     async fn update_call(&self, call_id: &str, doc: String, wait: bool) -> StoreResult<bool> {
@@ -279,62 +265,22 @@ impl CallStore for PgStore {
         numbers: (Millis, Millis),
         events_since: Millis,
     ) -> StoreResult<CallContext> {
-        let c = self.client().await?;
-        let exists = c
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM calls WHERE call_id = $1)")
-            .await?;
-        let Some(cust) = customer_id else {
-            let r = c.query_one(&exists, &[&call_id]).await?;
-            return Ok(CallContext {
-                call_exists: col(&r, 0)?,
-                ..Default::default()
-            });
+        // The scoring statement's context, its velocity and surge windows empty (they start after
+        // every stored row): one copy of the context's SQL.
+        let q = ScoringQuery {
+            call_id,
+            customer_id,
+            ani: "",
+            numbers,
+            events_since,
+            since_24h: Millis::MAX,
+            since_7d: Millis::MAX,
+            verdicts: &[],
+            surge_since: Millis::MAX,
+            hour_ago: Millis::MAX,
+            now: Millis::MAX,
         };
-        let profile = c
-            .prepare_cached("SELECT profile FROM profiles WHERE customer_id = $1")
-            .await?;
-        let recipients = c
-            .prepare_cached(
-                "SELECT number FROM customer_numbers
-                 WHERE customer_id = $1 AND last_sent_at >= $2 AND last_sent_at <= $3
-                 ORDER BY last_sent_at DESC, number LIMIT 50",
-            )
-            .await?;
-        let events = c
-            .prepare_cached(
-                "SELECT kind, at FROM account_events WHERE customer_id = $1 AND at >= $2
-                 ORDER BY at DESC, id DESC LIMIT 100",
-            )
-            .await?;
-        let reports = c
-            .prepare_cached(
-                "SELECT (SELECT COUNT(*) FROM smish_reports WHERE customer_id = $1 AND received_at >= $2)
-                      + (SELECT COUNT(*) FROM text_checks
-                         WHERE customer_id = $1 AND forged AND at >= $2 AND report_id IS NULL)",
-            )
-            .await?;
-        // Pipelined on one connection: one round trip's wait for all five.
-        let (p_call, p_cust): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) =
-            ([&call_id], [&cust]);
-        let p_numbers: [&(dyn ToSql + Sync); 3] = [&cust, &numbers.0, &numbers.1];
-        let p_since: [&(dyn ToSql + Sync); 2] = [&cust, &events_since];
-        let (e, p, n, ev, rep) = tokio::try_join!(
-            c.query_one(&exists, &p_call),
-            c.query_opt(&profile, &p_cust),
-            c.query(&recipients, &p_numbers),
-            c.query(&events, &p_since),
-            c.query_one(&reports, &p_since),
-        )?;
-        Ok(CallContext {
-            call_exists: col(&e, 0)?,
-            profile: p.map(|r| col(&r, 0)).transpose()?,
-            sms_recipients: n.iter().map(|r| col(r, 0)).collect::<StoreResult<_>>()?,
-            account_events: ev
-                .iter()
-                .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
-                .collect::<StoreResult<_>>()?,
-            smish_reports: u32::try_from(count(&rep, 0)?).unwrap_or(u32::MAX),
-        })
+        Ok(self.scoring_reads(&q).await?.context)
     }
 
     async fn add_claim_verdict(&self, call_id: &str, verdict: &str, at: Millis) -> StoreResult<()> {
