@@ -902,12 +902,28 @@ pub(crate) fn drive(
     make: impl Fn(usize, &mut fastrand::Rng) -> String + Send + Sync + 'static,
     ok: impl Fn(&serde_json::Value) -> bool + Send + Sync + 'static,
 ) -> anyhow::Result<Driven> {
+    drive_spread(&[url.to_string()], clients, total, seed, make, ok)
+}
+
+/// [`drive`] with the clients spread over several nodes' `urls` (client `t` posts to
+/// `urls[t % len]`), every client taking the next body from one queue, as behind a load
+/// balancer: no node idles while another still has work.
+pub(crate) fn drive_spread(
+    urls: &[String],
+    clients: usize,
+    total: usize,
+    seed: u64,
+    make: impl Fn(usize, &mut fastrand::Rng) -> String + Send + Sync + 'static,
+    ok: impl Fn(&serde_json::Value) -> bool + Send + Sync + 'static,
+) -> anyhow::Result<Driven> {
+    anyhow::ensure!(!urls.is_empty(), "no server to drive");
     let next = Arc::new(AtomicUsize::new(0));
     let (make, ok) = (Arc::new(make), Arc::new(ok));
     let started = Instant::now();
     let mut threads = Vec::new();
     for t in 0..clients {
-        let (next, url, make, ok) = (next.clone(), url.to_string(), make.clone(), ok.clone());
+        let url = urls[t % urls.len()].clone();
+        let (next, make, ok) = (next.clone(), make.clone(), ok.clone());
         threads.push(std::thread::spawn(
             move || -> anyhow::Result<(Histogram<u64>, usize)> {
                 let agent = ureq::AgentBuilder::new()

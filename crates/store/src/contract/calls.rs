@@ -236,15 +236,18 @@ pub async fn velocity(s: &dyn Store) {
         hour_ago: T0 - HOUR,
         now: T0,
     };
-    for (call_id, customer, number) in [
+    let parties = [
         ("now", Some("c3"), ani),
         ("v3", Some("c2"), ani),
         ("v2", Some("c2"), "+16285550122"),
         ("x", None, ani),
         ("x", Some("nobody"), "+10000000000"),
-    ] {
+    ];
+    let mut alone = Vec::new();
+    for (call_id, customer, number) in parties {
         let q = query(call_id, customer, number);
         let together = s.scoring_reads(&q).await.unwrap();
+        alone.push(together.clone());
         let apart = crate::ScoringReads {
             context: s
                 .call_context(call_id, customer, q.numbers, q.events_since)
@@ -258,6 +261,17 @@ pub async fn velocity(s: &dyn Store) {
         };
         assert_eq!(together, apart, "{call_id} {customer:?} {number}");
     }
+    // Asked at once (a backend may read them in one statement), each gets its own answer.
+    let q = parties.map(|(id, customer, number)| query(id, customer, number));
+    let at_once = tokio::join!(
+        s.scoring_reads(&q[0]),
+        s.scoring_reads(&q[1]),
+        s.scoring_reads(&q[2]),
+        s.scoring_reads(&q[3]),
+        s.scoring_reads(&q[4]),
+    );
+    let at_once = [at_once.0, at_once.1, at_once.2, at_once.3, at_once.4].map(Result::unwrap);
+    assert_eq!(at_once.to_vec(), alone);
     let c2 = s
         .scoring_reads(&query("v3", Some("c2"), ani))
         .await

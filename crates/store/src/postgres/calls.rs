@@ -1,5 +1,5 @@
-//! Calls, claim verdicts and account events on PostgreSQL, and what scoring a call reads — its
-//! context, velocity and the surge's counts — as one statement.
+//! Calls, claim verdicts and account events on PostgreSQL (what scoring a call reads is
+//! `scoring`'s).
 
 use super::*;
 use crate::{CallContext, CallKey, CallRecord, ScoringQuery, ScoringReads, Velocity};
@@ -16,40 +16,6 @@ fn call_row(r: &Row) -> StoreResult<CallRecord> {
         doc: col(r, 4)?,
     })
 }
-
-/// Everything a call is scored with, in one statement: each read a scalar subquery or a lateral
-/// aggregate on its own index, so one round trip, one snapshot and one executor start replace
-/// eight statements (measured with pgbench on 1M customers and calls: 14.5k against 8.5k
-/// sets of reads per second). With no customer ($2 NULL) the customer's reads find nothing,
-/// as [`CallStore::call_context`] answers.
-const SCORING_READS: &str = "
-SELECT EXISTS (SELECT 1 FROM calls WHERE call_id = $1),
-    (SELECT profile FROM profiles WHERE customer_id = $2),
-    ARRAY(SELECT number FROM customer_numbers
-          WHERE customer_id = $2 AND last_sent_at >= $4 AND last_sent_at <= $5
-          ORDER BY last_sent_at DESC, number LIMIT 50),
-    ev.kinds, ev.ats,
-    (SELECT COUNT(*) FROM smish_reports WHERE customer_id = $2 AND received_at >= $6)
-      + (SELECT COUNT(*) FROM text_checks
-         WHERE customer_id = $2 AND forged AND at >= $6 AND report_id IS NULL),
-    va.a24, va.a7, vc.c24, su.s_hour, su.s_before
-FROM LATERAL (
-    SELECT array_agg(kind ORDER BY at DESC, id DESC) AS kinds,
-           array_agg(at ORDER BY at DESC, id DESC) AS ats
-    FROM (SELECT kind, at, id FROM account_events WHERE customer_id = $2 AND at >= $6
-          ORDER BY at DESC, id DESC LIMIT 100) e) ev,
-LATERAL (
-    SELECT COUNT(DISTINCT customer_id) FILTER (WHERE started_at >= $7) AS a24,
-           COUNT(DISTINCT customer_id) AS a7
-    FROM calls WHERE ani = $3 AND started_at >= $8 AND call_id <> $1
-      AND customer_id IS DISTINCT FROM $2) va,
-LATERAL (
-    SELECT COUNT(DISTINCT ani) AS c24 FROM calls
-    WHERE customer_id = $2 AND started_at >= $7 AND ani <> $3 AND call_id <> $1) vc,
-LATERAL (
-    SELECT COUNT(*) FILTER (WHERE at >= $11) AS s_hour,
-           COUNT(*) FILTER (WHERE at < $11) AS s_before
-    FROM claim_verdicts WHERE verdict = ANY($9) AND at >= $10 AND at <= $12) su";
 
 /// A new call on its way to the database, and who waits to hear whether it was new.
 pub(super) type CallMsg = (CallRecord, tokio::sync::oneshot::Sender<StoreResult<bool>>);
@@ -119,49 +85,13 @@ async fn insert_calls(
 #[async_trait]
 impl CallStore for PgStore {
     async fn scoring_reads(&self, q: &ScoringQuery<'_>) -> StoreResult<ScoringReads> {
-        let c = self.client().await?;
-        let stmt = c.prepare_cached(SCORING_READS).await?;
-        let r = c
-            .query_one(
-                &stmt,
-                &[
-                    &q.call_id,
-                    &q.customer_id,
-                    &q.ani,
-                    &q.numbers.0,
-                    &q.numbers.1,
-                    &q.events_since,
-                    &q.since_24h,
-                    &q.since_7d,
-                    &q.verdicts,
-                    &q.surge_since,
-                    &q.hour_ago,
-                    &q.now,
-                ],
-            )
-            .await?;
-        let kinds: Option<Vec<String>> = col(&r, 3)?;
-        let ats: Option<Vec<Millis>> = col(&r, 4)?;
-        let n = |i| count(&r, i).map(|v| u32::try_from(v).unwrap_or(u32::MAX));
-        Ok(ScoringReads {
-            context: CallContext {
-                call_exists: col(&r, 0)?,
-                profile: col(&r, 1)?,
-                sms_recipients: col(&r, 2)?,
-                account_events: kinds
-                    .unwrap_or_default()
-                    .into_iter()
-                    .zip(ats.unwrap_or_default())
-                    .collect(),
-                smish_reports: n(5)?,
-            },
-            velocity: Velocity {
-                ani_customers_24h: n(6)?,
-                ani_customers_7d: n(7)?,
-                customer_anis_24h: n(8)?,
-            },
-            surge: (count(&r, 9)?, count(&r, 10)?),
-        })
+        // Read by the node's scoring reader, with every other call waiting to be scored.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let gone = || StoreError::Unavailable("postgres: the scoring reader has stopped".into());
+        self.scoring
+            .send((super::scoring::Query::new(q), tx))
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
     }
 
     async fn put_call(&self, call: CallRecord, wait: bool) -> StoreResult<bool> {

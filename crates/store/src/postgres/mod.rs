@@ -6,8 +6,8 @@
 //! database, and every write returns only after its transaction has committed (PostgreSQL's
 //! `synchronous_commit` makes that durable). Each method is one transaction on a pooled
 //! connection (`deadpool-postgres`); statements are prepared once per connection and cached;
-//! the reads a call is scored with are one statement, and audit entries and new calls are
-//! written in batches by one task each (`audit_writer`, `calls::call_writer`).
+//! audit entries and new calls are written, and the reads of the calls being scored read, in
+//! batches by one task each (`audit_writer`, `calls::call_writer`, `scoring::scoring_reader`).
 //!
 //! Concurrency between nodes is the database's: a source's row is locked (`FOR UPDATE`, in name
 //! order) by the transaction that ingests into it, purges it or moves its watermark, so its
@@ -36,6 +36,7 @@ mod campaigns;
 mod console;
 mod ledger;
 mod schema;
+mod scoring;
 
 pub use schema::{migrate, schema_version, MIGRATIONS};
 
@@ -79,6 +80,10 @@ pub struct PgStore {
     audits: tokio::sync::mpsc::UnboundedSender<AuditMsg>,
     /// New calls queued for [`calls::call_writer`] (`put_call` without `wait`).
     calls: tokio::sync::mpsc::UnboundedSender<calls::CallMsg>,
+    /// The scoring reader's connections (see [`GENERIC_PLANS`]).
+    scoring_pool: Pool,
+    /// Calls waiting to be scored, for [`scoring::scoring_reader`].
+    scoring: tokio::sync::mpsc::UnboundedSender<scoring::ScoringMsg>,
 }
 
 /// What the audit writer is sent: an entry, or a flush waiting for everything before it.
@@ -196,15 +201,25 @@ pub fn describe_url(url: &str) -> String {
     )
 }
 
-/// A pool of connections to `url` (none opened yet). `lazy`: its transactions commit without
-/// waiting for the WAL flush (`synchronous_commit = off`) — for the writes the store contract lets
-/// ride the next group commit (audit entries, a call's queued scores, claim verdicts, text
-/// checks, session touches): visible at once, durable within PostgreSQL's WAL writer delay.
-fn pool(url: &str, opts: &PgOptions, lazy: bool) -> anyhow::Result<Pool> {
+/// Settings of the pool for the writes the store contract lets ride the next group commit
+/// (audit entries, a call's queued scores, claim verdicts, text checks, session touches): its
+/// transactions commit without waiting for the WAL flush — visible at once, durable within
+/// PostgreSQL's WAL writer delay.
+const LAZY: &str = "-c synchronous_commit=off";
+
+/// Settings of the scoring reader's pool: its one statement keeps its generic plan. PostgreSQL
+/// would otherwise plan it anew on every execution, because the plan it makes for the arrays
+/// it is given (a batch's length known) always looks cheaper than the generic one (ten rows
+/// assumed) — 1.5 ms of planning for a read of well under one.
+const GENERIC_PLANS: &str = "-c plan_cache_mode=force_generic_plan";
+
+/// A pool of connections to `url` (none opened yet), each with the server `settings` given
+/// (`""`, [`LAZY`] or [`GENERIC_PLANS`]).
+fn pool(url: &str, opts: &PgOptions, settings: &str) -> anyhow::Result<Pool> {
     let mut cfg = parse_url(url)?;
-    if lazy {
+    if !settings.is_empty() {
         let options = cfg.get_options().unwrap_or("").to_string();
-        cfg.options(format!("{options} -c synchronous_commit=off").trim());
+        cfg.options(format!("{options} {settings}").trim());
     }
     cfg.connect_timeout(opts.connect_timeout);
     if cfg.get_application_name().is_none() {
@@ -262,7 +277,7 @@ pub async fn migrate_url_to(
             pool_max: 1,
             ..opts.clone()
         },
-        false,
+        "",
     )?;
     let mut client = pool
         .get()
@@ -278,17 +293,29 @@ impl PgStore {
     /// Connect to the database at `url`, check it answers, and (with `opts.migrate`) bring its
     /// schema up to date. A database newer than this build is refused.
     pub async fn connect(url: &str, opts: PgOptions) -> anyhow::Result<PgStore> {
-        let lazy = pool(url, &opts, true)?;
+        let lazy = pool(url, &opts, LAZY)?;
         let (audits, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(audit_writer(lazy.clone(), rx));
         let (calls, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(calls::call_writer(lazy.clone(), rx));
+        let main = pool(url, &opts, "")?;
+        // As many scoring statements at once as the database has cores to run them: half the
+        // pool size, which README sets at about twice the database's cores.
+        let scoring_opts = PgOptions {
+            pool_max: (opts.pool_max / 2).max(1),
+            ..opts.clone()
+        };
+        let scoring_pool = pool(url, &scoring_opts, GENERIC_PLANS)?;
+        let (scoring, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(scoring::scoring_reader(scoring_pool.clone(), rx));
         let store = PgStore {
-            pool: pool(url, &opts, false)?,
+            pool: main,
             lazy,
             days: Default::default(),
             audits,
             calls,
+            scoring_pool,
+            scoring,
         };
         let mut client = store
             .client()
@@ -333,6 +360,7 @@ impl PgStore {
     pub fn close(&self) {
         self.pool.close();
         self.lazy.close();
+        self.scoring_pool.close();
     }
 }
 

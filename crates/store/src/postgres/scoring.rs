@@ -1,0 +1,203 @@
+//! What scoring a call reads on PostgreSQL — its context, velocity and the surge's counts — as
+//! one statement for every call waiting to be scored on this node: a reader task coalesces
+//! concurrent requests, as group commit does for writes.
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::*;
+use crate::{CallContext, ScoringQuery, ScoringReads, Velocity};
+
+/// Everything the calls in `$1…$11` (one array element per call) are scored with: each read a
+/// scalar subquery or a lateral aggregate on its own index, evaluated once per call. One round
+/// trip, one snapshot and one executor start serve the whole batch: measured with pgbench on
+/// 1M customers and calls, one statement for the reads replaced eight (14.5k against 8.5k sets
+/// of reads per second), and a batch of four reads twice as many calls per second as four
+/// statements (7.5–8k batches against 14–15k statements). A call with no customer (NULL) finds
+/// nothing of a customer's, as [`CallStore::call_context`] answers. `$12` holds the surge's
+/// verdicts, the same for every call of a batch.
+const SCORING_READS: &str = "
+SELECT q.i, EXISTS (SELECT 1 FROM calls WHERE call_id = q.call_id),
+    (SELECT profile FROM profiles WHERE customer_id = q.customer_id),
+    ARRAY(SELECT number FROM customer_numbers
+          WHERE customer_id = q.customer_id
+            AND last_sent_at >= q.numbers_from AND last_sent_at <= q.numbers_to
+          ORDER BY last_sent_at DESC, number LIMIT 50),
+    ev.kinds, ev.ats,
+    (SELECT COUNT(*) FROM smish_reports
+     WHERE customer_id = q.customer_id AND received_at >= q.events_since)
+      + (SELECT COUNT(*) FROM text_checks
+         WHERE customer_id = q.customer_id AND forged AND at >= q.events_since
+           AND report_id IS NULL),
+    va.a24, va.a7, vc.c24, su.s_hour, su.s_before
+FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],
+            $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])
+    WITH ORDINALITY AS q(call_id, customer_id, ani, numbers_from, numbers_to, events_since,
+                         since_24h, since_7d, surge_since, hour_ago, now, i),
+LATERAL (
+    SELECT array_agg(kind ORDER BY at DESC, id DESC) AS kinds,
+           array_agg(at ORDER BY at DESC, id DESC) AS ats
+    FROM (SELECT kind, at, id FROM account_events
+          WHERE customer_id = q.customer_id AND at >= q.events_since
+          ORDER BY at DESC, id DESC LIMIT 100) e) ev,
+LATERAL (
+    SELECT COUNT(DISTINCT customer_id) FILTER (WHERE started_at >= q.since_24h) AS a24,
+           COUNT(DISTINCT customer_id) AS a7
+    FROM calls WHERE ani = q.ani AND started_at >= q.since_7d AND call_id <> q.call_id
+      AND customer_id IS DISTINCT FROM q.customer_id) va,
+LATERAL (
+    SELECT COUNT(DISTINCT ani) AS c24 FROM calls
+    WHERE customer_id = q.customer_id AND started_at >= q.since_24h AND ani <> q.ani
+      AND call_id <> q.call_id) vc,
+LATERAL (
+    SELECT COUNT(*) FILTER (WHERE at >= q.hour_ago) AS s_hour,
+           COUNT(*) FILTER (WHERE at < q.hour_ago) AS s_before
+    FROM claim_verdicts
+    WHERE verdict = ANY($12) AND at >= q.surge_since AND at <= q.now) su";
+
+/// Most calls read by one statement.
+const BATCH_MAX: usize = 64;
+
+/// A [`ScoringQuery`] that can wait in a queue.
+pub(super) struct Query {
+    call_id: String,
+    customer_id: Option<String>,
+    ani: String,
+    times: [Millis; 8],
+    verdicts: Vec<String>,
+}
+
+impl Query {
+    pub(super) fn new(q: &ScoringQuery<'_>) -> Query {
+        Query {
+            call_id: q.call_id.to_string(),
+            customer_id: q.customer_id.map(str::to_string),
+            ani: q.ani.to_string(),
+            times: [
+                q.numbers.0,
+                q.numbers.1,
+                q.events_since,
+                q.since_24h,
+                q.since_7d,
+                q.surge_since,
+                q.hour_ago,
+                q.now,
+            ],
+            verdicts: q.verdicts.iter().map(|v| v.to_string()).collect(),
+        }
+    }
+}
+
+/// A call's reads on their way to the database, and who waits for them.
+pub(super) type ScoringMsg = (Query, oneshot::Sender<StoreResult<ScoringReads>>);
+
+/// Run the queued scoring reads: every query waiting when a connection of `pool` is free goes
+/// into its next statement (up to [`BATCH_MAX`], those with the surge's verdicts of the first).
+/// The pool is small (half the store's), so that under load queries wait here and share a
+/// statement rather than each taking a connection and a database core; when idle a query is
+/// read at once, alone. Ends when the store does.
+pub(super) async fn scoring_reader(pool: Pool, mut rx: mpsc::UnboundedReceiver<ScoringMsg>) {
+    let mut carried: Option<ScoringMsg> = None;
+    loop {
+        let first = match carried.take() {
+            Some(m) => m,
+            None => match rx.recv().await {
+                Some(m) => m,
+                None => return,
+            },
+        };
+        // A connection first: what arrives while waiting for one joins this batch.
+        let conn = pool.get().await;
+        let mut batch = vec![first];
+        while batch.len() < BATCH_MAX {
+            match rx.try_recv() {
+                Ok(m) if m.0.verdicts == batch[0].0.verdicts => batch.push(m),
+                Ok(m) => {
+                    carried = Some(m);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        tokio::spawn(async move {
+            let result = match conn {
+                Ok(c) => read_batch(&c, &batch).await,
+                Err(e) => Err(e.into()),
+            };
+            match result {
+                Ok(mut reads) => {
+                    for (_, tx) in batch.into_iter().rev() {
+                        let r = reads.pop().ok_or_else(missing);
+                        let _ = tx.send(r);
+                    }
+                }
+                Err(e) => {
+                    for (_, tx) in batch {
+                        let _ = tx.send(Err(StoreError::Unavailable(e.to_string())));
+                    }
+                }
+            }
+        });
+    }
+}
+
+fn missing() -> StoreError {
+    StoreError::Unavailable("postgres: a scoring read went missing".into())
+}
+
+/// One statement for the batch; the reads in the batch's order.
+async fn read_batch(c: &Object, batch: &[ScoringMsg]) -> StoreResult<Vec<ScoringReads>> {
+    let stmt = c.prepare_cached(SCORING_READS).await?;
+    let queries = batch.iter().map(|(q, _)| q);
+    let ids: Vec<&str> = queries.clone().map(|q| q.call_id.as_str()).collect();
+    let customers: Vec<Option<&str>> = queries.clone().map(|q| q.customer_id.as_deref()).collect();
+    let anis: Vec<&str> = queries.clone().map(|q| q.ani.as_str()).collect();
+    let times: Vec<Vec<Millis>> = (0..8)
+        .map(|k| queries.clone().map(|q| q.times[k]).collect())
+        .collect();
+    let verdicts = &batch[0].0.verdicts;
+    let rows = c
+        .query(
+            &stmt,
+            &[
+                &ids, &customers, &anis, &times[0], &times[1], &times[2], &times[3], &times[4],
+                &times[5], &times[6], &times[7], verdicts,
+            ],
+        )
+        .await?;
+    let mut reads = vec![None; batch.len()];
+    for r in &rows {
+        let i: i64 = col(r, 0)?;
+        let slot = usize::try_from(i - 1)
+            .ok()
+            .and_then(|i| reads.get_mut(i))
+            .ok_or_else(|| StoreError::Unavailable(format!("postgres: scoring row {i}")))?;
+        *slot = Some(decode(r)?);
+    }
+    reads.into_iter().map(|r| r.ok_or_else(missing)).collect()
+}
+
+/// One call's reads from its row (column 0 is its place in the batch).
+fn decode(r: &Row) -> StoreResult<ScoringReads> {
+    let kinds: Option<Vec<String>> = col(r, 4)?;
+    let ats: Option<Vec<Millis>> = col(r, 5)?;
+    let n = |i| count(r, i).map(|v| u32::try_from(v).unwrap_or(u32::MAX));
+    Ok(ScoringReads {
+        context: CallContext {
+            call_exists: col(r, 1)?,
+            profile: col(r, 2)?,
+            sms_recipients: col(r, 3)?,
+            account_events: kinds
+                .unwrap_or_default()
+                .into_iter()
+                .zip(ats.unwrap_or_default())
+                .collect(),
+            smish_reports: n(6)?,
+        },
+        velocity: Velocity {
+            ani_customers_24h: n(7)?,
+            ani_customers_7d: n(8)?,
+            customer_anis_24h: n(9)?,
+        },
+        surge: (count(r, 10)?, count(r, 11)?),
+    })
+}
