@@ -104,7 +104,8 @@ pub struct ServerConfig {
     pub database_url: Option<String>,
     /// A file holding `database_url` (a mounted secret).
     pub database_url_file: Option<PathBuf>,
-    /// Most PostgreSQL connections this node holds open.
+    /// Most PostgreSQL connections in each of this node's two pools (the scoring reader holds
+    /// half as many; README, Running several nodes).
     pub database_pool_max: usize,
     /// PEM certificate(s) of the CA that signed the database server's certificate, for a
     /// `database_url` with `sslmode=require` (the Mozilla roots are trusted besides).

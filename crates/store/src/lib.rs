@@ -78,8 +78,9 @@ pub(crate) fn learned_number(
     recipient.filter(|r| channel == countersign_core::Channel::Sms && r.starts_with('+'))
 }
 
-/// Store failures. Input problems never reach the store (the core validates first).
-#[derive(Debug, thiserror::Error)]
+/// Store failures. Input problems never reach the store (the core validates first). `Clone`: a
+/// batch that fails answers each of its waiters with the same error.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The storage engine failed or is gone; nothing was acknowledged.
     #[error("store unavailable: {0}")]

@@ -48,7 +48,7 @@ pub(super) async fn call_writer(pool: Pool, mut rx: tokio::sync::mpsc::Unbounded
             }
             Err(e) => {
                 for (_, tx) in batch {
-                    let _ = tx.send(Err(StoreError::Unavailable(e.to_string())));
+                    let _ = tx.send(Err(e.clone()));
                 }
             }
         }

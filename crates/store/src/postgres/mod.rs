@@ -43,7 +43,8 @@ pub use schema::{migrate, schema_version, MIGRATIONS};
 /// Tuning of the PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct PgOptions {
-    /// Most connections this node holds open at once; callers beyond it wait for one.
+    /// Most connections in each of this node's two pools (commits that wait for the WAL flush,
+    /// and those that do not; the scoring reader holds half as many); callers beyond it wait.
     pub pool_max: usize,
     /// How long to wait for a connection (from the pool or a new one) before the store answers
     /// `Unavailable` — and `/readyz` says not ready.

@@ -62,6 +62,8 @@ pub(super) struct Query {
     call_id: String,
     customer_id: Option<String>,
     ani: String,
+    /// In the statement's order (`$4…$11`): the SMS recipients' window (from, to), where the
+    /// account events start, the velocity's 24 h and 7 d, the surge's start, an hour ago, now.
     times: [Millis; 8],
     verdicts: Vec<String>,
 }
@@ -124,24 +126,20 @@ pub(super) async fn scoring_reader(pool: Pool, mut rx: mpsc::UnboundedReceiver<S
                 Err(e) => Err(e.into()),
             };
             match result {
-                Ok(mut reads) => {
-                    for (_, tx) in batch.into_iter().rev() {
-                        let r = reads.pop().ok_or_else(missing);
-                        let _ = tx.send(r);
+                Ok(reads) => {
+                    // One read per query, in the batch's order (`read_batch` checks).
+                    for ((_, tx), r) in batch.into_iter().zip(reads) {
+                        let _ = tx.send(Ok(r));
                     }
                 }
                 Err(e) => {
                     for (_, tx) in batch {
-                        let _ = tx.send(Err(StoreError::Unavailable(e.to_string())));
+                        let _ = tx.send(Err(e.clone()));
                     }
                 }
             }
         });
     }
-}
-
-fn missing() -> StoreError {
-    StoreError::Unavailable("postgres: a scoring read went missing".into())
 }
 
 /// One statement for the batch; the reads in the batch's order.
@@ -173,7 +171,12 @@ async fn read_batch(c: &Object, batch: &[ScoringMsg]) -> StoreResult<Vec<Scoring
             .ok_or_else(|| StoreError::Unavailable(format!("postgres: scoring row {i}")))?;
         *slot = Some(decode(r)?);
     }
-    reads.into_iter().map(|r| r.ok_or_else(missing)).collect()
+    reads
+        .into_iter()
+        .map(|r| {
+            r.ok_or_else(|| StoreError::Unavailable("postgres: a scoring read went missing".into()))
+        })
+        .collect()
 }
 
 /// One call's reads from its row (column 0 is its place in the batch).
