@@ -855,7 +855,7 @@ pub(crate) async fn score_calls_http(
 ) -> anyhow::Result<()> {
     let customers = args.customers;
     let d = drive(
-        &format!("{}/v1/calls", running.base),
+        &[format!("{}/v1/calls", running.base)],
         args.clients,
         args.calls,
         // Another sequence each run: runs repeated on one store must not call about the same
@@ -892,24 +892,12 @@ pub(crate) struct Driven {
     pub(crate) secs: f64,
 }
 
-/// POST `total` JSON bodies (body `i` made by `make`) to `url` from `clients` threads, counting
-/// the answers for which `ok` holds.
+/// POST `total` JSON bodies (body `i` made by `make`) from `clients` threads, counting the
+/// answers for which `ok` holds. With several nodes' `urls` the clients are spread over them
+/// (client `t` posts to `urls[t % len]`), every client taking the next body from one queue, as
+/// behind a load balancer: no node idles while another still has work.
 pub(crate) fn drive(
-    url: &str,
-    clients: usize,
-    total: usize,
-    seed: u64,
-    make: impl Fn(usize, &mut fastrand::Rng) -> String + Send + Sync + 'static,
-    ok: impl Fn(&serde_json::Value) -> bool + Send + Sync + 'static,
-) -> anyhow::Result<Driven> {
-    drive_spread(&[url.to_string()], clients, total, seed, make, ok)
-}
-
-/// [`drive`] with the clients spread over several nodes' `urls` (client `t` posts to
-/// `urls[t % len]`), every client taking the next body from one queue, as behind a load
-/// balancer: no node idles while another still has work.
-pub(crate) fn drive_spread(
-    urls: &[String],
+    urls: &[impl AsRef<str>],
     clients: usize,
     total: usize,
     seed: u64,
@@ -922,7 +910,7 @@ pub(crate) fn drive_spread(
     let started = Instant::now();
     let mut threads = Vec::new();
     for t in 0..clients {
-        let url = urls[t % urls.len()].clone();
+        let url = urls[t % urls.len()].as_ref().to_string();
         let (next, make, ok) = (next.clone(), make.clone(), ok.clone());
         threads.push(std::thread::spawn(
             move || -> anyhow::Result<(Histogram<u64>, usize)> {

@@ -151,12 +151,12 @@ pub async fn console_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::
                 "received_at": format_time(now - rng.i64(0..14 * DAY)),
                 "mentions": {"amount": format!("${}", rng.u32(10..210)), "merchant": "Best Buy"}}).to_string()
         };
-        let quiet = drive(&verify, clients, verifications, 1, claim, |v| v["verdict"].is_string())?;
+        let quiet = drive(&[&verify], clients, verifications, 1, claim, |v| v["verdict"].is_string())?;
         for _ in 0..500 {
             open_stream(&base, &id, &cookie, None)?;
         }
         std::thread::sleep(Duration::from_secs(1));
-        let busy = drive(&verify, clients, verifications, 2, claim, |v| v["verdict"].is_string())?;
+        let busy = drive(&[&verify], clients, verifications, 2, claim, |v| v["verdict"].is_string())?;
         let p99 = |d: &crate::bench::Driven| d.client.value_at_quantile(0.99) as f64 / 1000.0;
         println!("verify, {} clients: without open screens {}; with 500 open call screens {} — p99 ratio {:.2}",
             clients, quantiles(&quiet.client), quantiles(&busy.client), p99(&busy) / p99(&quiet));

@@ -15,8 +15,8 @@ use countersign_store::prelude::*;
 use serde_json::json;
 
 use crate::bench::{
-    bar, bench_config, customer, drive_spread, ingest_bodies, notification, quantiles,
-    score_calls_http, serve_on, verify_http, wire, BenchArgs, Running, HISTORY_MS,
+    bar, bench_config, customer, drive, ingest_bodies, notification, quantiles, score_calls_http,
+    serve_on, verify_http, wire, BenchArgs, Running, HISTORY_MS,
 };
 
 /// Connections for the whole bench, as for this database: about twice its cores (it runs on
@@ -227,6 +227,8 @@ async fn ingest(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> 
 
 /// Calls already stored, so that the velocity queries run on a realistic table.
 async fn preload_calls(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
+    // Opening the store migrates a new database, so `--only calls` works on its own.
+    connect(url).await?.close();
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
     let have: i64 = client
@@ -325,7 +327,7 @@ async fn scale_round(
         .iter()
         .map(|r| format!("{}/v1/calls", r.base))
         .collect();
-    let d = drive_spread(
+    let d = drive(
         &urls,
         args.clients,
         args.calls,
@@ -340,12 +342,12 @@ async fn scale_round(
         },
         |v| v["band"].is_string(),
     )?;
-    let (ok, client) = (d.ok, d.client);
-    let rate = ok as f64 / d.secs;
+    let rate = d.ok as f64 / d.secs;
     println!(
-        "scale: {nodes} node(s) on one database, {} clients in all: {ok} calls scored at {rate:.0}/s; client-side {}",
+        "scale: {nodes} node(s) on one database, {} clients in all: {} calls scored at {rate:.0}/s; client-side {}",
         args.clients,
-        quantiles(&client)
+        d.ok,
+        quantiles(&d.client)
     );
     for r in running {
         r.shutdown().await?;

@@ -242,7 +242,7 @@ pub async fn over_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Res
         t0.elapsed().as_secs_f64()
     );
     let d = drive(
-        &format!("{}/v1/smish-reports", running.base),
+        &[format!("{}/v1/smish-reports", running.base)],
         args.clients,
         args.reports,
         900,

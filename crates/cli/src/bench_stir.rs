@@ -57,7 +57,7 @@ pub(crate) async fn stir_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyh
     let config = bench_config(dir, BodyRetention::Full);
     let running = serve_on(Arc::new(SqliteStore::open(dir, opts(args))?), &config).await?;
     let plain = drive(
-        &format!("{}/v1/calls", running.base),
+        &[format!("{}/v1/calls", running.base)],
         args.clients,
         n,
         300,
@@ -96,7 +96,7 @@ pub(crate) async fn stir_http(dir: &Path, args: &BenchArgs, now: Millis) -> anyh
     let running = serve_on(Arc::new(SqliteStore::open(dir, opts(args))?), &config).await?;
     let started = now_ms();
     let verified = drive(
-        &format!("{}/v1/calls", running.base),
+        &[format!("{}/v1/calls", running.base)],
         args.clients,
         n,
         300,
