@@ -283,31 +283,47 @@ async fn analyze(client: &tokio_postgres::Client) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Calls scored by one node and by two nodes sharing the same cores and database, in turn
-/// three times (so that neither gains from going first or last): the total rate of each and
-/// the ratio of the medians. The difference is what running as two nodes costs: coordination
-/// through the database, and each node batching the reads and writes of half the calls.
+/// Pairs of rounds [`scale`] runs: one node, then two, or the other way round.
+const SCALE_PAIRS: usize = 6;
+
+/// Calls scored by one node and by two nodes sharing the same cores and database: pairs of
+/// rounds back to back, in alternating order (1–2, 2–1, …), so that neither gains from going
+/// first or from the machine's speed drifting (on a shared virtual machine it drifts by ±15%
+/// within a minute). Each pair gives the ratio of its two rates; the median ratio is the
+/// figure. The difference is what running as two nodes costs: coordination through the
+/// database, and each node batching the reads and writes of half the calls.
 async fn scale(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
     preload_calls(url, args, now).await?;
     let mut rates: [Vec<f64>; 2] = Default::default();
-    for round in 0..3 {
-        for nodes in [1usize, 2] {
-            rates[nodes - 1].push(scale_round(url, args, now, nodes, round).await?);
+    let mut ratios = Vec::new();
+    for pair in 0..SCALE_PAIRS {
+        let order = if pair % 2 == 0 { [1, 2] } else { [2, 1] };
+        let mut rate = [0.0; 2];
+        for nodes in order {
+            rate[nodes - 1] = scale_round(url, args, now, nodes, pair).await?;
+            rates[nodes - 1].push(rate[nodes - 1]);
         }
+        ratios.push(rate[1] / rate[0]);
     }
+    // The middle value, or the mean of the middle two.
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
+        let n = v.len();
+        (v[(n - 1) / 2] + v[n / 2]) / 2.0
     };
     let (one, two) = (median(&mut rates[0]), median(&mut rates[1]));
+    let ratio = median(&mut ratios);
     println!(
-        "scale: two nodes on the same two cores reach {:.2}× one node's rate (medians of three: {two:.0} against {one:.0}/s)",
-        two / one
+        "scale: two nodes on the same two cores reach {ratio:.2}× one node's rate (median of {SCALE_PAIRS} pairs of rounds, {:.2}–{:.2}; median rates {two:.0} against {one:.0}/s)",
+        ratios[0],
+        ratios[ratios.len() - 1]
     );
     Ok(())
 }
 
-/// One round of [`scale`]: `nodes` nodes, the clients spread over them; the total rate.
+/// One round of [`scale`]: `nodes` nodes, the clients spread over them, warmed up first (new
+/// connections, caches and prepared statements, as a node that has been running has them) with
+/// a fifth as many calls again; the total rate of the calls after.
 async fn scale_round(
     url: &str,
     args: &BenchArgs,
@@ -327,21 +343,27 @@ async fn scale_round(
         .iter()
         .map(|r| format!("{}/v1/calls", r.base))
         .collect();
-    let d = drive(
-        &urls,
-        args.clients,
-        args.calls,
-        // A sequence of its own: no two rounds repeat one.
-        (now as u64).wrapping_add(1_000 * (round * 4 + nodes) as u64),
-        move |i, rng| {
-            json!({"call_id": format!("scale-{now}-{round}-{nodes}-{i}"),
+    let calls = move |tag: &'static str| {
+        move |i, rng: &mut fastrand::Rng| {
+            json!({"call_id": format!("scale-{now}-{round}-{nodes}-{tag}{i}"),
                 "customer_id": customer(rng.usize(0..customers)),
                 "ani": format!("+1628{:07}", rng.u32(0..2_000_000)),
                 "verstat": "TN-Validation-Passed-B"})
             .to_string()
-        },
-        |v| v["band"].is_string(),
+        }
+    };
+    // A sequence of its own: no two rounds repeat one.
+    let seed = (now as u64).wrapping_add(1_000 * (round * 4 + nodes) as u64);
+    let scored = |v: &serde_json::Value| v["band"].is_string();
+    drive(
+        &urls,
+        args.clients,
+        (args.calls / 5).max(1),
+        seed + 500,
+        calls("w"),
+        scored,
     )?;
+    let d = drive(&urls, args.clients, args.calls, seed, calls(""), scored)?;
     let rate = d.ok as f64 / d.secs;
     println!(
         "scale: {nodes} node(s) on one database, {} clients in all: {} calls scored at {rate:.0}/s; client-side {}",
