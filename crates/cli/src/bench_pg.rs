@@ -305,12 +305,6 @@ async fn scale(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
         }
         ratios.push(rate[1] / rate[0]);
     }
-    // The middle value, or the mean of the middle two.
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        (v[(n - 1) / 2] + v[n / 2]) / 2.0
-    };
     let (one, two) = (median(&mut rates[0]), median(&mut rates[1]));
     let ratio = median(&mut ratios);
     println!(
@@ -319,6 +313,15 @@ async fn scale(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
         ratios[ratios.len() - 1]
     );
     Ok(())
+}
+
+/// The middle value of `v` (sorted in place), or the mean of the middle two; NaN when empty.
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n => (v[(n - 1) / 2] + v[n / 2]) / 2.0,
+    }
 }
 
 /// One round of [`scale`]: `nodes` nodes, the clients spread over them, warmed up first (new
@@ -375,4 +378,18 @@ async fn scale_round(
         r.shutdown().await?;
     }
     Ok(rate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        // An even count: the mean of the middle two, not the upper one.
+        assert!((median(&mut [0.74, 1.38, 0.80, 1.00, 0.95, 1.01]) - 0.975).abs() < 1e-12);
+        assert_eq!(median(&mut [5.0]), 5.0);
+        assert!(median(&mut []).is_nan());
+    }
 }
