@@ -227,8 +227,8 @@ async fn ingest(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> 
 
 /// Calls already stored, so that the velocity queries run on a realistic table.
 async fn preload_calls(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
-    // Opening the store migrates a new database, so `--only calls` works on its own.
-    connect(url).await?.close();
+    // A new database gets its schema first, so `--only calls` works on its own.
+    countersign_store::postgres::migrate_url(url, &PgOptions::default()).await?;
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
     let have: i64 = client
@@ -288,10 +288,11 @@ const SCALE_PAIRS: usize = 6;
 
 /// Calls scored by one node and by two nodes sharing the same cores and database: pairs of
 /// rounds back to back, in alternating order (1–2, 2–1, …), so that neither gains from going
-/// first or from the machine's speed drifting (on a shared virtual machine it drifts by ±15%
-/// within a minute). Each pair gives the ratio of its two rates; the median ratio is the
-/// figure. The difference is what running as two nodes costs: coordination through the
-/// database, and each node batching the reads and writes of half the calls.
+/// first or from the machine's speed drifting (on a shared virtual machine one configuration's
+/// rate moved by a quarter within a run). Each pair gives the ratio of its two rates; the median
+/// ratio is the figure, printed with the lowest and highest. The difference is what running as
+/// two nodes costs: coordination through the database, and each node's call writer batching
+/// half the calls (BENCHMARKS.md, 2026-12-06).
 async fn scale(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
     preload_calls(url, args, now).await?;
     let mut rates: [Vec<f64>; 2] = Default::default();
@@ -305,12 +306,15 @@ async fn scale(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
         }
         ratios.push(rate[1] / rate[0]);
     }
+    let (lowest, highest) = ratios
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| {
+            (lo.min(r), hi.max(r))
+        });
     let (one, two) = (median(&mut rates[0]), median(&mut rates[1]));
     let ratio = median(&mut ratios);
     println!(
-        "scale: two nodes on the same two cores reach {ratio:.2}× one node's rate (median of {SCALE_PAIRS} pairs of rounds, {:.2}–{:.2}; median rates {two:.0} against {one:.0}/s)",
-        ratios[0],
-        ratios[ratios.len() - 1]
+        "scale: two nodes on the same two cores reach {ratio:.2}× one node's rate (median of {SCALE_PAIRS} pairs of rounds, {lowest:.2}–{highest:.2}; median rates {two:.0} against {one:.0}/s)"
     );
     Ok(())
 }

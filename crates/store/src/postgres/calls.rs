@@ -46,11 +46,7 @@ pub(super) async fn call_writer(pool: Pool, mut rx: tokio::sync::mpsc::Unbounded
                     let _ = tx.send(Ok(inserted.remove(&c.call_id)));
                 }
             }
-            Err(e) => {
-                for (_, tx) in batch {
-                    let _ = tx.send(Err(e.clone()));
-                }
-            }
+            Err(e) => fail_batch(batch, &e),
         }
     }
 }

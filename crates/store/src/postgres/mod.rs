@@ -87,6 +87,13 @@ pub struct PgStore {
     scoring: tokio::sync::mpsc::UnboundedSender<scoring::ScoringMsg>,
 }
 
+/// Tell every waiter of a batch whose statement failed: each gets the same error.
+fn fail_batch<M, T>(batch: Vec<(M, tokio::sync::oneshot::Sender<StoreResult<T>>)>, e: &StoreError) {
+    for (_, tx) in batch {
+        let _ = tx.send(Err(e.clone()));
+    }
+}
+
 /// What the audit writer is sent: an entry, or a flush waiting for everything before it.
 enum AuditMsg {
     Entry(AuditEntry),

@@ -132,11 +132,7 @@ pub(super) async fn scoring_reader(pool: Pool, mut rx: mpsc::UnboundedReceiver<S
                         let _ = tx.send(Ok(r));
                     }
                 }
-                Err(e) => {
-                    for (_, tx) in batch {
-                        let _ = tx.send(Err(e.clone()));
-                    }
-                }
+                Err(e) => fail_batch(batch, &e),
             }
         });
     }
