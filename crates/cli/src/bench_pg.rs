@@ -296,13 +296,16 @@ const SCALE_PAIRS: usize = 6;
 async fn scale(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
     preload_calls(url, args, now).await?;
     let mut rates: [Vec<f64>; 2] = Default::default();
+    let mut per_call: [Vec<f64>; 2] = Default::default();
     let mut ratios = Vec::new();
     for pair in 0..SCALE_PAIRS {
         let order = if pair % 2 == 0 { [1, 2] } else { [2, 1] };
         let mut rate = [0.0; 2];
         for nodes in order {
-            rate[nodes - 1] = scale_round(url, args, now, nodes, pair).await?;
-            rates[nodes - 1].push(rate[nodes - 1]);
+            let r = scale_round(url, args, now, nodes, pair).await?;
+            rate[nodes - 1] = r.rate;
+            rates[nodes - 1].push(r.rate);
+            per_call[nodes - 1].push(r.per_call);
         }
         ratios.push(rate[1] / rate[0]);
     }
@@ -313,8 +316,9 @@ async fn scale(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
         });
     let (one, two) = (median(&mut rates[0]), median(&mut rates[1]));
     let ratio = median(&mut ratios);
+    let (tx1, tx2) = (median(&mut per_call[0]), median(&mut per_call[1]));
     println!(
-        "scale: two nodes on the same two cores reach {ratio:.2}× one node's rate (median of {SCALE_PAIRS} pairs of rounds, {lowest:.2}–{highest:.2}; median rates {two:.0} against {one:.0}/s)"
+        "scale: two nodes on the same two cores reach {ratio:.2}× one node's rate (median of {SCALE_PAIRS} pairs of rounds, {lowest:.2}–{highest:.2}; median rates {two:.0} against {one:.0}/s; {tx2:.2} against {tx1:.2} transactions per call)"
     );
     Ok(())
 }
@@ -337,8 +341,11 @@ async fn scale_round(
     now: Millis,
     nodes: usize,
     round: usize,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<ScaleRound> {
     let customers = args.customers;
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    let committed_before = committed(&client).await?;
     let mut running = Vec::new();
     for _ in 0..nodes {
         // The database's connections shared among the nodes, as README advises for
@@ -362,7 +369,7 @@ async fn scale_round(
     // A sequence of its own: no two rounds repeat one.
     let seed = (now as u64).wrapping_add(1_000 * (round * 4 + nodes) as u64);
     let scored = |v: &serde_json::Value| v["band"].is_string();
-    drive(
+    let warm = drive(
         &urls,
         args.clients,
         (args.calls / 5).max(1),
@@ -372,16 +379,39 @@ async fn scale_round(
     )?;
     let d = drive(&urls, args.clients, args.calls, seed, calls(""), scored)?;
     let rate = d.ok as f64 / d.secs;
+    for r in running {
+        r.shutdown().await?;
+    }
+    // A backend reports its transactions when it ends: give the nodes' a moment to.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let per_call = (committed(&client).await? - committed_before) as f64 / (warm.ok + d.ok) as f64;
     println!(
-        "scale: {nodes} node(s) on one database, {} clients in all: {} calls scored at {rate:.0}/s; client-side {}",
+        "scale: {nodes} node(s) on one database, {} clients in all: {} calls scored at {rate:.0}/s, {per_call:.2} transactions per call (warm-up included); client-side {}",
         args.clients,
         d.ok,
         quantiles(&d.client)
     );
-    for r in running {
-        r.shutdown().await?;
-    }
-    Ok(rate)
+    Ok(ScaleRound { rate, per_call })
+}
+
+/// What one round of [`scale`] measured.
+struct ScaleRound {
+    /// Calls scored per second.
+    rate: f64,
+    /// Transactions the database committed per call scored: the round trips that batching
+    /// saves, counted by the database (`pg_stat_database`) rather than timed.
+    per_call: f64,
+}
+
+/// Transactions committed in this database so far.
+async fn committed(client: &tokio_postgres::Client) -> anyhow::Result<i64> {
+    Ok(client
+        .query_one(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+            &[],
+        )
+        .await?
+        .get(0))
 }
 
 #[cfg(test)]

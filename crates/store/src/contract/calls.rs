@@ -286,3 +286,48 @@ pub async fn velocity(s: &dyn Store) {
         "newest first"
     );
 }
+
+/// Calls scored as a node scores them (their reads, then the call queued without `wait`), many
+/// at once: every one is stored once, and a call whose request went away after its reads (never
+/// stored) does not hold up the calls after it.
+pub async fn scored_and_stored(s: &dyn Store) {
+    fn query(call_id: &str) -> crate::ScoringQuery<'_> {
+        crate::ScoringQuery {
+            call_id,
+            customer_id: Some("c1"),
+            ani: "+16285550100",
+            numbers: (T0 - 30 * 24 * HOUR, T0 + HOUR),
+            events_since: T0 - 3 * HOUR,
+            since_24h: T0 - 24 * HOUR,
+            since_7d: T0 - 7 * 24 * HOUR,
+            verdicts: &["not_sent"],
+            surge_since: T0 - 169 * HOUR,
+            hour_ago: T0 - HOUR,
+            now: T0,
+        }
+    }
+    let score = |id: String| async move {
+        let reads = s.scoring_reads(&query(&id)).await.unwrap();
+        assert!(!reads.context.call_exists, "{id}");
+        s.put_call(call(&id, Some("c1"), "+16285550100", T0), false)
+            .await
+            .unwrap()
+    };
+    // Read and never stored: the request was dropped between its reads and its write.
+    s.scoring_reads(&query("dropped")).await.unwrap();
+    let guard = std::time::Duration::from_secs(30);
+    let stored = tokio::time::timeout(
+        guard,
+        futures_util::future::join_all((0..40).map(|i| score(format!("s{i}")))),
+    )
+    .await
+    .expect("the scored calls were stored");
+    assert!(stored.iter().all(|new| *new), "{stored:?}");
+    // A later call is stored alone, not held up by the one that never came.
+    let alone = tokio::time::timeout(guard, score("after".into())).await;
+    assert!(alone.expect("a later call was stored"));
+    s.flush().await.unwrap();
+    let calls = s.calls_since(T0, 100).await.unwrap();
+    assert_eq!(calls.len(), 41);
+    assert!(s.get_call("dropped").await.unwrap().is_none());
+}

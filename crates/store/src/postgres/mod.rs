@@ -85,6 +85,8 @@ pub struct PgStore {
     scoring_pool: Pool,
     /// Calls waiting to be scored, for [`scoring::scoring_reader`].
     scoring: tokio::sync::mpsc::UnboundedSender<scoring::ScoringMsg>,
+    /// Calls read for scoring and not yet queued for the call writer.
+    being_scored: calls::BeingScored,
 }
 
 /// Tell every waiter of a batch whose statement failed: each gets the same error.
@@ -304,8 +306,9 @@ impl PgStore {
         let lazy = pool(url, &opts, LAZY)?;
         let (audits, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(audit_writer(lazy.clone(), rx));
+        let being_scored = calls::BeingScored::default();
         let (calls, rx) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(calls::call_writer(lazy.clone(), rx));
+        tokio::spawn(calls::call_writer(lazy.clone(), rx, being_scored.clone()));
         let main = pool(url, &opts, "")?;
         // As many scoring statements at once as the database has cores to run them: half the
         // pool size, which README sets at about twice the database's cores.
@@ -315,7 +318,11 @@ impl PgStore {
         };
         let scoring_pool = pool(url, &scoring_opts, GENERIC_PLANS)?;
         let (scoring, rx) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(scoring::scoring_reader(scoring_pool.clone(), rx));
+        tokio::spawn(scoring::scoring_reader(
+            scoring_pool.clone(),
+            rx,
+            being_scored.clone(),
+        ));
         let store = PgStore {
             pool: main,
             lazy,
@@ -324,6 +331,7 @@ impl PgStore {
             calls,
             scoring_pool,
             scoring,
+            being_scored,
         };
         let mut client = store
             .client()

@@ -97,7 +97,11 @@ pub(super) type ScoringMsg = (Query, oneshot::Sender<StoreResult<ScoringReads>>)
 /// The pool is small (half the store's), so that under load queries wait here and share a
 /// statement rather than each taking a connection and a database core; when idle a query is
 /// read at once, alone. Ends when the store does.
-pub(super) async fn scoring_reader(pool: Pool, mut rx: mpsc::UnboundedReceiver<ScoringMsg>) {
+pub(super) async fn scoring_reader(
+    pool: Pool,
+    mut rx: mpsc::UnboundedReceiver<ScoringMsg>,
+    scored: super::calls::BeingScored,
+) {
     let mut carried: Option<ScoringMsg> = None;
     loop {
         let first = match carried.take() {
@@ -120,6 +124,8 @@ pub(super) async fn scoring_reader(pool: Pool, mut rx: mpsc::UnboundedReceiver<S
                 Err(_) => break,
             }
         }
+        scored.add(batch.len());
+        let scored = scored.clone();
         tokio::spawn(async move {
             let result = match conn {
                 Ok(c) => read_batch(&c, &batch).await,
@@ -127,12 +133,17 @@ pub(super) async fn scoring_reader(pool: Pool, mut rx: mpsc::UnboundedReceiver<S
             };
             match result {
                 Ok(reads) => {
+                    // Each new call is now scored and stored: counted before its caller wakes.
+                    scored.sub(reads.iter().filter(|r| r.context.call_exists).count());
                     // One read per query, in the batch's order (`read_batch` checks).
                     for ((_, tx), r) in batch.into_iter().zip(reads) {
                         let _ = tx.send(Ok(r));
                     }
                 }
-                Err(e) => fail_batch(batch, &e),
+                Err(e) => {
+                    scored.sub(batch.len());
+                    fail_batch(batch, &e)
+                }
             }
         });
     }
