@@ -71,7 +71,7 @@ const WRITE_MAX: usize = 1000;
 /// Under load one statement stores the calls of many requests, so a call costs a row rather
 /// than a statement and a commit; when idle a call is inserted at once, alone. Waiting for the
 /// calls being scored cut the database's transactions per scored call by a fifth (1.17 to 0.92
-/// on one node, 1.52 to 1.28 on two, 8 clients; BENCHMARKS.md, 2026-12-06) without moving the
+/// on one node, 1.52 to 1.30 on two, 8 clients; BENCHMARKS.md, 2026-12-06) without moving the
 /// latency. Each waiter hears, after the commit, whether its call was new. Ends when the store
 /// does.
 pub(super) async fn call_writer(
