@@ -30,31 +30,44 @@ pub(super) type CallMsg = (CallRecord, tokio::sync::oneshot::Sender<StoreResult<
 /// most [`STRAGGLER_WAIT`] once, after which the count is forgotten; what is stored and when it
 /// is acknowledged never depend on it.
 #[derive(Clone, Default)]
-pub(super) struct BeingScored(std::sync::Arc<(AtomicUsize, Notify)>);
+pub(super) struct BeingScored(std::sync::Arc<Scoring>);
+
+/// [`BeingScored`]'s count and its signal.
+#[derive(Default)]
+struct Scoring {
+    calls: AtomicUsize,
+    /// Told whenever calls are counted off.
+    counted_off: Notify,
+}
 
 impl BeingScored {
     /// `n` more calls are being scored.
     pub(super) fn add(&self, n: usize) {
-        self.0 .0.fetch_add(n, Ordering::AcqRel);
+        self.0.calls.fetch_add(n, Ordering::AcqRel);
     }
 
     /// `n` of them are no longer (never below zero); a writer waiting for them hears.
     pub(super) fn sub(&self, n: usize) {
         let _ = self
             .0
-             .0
+            .calls
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
                 Some(v.saturating_sub(n))
             });
-        self.0 .1.notify_one();
+        self.0.counted_off.notify_one();
     }
 
     fn count(&self) -> usize {
-        self.0 .0.load(Ordering::Acquire)
+        self.0.calls.load(Ordering::Acquire)
+    }
+
+    /// Until calls are next counted off (at once if they were since it was last asked).
+    async fn counted_off(&self) {
+        self.0.counted_off.notified().await;
     }
 
     fn forget(&self) {
-        self.0 .0.store(0, Ordering::Release);
+        self.0.calls.store(0, Ordering::Release);
     }
 }
 
@@ -106,7 +119,7 @@ pub(super) async fn call_writer(
                     None => break,
                 },
                 // One stored already, or its read failed: counted off without coming here.
-                _ = scored.0 .1.notified() => {}
+                _ = scored.counted_off() => {}
                 _ = &mut deadline => {
                     scored.forget();
                     break;
