@@ -290,9 +290,9 @@ const SCALE_PAIRS: usize = 6;
 /// rounds back to back, in alternating order (1–2, 2–1, …), so that neither gains from going
 /// first or from the machine's speed drifting (on a shared virtual machine one configuration's
 /// rate moved by a quarter within a run). Each pair gives the ratio of its two rates; the median
-/// ratio is the figure, printed with the lowest and highest. The difference is what running as
-/// two nodes costs: coordination through the database, and each node's call writer batching
-/// half the calls (BENCHMARKS.md, 2026-12-06).
+/// ratio is the figure, printed with the lowest and highest, and with each configuration's
+/// transactions per call. The difference is what running as two nodes costs; it is not the
+/// transactions (a fifth fewer left the rates unchanged: BENCHMARKS.md, 2026-12-06, second look).
 async fn scale(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
     preload_calls(url, args, now).await?;
     let mut rates: [Vec<f64>; 2] = Default::default();

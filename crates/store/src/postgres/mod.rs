@@ -85,7 +85,7 @@ pub struct PgStore {
     scoring_pool: Pool,
     /// Calls waiting to be scored, for [`scoring::scoring_reader`].
     scoring: tokio::sync::mpsc::UnboundedSender<scoring::ScoringMsg>,
-    /// Calls read for scoring and not yet queued for the call writer.
+    /// Calls whose scoring reads were sent and that are not yet queued for the call writer.
     being_scored: calls::BeingScored,
 }
 

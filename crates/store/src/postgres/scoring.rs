@@ -133,7 +133,7 @@ pub(super) async fn scoring_reader(
             };
             match result {
                 Ok(reads) => {
-                    // Each new call is now scored and stored: counted before its caller wakes.
+                    // A call stored already will not be written: counted off before its caller wakes.
                     scored.sub(reads.iter().filter(|r| r.context.call_exists).count());
                     // One read per query, in the batch's order (`read_batch` checks).
                     for ((_, tx), r) in batch.into_iter().zip(reads) {
