@@ -291,12 +291,14 @@ const SCALE_PAIRS: usize = 6;
 /// first or from the machine's speed drifting (on a shared virtual machine one configuration's
 /// rate moved by a quarter within a run). Each pair gives the ratio of its two rates; the median
 /// ratio is the figure, printed with the lowest and highest, and with each configuration's
-/// transactions per call. The difference is what running as two nodes costs; it is not the
-/// transactions (a fifth fewer left the rates unchanged: BENCHMARKS.md, 2026-12-06, second look).
+/// transactions and machine CPU per call. The difference is what running as two nodes costs:
+/// each node's call writer batches only its own calls, so two nodes commit twice the inserts
+/// (BENCHMARKS.md, 2026-12-06, third look).
 async fn scale(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
     preload_calls(url, args, now).await?;
     let mut rates: [Vec<f64>; 2] = Default::default();
     let mut per_call: [Vec<f64>; 2] = Default::default();
+    let mut cpu: [Vec<f64>; 2] = Default::default();
     let mut ratios = Vec::new();
     for pair in 0..SCALE_PAIRS {
         let order = if pair % 2 == 0 { [1, 2] } else { [2, 1] };
@@ -306,6 +308,7 @@ async fn scale(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
             rate[nodes - 1] = r.rate;
             rates[nodes - 1].push(r.rate);
             per_call[nodes - 1].push(r.per_call);
+            cpu[nodes - 1].extend(r.cpu.map(|(machine, _)| machine));
         }
         ratios.push(rate[1] / rate[0]);
     }
@@ -317,8 +320,14 @@ async fn scale(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
     let (one, two) = (median(&mut rates[0]), median(&mut rates[1]));
     let ratio = median(&mut ratios);
     let (tx1, tx2) = (median(&mut per_call[0]), median(&mut per_call[1]));
+    let cpu = match (median(&mut cpu[0]), median(&mut cpu[1])) {
+        (one, two) if one.is_finite() && two.is_finite() => {
+            format!("; {two:.0} against {one:.0} µs of this machine's CPU per call")
+        }
+        _ => String::new(),
+    };
     println!(
-        "scale: two nodes on the same two cores reach {ratio:.2}× one node's rate (median of {SCALE_PAIRS} pairs of rounds, {lowest:.2}–{highest:.2}; median rates {two:.0} against {one:.0}/s; {tx2:.2} against {tx1:.2} transactions per call)"
+        "scale: two nodes on the same two cores reach {ratio:.2}× one node's rate (median of {SCALE_PAIRS} pairs of rounds, {lowest:.2}–{highest:.2}; median rates {two:.0} against {one:.0}/s; {tx2:.2} against {tx1:.2} transactions per call{cpu})"
     );
     Ok(())
 }
@@ -346,6 +355,7 @@ async fn scale_round(
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
     let committed_before = committed(&client).await?;
+    let cpu_before = CpuTicks::now();
     let mut running = Vec::new();
     for _ in 0..nodes {
         // The database's connections shared among the nodes, as README advises for
@@ -384,14 +394,29 @@ async fn scale_round(
     }
     // A backend reports its transactions when it ends: give the nodes' a moment to.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let per_call = (committed(&client).await? - committed_before) as f64 / (warm.ok + d.ok) as f64;
+    let calls = (warm.ok + d.ok) as f64;
+    let per_call = (committed(&client).await? - committed_before) as f64 / calls;
+    let us = |ticks: u64| ticks as f64 * 1e6 / USER_HZ / calls;
+    let cpu = cpu_before.zip(CpuTicks::now()).map(|(a, b)| {
+        (
+            us(b.machine.saturating_sub(a.machine)),
+            us(b.process.saturating_sub(a.process)),
+        )
+    });
+    let cpu_line = cpu.map_or(String::new(), |(machine, process)| {
+        format!("; CPU per call {machine:.0} µs on this machine, {process:.0} µs of it in this process (nodes and clients)")
+    });
     println!(
-        "scale: {nodes} node(s) on one database, {} clients in all: {} calls scored at {rate:.0}/s, {per_call:.2} transactions per call (warm-up included); client-side {}",
+        "scale: {nodes} node(s) on one database, {} clients in all: {} calls scored at {rate:.0}/s, {per_call:.2} transactions per call{cpu_line} (warm-up included); client-side {}",
         args.clients,
         d.ok,
         quantiles(&d.client)
     );
-    Ok(ScaleRound { rate, per_call })
+    Ok(ScaleRound {
+        rate,
+        per_call,
+        cpu,
+    })
 }
 
 /// What one round of [`scale`] measured.
@@ -401,7 +426,51 @@ struct ScaleRound {
     /// Transactions the database committed per call scored: the round trips that batching
     /// saves, counted by the database (`pg_stat_database`) rather than timed.
     per_call: f64,
+    /// CPU per call scored, µs: the whole machine's and this process's (see [`CpuTicks`]).
+    cpu: Option<(f64, f64)>,
 }
+
+/// CPU time spent so far, in clock ticks, read from Linux's `/proc` (`None` elsewhere): by the
+/// whole machine (every process but idle and I/O wait) and by this process. With the database
+/// on the same machine, the difference between the two is mostly the database's.
+struct CpuTicks {
+    machine: u64,
+    process: u64,
+}
+
+impl CpuTicks {
+    fn now() -> Option<CpuTicks> {
+        CpuTicks::parse(
+            &std::fs::read_to_string("/proc/stat").ok()?,
+            &std::fs::read_to_string("/proc/self/stat").ok()?,
+        )
+    }
+
+    /// From the text of `/proc/stat` and of `/proc/self/stat`.
+    fn parse(stat: &str, own: &str) -> Option<CpuTicks> {
+        // cpu  user nice system idle iowait irq softirq steal …: busy is all but idle and
+        // I/O wait among the first seven (steal is time the hypervisor gave to others).
+        let all: Vec<u64> = stat
+            .lines()
+            .next()?
+            .strip_prefix("cpu ")?
+            .split_whitespace()
+            .take(7)
+            .map(|v| v.parse().ok())
+            .collect::<Option<_>>()?;
+        let machine = all
+            .iter()
+            .sum::<u64>()
+            .checked_sub(all.get(3)? + all.get(4)?)?;
+        // pid (comm) state … utime stime: fields 14 and 15, counted after the command's ')'.
+        let f: Vec<&str> = own.rsplit_once(')')?.1.split_whitespace().collect();
+        let process = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+        Some(CpuTicks { machine, process })
+    }
+}
+
+/// Clock ticks per second in `/proc`: 100 on every Linux this runs on (`USER_HZ`).
+const USER_HZ: f64 = 100.0;
 
 /// Transactions committed in this database so far.
 async fn committed(client: &tokio_postgres::Client) -> anyhow::Result<i64> {
@@ -416,7 +485,20 @@ async fn committed(client: &tokio_postgres::Client) -> anyhow::Result<i64> {
 
 #[cfg(test)]
 mod tests {
-    use super::median;
+    use super::{median, CpuTicks};
+
+    #[test]
+    fn cpu_ticks_from_proc() {
+        let stat = "cpu  100 5 50 1000 20 3 2 7 0 0\ncpu0 50 2 25 500 10 1 1 3 0 0\n";
+        let own = "4242 (count ersign) S 1 4242 4242 0 -1 4194304 10 0 0 0 70 30 0 0 20 0 9 0";
+        let t = CpuTicks::parse(stat, own).expect("parsed");
+        // 100 + 5 + 50 + 3 + 2: idle, I/O wait and steal left out.
+        assert_eq!(t.machine, 160);
+        // utime 70 + stime 30, the command's name holding a space.
+        assert_eq!(t.process, 100);
+        assert!(CpuTicks::parse("intr 1 2 3", own).is_none());
+        assert!(CpuTicks::parse(stat, "4242 (x) S 1").is_none());
+    }
 
     #[test]
     fn median_of_odd_and_even_counts() {
