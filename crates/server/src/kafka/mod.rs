@@ -143,6 +143,7 @@ pub fn cap_derived(st: &crate::AppState, sources: &mut [SourceState]) {
 
 impl KafkaStats {
     /// The group had every notification partition committed to its end as of `at`.
+    #[cfg(feature = "kafka")]
     pub(super) fn caught_up(&self, at: Millis) {
         let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         s.complete_to = Some(s.complete_to.map_or(at, |c| c.max(at)));
@@ -156,6 +157,8 @@ impl KafkaStats {
             .complete_to
     }
 
+    /// `n` more records ended as `outcome` (`accepted`, `duplicate`, `dead_lettered`, …).
+    #[cfg(feature = "kafka")]
     pub(super) fn count(&self, outcome: &'static str, n: u64) {
         if n > 0 {
             let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
