@@ -431,8 +431,8 @@ struct ScaleRound {
 }
 
 /// CPU time spent so far, in clock ticks, read from Linux's `/proc` (`None` elsewhere): by the
-/// whole machine (every process but idle and I/O wait) and by this process. With the database
-/// on the same machine, the difference between the two is mostly the database's.
+/// whole machine (all its time but idle, I/O wait and steal) and by this process. With the
+/// database on the same machine, the difference between the two is mostly the database's.
 struct CpuTicks {
     machine: u64,
     process: u64,
