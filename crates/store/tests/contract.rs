@@ -12,6 +12,9 @@ use countersign_store::prelude::*;
 use countersign_store::sqlite::{SqliteOptions, SqliteStore};
 use countersign_store::IngestOutcome;
 
+/// Milliseconds in an hour.
+const HOUR: i64 = 3_600_000;
+
 async fn fresh() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap();
@@ -222,6 +225,14 @@ async fn postgres_migrates_from_each_earlier_version() {
             .unwrap();
         let at = format!("from version {version}");
         assert_eq!(s.stats().await.unwrap().notifications, 3, "{at}");
+        // The surge's counts, whole hours included (version 3 counts verdicts by hour).
+        assert_eq!(
+            s.claim_counts(&["not_sent", "known_scam"], T0 - 169 * HOUR, T0 - HOUR, T0)
+                .await
+                .unwrap(),
+            (1, 3),
+            "{at}"
+        );
         let c1 = s
             .customer_notifications("c1", 0, i64::MAX, 10)
             .await
@@ -379,6 +390,18 @@ async fn postgres_over_tls_verifies_the_server() {
 /// (`r1` on T0's day, `r2` and `r3` on the next).
 fn seed(version: u32) -> String {
     let d = T0 + 86_400_000;
+    // The same verdicts at every version: three of the surge's week before the last hour (two
+    // a millisecond apart), one of the last hour, one of another verdict.
+    let verdicts = format!(
+        "INSERT INTO claim_verdicts (call_id, verdict, at) VALUES
+            ('k1', 'not_sent', {}), ('k2', 'not_sent', {}), ('k3', 'known_scam', {}),
+            ('k4', 'not_sent', {}), ('k5', 'confirmed', {});",
+        T0 - 2 * HOUR,
+        T0 - 30 * HOUR,
+        T0 - 30 * HOUR - 1,
+        T0 - 10 * 60_000,
+        T0 - 30 * HOUR
+    );
     let row = |id: &str, customer: &str, sent: i64| {
         format!(
             "(1, '{id}', '{customer}', 1, 'ACMEBANK', '+14155550100', {sent}, {sent}, 'card_auth',
@@ -395,7 +418,27 @@ fn seed(version: u32) -> String {
              INSERT INTO notifications (source_id, ext_id, customer_id, channel, sender, recipient,
                 sent_at, acked_at, category, template_id, facts, body, body_mac, status, status_at)
              VALUES {}, {}, {};
-             INSERT INTO customers VALUES ('c1', {T0}), ('c2', {d});",
+             INSERT INTO customers VALUES ('c1', {T0}), ('c2', {d});
+             {verdicts}",
+            row("r1", "c1", T0),
+            row("r2", "c1", d),
+            row("r3", "c2", d)
+        ),
+        // Version 2: the notifications in their days' partitions, their keys apart.
+        2 => format!(
+            "INSERT INTO sources (name, channels_mask, first_acked_at, last_acked_at, last_sent_at,
+                records_total, first_sent_at, records_live)
+             VALUES ('alerts', 2, {T0}, {d}, {d}, 3, {T0}, 3);
+             SELECT countersign_notification_day({}), countersign_notification_day({});
+             INSERT INTO notifications (source_id, ext_id, customer_id, channel, sender, recipient,
+                sent_at, acked_at, category, template_id, facts, body, body_mac, status, status_at)
+             VALUES {}, {}, {};
+             INSERT INTO notification_keys (source_id, ext_id, sent_at)
+             VALUES (1, 'r1', {T0}), (1, 'r2', {d}), (1, 'r3', {d});
+             INSERT INTO customers VALUES ('c1', {T0}), ('c2', {d});
+             {verdicts}",
+            T0.div_euclid(86_400_000),
+            d.div_euclid(86_400_000),
             row("r1", "c1", T0),
             row("r2", "c1", d),
             row("r3", "c2", d)

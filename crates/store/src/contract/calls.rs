@@ -331,3 +331,85 @@ pub async fn scored_and_stored(s: &dyn Store) {
     assert_eq!(calls.len(), 41);
     assert!(s.get_call("dropped").await.unwrap().is_none());
 }
+
+/// The surge's counts at every edge: verdicts a millisecond either side of the week's start,
+/// of an hour ago, of now and of the hours between, with a window that starts and ends inside
+/// an hour, counted as one pass over the verdicts counts them — by `claim_counts` and by the
+/// scoring read alike, and again after an exercise purge has deleted some of them (a backend
+/// that counts by hour must count them out too).
+pub async fn surge_by_hours(s: &dyn Store) {
+    let now = T0 + 17 * MIN + 123;
+    let (since, hour_ago) = (now - 169 * HOUR, now - HOUR);
+    let verdicts = ["not_sent", "known_scam"];
+    let mut stored = Vec::new();
+    let mut times = Vec::new();
+    for edge in [
+        since,
+        hour_ago,
+        now,
+        T0 - 100 * HOUR,
+        T0 - 3 * HOUR,
+        T0 - HOUR,
+    ] {
+        times.extend([edge - 1, edge, edge + 1]);
+    }
+    times.extend((0..40).map(|k| since + k * 4 * HOUR + 7 * MIN));
+    for (k, &at) in times.iter().enumerate() {
+        let verdict = ["not_sent", "known_scam", "confirmed"][k % 3];
+        let call_id = if k % 5 == 0 {
+            format!("ex-9.c{k}")
+        } else {
+            format!("c{k}")
+        };
+        s.add_claim_verdict(&call_id, verdict, at).await.unwrap();
+        s.put_call(call(&call_id, None, "+16285550199", at), true)
+            .await
+            .unwrap();
+        stored.push((call_id, verdict, at));
+    }
+    s.flush().await.unwrap();
+    let expected = |stored: &[(String, &str, Millis)]| {
+        let forged = stored.iter().filter(|(_, v, _)| verdicts.contains(v));
+        let last_hour = forged
+            .clone()
+            .filter(|(_, _, at)| *at >= hour_ago && *at <= now)
+            .count() as u64;
+        let before = forged
+            .filter(|(_, _, at)| *at >= since && *at < hour_ago)
+            .count() as u64;
+        (last_hour, before)
+    };
+    let check = |want: (u64, u64)| async move {
+        let counts = s
+            .claim_counts(&verdicts, since, hour_ago, now)
+            .await
+            .unwrap();
+        assert_eq!(counts, want, "claim_counts");
+        let q = crate::ScoringQuery {
+            call_id: "probe",
+            customer_id: None,
+            ani: "+16285550100",
+            numbers: (now - HOUR, now),
+            events_since: now - HOUR,
+            since_24h: now - 24 * HOUR,
+            since_7d: now - 7 * 24 * HOUR,
+            verdicts: &verdicts,
+            surge_since: since,
+            hour_ago,
+            now,
+        };
+        assert_eq!(
+            s.scoring_reads(&q).await.unwrap().surge,
+            want,
+            "scoring_reads"
+        );
+    };
+    let want = expected(&stored);
+    assert!(want.0 > 0 && want.1 > 20, "{want:?}");
+    check(want).await;
+    s.purge_run("ex-9", vec![], vec![]).await.unwrap();
+    stored.retain(|(call_id, _, _)| !call_id.starts_with("ex-9."));
+    let fewer = expected(&stored);
+    assert!(fewer.1 < want.1, "{fewer:?} {want:?}");
+    check(fewer).await;
+}

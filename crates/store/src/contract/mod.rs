@@ -79,7 +79,7 @@ macro_rules! store_contract_tests {
     (@cases $how:ident $make:expr) => {
         $crate::store_contract_tests!(@ $how $make;
             ingest_outcomes, facts_only_round_trip, status_updates, watermarks_and_sources, records_before_complete,
-            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands, profiles, calls, call_context, velocity, scored_and_stored, smish_reports, report_order, alerts_and_outbox, sms_kinds, console_sessions, text_checks, exercise_purge);
+            customer_timeline, ledger_view, purge, audit_log, source_activity, concurrent_ingest, brands, profiles, calls, call_context, velocity, scored_and_stored, surge_by_hours, smish_reports, report_order, alerts_and_outbox, sms_kinds, console_sessions, text_checks, exercise_purge);
     };
     (@each $make:expr; $($case:ident),*) => {
         $(

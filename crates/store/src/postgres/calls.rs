@@ -19,6 +19,24 @@ fn call_row(r: &Row) -> StoreResult<CallRecord> {
     })
 }
 
+/// Milliseconds in an hour of `claim_verdict_hours` (verdicts counted by `floor(at / HOUR_MS)`).
+const HOUR_MS: Millis = 3_600_000;
+
+/// The whole hours in `[since, until)`, as `(from, to)`: the verdicts of `[since, from)` and of
+/// `[to, until)` are counted row by row, and those of the hours `from / HOUR_MS` up to (not
+/// including) `to / HOUR_MS` from their hours' counts. With no whole hour between them, `from`
+/// and `to` are both `until` (every verdict counted row by row). Saturates instead of
+/// overflowing (a context read passes `Millis::MAX`).
+pub(super) fn whole_hours(since: Millis, until: Millis) -> (Millis, Millis) {
+    let up = since
+        .div_euclid(HOUR_MS)
+        .saturating_add(Millis::from(since.rem_euclid(HOUR_MS) != 0))
+        .saturating_mul(HOUR_MS);
+    let from = up.min(until);
+    let to = until.div_euclid(HOUR_MS).saturating_mul(HOUR_MS).max(from);
+    (from, to)
+}
+
 /// A new call on its way to the database, and who waits to hear whether it was new.
 pub(super) type CallMsg = (CallRecord, tokio::sync::oneshot::Sender<StoreResult<bool>>);
 
@@ -306,8 +324,15 @@ impl CallStore for PgStore {
 
     async fn add_claim_verdict(&self, call_id: &str, verdict: &str, at: Millis) -> StoreResult<()> {
         let c = self.lazy_client().await?;
+        // The verdict and its hour's count in one statement: the count is never behind.
         let stmt = c
-            .prepare_cached("INSERT INTO claim_verdicts (call_id, verdict, at) VALUES ($1, $2, $3)")
+            .prepare_cached(
+                "WITH v AS (INSERT INTO claim_verdicts (call_id, verdict, at) VALUES ($1, $2, $3)
+                            RETURNING verdict, at)
+                 INSERT INTO claim_verdict_hours (verdict, hour, n)
+                 SELECT verdict, floor(at / 3600000.0)::BIGINT, 1 FROM v
+                 ON CONFLICT (verdict, hour) DO UPDATE SET n = claim_verdict_hours.n + 1",
+            )
             .await?;
         c.execute(&stmt, &[&call_id, &verdict, &at]).await?;
         Ok(())
@@ -370,15 +395,72 @@ impl CallStore for PgStore {
         now: Millis,
     ) -> StoreResult<(u64, u64)> {
         let c = self.client().await?;
+        // As the scoring read counts them: whole hours from their counts.
         let stmt = c
             .prepare_cached(
-                "SELECT COUNT(*) FILTER (WHERE at >= $3), COUNT(*) FILTER (WHERE at < $3)
-                 FROM claim_verdicts WHERE verdict = ANY($1) AND at >= $2 AND at <= $4",
+                "SELECT (SELECT COUNT(*) FROM claim_verdicts
+                         WHERE verdict = ANY($1) AND at >= $3 AND at >= $2 AND at <= $4),
+                        (SELECT COUNT(*) FROM claim_verdicts
+                         WHERE verdict = ANY($1) AND at >= $2 AND at < $5 AND at < $3)
+                        + (SELECT COUNT(*) FROM claim_verdicts
+                           WHERE verdict = ANY($1) AND at >= $6 AND at >= $2 AND at < $3)
+                        + (SELECT COALESCE(SUM(n), 0)::BIGINT FROM claim_verdict_hours
+                           WHERE verdict = ANY($1) AND hour >= $5 / 3600000
+                             AND hour < $6 / 3600000)",
             )
             .await?;
+        let (hours_from, hours_to) = whole_hours(since, hour_ago);
         let r = c
-            .query_one(&stmt, &[&verdicts, &since, &hour_ago, &now])
+            .query_one(
+                &stmt,
+                &[&verdicts, &since, &hour_ago, &now, &hours_from, &hours_to],
+            )
             .await?;
         Ok((count(&r, 0)?, count(&r, 1)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{whole_hours, HOUR_MS};
+    use countersign_core::Millis;
+
+    /// Every instant near the edges is counted once: row by row at either end, or by its hour.
+    #[test]
+    fn whole_hours_split_a_window_exactly() {
+        let h = HOUR_MS;
+        let t0: Millis = 1_780_488_000_000; // on the hour
+        let edges = [
+            t0,
+            t0 + 1,
+            t0 - 1,
+            t0 + h / 2,
+            t0 + 3 * h,
+            t0 + 3 * h + 7,
+            t0 - 2 * h - 5,
+        ];
+        for &since in &edges {
+            for &until in &edges {
+                let (from, to) = whole_hours(since, until);
+                assert!(from <= to, "{since} {until}");
+                let mut instants: Vec<Millis> =
+                    edges.iter().flat_map(|&e| [e - 1, e, e + 1]).collect();
+                instants.extend((-3..7).map(|k| t0 + k * h));
+                instants.extend((-3..7).map(|k| t0 + k * h - 1));
+                for at in instants {
+                    let row_start = at >= since && at < from && at < until;
+                    let row_end = at >= to && at >= since && at < until;
+                    let by_hour = at.div_euclid(h) >= from / h && at.div_euclid(h) < to / h;
+                    let ways = [row_start, row_end, by_hour].iter().filter(|&&w| w).count();
+                    let inside = at >= since && at < until;
+                    assert_eq!(ways, usize::from(inside), "{since} {until} {at}");
+                }
+            }
+        }
+        // The context read's "no surge" window does not overflow.
+        assert_eq!(
+            whole_hours(Millis::MAX, Millis::MAX),
+            (Millis::MAX, Millis::MAX)
+        );
     }
 }

@@ -204,12 +204,23 @@ impl ExerciseStore for PgStore {
         }
         let calls = "SELECT call_id FROM calls
                      WHERE starts_with(call_id, $1) OR starts_with(customer_id, $1)";
-        n.claim_verdicts = tx
-            .execute(
-                &format!("DELETE FROM claim_verdicts WHERE call_id IN ({calls})"),
+        // Each hour's count goes down with its verdicts (one statement, one snapshot).
+        let deleted: i64 = tx
+            .query_one(
+                &format!(
+                    "WITH d AS (DELETE FROM claim_verdicts WHERE call_id IN ({calls})
+                                RETURNING verdict, at),
+                     g AS (SELECT verdict, floor(at / 3600000.0)::BIGINT AS hour, COUNT(*) AS k
+                           FROM d GROUP BY 1, 2),
+                     u AS (UPDATE claim_verdict_hours h SET n = h.n - g.k FROM g
+                           WHERE h.verdict = g.verdict AND h.hour = g.hour)
+                     SELECT COALESCE(SUM(k), 0)::BIGINT FROM g"
+                ),
                 &[&prefix],
             )
-            .await?;
+            .await?
+            .get(0);
+        n.claim_verdicts = u64::try_from(deleted).unwrap_or(0);
         n.calls = tx
             .execute(
                 &format!("DELETE FROM calls WHERE call_id IN ({calls})"),

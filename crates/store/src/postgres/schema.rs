@@ -237,6 +237,18 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO notification_keys (source_id, ext_id, sent_at)
         SELECT source_id, ext_id, sent_at FROM notifications_v1;
     DROP TABLE notifications_v1;",
+    // 3: the claim verdicts counted by hour (UTC, `floor(at / 3600000)`), kept in the
+    // transaction that adds or deletes a verdict: the surge's week is read as 168 counts and
+    // two partial hours, not as every verdict of the week, for each call scored.
+    "CREATE TABLE claim_verdict_hours (
+        verdict TEXT NOT NULL,
+        hour BIGINT NOT NULL,
+        n BIGINT NOT NULL,
+        PRIMARY KEY (verdict, hour)
+    );
+    INSERT INTO claim_verdict_hours (verdict, hour, n)
+        SELECT verdict, floor(at / 3600000.0)::BIGINT, COUNT(*)
+        FROM claim_verdicts GROUP BY 1, 2;",
 ];
 
 /// Milliseconds in a notification partition's day.
