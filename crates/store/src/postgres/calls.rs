@@ -394,29 +394,22 @@ impl CallStore for PgStore {
         hour_ago: Millis,
         now: Millis,
     ) -> StoreResult<(u64, u64)> {
-        let c = self.client().await?;
-        // As the scoring read counts them: whole hours from their counts.
-        let stmt = c
-            .prepare_cached(
-                "SELECT (SELECT COUNT(*) FROM claim_verdicts
-                         WHERE verdict = ANY($1) AND at >= $3 AND at >= $2 AND at <= $4),
-                        (SELECT COUNT(*) FROM claim_verdicts
-                         WHERE verdict = ANY($1) AND at >= $2 AND at < $5 AND at < $3)
-                        + (SELECT COUNT(*) FROM claim_verdicts
-                           WHERE verdict = ANY($1) AND at >= $6 AND at >= $2 AND at < $3)
-                        + (SELECT COALESCE(SUM(n), 0)::BIGINT FROM claim_verdict_hours
-                           WHERE verdict = ANY($1) AND hour >= $5 / 3600000
-                             AND hour < $6 / 3600000)",
-            )
-            .await?;
-        let (hours_from, hours_to) = whole_hours(since, hour_ago);
-        let r = c
-            .query_one(
-                &stmt,
-                &[&verdicts, &since, &hour_ago, &now, &hours_from, &hours_to],
-            )
-            .await?;
-        Ok((count(&r, 0)?, count(&r, 1)?))
+        // The scoring statement's surge, every other window empty (after every stored row):
+        // one copy of the surge's SQL.
+        let q = ScoringQuery {
+            call_id: "",
+            customer_id: None,
+            ani: "",
+            numbers: (Millis::MAX, Millis::MAX),
+            events_since: Millis::MAX,
+            since_24h: Millis::MAX,
+            since_7d: Millis::MAX,
+            verdicts,
+            surge_since: since,
+            hour_ago,
+            now,
+        };
+        Ok(self.scoring_reads(&q).await?.surge)
     }
 }
 
