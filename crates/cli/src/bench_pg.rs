@@ -320,14 +320,14 @@ async fn scale(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
     let (one, two) = (median(&mut rates[0]), median(&mut rates[1]));
     let ratio = median(&mut ratios);
     let (tx1, tx2) = (median(&mut per_call[0]), median(&mut per_call[1]));
-    let cpu = match (median(&mut cpu[0]), median(&mut cpu[1])) {
+    let cpu_note = match (median(&mut cpu[0]), median(&mut cpu[1])) {
         (one, two) if one.is_finite() && two.is_finite() => {
             format!("; {two:.0} against {one:.0} µs of this machine's CPU per call")
         }
         _ => String::new(),
     };
     println!(
-        "scale: two nodes on the same two cores reach {ratio:.2}× one node's rate (median of {SCALE_PAIRS} pairs of rounds, {lowest:.2}–{highest:.2}; median rates {two:.0} against {one:.0}/s; {tx2:.2} against {tx1:.2} transactions per call{cpu})"
+        "scale: two nodes on the same two cores reach {ratio:.2}× one node's rate (median of {SCALE_PAIRS} pairs of rounds, {lowest:.2}–{highest:.2}; median rates {two:.0} against {one:.0}/s; {tx2:.2} against {tx1:.2} transactions per call{cpu_note})"
     );
     Ok(())
 }

@@ -341,8 +341,8 @@ pub async fn surge_by_hours(s: &dyn Store) {
     let now = T0 + 17 * MIN + 123;
     let (since, hour_ago) = (now - 169 * HOUR, now - HOUR);
     let verdicts = ["not_sent", "known_scam"];
-    let mut stored = Vec::new();
-    let mut times = Vec::new();
+    let kinds = ["not_sent", "known_scam", "confirmed"];
+    let mut edges = Vec::new();
     for edge in [
         since,
         hour_ago,
@@ -351,18 +351,18 @@ pub async fn surge_by_hours(s: &dyn Store) {
         T0 - 3 * HOUR,
         T0 - HOUR,
     ] {
-        times.extend([edge - 1, edge, edge + 1]);
+        edges.extend([edge - 1, edge, edge + 1]);
     }
-    times.extend((0..40).map(|k| since + k * 4 * HOUR + 7 * MIN));
-    let kinds = ["not_sent", "known_scam", "confirmed"];
-    let mut verdict_of: Vec<&str> = (0..times.len()).map(|k| kinds[k % 3]).collect();
+    edges.extend((0..40).map(|k| since + k * 4 * HOUR + 7 * MIN));
+    let mut at_verdicts: Vec<(Millis, &str)> = edges
+        .into_iter()
+        .enumerate()
+        .map(|(k, at)| (at, kinds[k % 3]))
+        .collect();
     // Several of one verdict in one whole hour: its count goes up by each.
-    for m in 0..4 {
-        times.push(T0 - 50 * HOUR + m * MIN);
-        verdict_of.push("not_sent");
-    }
-    for (k, &at) in times.iter().enumerate() {
-        let verdict = verdict_of[k];
+    at_verdicts.extend((0..4).map(|m| (T0 - 50 * HOUR + m * MIN, "not_sent")));
+    let mut stored = Vec::new();
+    for (k, &(at, verdict)) in at_verdicts.iter().enumerate() {
         let call_id = if k % 5 == 0 {
             format!("ex-9.c{k}")
         } else {

@@ -19,7 +19,8 @@ fn call_row(r: &Row) -> StoreResult<CallRecord> {
     })
 }
 
-/// Milliseconds in an hour of `claim_verdict_hours` (verdicts counted by `floor(at / HOUR_MS)`).
+/// Milliseconds in an hour of `claim_verdict_hours` (a verdict's hour is
+/// `countersign_verdict_hour(at)`, `floor(at / HOUR_MS)`, in the schema).
 const HOUR_MS: Millis = 3_600_000;
 
 /// The whole hours in `[since, until)`, as `(from, to)`: the verdicts of `[since, from)` and of
@@ -330,7 +331,7 @@ impl CallStore for PgStore {
                 "WITH v AS (INSERT INTO claim_verdicts (call_id, verdict, at) VALUES ($1, $2, $3)
                             RETURNING verdict, at)
                  INSERT INTO claim_verdict_hours (verdict, hour, n)
-                 SELECT verdict, floor(at / 3600000.0)::BIGINT, 1 FROM v
+                 SELECT verdict, countersign_verdict_hour(at), 1 FROM v
                  ON CONFLICT (verdict, hour) DO UPDATE SET n = claim_verdict_hours.n + 1",
             )
             .await?;
@@ -443,7 +444,8 @@ mod tests {
                 for at in instants {
                     let row_start = at >= since && at < from && at < until;
                     let row_end = at >= to && at >= since && at < until;
-                    let by_hour = at.div_euclid(h) >= from / h && at.div_euclid(h) < to / h;
+                    let hour = at.div_euclid(h);
+                    let by_hour = hour >= from.div_euclid(h) && hour < to.div_euclid(h);
                     let ways = [row_start, row_end, by_hour].iter().filter(|&&w| w).count();
                     let inside = at >= since && at < until;
                     assert_eq!(ways, usize::from(inside), "{since} {until} {at}");

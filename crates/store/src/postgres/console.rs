@@ -210,7 +210,7 @@ impl ExerciseStore for PgStore {
                 &format!(
                     "WITH d AS (DELETE FROM claim_verdicts WHERE call_id IN ({calls})
                                 RETURNING verdict, at),
-                     g AS (SELECT verdict, floor(at / 3600000.0)::BIGINT AS hour, COUNT(*) AS k
+                     g AS (SELECT verdict, countersign_verdict_hour(at) AS hour, COUNT(*) AS k
                            FROM d GROUP BY 1, 2),
                      u AS (UPDATE claim_verdict_hours h SET n = h.n - g.k FROM g
                            WHERE h.verdict = g.verdict AND h.hour = g.hour)

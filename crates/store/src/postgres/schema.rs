@@ -240,14 +240,17 @@ pub const MIGRATIONS: &[&str] = &[
     // 3: the claim verdicts counted by hour (UTC, `floor(at / 3600000)`), kept in the
     // transaction that adds or deletes a verdict: the surge's week is read as 168 counts and
     // two partial hours, not as every verdict of the week, for each call scored.
-    "CREATE TABLE claim_verdict_hours (
+    // `countersign_verdict_hour` is the one definition of a verdict's hour.
+    "CREATE FUNCTION countersign_verdict_hour(at BIGINT) RETURNS BIGINT
+    LANGUAGE sql IMMUTABLE AS $f$ SELECT floor(at / 3600000.0)::BIGINT $f$;
+    CREATE TABLE claim_verdict_hours (
         verdict TEXT NOT NULL,
         hour BIGINT NOT NULL,
         n BIGINT NOT NULL,
         PRIMARY KEY (verdict, hour)
     );
     INSERT INTO claim_verdict_hours (verdict, hour, n)
-        SELECT verdict, floor(at / 3600000.0)::BIGINT, COUNT(*)
+        SELECT verdict, countersign_verdict_hour(at), COUNT(*)
         FROM claim_verdicts GROUP BY 1, 2;",
 ];
 

@@ -65,8 +65,8 @@ LATERAL (
               WHERE verdict = ANY($12) AND at >= q.hours_to AND at >= q.surge_since
                 AND at < q.hour_ago)
            + (SELECT COALESCE(SUM(n), 0)::BIGINT FROM claim_verdict_hours
-              WHERE verdict = ANY($12) AND hour >= q.hours_from / 3600000
-                AND hour < q.hours_to / 3600000) AS s_before) su";
+              WHERE verdict = ANY($12) AND hour >= countersign_verdict_hour(q.hours_from)
+                AND hour < countersign_verdict_hour(q.hours_to)) AS s_before) su";
 
 /// Most calls read by one statement.
 const BATCH_MAX: usize = 64;
