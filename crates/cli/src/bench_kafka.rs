@@ -106,7 +106,12 @@ pub async fn kafka(dir: &Path, args: &BenchArgs, now: Millis) -> anyhow::Result<
     let ended = Instant::now();
     let secs = (ended - started).as_secs_f64();
     pb.finish_and_clear();
+    let stopping = Instant::now();
     running.shutdown().await?;
+    println!(
+        "kafka → ledger: the server stopped {:.1} s after it was told to (consumer closed, group left)",
+        stopping.elapsed().as_secs_f64()
+    );
     if rejected > 0 {
         println!("kafka → ledger: {rejected} records went to the dead-letter topic");
     }

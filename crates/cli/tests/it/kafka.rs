@@ -105,7 +105,7 @@ fn kafka_records_land_once_and_poison_goes_to_the_dead_letter_topic() {
         .unwrap();
     producer.flush(Duration::from_secs(10)).unwrap();
     // The next one gets those records again: duplicates, stored once.
-    let s = Server::spawn(&dir.path().join("d"), Some(&cfg));
+    let mut s = Server::spawn(&dir.path().join("d"), Some(&cfg));
     let metric = |name: &str| metric(&s, name) as u64;
     // (The dead consumer holds its partitions until its session times out: 6 s here.)
     eventually("every record consumed again", 60, || {
@@ -166,6 +166,13 @@ fn kafka_records_land_once_and_poison_goes_to_the_dead_letter_topic() {
         "each with its error code: {dead:?}"
     );
     assert!(metric("countersign_kafka_records_total{outcome=\"dead_lettered\"}") >= 2);
+
+    // SIGTERM: the consumer stops, leaves its group and the process exits cleanly.
+    let (status, took) = s
+        .terminate(Duration::from_secs(30))
+        .expect("a consuming server did not exit within 30 s of SIGTERM");
+    assert!(status.success(), "{status}");
+    eprintln!("a consuming server exited {took:?} after SIGTERM");
 }
 
 /// A source fed through Kafka that never declares a watermark gets a derived one (its newest

@@ -21,11 +21,101 @@ use serde::Deserialize;
 use super::{KafkaSettings, KafkaStats, FAILPOINT_ENV};
 use crate::SharedState;
 
-fn client_config(k: &KafkaSettings) -> ClientConfig {
+/// Which of the two Kafka clients a node runs a configuration is for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Client {
+    Consumer,
+    /// The dead-letter producer.
+    Producer,
+}
+
+/// The librdkafka settings only a consumer reads (the `C` rows of the bundled librdkafka 2.12's
+/// CONFIGURATION.md). `[kafka.properties]` is one table for both clients; a consumer setting
+/// (`session.timeout.ms`, say) given to the producer too would make librdkafka warn at every
+/// start, so each client is given only the settings it reads.
+const CONSUMER_ONLY: &[&str] = &[
+    "auto.commit.enable",
+    "auto.commit.interval.ms",
+    "auto.offset.reset",
+    "check.crcs",
+    "consume.callback.max.messages",
+    "consume_cb",
+    "coordinator.query.interval.ms",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+    "enable.partition.eof",
+    "fetch.error.backoff.ms",
+    "fetch.max.bytes",
+    "fetch.message.max.bytes",
+    "fetch.min.bytes",
+    "fetch.queue.backoff.ms",
+    "fetch.wait.max.ms",
+    "group.id",
+    "group.instance.id",
+    "group.protocol",
+    "group.protocol.type",
+    "group.remote.assignor",
+    "heartbeat.interval.ms",
+    "isolation.level",
+    "max.partition.fetch.bytes",
+    "max.poll.interval.ms",
+    "offset.store.method",
+    "offset.store.path",
+    "offset.store.sync.interval.ms",
+    "offset_commit_cb",
+    "partition.assignment.strategy",
+    "queued.max.messages.kbytes",
+    "queued.min.messages",
+    "rebalance_cb",
+    "session.timeout.ms",
+];
+
+/// The librdkafka settings only a producer reads (the `P` rows of the same table).
+const PRODUCER_ONLY: &[&str] = &[
+    "acks",
+    "batch.num.messages",
+    "batch.size",
+    "compression.codec",
+    "compression.level",
+    "compression.type",
+    "delivery.report.only.error",
+    "delivery.timeout.ms",
+    "dr_cb",
+    "dr_msg_cb",
+    "enable.gapless.guarantee",
+    "enable.idempotence",
+    "linger.ms",
+    "message.send.max.retries",
+    "message.timeout.ms",
+    "msg_order_cmp",
+    "partitioner",
+    "partitioner_cb",
+    "produce.offset.report",
+    "queue.buffering.backpressure.threshold",
+    "queue.buffering.max.kbytes",
+    "queue.buffering.max.messages",
+    "queue.buffering.max.ms",
+    "queuing.strategy",
+    "request.required.acks",
+    "request.timeout.ms",
+    "retries",
+    "sticky.partitioning.linger.ms",
+    "transaction.timeout.ms",
+    "transactional.id",
+];
+
+/// The brokers and the `[kafka.properties]` that `client` reads.
+fn client_config(k: &KafkaSettings, client: Client) -> ClientConfig {
+    let other = match client {
+        Client::Consumer => PRODUCER_ONLY,
+        Client::Producer => CONSUMER_ONLY,
+    };
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &k.brokers);
     for (key, value) in &k.properties {
-        c.set(key, value);
+        if !other.contains(&key.as_str()) {
+            c.set(key, value);
+        }
     }
     c
 }
@@ -59,7 +149,7 @@ impl Dead {
 /// Consume until the server stops. Errors of the broker are logged and retried; a batch the
 /// store could not take is retried (its offsets are not committed until it is durable).
 pub async fn consume_forever(st: SharedState, k: KafkaSettings) {
-    let consumer: StreamConsumer = match client_config(&k)
+    let consumer: StreamConsumer = match client_config(&k, Client::Consumer)
         .set("group.id", &k.group_id)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -74,7 +164,7 @@ pub async fn consume_forever(st: SharedState, k: KafkaSettings) {
     };
     // A dead letter that cannot be written within 15 s fails the batch (retried), rather than
     // waiting librdkafka's default five minutes.
-    let producer: FutureProducer = match client_config(&k)
+    let producer: FutureProducer = match client_config(&k, Client::Producer)
         .set("enable.idempotence", "true")
         .set("message.timeout.ms", "15000")
         .create()
@@ -449,4 +539,30 @@ fn all_committed(
             _ => low >= high,
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_client_gets_the_properties_it_reads() {
+        let k: KafkaSettings = toml::from_str(
+            "brokers = \"b:9092\"\nnotification_topics = [\"n\"]\n[properties]\n\
+             \"session.timeout.ms\" = \"6000\"\n\"linger.ms\" = \"5\"\n\
+             \"security.protocol\" = \"ssl\"\n",
+        )
+        .unwrap();
+        let consumer = client_config(&k, Client::Consumer);
+        let producer = client_config(&k, Client::Producer);
+        for c in [&consumer, &producer] {
+            assert_eq!(c.get("bootstrap.servers"), Some("b:9092"));
+            assert_eq!(c.get("security.protocol"), Some("ssl"), "both read it");
+        }
+        assert_eq!(consumer.get("session.timeout.ms"), Some("6000"));
+        assert_eq!(producer.get("session.timeout.ms"), None);
+        assert_eq!(producer.get("linger.ms"), Some("5"));
+        assert_eq!(consumer.get("linger.ms"), None);
+        assert!(CONSUMER_ONLY.iter().all(|p| !PRODUCER_ONLY.contains(p)));
+    }
 }
