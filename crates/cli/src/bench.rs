@@ -78,6 +78,11 @@ pub struct BenchArgs {
     /// Calls scored over HTTP in the measured run.
     #[arg(long, default_value_t = 30_000)]
     pub calls: usize,
+    /// Clients in all for the scale phase (comma-separated): one node against two at each, and
+    /// at the end each configuration's best rate over all of them (its capacity). Below
+    /// capacity the figure is what each call costs; at capacity, what the hardware scores.
+    #[arg(long, default_value = "8,32,128", value_delimiter = ',')]
+    pub scale_clients: Vec<usize>,
     /// Smishing reports clustered in process (and stored before the HTTP run).
     #[arg(long, default_value_t = 1_000_000)]
     pub reports_preload: usize,

@@ -321,3 +321,31 @@ fn kill9_under_load(nodes: &mut [Server], hook: &crate::campaigns::Receiver, now
         "every alert reached the receiver"
     );
 }
+
+/// `bench --store postgres` end to end at a tiny size: every part runs against the real server
+/// and database and prints its figure, and the scale phase compares one node with two at each
+/// client count and then at capacity. (The figures are not judged: timings are never a test.)
+#[test]
+fn bench_on_postgres_runs_every_part() {
+    let Some(db) = database() else { return };
+    let out = bin()
+        .args(["bench", "--store", "postgres", "--database-url", &db.url])
+        .args(["--preload", "2000", "--customers", "200", "--ingest", "2000"])
+        .args(["--batch", "500", "--verifications", "200", "--calls-preload", "500"])
+        .args(["--calls", "100", "--scale-clients", "2,4"])
+        .args(["--only", "preload,ingest,verify,calls,scale"])
+        .output()
+        .unwrap();
+    let text = ok_stdout(&out);
+    for figure in [
+        "preload: 2000 notifications stored",
+        "HTTP ingest reaches",
+        "verify over HTTP: 200 verifications",
+        "call scoring over HTTP: 100 calls scored",
+        "scale: at 2 clients two nodes",
+        "scale: at 4 clients two nodes",
+        "scale: capacity (the best median rate over 2, 4 clients)",
+    ] {
+        assert!(text.contains(figure), "{figure:?} missing from:\n{text}");
+    }
+}
