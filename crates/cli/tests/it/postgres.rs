@@ -330,10 +330,9 @@ fn bench_on_postgres_runs_every_part() {
     let Some(db) = database() else { return };
     let out = bin()
         .args(["bench", "--store", "postgres", "--database-url", &db.url])
-        .args(["--preload", "2000", "--customers", "200", "--ingest", "2000"])
-        .args(["--batch", "500", "--verifications", "200", "--calls-preload", "500"])
-        .args(["--calls", "100", "--scale-clients", "2,4"])
-        .args(["--only", "preload,ingest,verify,calls,scale"])
+        .args("--preload 2000 --customers 200 --ingest 2000 --batch 500".split(' '))
+        .args("--verifications 200 --calls-preload 500 --calls 100".split(' '))
+        .args("--scale-clients 2,4 --only preload,ingest,verify,calls,scale".split(' '))
         .output()
         .unwrap();
     let text = ok_stdout(&out);
