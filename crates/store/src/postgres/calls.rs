@@ -19,25 +19,6 @@ fn call_row(r: &Row) -> StoreResult<CallRecord> {
     })
 }
 
-/// Milliseconds in an hour of `claim_verdict_hours` (a verdict's hour is
-/// `countersign_verdict_hour(at)`, `floor(at / HOUR_MS)`, in the schema).
-const HOUR_MS: Millis = 3_600_000;
-
-/// The whole hours in `[since, until)`, as `(from, to)`: the verdicts of `[since, from)` and of
-/// `[to, until)` are counted row by row, and those of the hours `from / HOUR_MS` up to (not
-/// including) `to / HOUR_MS` from their hours' counts. With no whole hour between them, `from`
-/// and `to` are both `until` (every verdict counted row by row). Saturates instead of
-/// overflowing (a context read passes `Millis::MAX`).
-pub(super) fn whole_hours(since: Millis, until: Millis) -> (Millis, Millis) {
-    let up = since
-        .div_euclid(HOUR_MS)
-        .saturating_add(Millis::from(since.rem_euclid(HOUR_MS) != 0))
-        .saturating_mul(HOUR_MS);
-    let from = up.min(until);
-    let to = until.div_euclid(HOUR_MS).saturating_mul(HOUR_MS).max(from);
-    (from, to)
-}
-
 /// A new call on its way to the database, and who waits to hear whether it was new.
 pub(super) type CallMsg = (CallRecord, tokio::sync::oneshot::Sender<StoreResult<bool>>);
 
@@ -411,51 +392,5 @@ impl CallStore for PgStore {
             now,
         };
         Ok(self.scoring_reads(&q).await?.surge)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{whole_hours, HOUR_MS};
-    use countersign_core::Millis;
-
-    /// Every instant near the edges is counted once: row by row at either end, or by its hour.
-    #[test]
-    fn whole_hours_split_a_window_exactly() {
-        let h = HOUR_MS;
-        let t0: Millis = 1_780_488_000_000; // on the hour
-        let edges = [
-            t0,
-            t0 + 1,
-            t0 - 1,
-            t0 + h / 2,
-            t0 + 3 * h,
-            t0 + 3 * h + 7,
-            t0 - 2 * h - 5,
-        ];
-        for &since in &edges {
-            for &until in &edges {
-                let (from, to) = whole_hours(since, until);
-                assert!(from <= to, "{since} {until}");
-                let mut instants: Vec<Millis> =
-                    edges.iter().flat_map(|&e| [e - 1, e, e + 1]).collect();
-                instants.extend((-3..7).map(|k| t0 + k * h));
-                instants.extend((-3..7).map(|k| t0 + k * h - 1));
-                for at in instants {
-                    let row_start = at >= since && at < from && at < until;
-                    let row_end = at >= to && at >= since && at < until;
-                    let hour = at.div_euclid(h);
-                    let by_hour = hour >= from.div_euclid(h) && hour < to.div_euclid(h);
-                    let ways = [row_start, row_end, by_hour].iter().filter(|&&w| w).count();
-                    let inside = at >= since && at < until;
-                    assert_eq!(ways, usize::from(inside), "{since} {until} {at}");
-                }
-            }
-        }
-        // The context read's "no surge" window does not overflow.
-        assert_eq!(
-            whole_hours(Millis::MAX, Millis::MAX),
-            (Millis::MAX, Millis::MAX)
-        );
     }
 }
