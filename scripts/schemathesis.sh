@@ -55,7 +55,7 @@ fi
 DB="cs_schemathesis_$$"
 psql "$ADMIN" -qc "CREATE DATABASE $DB"
 ./target/debug/countersign keygen --name schemathesis --scopes admin >"$DATA/key.txt"
-KEY="$(sed -n 2p "$DATA/key.txt" | tr -d ' ')"
+KEY="$(grep -o 'cs_[0-9a-f]*' "$DATA/key.txt" | head -1)"
 COUNTERSIGN_API_KEYS="$(grep -o "schemathesis:admin:[0-9a-f]*" "$DATA/key.txt")" \
 COUNTERSIGN_STORE=postgres COUNTERSIGN_DATABASE_URL="${ADMIN%/*}/$DB" \
 COUNTERSIGN_BODY_HMAC_KEY="$(printf '5%.0s' $(seq 1 64))" \

@@ -57,6 +57,11 @@ async fn node_sized(url: &str, args: &BenchArgs, pool_max: usize) -> anyhow::Res
 
 pub fn run(args: &BenchArgs, url: &str) -> anyhow::Result<()> {
     let parts: Vec<&str> = args.only.split(',').map(str::trim).collect();
+    // Refused before any part runs, not after a long preload.
+    anyhow::ensure!(
+        args.scale_clients.iter().all(|&c| c > 0),
+        "--scale-clients: every count must be at least 1"
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -293,29 +298,25 @@ const SCALE_PAIRS: usize = 6;
 /// 2026-12-06, third look); at capacity the comparison is what the same hardware scores in all.
 async fn scale(url: &str, args: &BenchArgs, now: Millis) -> anyhow::Result<()> {
     preload_calls(url, args, now).await?;
-    let mut best = [0.0f64; 2];
-    let mut at = [0usize; 2];
+    let mut measured = Vec::new();
     for &clients in &args.scale_clients {
-        let rates = scale_at(url, args, now, clients.max(1)).await?;
-        for k in 0..2 {
-            if rates[k] > best[k] {
-                (best[k], at[k]) = (rates[k], clients);
-            }
-        }
+        measured.push((clients, scale_at(url, args, now, clients).await?));
     }
-    if args.scale_clients.len() > 1 {
+    // Configuration `k`'s best median rate, and at how many clients.
+    let best = |k: usize| {
+        measured
+            .iter()
+            .map(|&(clients, rates)| (rates[k], clients))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .unwrap_or((f64::NAN, 0))
+    };
+    if measured.len() > 1 {
+        let ((one, one_at), (two, two_at)) = (best(0), best(1));
+        let counts: Vec<String> = args.scale_clients.iter().map(ToString::to_string).collect();
         println!(
-            "scale: capacity (the best median rate over {} clients): two nodes {:.0}/s (at {}) against one node {:.0}/s (at {}) = {:.2}×",
-            args.scale_clients
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-            best[1],
-            at[1],
-            best[0],
-            at[0],
-            best[1] / best[0]
+            "scale: capacity (the best median rate over {} clients): two nodes {two:.0}/s (at {two_at}) against one node {one:.0}/s (at {one_at}) = {:.2}×",
+            counts.join(", "),
+            two / one
         );
     }
     Ok(())
@@ -462,8 +463,7 @@ async fn scale_round(
         format!("; CPU per call {machine:.0} µs on this machine, {process:.0} µs of it in this process (nodes and clients)")
     });
     println!(
-        "scale: {nodes} node(s) on one database, {} clients in all: {} calls scored at {rate:.0}/s, {per_call:.2} transactions per call{cpu_line} (warm-up included); client-side {}",
-        clients,
+        "scale: {nodes} node(s) on one database, {clients} clients in all: {} calls scored at {rate:.0}/s, {per_call:.2} transactions per call{cpu_line} (warm-up included); client-side {}",
         d.ok,
         quantiles(&d.client)
     );
